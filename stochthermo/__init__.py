@@ -1,0 +1,58 @@
+"""stochthermo: stochastic thermodynamics of learning.
+
+SGD training of a parametric probabilistic model read as a Langevin process: closed forms
+(``stochthermo.exact``, ``stochthermo.symbolic``), Numba simulation (``stochthermo.simulate``),
+estimators with error bars (``stochthermo.estimate``) and a PyTorch-free reader of training
+runs (``stochthermo.bridge``).
+
+Heavy modules (SymPy, matplotlib, Numba kernels, optional back-ends) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import errors
+from .ensemble import Ensemble
+from .errors import StochThermoError
+from .models import LinearizedSGD, LinearLangevin
+from .results import Estimate
+
+__version__ = "0.1.0"
+
+# name -> (module, attribute or None for the module itself)
+_LAZY = {
+    "exact": ("stochthermo.exact", None),
+    "symbolic": ("stochthermo.symbolic", None),
+    "estimate": ("stochthermo.estimate", None),
+    "bridge": ("stochthermo.bridge", None),
+    "plotting": ("stochthermo.plotting", None),
+    "learning": ("stochthermo.learning", None),
+    "simulate": ("stochthermo.simulate", "simulate"),
+}
+
+__all__ = [
+    "__version__",
+    "errors",
+    "StochThermoError",
+    "Estimate",
+    "Ensemble",
+    "LinearLangevin",
+    "LinearizedSGD",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'stochthermo' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,265 @@
+"""Input validation shared by the public API.
+
+Each helper names the argument, shows the offending value and says what to do instead.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .errors import ShapeError, ValidationError
+
+__all__ = [
+    "short_repr",
+    "as_float_array",
+    "as_square_matrix",
+    "as_vector",
+    "check_finite",
+    "check_symmetric",
+    "check_psd",
+    "positive_float",
+    "nonnegative_float",
+    "positive_int",
+    "nonnegative_int",
+    "choose_method",
+    "normalize_blocks",
+    "as_ensemble_array",
+]
+
+
+def short_repr(value, limit: int = 80) -> str:
+    """A short ``repr`` of ``value`` for error messages."""
+    if isinstance(value, np.ndarray):
+        with np.printoptions(precision=4, threshold=12, edgeitems=2):
+            text = f"array(shape={value.shape}, dtype={value.dtype}, {np.array2string(value)})"
+    else:
+        text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_finite(name: str, arr: np.ndarray) -> np.ndarray:
+    """Raise if ``arr`` holds NaN or inf, saying where."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValidationError(
+            f"{name} contains a non-finite value ({arr[idx]!r} at index {idx}); "
+            "all entries must be finite numbers"
+        )
+    return arr
+
+
+def as_float_array(name: str, value, *, ndim=None, finite: bool = True) -> np.ndarray:
+    """Convert ``value`` to a C-contiguous float64 array, checking its rank and finiteness."""
+    try:
+        arr = np.array(value, dtype=np.float64, order="C", copy=True)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"{name}={short_repr(value)} cannot be converted to a float array ({exc}); "
+            "pass numbers in a list or NumPy array"
+        ) from exc
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ShapeError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimension(s), got shape "
+                f"{arr.shape} ({short_repr(value)})"
+            )
+    if finite:
+        check_finite(name, arr)
+    return arr
+
+
+def as_square_matrix(name: str, value, *, dim: int | None = None) -> np.ndarray:
+    """A finite float64 square matrix (scalars become 1x1), optionally of a given size."""
+    arr = as_float_array(name, value, ndim=(0, 1, 2))
+    if arr.ndim == 0:
+        arr = arr.reshape(1, 1)
+    elif arr.ndim == 1:
+        if arr.size == 1:
+            arr = arr.reshape(1, 1)
+        else:
+            raise ShapeError(
+                f"{name} must be a square matrix, got a vector of shape {arr.shape}; "
+                "use numpy.diag(...) for a diagonal matrix"
+            )
+    if arr.shape[0] != arr.shape[1]:
+        raise ShapeError(f"{name} must be square, got shape {arr.shape}")
+    if dim is not None and arr.shape[0] != dim:
+        raise ShapeError(
+            f"{name} has shape {arr.shape} but the model has dimension {dim}; "
+            f"pass a ({dim}, {dim}) matrix"
+        )
+    return arr
+
+
+def as_vector(name: str, value, dim: int) -> np.ndarray:
+    """A finite float64 vector of length ``dim`` (a scalar is broadcast)."""
+    arr = as_float_array(name, value, ndim=(0, 1))
+    if arr.ndim == 0:
+        arr = np.full(dim, float(arr))
+    if arr.shape != (dim,):
+        raise ShapeError(f"{name} must have shape ({dim},), got {arr.shape} ({short_repr(value)})")
+    return arr
+
+
+def check_symmetric(name: str, mat: np.ndarray, *, rtol: float = 1e-10) -> np.ndarray:
+    """Raise unless ``mat`` is symmetric to relative tolerance ``rtol``; return its symmetric part."""
+    scale = max(np.abs(mat).max(initial=0.0), np.finfo(float).tiny)
+    asym = np.abs(mat - mat.T).max(initial=0.0)
+    if asym > rtol * scale:
+        raise ValidationError(
+            f"{name} must be symmetric, but max|{name} - {name}^T| = {asym:.3g} "
+            f"({short_repr(mat)}); pass (M + M.T) / 2 if the asymmetry is round-off"
+        )
+    return 0.5 * (mat + mat.T)
+
+
+def check_psd(name: str, mat: np.ndarray, *, rtol: float = 1e-10, strict: bool = False):
+    """Raise unless the symmetric ``mat`` is positive semi-definite (definite if ``strict``)."""
+    eig = np.linalg.eigvalsh(mat)
+    scale = max(np.abs(eig).max(initial=0.0), np.finfo(float).tiny)
+    lo = float(eig.min()) if eig.size else 0.0
+    if strict and lo <= rtol * scale:
+        raise ValidationError(
+            f"{name} must be positive definite, but its smallest eigenvalue is {lo:.3g} "
+            f"({short_repr(mat)})"
+        )
+    if lo < -rtol * scale:
+        raise ValidationError(
+            f"{name} must be positive semi-definite, but it has the eigenvalue {lo:.3g} "
+            f"({short_repr(mat)}); a diffusion or covariance matrix cannot have negative "
+            "eigenvalues"
+        )
+    return mat
+
+
+def _real_scalar(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:
+            value = float(np.asarray(value, dtype=np.float64).item())
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"{name}={short_repr(value)} must be a real number") from exc
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValidationError(f"{name}={value!r} must be finite")
+    return value
+
+
+def positive_float(name: str, value) -> float:
+    """A finite float > 0."""
+    value = _real_scalar(name, value)
+    if value <= 0:
+        raise ValidationError(f"{name}={value!r} must be > 0")
+    return value
+
+
+def nonnegative_float(name: str, value) -> float:
+    """A finite float >= 0."""
+    value = _real_scalar(name, value)
+    if value < 0:
+        raise ValidationError(f"{name}={value!r} must be >= 0")
+    return value
+
+
+def _integer(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            return int(value)
+        raise ValidationError(f"{name}={short_repr(value)} must be an integer")
+    return int(value)
+
+
+def positive_int(name: str, value) -> int:
+    """An int >= 1."""
+    value = _integer(name, value)
+    if value < 1:
+        raise ValidationError(f"{name}={value!r} must be an integer >= 1")
+    return value
+
+
+def nonnegative_int(name: str, value) -> int:
+    """An int >= 0."""
+    value = _integer(name, value)
+    if value < 0:
+        raise ValidationError(f"{name}={value!r} must be an integer >= 0")
+    return value
+
+
+def choose_method(name: str, value, table: Mapping):
+    """Look ``value`` up in the dispatch ``table``; unknown names list the valid ones."""
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(k) for k in table)
+        raise ValidationError(f"unknown {name}={value!r}; valid choices are {valid}") from None
+
+
+def normalize_blocks(blocks, dim: int, name: str = "blocks") -> tuple[tuple[int, ...], ...]:
+    """Normalise a block specification to a tuple of index tuples that partition ``range(dim)``.
+
+    ``blocks`` may be None (each coordinate its own block), a sequence of sizes
+    (``[2, 1]`` -> ``((0, 1), (2,))``) or a sequence of index lists.
+    """
+    if blocks is None:
+        return tuple((i,) for i in range(dim))
+    if isinstance(blocks, (str, bytes)) or not isinstance(blocks, Sequence | np.ndarray):
+        raise ValidationError(
+            f"{name}={short_repr(blocks)} must be a list of block sizes or of index lists"
+        )
+    items = list(blocks)
+    if not items:
+        raise ValidationError(f"{name}=[] is empty; give at least one block")
+    if all(isinstance(b, numbers.Integral) and not isinstance(b, bool) for b in items):
+        sizes = [int(b) for b in items]
+        if any(s < 1 for s in sizes) or sum(sizes) != dim:
+            raise ValidationError(
+                f"{name}={items!r} read as block sizes must be positive and sum to the "
+                f"dimension {dim}, but they sum to {sum(sizes)}"
+            )
+        out, start = [], 0
+        for s in sizes:
+            out.append(tuple(range(start, start + s)))
+            start += s
+        return tuple(out)
+    out = []
+    for b in items:
+        if isinstance(b, numbers.Integral):
+            b = [b]
+        try:
+            idx = tuple(int(i) for i in b)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{name}={short_repr(items)} must be a list of block sizes or of index lists"
+            ) from None
+        if not idx:
+            raise ValidationError(f"{name}={items!r} contains an empty block")
+        out.append(idx)
+    flat = sorted(i for b in out for i in b)
+    if flat != list(range(dim)):
+        missing = sorted(set(range(dim)) - set(flat))
+        dup = sorted({i for i in flat if flat.count(i) > 1})
+        extra = sorted(i for i in set(flat) if i < 0 or i >= dim)
+        raise ValidationError(
+            f"{name}={items!r} is not a partition of the indices 0..{dim - 1}"
+            f" (missing: {missing}, repeated: {dup}, out of range: {extra}); "
+            "every coordinate must belong to exactly one block"
+        )
+    return tuple(out)
+
+
+def as_ensemble_array(name: str, value, *, dim: int | None = None) -> np.ndarray:
+    """A finite float64 C-contiguous array of shape ``(n_traj, n_time, dim)``.
+
+    A 2-d input ``(n_traj, n_time)`` is read as ``dim = 1``.
+    """
+    arr = as_float_array(name, value, ndim=(2, 3))
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if dim is not None and arr.shape[2] != dim:
+        raise ShapeError(f"{name} has dimension {arr.shape[2]} (shape {arr.shape}), expected {dim}")
+    return np.ascontiguousarray(arr)

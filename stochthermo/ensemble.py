@@ -1,0 +1,100 @@
+"""The :class:`Ensemble` container: trajectories of shape ``(n_traj, n_time, dim)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_ensemble_array, as_float_array
+from .errors import ShapeError, ValidationError
+
+__all__ = ["Ensemble"]
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """An ensemble of trajectories sampled on a common time grid.
+
+    Attributes
+    ----------
+    x : numpy.ndarray, shape (n_traj, n_time, dim)
+        Float64, C-contiguous states; ``x[k, j]`` is trajectory ``k`` at time ``t[j]``.
+    t : numpy.ndarray, shape (n_time,)
+        Sampling times (for SGD: step numbers times the learning rate, or step numbers).
+    dt : float
+        Integration step (the spacing of ``t`` is ``dt * save_every``).
+    observables : Mapping[str, numpy.ndarray]
+        Quantities accumulated along each trajectory, first axis ``n_traj``.
+    meta : Mapping
+        Method, seed, versions and anything needed to resume the run.
+    """
+
+    x: np.ndarray
+    t: np.ndarray
+    dt: float
+    observables: Any = field(default_factory=dict)
+    meta: Any = field(default_factory=dict)
+
+    def __post_init__(self):
+        x = as_ensemble_array("x", self.x)
+        t = as_float_array("t", self.t, ndim=1)
+        if t.shape[0] != x.shape[1]:
+            raise ShapeError(
+                f"t has {t.shape[0]} times but x has {x.shape[1]} time points (shape {x.shape})"
+            )
+        if not np.isfinite(self.dt) or self.dt <= 0:
+            raise ValidationError(f"dt={self.dt!r} must be a positive number")
+        obs = {}
+        for k, v in dict(self.observables or {}).items():
+            v = np.asarray(v)
+            if v.ndim == 0 or v.shape[0] != x.shape[0]:
+                raise ShapeError(
+                    f"observable {k!r} has shape {v.shape}; its first axis must be n_traj="
+                    f"{x.shape[0]}"
+                )
+            obs[k] = v
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "dt", float(self.dt))
+        object.__setattr__(self, "observables", MappingProxyType(obs))
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta or {})))
+
+    @property
+    def n_traj(self) -> int:
+        """Number of trajectories."""
+        return self.x.shape[0]
+
+    @property
+    def n_time(self) -> int:
+        """Number of saved time points."""
+        return self.x.shape[1]
+
+    @property
+    def dim(self) -> int:
+        """State dimension."""
+        return self.x.shape[2]
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last saved state of each trajectory, shape ``(n_traj, dim)``."""
+        return self.x[:, -1, :]
+
+    @classmethod
+    def from_array(cls, x, *, dt: float, t0: float = 0.0, save_every: int = 1, meta=None):
+        """Wrap an array ``(n_traj, n_time, dim)`` sampled every ``dt * save_every``."""
+        arr = as_ensemble_array("x", x)
+        t = t0 + dt * save_every * np.arange(arr.shape[1], dtype=np.float64)
+        return cls(x=arr, t=t, dt=dt, meta=meta or {})
+
+
+def _sample_interval(self) -> float:
+    """Spacing of the saved time grid (``dt * save_every``)."""
+    if self.t.shape[0] < 2:
+        return float(self.dt)
+    return float(self.t[1] - self.t[0])
+
+
+Ensemble.sample_interval = property(_sample_interval)

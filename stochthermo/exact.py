@@ -1,0 +1,519 @@
+r"""Exact closed forms for linear Langevin and linearized-SGD models, in any dimension.
+
+Everything here is linear algebra (SciPy), no simulation. Conventions: k_B = 1, Ito,
+``dx = -A (x - x_star) dt + sqrt(2 D) dW``; see ``theory/linear_langevin.md`` for the
+derivations, labelled ``[LL-*]``, and ``theory/sgd.md`` ``[SGD-*]``.
+
+For a :class:`~stochthermo.LinearizedSGD` model, :func:`stationary_covariance` and
+:func:`moments` use the exact discrete-time SGD map (steps ``n``); every rate (entropy
+production, heat, information flow) refers to the continuous-time limit
+``model.to_langevin()`` with time ``t = lr * n``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+from ._validation import as_float_array, as_square_matrix, as_vector, check_psd, check_symmetric
+from .errors import ModelError, ShapeError, UnstableModelError, ValidationError
+from .models.linear import LinearizedSGD, LinearLangevin
+
+__all__ = [
+    "Moments",
+    "DetailedBalance",
+    "stationary_covariance",
+    "moments",
+    "current_matrix",
+    "detailed_balance",
+    "entropy_production_rate",
+    "heat_rates",
+    "medium_entropy_rates",
+    "information_flows",
+    "subsystem_entropy_production",
+    "mutual_information",
+    "stationary_logpdf",
+    "summary",
+]
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Exact first and second moments at the requested times.
+
+    Attributes
+    ----------
+    t : numpy.ndarray, shape (n_t,)
+        Times (steps for SGD models).
+    mean : numpy.ndarray, shape (n_t, d)
+    cov : numpy.ndarray, shape (n_t, d, d)
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+@dataclass(frozen=True)
+class DetailedBalance:
+    """Whether detailed balance holds, and by how much it fails.
+
+    Attributes
+    ----------
+    holds : bool
+        True when the stationary probability current vanishes (to ``rtol``).
+    violation : float
+        ``||A C - D||_F / ||D||_F``: zero iff the current vanishes [LL-db].
+    commutator : float or None
+        For SGD models, ``||H Sigma - Sigma H||_F / (||H||_F ||Sigma||_F)``.
+    """
+
+    holds: bool
+    violation: float
+    commutator: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+
+def _langevin(model, name="model") -> LinearLangevin:
+    if isinstance(model, LinearLangevin):
+        return model
+    if isinstance(model, LinearizedSGD):
+        return model.to_langevin()
+    raise ValidationError(
+        f"{name} must be a LinearLangevin or LinearizedSGD, got {type(model).__name__}"
+    )
+
+
+def _lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Solve ``A C + C A^T = 2 D`` for symmetric C."""
+    C = sla.solve_continuous_lyapunov(A, 2.0 * D)
+    return 0.5 * (C + C.T)
+
+
+def _discrete_lyapunov(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Solve ``C = P C P^T + Q``."""
+    rho = np.max(np.abs(np.linalg.eigvals(P)))
+    if rho >= 1.0:
+        raise UnstableModelError(
+            f"the SGD update map has spectral radius {rho:.6g} >= 1, so the iteration diverges "
+            "and has no stationary covariance; lower lr below 2 / (largest Hessian eigenvalue)"
+        )
+    d = P.shape[0]
+    method = "direct" if d <= 10 else "bilinear"
+    C = sla.solve_discrete_lyapunov(P, Q, method=method)
+    return 0.5 * (C + C.T)
+
+
+def _sgd_noise_augmented(model: LinearizedSGD) -> np.ndarray:
+    d = model.dim
+    Q = model.lr**2 * model.noise_cov
+    if model.momentum == 0.0:
+        return Q
+    out = np.zeros((2 * d, 2 * d))
+    out[:d, :d] = Q
+    return out
+
+
+def stationary_covariance(model, *, continuous: bool = False, augmented: bool = False):
+    r"""Stationary covariance of a linear model.
+
+    Parameters
+    ----------
+    model : LinearLangevin or LinearizedSGD
+    continuous : bool, optional
+        For SGD models, return the covariance of the continuous Langevin limit instead of the
+        exact discrete-time one.
+    augmented : bool, optional
+        For SGD with momentum, return the covariance of the augmented state
+        ``(theta_n, theta_{n-1})`` (shape ``(2d, 2d)``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (d, d)
+
+    Notes
+    -----
+    Langevin [LL-cov]: :math:`A C + C A^\top = 2 D`. Discrete SGD [SGD-cov]:
+    :math:`C = P C P^\top + r^2 \Sigma_g \phi / |b|` with :math:`P = I - r H` (momentum: the
+    same on the augmented state). Solved with ``scipy.linalg.solve_continuous_lyapunov`` /
+    ``solve_discrete_lyapunov``.
+
+    Examples
+    --------
+    >>> import numpy as np, stochthermo as st
+    >>> m = st.LinearLangevin(np.eye(2), 0.5 * np.eye(2))
+    >>> st.exact.stationary_covariance(m)
+    array([[0.5, 0. ],
+           [0. , 0.5]])
+    """
+    if isinstance(model, LinearizedSGD) and not continuous:
+        C = _discrete_lyapunov(model.update_matrix(), _sgd_noise_augmented(model))
+        if augmented or model.momentum == 0.0:
+            return C
+        return C[: model.dim, : model.dim].copy()
+    m = _langevin(model)
+    return _lyapunov(m.A, m.D)
+
+
+def _as_times(t, integer: bool) -> np.ndarray:
+    arr = as_float_array("t", t, ndim=(0, 1))
+    arr = np.atleast_1d(arr)
+    if np.any(arr < 0):
+        raise ValidationError(f"t={t!r} must be >= 0")
+    if integer and np.any(arr != np.round(arr)):
+        raise ValidationError(f"t={t!r} must be whole numbers of SGD steps for a LinearizedSGD model")
+    return arr
+
+
+def moments(model, t, *, mean0=None, cov0=None) -> Moments:
+    r"""Exact mean and covariance at times ``t`` from initial moments.
+
+    Parameters
+    ----------
+    model : LinearLangevin or LinearizedSGD
+    t : float or array_like
+        Times (Langevin) or numbers of steps (SGD).
+    mean0 : array_like, shape (d,), optional
+        Initial mean (default ``x_star``: only the covariance relaxes).
+    cov0 : array_like, shape (d, d), optional
+        Initial covariance (default 0: a deterministic start).
+
+    Returns
+    -------
+    Moments
+
+    Notes
+    -----
+    [LL-moments]: :math:`m_t = x_\star + e^{-At}(m_0 - x_\star)`,
+    :math:`C_t = C_\infty + e^{-At}(C_0 - C_\infty)e^{-A^\top t}`. SGD [SGD-moments]: the same
+    with :math:`P^n` in place of :math:`e^{-At}` (momentum: on the augmented state, started at
+    :math:`\theta_{-1} = \theta_0`).
+    """
+    if isinstance(model, LinearizedSGD):
+        times = _as_times(t, integer=True)
+        d = model.dim
+        x_star = model.theta_star
+        P = model.update_matrix()
+        Cinf = _discrete_lyapunov(P, _sgd_noise_augmented(model))
+        k = P.shape[0]
+        m0 = x_star.copy() if mean0 is None else as_vector("mean0", mean0, d)
+        C0 = np.zeros((d, d)) if cov0 is None else _as_cov("cov0", cov0, d)
+        if k != d:
+            m0a = np.concatenate([m0 - x_star, m0 - x_star])
+            C0a = np.block([[C0, C0], [C0, C0]])
+        else:
+            m0a, C0a = m0 - x_star, C0
+        means = np.empty((times.size, d))
+        covs = np.empty((times.size, d, d))
+        for j, n in enumerate(times.astype(np.int64)):
+            Pn = np.linalg.matrix_power(P, int(n))
+            mj = Pn @ m0a
+            Cj = Cinf + Pn @ (C0a - Cinf) @ Pn.T
+            means[j] = x_star + mj[:d]
+            covs[j] = 0.5 * (Cj[:d, :d] + Cj[:d, :d].T)
+        return Moments(times, means, covs)
+    m = _langevin(model)
+    d = m.dim
+    times = _as_times(t, integer=False)
+    m0 = m.x_star.copy() if mean0 is None else as_vector("mean0", mean0, d)
+    C0 = np.zeros((d, d)) if cov0 is None else _as_cov("cov0", cov0, d)
+    Cinf = _lyapunov(m.A, m.D)
+    means = np.empty((times.size, d))
+    covs = np.empty((times.size, d, d))
+    for j, tj in enumerate(times):
+        E = sla.expm(-m.A * tj)
+        means[j] = m.x_star + E @ (m0 - m.x_star)
+        Cj = Cinf + E @ (C0 - Cinf) @ E.T
+        covs[j] = 0.5 * (Cj + Cj.T)
+    return Moments(times, means, covs)
+
+
+def _as_cov(name, value, d) -> np.ndarray:
+    C = as_square_matrix(name, value, dim=d)
+    C = check_symmetric(name, C)
+    check_psd(name, C)
+    return C
+
+
+def _state(m: LinearLangevin, mean, cov):
+    """Resolve (mean offset from x_star, covariance, inverse covariance, transient flag)."""
+    d = m.dim
+    if cov is None:
+        if mean is not None:
+            raise ValidationError("mean= was given without cov=; pass both for a transient state")
+        C = _lyapunov(m.A, m.D)
+        dm = np.zeros(d)
+    else:
+        C = _as_cov("cov", cov, d)
+        dm = np.zeros(d) if mean is None else as_vector("mean", mean, d) - m.x_star
+    try:
+        Cinv = np.linalg.inv(C)
+        check_psd("cov", Cinv, strict=True)
+    except (np.linalg.LinAlgError, ValidationError):
+        raise ModelError(
+            "the covariance is singular (the noise does not reach every direction), so the "
+            "density and its current are not defined; give D full rank or a non-singular cov="
+        ) from None
+    return dm, C, Cinv
+
+
+def current_matrix(model, *, cov=None) -> np.ndarray:
+    r"""Matrix ``M`` of the mean local velocity ``v(x) = M (x - m) - A (m - x_star)``.
+
+    Steady state: :math:`M = -A + D C^{-1}` and the probability current is
+    :math:`J(x) = M (x - x_\star) p(x)` [LL-current]. With ``cov`` given, the same formula at that
+    covariance (transient).
+    """
+    m = _langevin(model)
+    _, _, Cinv = _state(m, None, cov)
+    return -m.A + m.D @ Cinv
+
+
+def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
+    r"""Test detailed balance: the stationary current vanishes iff ``A C = D``.
+
+    Since :math:`A C + C A^\top = 2D`, the current :math:`J = (D - AC) C^{-1} x\, p` vanishes iff
+    ``A C`` is symmetric; for invertible ``D`` iff :math:`D^{-1} A` is symmetric, and for SGD iff
+    the Hessian and the gradient-noise covariance commute [LL-db], [SGD-db].
+    """
+    m = _langevin(model)
+    C = _lyapunov(m.A, m.D)
+    scale = max(np.linalg.norm(m.D), np.finfo(float).tiny)
+    viol = float(np.linalg.norm(m.A @ C - m.D) / scale)
+    comm = None
+    if isinstance(model, LinearizedSGD):
+        H, S = model.hessian, model.grad_noise_cov
+        den = max(np.linalg.norm(H) * np.linalg.norm(S), np.finfo(float).tiny)
+        comm = float(np.linalg.norm(H @ S - S @ H) / den)
+    return DetailedBalance(bool(viol <= rtol), viol, comm)
+
+
+def _dinv(m: LinearLangevin) -> np.ndarray:
+    try:
+        Dinv = np.linalg.inv(m.D)
+        check_psd("D", Dinv, strict=True)
+    except (np.linalg.LinAlgError, ValidationError):
+        raise ModelError(
+            "D is singular, so entropy production (which weighs the current by D^-1) is "
+            "infinite or undefined; give the noise full rank"
+        ) from None
+    return Dinv
+
+
+def entropy_production_rate(model, *, mean=None, cov=None) -> float:
+    r"""Total entropy production rate :math:`\sigma = \langle v^\top D^{-1} v\rangle` (nats/time).
+
+    Parameters
+    ----------
+    model : LinearLangevin or LinearizedSGD
+    mean, cov : array_like, optional
+        Transient moments; default: the stationary state.
+
+    Notes
+    -----
+    [LL-ep] Steady state :math:`\sigma = \mathrm{tr}(D^{-1} M C M^\top)
+    = \mathrm{tr}(A^\top D^{-1} A C) - \mathrm{tr} A`. Transient:
+    :math:`\sigma(t) = \mathrm{tr}(D^{-1} M_t C M_t^\top) + (A\tilde m)^\top D^{-1} (A\tilde m)`
+    with :math:`M_t = -A + D C^{-1}` and :math:`\tilde m = m - x_\star`.
+
+    Examples
+    --------
+    >>> import stochthermo as st
+    >>> m = st.LinearLangevin([[1.0, 1.0], [-1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])
+    >>> round(st.exact.entropy_production_rate(m), 12)
+    2.0
+    """
+    m = _langevin(model)
+    dm, C, Cinv = _state(m, mean, cov)
+    Dinv = _dinv(m)
+    M = -m.A + m.D @ Cinv
+    Am = m.A @ dm
+    return float(np.trace(Dinv @ M @ C @ M.T) + Am @ Dinv @ Am)
+
+
+def _block_sums(m: LinearLangevin, diag: np.ndarray) -> np.ndarray:
+    return np.array([diag[list(b)].sum() for b in m.blocks])
+
+
+def _require_bipartite(m: LinearLangevin, what: str):
+    if not m.is_bipartite:
+        raise ModelError(
+            f"{what} needs a bipartite process, but D couples different blocks {m.blocks}; "
+            "choose blocks so that D is block-diagonal (e.g. blocks=[[0, 1]] for one subsystem)"
+        )
+
+
+def _with_blocks(model, blocks, temperatures):
+    m = _langevin(model)
+    if blocks is not None or temperatures is not None:
+        m = m.with_blocks(m.blocks if blocks is None else blocks, temperatures)
+    return m
+
+
+def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
+    r"""Entropy flow into each block's bath per unit time, :math:`\langle (D^{-1} F)_i \circ \dot x_i\rangle`.
+
+    [LL-heat] With drift :math:`F = -A(x - x_\star)`: steady state
+    :math:`\dot S_i = -\mathrm{tr}_i(D^{-1} A C M^\top)`; transient adds
+    :math:`(D^{-1}A\tilde m)_i \cdot (A\tilde m)_i`.
+    """
+    m = _with_blocks(model, blocks, None)
+    _require_bipartite(m, "medium_entropy_rates")
+    dm, C, Cinv = _state(m, mean, cov)
+    Dinv = _dinv(m)
+    M = -m.A + m.D @ Cinv
+    Am = m.A @ dm
+    diag = -np.diag(Dinv @ m.A @ C @ M.T) + (Dinv @ Am) * Am
+    return _block_sums(m, diag)
+
+
+def heat_rates(model, *, blocks=None, temperatures=None, mean=None, cov=None) -> np.ndarray:
+    r"""Heat flowing into each subsystem's bath per unit time (Stratonovich, k_B = 1).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_blocks,)
+
+    Notes
+    -----
+    [LL-heat] :math:`\dot Q_i = T_i \dot S_i^{\rm med}`. For mobility one (:math:`D_i = T_i I`)
+    this is :math:`\dot Q_i = -\sum_{k \in i} (A C M^\top)_{kk}` in steady state.
+    """
+    m = _with_blocks(model, blocks, temperatures)
+    return m.temperatures * medium_entropy_rates(m, mean=mean, cov=cov)
+
+
+def information_flows(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
+    r"""Information flow into each subsystem, :math:`\dot I_i = \langle v_i \cdot \nabla_i \ln p(x_{\bar i} | x_i)\rangle`.
+
+    Notes
+    -----
+    [LL-info] Steady state :math:`\dot I_i = -\mathrm{tr}_i(M)`; the flows sum to zero. Transient:
+    :math:`\dot I_i = -\mathrm{tr}_i(M_t) + \mathrm{tr}(C_{ii}^{-1} (M_t C)_{ii})` and they sum
+    to :math:`dI/dt` (the multi-information for more than two blocks).
+    """
+    m = _with_blocks(model, blocks, None)
+    _require_bipartite(m, "information_flows")
+    dm, C, Cinv = _state(m, mean, cov)
+    M = -m.A + m.D @ Cinv
+    MC = M @ C
+    out = np.empty(m.n_blocks)
+    for i, b in enumerate(m.blocks):
+        idx = np.ix_(b, b)
+        out[i] = -np.trace(M[idx]) + np.trace(np.linalg.solve(C[idx], MC[idx]))
+    return out
+
+
+def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
+    r"""Entropy production of each subsystem, :math:`\sigma_i = \langle v_i^\top D_i^{-1} v_i\rangle \ge 0`.
+
+    Notes
+    -----
+    [LL-sub] :math:`\sigma_i = \mathrm{tr}_i(M C M^\top D^{-1})` in steady state (transient: plus
+    the mean term); :math:`\sum_i \sigma_i = \sigma` and
+    :math:`\sigma_i = \dot Q_i / T_i + \dot S_i - \dot I_i` (:math:`\dot S_i = 0` in steady state).
+    """
+    m = _with_blocks(model, blocks, None)
+    _require_bipartite(m, "subsystem_entropy_production")
+    dm, C, Cinv = _state(m, mean, cov)
+    Dinv = _dinv(m)
+    M = -m.A + m.D @ Cinv
+    Am = m.A @ dm
+    diag = np.diag(M @ C @ M.T @ Dinv) + Am * (Dinv @ Am)
+    return _block_sums(m, diag)
+
+
+def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = False):
+    r"""Mutual information between the blocks of a Gaussian state (nats).
+
+    Parameters
+    ----------
+    model : LinearLangevin or LinearizedSGD, optional
+        Supplies the stationary covariance and the blocks.
+    cov : array_like, optional
+        A covariance to use instead of the stationary one.
+    blocks : list, optional
+        Split to use (default: the model's; required when only ``cov`` is given).
+    pairwise : bool, optional
+        Return the matrix of pairwise informations ``I(X_i; X_j)`` instead.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Two blocks: :math:`I = \tfrac12 \ln(\det C_{11} \det C_{22} / \det C)` [LL-mi]. More
+        blocks: the multi-information :math:`\tfrac12 (\sum_i \ln\det C_{ii} - \ln\det C)`.
+    """
+    if model is None and cov is None:
+        raise ValidationError("give a model or cov= to mutual_information")
+    if cov is None:
+        C = stationary_covariance(model)
+    else:
+        C = _as_cov("cov", cov, None if model is None else model.dim) if model is not None else None
+        if C is None:
+            C = as_square_matrix("cov", cov)
+            C = check_symmetric("cov", C)
+            check_psd("cov", C)
+    d = C.shape[0]
+    if blocks is None:
+        if model is None:
+            raise ValidationError("blocks= is required when only cov= is given")
+        blocks = _langevin(model).blocks
+    from ._validation import normalize_blocks
+
+    blocks = normalize_blocks(blocks, d)
+
+    def logdet(idx):
+        sign, val = np.linalg.slogdet(C[np.ix_(idx, idx)])
+        if sign <= 0:
+            raise ModelError("a block covariance is singular; the mutual information is infinite")
+        return val
+
+    if pairwise:
+        k = len(blocks)
+        out = np.zeros((k, k))
+        for i in range(k):
+            for j in range(i + 1, k):
+                joint = list(blocks[i]) + list(blocks[j])
+                out[i, j] = out[j, i] = 0.5 * (
+                    logdet(list(blocks[i])) + logdet(list(blocks[j])) - logdet(joint)
+                )
+        return out
+    return float(0.5 * (sum(logdet(list(b)) for b in blocks) - logdet(list(range(d)))))
+
+
+def stationary_logpdf(model, x) -> np.ndarray:
+    r"""Log density of the stationary Gaussian law :math:`N(x_\star, C)` at ``x`` (shape ``(..., d)``)."""
+    C = stationary_covariance(model)
+    d = C.shape[0]
+    x = as_float_array("x", x, ndim=None)
+    if x.ndim == 0 or x.shape[-1] != d:
+        raise ShapeError(f"x must have shape (..., {d}), got {x.shape}")
+    center = model.theta_star if isinstance(model, LinearizedSGD) else _langevin(model).x_star
+    L = np.linalg.cholesky(C)
+    z = sla.solve_triangular(L, (x - center).reshape(-1, d).T, lower=True)
+    logdet = 2.0 * np.log(np.diag(L)).sum()
+    out = -0.5 * (z * z).sum(axis=0) - 0.5 * (d * np.log(2 * np.pi) + logdet)
+    return out.reshape(x.shape[:-1])
+
+
+def summary(model) -> dict:
+    """Every steady-state closed form of ``model`` in one dictionary (NumPy values)."""
+    m = _langevin(model)
+    out = {
+        "stationary_covariance": stationary_covariance(model),
+        "current_matrix": current_matrix(m),
+        "detailed_balance": detailed_balance(model),
+        "entropy_production_rate": entropy_production_rate(m),
+    }
+    if isinstance(model, LinearizedSGD):
+        out["continuous_covariance"] = stationary_covariance(model, continuous=True)
+    if m.is_bipartite and m.n_blocks > 1:
+        out["heat_rates"] = heat_rates(m)
+        out["information_flows"] = information_flows(m)
+        out["subsystem_entropy_production"] = subsystem_entropy_production(m)
+        out["mutual_information"] = mutual_information(m)
+    return out

@@ -1,0 +1,87 @@
+"""Small frozen result types shared by the whole toolkit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Estimate"]
+
+
+def _freeze(mapping) -> MappingProxyType:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number (or array) estimated from data, with its standard error.
+
+    Attributes
+    ----------
+    value : float or numpy.ndarray
+        The estimate.
+    stderr : float or numpy.ndarray
+        Its standard error (same shape as ``value``); ``nan`` when unknown.
+    method : str
+        The estimator that produced it.
+    meta : Mapping
+        Anything else worth keeping (sample sizes, tuning parameters, partial results).
+    bias : float or numpy.ndarray or None
+        Known bias (already subtracted from ``value`` where the estimator says so), else None.
+    """
+
+    value: Any
+    stderr: Any = math.nan
+    method: str = ""
+    meta: Any = field(default_factory=dict)
+    bias: Any = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "meta", _freeze(self.meta))
+
+    def interval(self, level: float = 0.95):
+        """Normal-approximation confidence interval ``(low, high)`` at ``level``."""
+        from scipy.stats import norm
+
+        z = float(norm.ppf(0.5 + level / 2.0))
+        v, s = np.asarray(self.value), np.asarray(self.stderr)
+        return v - z * s, v + z * s
+
+    def zscore(self, truth) -> Any:
+        """``(value - truth) / stderr``: how many standard errors away ``truth`` lies."""
+        return (np.asarray(self.value) - np.asarray(truth)) / np.asarray(self.stderr)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".4g"
+        try:
+            return f"{float(self.value):{spec}} ± {float(self.stderr):{spec}}"
+        except TypeError:
+            return f"{self.value} ± {self.stderr}"
+
+    def __str__(self) -> str:
+        return f"Estimate({self:.6g}, method={self.method!r})"
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dictionary."""
+
+        def conv(x):
+            if isinstance(x, np.ndarray):
+                return x.tolist()
+            if isinstance(x, np.generic):
+                return x.item()
+            return x
+
+        return {
+            "value": conv(self.value),
+            "stderr": conv(self.stderr),
+            "method": self.method,
+            "bias": conv(self.bias),
+            "meta": {k: conv(v) for k, v in self.meta.items()},
+        }
