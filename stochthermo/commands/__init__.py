@@ -1,0 +1,1 @@
+"""Subcommands of the ``stochthermo`` command line (see :mod:`stochthermo.cli`)."""
