@@ -1,0 +1,260 @@
+"""``read_checkpoint``: one entry point for every checkpoint format, chosen by content."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..errors import BridgeError, CorruptFileError, ValidationError
+from ._arrays import ArrayRef
+from ._pickle import TensorRef
+
+__all__ = [
+    "read_checkpoint",
+    "checkpoint_layout",
+    "open_checkpoint",
+    "DEFAULT_KEYS",
+    "STEP_KEYS",
+]
+
+#: wrapper keys searched (in order) for the parameters when ``key`` is not given
+DEFAULT_KEYS = (
+    "state_dict", "model_state_dict", "model_state", "model", "net", "network", "module",
+    "params", "parameters", "weights", "param",
+)
+#: wrapper keys holding the training step
+STEP_KEYS = ("step", "global_step", "iteration", "iter", "steps")
+
+_MAX_DEPTH = 64
+
+
+def _is_ref(x) -> bool:
+    return isinstance(x, TensorRef | ArrayRef)
+
+
+class _Checkpoint:
+    """An open checkpoint: its object tree (lazy tensors) and the file they are read from."""
+
+    def __init__(self, path, tree, fh, fmt, meta=None):
+        self.path, self.tree, self.fh, self.format = path, tree, fh, fmt
+        self.meta = dict(meta or {})
+
+    def select(self, key=None) -> dict:
+        """``{name: lazy array}`` for the parameter mapping chosen by ``key``."""
+        return _select(self.path, self.tree, key)
+
+    def stored_step(self):
+        """The training step stored in the file (wrapper key or metadata), or None."""
+        for source in (self.tree, self.meta):
+            if isinstance(source, Mapping):
+                for k in STEP_KEYS:
+                    v = source.get(k)
+                    if _is_ref(v) and v.size == 1 and v.dtype.kind in "iu":
+                        v = v.materialize().item()
+                    if isinstance(v, np.ndarray) and v.size == 1:
+                        v = v.item()
+                    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+                        v = int(v)
+                    if isinstance(v, int) and not isinstance(v, bool):
+                        return v
+        return None
+
+    def close(self):
+        self.fh.close()
+
+
+@contextlib.contextmanager
+def open_checkpoint(path):
+    """Context manager yielding an open :class:`_Checkpoint` (format sniffed from the bytes)."""
+    from ._hdf5 import is_hdf5, load_hdf5
+    from ._numpy import is_npy, load_npy, load_npz
+    from ._safetensors import is_safetensors, load_safetensors
+    from ._torch_legacy import is_torch_legacy, load_torch_legacy
+    from ._torch_zip import is_torch_zip, load_torch_zip
+
+    path = os.fspath(path)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the context manager
+    except OSError as exc:
+        raise BridgeError(f"cannot open checkpoint {path!r}: {exc}") from exc
+    try:
+        head = fh.read(64)
+        fh.seek(0)
+        if not head:
+            raise CorruptFileError(f"{path}: the file is empty")
+        meta = None
+        if is_torch_zip(head):
+            names_npz = path.endswith(".npz")
+            if names_npz or _looks_like_npz(fh):
+                tree, fmt = load_npz(path, fh), "npz"
+            else:
+                tree, fmt = load_torch_zip(path, fh), "torch-zip"
+        elif is_torch_legacy(head):
+            tree, fmt = load_torch_legacy(path, fh), "torch-legacy"
+        elif is_npy(head):
+            tree, fmt = load_npy(path, fh), "npy"
+        elif is_hdf5(head):
+            (tree, meta), fmt = load_hdf5(path, fh), "hdf5"
+        elif is_safetensors(head):
+            (tree, meta), fmt = load_safetensors(path, fh), "safetensors"
+        elif head[:2] == b"\x1f\x8b" or head[257:262] == b"ustar":
+            raise CorruptFileError(f"{path}: compressed/tar checkpoints are not supported")
+        else:
+            raise CorruptFileError(
+                f"{path}: unknown checkpoint format (not a torch.save zip or legacy file, "
+                "safetensors, .npy/.npz or HDF5)"
+            )
+        ck = _Checkpoint(path, tree, fh, fmt, meta)
+    except BaseException:
+        fh.close()
+        raise
+    try:
+        yield ck
+    finally:
+        fh.close()
+
+
+def _looks_like_npz(fh) -> bool:
+    import zipfile
+
+    try:
+        names = zipfile.ZipFile(fh).namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return False
+    finally:
+        fh.seek(0)
+    return bool(names) and all(n.endswith(".npy") for n in names)
+
+
+def _flatten(mapping, prefix, out, depth=0):
+    if depth > _MAX_DEPTH:
+        raise CorruptFileError("checkpoint nested too deeply")
+    for k, v in mapping.items():
+        name = f"{prefix}{k}"
+        if _is_ref(v):
+            out[name] = v
+        elif isinstance(v, Mapping):
+            _flatten(v, name + ".", out, depth + 1)
+    return out
+
+
+def _has_tensors(x, depth=0) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    if _is_ref(x):
+        return True
+    if isinstance(x, Mapping):
+        return any(_has_tensors(v, depth + 1) for v in x.values())
+    return False
+
+
+def _select(path, tree, key):
+    if _is_ref(tree):
+        return {"tensor": tree}
+    if isinstance(tree, list | tuple) and tree and all(_is_ref(v) for v in tree):
+        return {str(i): v for i, v in enumerate(tree)}
+    if not isinstance(tree, Mapping):
+        raise BridgeError(
+            f"{path}: the checkpoint holds a {type(tree).__name__}, not a mapping of tensors"
+        )
+    if key is not None:
+        node = tree
+        parts = [key] if key in tree else str(key).split("/")
+        for part in parts:
+            if not isinstance(node, Mapping) or part not in node:
+                keys = list(node)[:20] if isinstance(node, Mapping) else []
+                raise ValidationError(
+                    f"key={key!r} is not in {path} (keys at that level: {keys}); "
+                    "pass one of them, or a 'a/b' path into nested wrappers"
+                )
+            node = node[part]
+        if _is_ref(node):
+            return {str(key): node}
+        if not isinstance(node, Mapping) or not _has_tensors(node):
+            raise ValidationError(f"key={key!r} in {path} holds no tensors")
+        return _flatten(node, "", {})
+    # default: a flat state dict, else the first wrapper key holding tensors
+    top = {k: v for k, v in tree.items() if _is_ref(v)}
+    nested = [k for k, v in tree.items() if isinstance(v, Mapping) and _has_tensors(v)]
+    if top and not nested:
+        return dict(top)
+    for k in DEFAULT_KEYS:
+        if k in nested:
+            return _flatten(tree[k], "", {})
+    if len(nested) == 1 and not top:
+        return _flatten(tree[nested[0]], "", {})
+    if top:
+        return dict(top)
+    if not nested:
+        raise BridgeError(f"{path}: the checkpoint holds no tensors")
+    raise ValidationError(
+        f"{path}: several entries hold tensors ({nested[:10]}) and none is a standard "
+        f"parameter key ({', '.join(DEFAULT_KEYS[:4])}, ...); pass key= to choose one"
+    )
+
+
+def _materialize(path, refs: dict) -> dict:
+    out = {}
+    try:
+        for name, ref in refs.items():
+            out[str(name)] = ref.materialize()
+    except BridgeError:
+        raise
+    except (OSError, ValueError, MemoryError, EOFError, KeyError) as exc:
+        raise CorruptFileError(f"{path}: cannot read tensor data ({exc})") from exc
+    return out
+
+
+def read_checkpoint(path, *, key=None) -> dict[str, np.ndarray]:
+    """Read the parameters stored in a checkpoint file, without PyTorch and without pickle.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``torch.save`` file (zip or legacy format), a safetensors file, ``.npy``/``.npz``
+        or HDF5 (needs the ``hdf5`` extra). The format is recognised from the file's bytes.
+    key : str, optional
+        Which entry of a wrapper holds the parameters (``"model"``, or ``"a/b"`` for nested
+        wrappers). By default a flat state dict is returned as is; otherwise the first of
+        ``state_dict, model_state_dict, model_state, model, net, network, module, params,
+        parameters, weights, param`` that holds tensors, or the only entry that does.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Parameter name -> a new C-contiguous array holding exactly the stored values, in the
+        stored dtype (bfloat16 is returned as float32, exactly). Nested mappings are
+        flattened with ``.``-joined names.
+
+    Raises
+    ------
+    UnsafeFileError
+        The pickle names a global outside the allow-list (tensor-rebuild functions, storage
+        types, ``OrderedDict``, plain containers), a zip member name escapes the archive, or an
+        array needs pickle. Nothing from the file is executed.
+    CorruptFileError
+        Empty, truncated, malformed or checksum-failing files; missing or too-short storage
+        records.
+
+    Notes
+    -----
+    Non-contiguous tensors (views with strides and storage offsets) are rebuilt from their
+    storage exactly as PyTorch would. See ``theory/bridge.md`` for the file formats.
+
+    Examples
+    --------
+    >>> sd = read_checkpoint("run/trial0/step_000100.pt")        # doctest: +SKIP
+    >>> sd["net.0.weight"].shape                                   # doctest: +SKIP
+    (200, 784)
+    """
+    with open_checkpoint(path) as ck:
+        return _materialize(ck.path, ck.select(key))
+
+
+def checkpoint_layout(path, *, key=None) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """``{name: (shape, dtype)}`` of the parameters in ``path``, without reading tensor data."""
+    with open_checkpoint(path) as ck:
+        return {str(k): (tuple(v.shape), np.dtype(v.dtype)) for k, v in ck.select(key).items()}

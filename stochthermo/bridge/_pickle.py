@@ -1,0 +1,355 @@
+"""Allow-list unpickler for PyTorch checkpoints: builds lazy tensor references, runs nothing.
+
+Only the globals in :data:`_ALLOWED` (tensor-rebuild functions, storage types, dtype names,
+``collections.OrderedDict``) can be named by the pickle; each maps to a function or marker of
+*this* module, so no code from the file's namespace is ever imported or called. Storages are
+resolved through a callback supplied by the container format (zip or legacy) and read only when
+a tensor is materialised.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BridgeError, CorruptFileError, UnsafeFileError
+
+__all__ = [
+    "StorageType",
+    "Storage",
+    "TensorRef",
+    "restricted_load",
+    "STORAGE_TYPES",
+    "MAX_EXPANDED_ELEMENTS",
+]
+
+#: cap on the element count of a tensor whose strides contain zeros (an expanded view)
+MAX_EXPANDED_ELEMENTS = 1 << 27
+
+
+@dataclass(frozen=True)
+class StorageType:
+    """A torch storage class named by the pickle (``torch.FloatStorage`` ...)."""
+
+    name: str
+    dtype: np.dtype  # dtype of the raw little-endian record
+    bfloat16: bool = False
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    def __setstate__(self, state):  # a BUILD opcode on a marker is malformed
+        raise CorruptFileError("malformed pickle: state applied to a storage type")
+
+
+def _st(name, code, bf16=False):
+    return StorageType(name, np.dtype(code), bf16)
+
+
+STORAGE_TYPES = {
+    "DoubleStorage": _st("DoubleStorage", "<f8"),
+    "FloatStorage": _st("FloatStorage", "<f4"),
+    "HalfStorage": _st("HalfStorage", "<f2"),
+    "BFloat16Storage": _st("BFloat16Storage", "<u2", True),
+    "LongStorage": _st("LongStorage", "<i8"),
+    "IntStorage": _st("IntStorage", "<i4"),
+    "ShortStorage": _st("ShortStorage", "<i2"),
+    "CharStorage": _st("CharStorage", "i1"),
+    "ByteStorage": _st("ByteStorage", "u1"),
+    "BoolStorage": _st("BoolStorage", "?"),
+    "ComplexFloatStorage": _st("ComplexFloatStorage", "<c8"),
+    "ComplexDoubleStorage": _st("ComplexDoubleStorage", "<c16"),
+    "UntypedStorage": _st("UntypedStorage", "u1"),
+}
+
+# torch dtype names (``GLOBAL 'torch float32'``) -> storage type of that dtype
+_DTYPE_NAMES = {
+    "float64": "DoubleStorage", "double": "DoubleStorage",
+    "float32": "FloatStorage", "float": "FloatStorage",
+    "float16": "HalfStorage", "half": "HalfStorage",
+    "bfloat16": "BFloat16Storage",
+    "int64": "LongStorage", "long": "LongStorage",
+    "int32": "IntStorage", "int": "IntStorage",
+    "int16": "ShortStorage", "short": "ShortStorage",
+    "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage",
+    "complex64": "ComplexFloatStorage", "complex128": "ComplexDoubleStorage",
+}
+
+
+@dataclass(frozen=True)
+class _DType:
+    """Marker for a torch dtype object named by the pickle."""
+
+    storage: StorageType
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a dtype")
+
+
+class Storage:
+    """A storage record: ``numel`` items of ``stype``, read on demand by ``loader``."""
+
+    __slots__ = ("key", "stype", "numel", "refs", "_loader", "_cache")
+
+    def __init__(self, key: str, stype: StorageType, numel: int, loader):
+        self.key, self.stype, self.numel = key, stype, numel
+        self.refs = 0  # number of tensors viewing this storage
+        self._loader = loader
+        self._cache = None
+
+    def array(self) -> np.ndarray:
+        """The record as a 1-d array in native byte order (read once, then cached)."""
+        if self._cache is None:
+            arr = self._loader()
+            if arr.shape != (self.numel,):
+                raise CorruptFileError(
+                    f"storage record {self.key!r} holds {arr.size} items, expected {self.numel}"
+                )
+            self._cache = arr
+        return self._cache
+
+    def release(self):
+        self._cache = None
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a storage")
+
+
+class TensorRef:
+    """A tensor described by the pickle: a view ``(offset, shape, stride)`` into a storage."""
+
+    __slots__ = ("storage", "offset", "shape", "stride", "stype")
+
+    def __init__(self, storage, offset, shape, stride, stype=None):
+        if not isinstance(storage, Storage):
+            raise CorruptFileError("malformed tensor record: its storage is not a storage record")
+        offset = _as_int("storage offset", offset)
+        shape = _as_int_tuple("size", shape)
+        stride = _as_int_tuple("stride", stride)
+        if len(shape) != len(stride):
+            raise CorruptFileError(f"malformed tensor record: size {shape} and stride {stride}")
+        if offset < 0 or any(s < 0 for s in shape) or any(s < 0 for s in stride):
+            raise CorruptFileError(
+                f"malformed tensor record: negative offset/size/stride ({offset}, {shape}, "
+                f"{stride})"
+            )
+        n = 1
+        for s in shape:
+            n *= s
+        if n > 0:
+            last = offset + sum((s - 1) * st for s, st in zip(shape, stride, strict=True))
+            if last >= storage.numel:
+                raise CorruptFileError(
+                    f"tensor of size {shape}, stride {stride}, offset {offset} reaches item "
+                    f"{last} of storage record {storage.key!r}, which holds only "
+                    f"{storage.numel} items (storage record too short)"
+                )
+            if n > storage.numel and n > MAX_EXPANDED_ELEMENTS:
+                raise CorruptFileError(
+                    f"tensor of size {shape} expands {storage.numel} stored items to {n}; "
+                    "refusing an implausibly large expanded view"
+                )
+        self.storage, self.offset, self.shape, self.stride = storage, offset, shape, stride
+        storage.refs += 1
+        self.stype = stype or storage.stype
+        if self.stype.itemsize != storage.stype.itemsize:
+            raise CorruptFileError("tensor dtype does not match its storage's item size")
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Dtype of the materialised array (bfloat16 becomes float32)."""
+        if self.stype.bfloat16:
+            return np.dtype(np.float32)
+        return self.stype.dtype.newbyteorder("=")
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def materialize(self) -> np.ndarray:
+        """A new C-contiguous array holding exactly the tensor's values."""
+        base = self.storage.array()
+        if self.stype.dtype != self.storage.stype.dtype:
+            base = base.view(self.stype.dtype.newbyteorder("="))
+        n = self.size
+        if n == 0:
+            out = np.empty(self.shape, dtype=base.dtype)
+        else:
+            item = base.itemsize
+            contiguous = _c_strides(self.shape) == self.stride
+            if contiguous and self.offset == 0 and n == base.size and self.storage.refs == 1:
+                out = base.reshape(self.shape)  # sole owner of the record: no copy needed
+            else:
+                view = np.lib.stride_tricks.as_strided(
+                    base[self.offset:],
+                    shape=self.shape,
+                    strides=tuple(s * item for s in self.stride),
+                    writeable=False,
+                )
+                out = np.array(view, order="C", copy=True)
+        if self.stype.bfloat16:
+            out = (out.astype(np.uint32) << np.uint32(16)).view(np.float32)
+        return out
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a tensor")
+
+    def __repr__(self):
+        return f"TensorRef({self.stype.name}, shape={self.shape})"
+
+
+def _c_strides(shape):
+    out, acc = [], 1
+    for s in reversed(shape):
+        out.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(out))
+
+
+def _as_int(what, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise CorruptFileError(f"malformed tensor record: {what} is {type(v).__name__}, not int")
+    return v
+
+
+def _as_int_tuple(what, v) -> tuple:
+    if not isinstance(v, tuple | list):
+        raise CorruptFileError(f"malformed tensor record: {what} is {type(v).__name__}")
+    return tuple(_as_int(what, x) for x in v)
+
+
+# ---- the only callables a pickle can reach -------------------------------------------------
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
+                       backward_hooks=None, metadata=None):
+    return TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad=False,
+                       backward_hooks=None, dtype=None, metadata=None):
+    if not isinstance(dtype, _DType):
+        raise CorruptFileError("malformed tensor record: _rebuild_tensor_v3 without a dtype")
+    return TensorRef(storage, storage_offset, size, stride, dtype.storage)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
+    if not isinstance(data, TensorRef):
+        raise CorruptFileError("malformed parameter record: its data is not a tensor")
+    return data
+
+
+class _TensorType:
+    """Marker for ``torch.Tensor`` / ``torch.nn.Parameter`` passed as a type argument."""
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a type marker")
+
+
+_TENSOR_TYPE = _TensorType()
+_REBUILDERS = (_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter)
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if func not in _REBUILDERS or new_type is not _TENSOR_TYPE or not isinstance(args, tuple):
+        raise CorruptFileError("malformed tensor-subclass record")
+    return func(*args)
+
+
+def _size(*args):
+    if len(args) == 1 and isinstance(args[0], tuple | list):
+        args = tuple(args[0])
+    return _as_int_tuple("torch.Size", args)
+
+
+def _device(*args):
+    if not args or not isinstance(args[0], str):
+        raise CorruptFileError("malformed torch.device record")
+    return args[0] if len(args) == 1 else f"{args[0]}:{args[1]}"
+
+
+_ALLOWED = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): _TENSOR_TYPE,
+    ("torch.nn.parameter", "Parameter"): _TENSOR_TYPE,
+    ("torch", "Size"): _size,
+    ("torch", "device"): _device,
+}
+for _name, _stype in STORAGE_TYPES.items():
+    _ALLOWED[("torch", _name)] = _stype
+for _name, _sname in _DTYPE_NAMES.items():
+    _ALLOWED[("torch", _name)] = _DType(STORAGE_TYPES[_sname])
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, resolve, pid_len):
+        super().__init__(file, encoding="utf-8")
+        self._resolve = resolve
+        self._pid_len = pid_len
+
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED[(module, name)]
+        except (KeyError, TypeError):
+            raise UnsafeFileError(
+                f"the pickle names the global {module}.{name}, which is not on the allow-list "
+                "of tensor-rebuild functions, storage types and plain containers; nothing was "
+                "executed. Save only tensors and plain containers (e.g. model.state_dict()) "
+                "to read the file without PyTorch"
+            ) from None
+
+    def persistent_load(self, pid):
+        if self._resolve is None:
+            raise CorruptFileError("unexpected persistent reference in a plain pickle")
+        if (
+            not isinstance(pid, tuple)
+            or len(pid) not in self._pid_len
+            or pid[0] != "storage"
+            or not isinstance(pid[1], StorageType)
+            or not isinstance(pid[2], str)
+            or isinstance(pid[4], bool)
+            or not isinstance(pid[4], int)
+            or pid[4] < 0
+        ):
+            raise CorruptFileError(f"malformed storage reference {str(pid)[:120]!r}")
+        return self._resolve(pid)
+
+
+def restricted_load(data, resolve=None, *, pid_len=(5,), what="checkpoint"):
+    """Unpickle ``data`` (bytes or a binary file) with the allow-list; return the object.
+
+    ``resolve(pid) -> Storage`` turns a persistent storage reference into a :class:`Storage`.
+    Every failure becomes a :class:`~stochthermo.errors.BridgeError`.
+    """
+    file = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    up = _Unpickler(file, resolve, pid_len)
+    try:
+        return up.load()
+    except BridgeError:
+        raise
+    except RecursionError as exc:
+        raise CorruptFileError(f"{what}: pickle nested too deeply") from exc
+    except MemoryError as exc:
+        raise CorruptFileError(f"{what}: pickle asks for too much memory") from exc
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a broken file
+        raise CorruptFileError(
+            f"{what}: malformed pickle ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from exc

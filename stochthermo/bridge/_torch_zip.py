@@ -1,0 +1,134 @@
+"""``torch.save`` zip format (PyTorch >= 1.6): ``<prefix>/data.pkl`` plus ``<prefix>/data/<key>``.
+
+Uncompressed storage records (what ``torch.save`` writes) are read straight from the file into
+a NumPy buffer, after checking their CRC32; compressed ones go through :mod:`zipfile`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+
+from ..errors import CorruptFileError, UnsafeFileError
+from ._pickle import Storage, restricted_load
+
+__all__ = ["is_torch_zip", "load_torch_zip"]
+
+_MAX_PICKLE = 1 << 30
+
+
+def is_torch_zip(head: bytes) -> bool:
+    """True when the first bytes are a zip local-file header."""
+    return head[:4] == b"PK\x03\x04"
+
+
+def _check_names(path, names):
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise UnsafeFileError(
+                f"{path}: zip member name {name!r} points outside the archive; refusing the file"
+            )
+
+
+def load_torch_zip(path, fh, *, verify=True):
+    """Unpickle the checkpoint in the open binary file ``fh``; return its object tree.
+
+    Storages are resolved lazily and read from ``fh`` when a tensor is materialised, so the
+    file must stay open until then.
+    """
+    try:
+        zf = zipfile.ZipFile(fh)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise CorruptFileError(f"{path}: not a readable zip archive ({exc})") from exc
+    names = [i.filename for i in infos]
+    _check_names(path, names)
+    pkls = [n for n in names if n.endswith("data.pkl") and n.count("/") <= 1
+            and posixpath.basename(n) == "data.pkl"]
+    if len(pkls) != 1:
+        raise CorruptFileError(
+            f"{path}: a zip archive but not a torch.save checkpoint "
+            f"(expected one '<name>/data.pkl' record, found {len(pkls)})"
+        )
+    prefix = pkls[0][: -len("data.pkl")]
+    by_name = {i.filename: i for i in infos}
+    big_endian = False
+    if prefix + "byteorder" in by_name:
+        order = _read_member(path, zf, prefix + "byteorder", 16).strip()
+        if order not in (b"little", b"big"):
+            raise CorruptFileError(f"{path}: unknown byte order {order[:16]!r}")
+        big_endian = order == b"big"
+    data = _read_member(path, zf, pkls[0], _MAX_PICKLE)
+    file_size = fh.seek(0, 2)
+    cache: dict[str, Storage] = {}
+
+    def resolve(pid):
+        _, stype, key, _location, numel = pid
+        if key in cache:
+            st = cache[key]
+            if st.stype.itemsize * st.numel < stype.itemsize * numel:
+                raise CorruptFileError(f"{path}: storage {key!r} referenced with two sizes")
+            return st
+        name = f"{prefix}data/{key}"
+        info = by_name.get(name)
+        if info is None:
+            raise CorruptFileError(f"{path}: the storage record {name!r} is missing")
+        nbytes = numel * stype.itemsize
+        if info.file_size < nbytes:
+            raise CorruptFileError(
+                f"{path}: storage record {name!r} has {info.file_size} bytes but the tensor "
+                f"needs {nbytes} (record too short)"
+            )
+        dtype = stype.dtype.newbyteorder(">" if big_endian else "<")
+
+        def loader():
+            raw = _read_record(path, fh, zf, info, nbytes, file_size, verify)
+            arr = np.frombuffer(raw, dtype=dtype, count=numel) if numel else np.empty(0, dtype)
+            if not arr.dtype.isnative:
+                arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
+            return arr
+
+        st = Storage(key, stype, numel, loader)
+        cache[key] = st
+        return st
+
+    return restricted_load(data, resolve, pid_len=(5,), what=str(path))
+
+
+def _read_member(path, zf, name, limit):
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise CorruptFileError(f"{path}: record {name!r} is implausibly large ({info.file_size})")
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
+            NotImplementedError, RuntimeError) as exc:
+        raise CorruptFileError(f"{path}: cannot read record {name!r} ({exc})") from exc
+
+
+def _read_record(path, fh, zf, info, nbytes, file_size, verify):
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        raw = _read_member(path, zf, info.filename, max(info.file_size, 0))
+        return bytearray(raw[:nbytes])
+    fh.seek(info.header_offset)
+    head = fh.read(30)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        raise CorruptFileError(f"{path}: bad local header for record {info.filename!r}")
+    n_name, n_extra = struct.unpack("<HH", head[26:30])
+    start = info.header_offset + 30 + n_name + n_extra
+    if start + info.file_size > file_size:
+        raise CorruptFileError(f"{path}: record {info.filename!r} runs past the end of the file")
+    # read the whole record (for the checksum); the tensor uses its first nbytes
+    buf = bytearray(info.file_size)
+    fh.seek(start)
+    got = fh.readinto(buf)
+    if got != info.file_size:
+        raise CorruptFileError(f"{path}: record {info.filename!r} is truncated")
+    if verify and zlib.crc32(buf) != info.CRC:
+        raise CorruptFileError(f"{path}: record {info.filename!r} fails its CRC-32 check")
+    return buf if len(buf) == nbytes else memoryview(buf)[:nbytes]
