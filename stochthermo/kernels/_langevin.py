@@ -1,0 +1,180 @@
+"""Numba kernels for affine stochastic updates ``x' = P_n x + b_n + Q_n z_n``.
+
+Every linear scheme reduces to this form: Euler-Maruyama, stochastic Heun and the exact
+Ornstein-Uhlenbeck transition of a linear Langevin process (with or without a protocol moving
+the trap centre or stiffness), and the discrete SGD map (momentum on the augmented state). The
+public wrapper (``stochthermo.simulate``) builds ``P, b, Q`` and the observable weights; see
+``theory/simulation.md`` [SIM-affine].
+
+Conventions shared by the kernels (``n`` = number of steps of this call, ``j`` = local step):
+
+- ``x`` (n_traj, ds): state, updated in place. Saved rows ``out_x[k, slot0 + m, :dsave]`` after
+  every ``save_every`` steps.
+- ``P`` (nP, ds, ds), ``b`` (nb, ds), ``Q`` (nQ, ds, m): index ``j`` when the leading length is
+  ``n`` (time-dependent), else 0.
+- Noise: ``z`` from stream ``seeds[k]`` at ``counters[k]`` (advanced in place), unless
+  ``noise`` has ``n_traj`` rows, in which case ``noise[k, j]`` is used (tests, convergence).
+- Observables, accumulated in ``acc[k]`` and copied to ``out_obs[k, slot0 + m]`` when saving:
+  columns ``0..n_blocks-1`` Stratonovich heat per block, ``(G x_mid + g)_i (x'_i - x_i)`` for
+  ``i < dh`` summed by ``labels``; then work (if ``work_on``),
+  ``1/2 x'^T WK_j x' + wk_j . x' + w0_j``; then one column per current,
+  ``(CW_c x_mid + cb_c) . (x' - x)``.
+- ``fail[k]``: ``-1``, or the absolute step (``step0 + j + 1``) at which the state stopped
+  being finite; that trajectory stops there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._random import std_normal
+
+__all__ = ["affine_dense", "affine_diag"]
+
+
+@njit(cache=True, parallel=True)
+def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, noise,
+                 out_x, G, g, labels, n_blocks, work_on, WK, wk, w0, CW, cb, acc, out_obs,
+                 fail):
+    """General affine update with observables; see the module docstring for the arguments."""
+    n_traj, ds = x.shape
+    m = Q.shape[2]
+    dsave = out_x.shape[2]
+    dh = G.shape[1]
+    heat_on = G.shape[0] > 0
+    n_cur = CW.shape[0]
+    n_obs = acc.shape[1]
+    use_noise = noise.shape[0] == n_traj
+    wcol = n_blocks
+    ccol = n_blocks + (1 if work_on else 0)
+    for k in prange(n_traj):
+        if fail[k] >= 0:
+            continue
+        xo = x[k].copy()
+        xn = np.empty(ds)
+        z = np.empty(m)
+        xm = np.empty(ds)
+        a = acc[k].copy()
+        s = seeds[k]
+        c = counters[k]
+        for j in range(n):
+            if use_noise:
+                for i in range(m):
+                    z[i] = noise[k, j, i]
+            else:
+                for i in range(m):
+                    z[i], c = std_normal(s, c, zig)
+            jp = j if P.shape[0] > 1 else 0
+            jb = j if b.shape[0] > 1 else 0
+            jq = j if Q.shape[0] > 1 else 0
+            tot = 0.0
+            for i in range(ds):
+                v = b[jb, i]
+                for l in range(ds):
+                    v += P[jp, i, l] * xo[l]
+                for l in range(m):
+                    v += Q[jq, i, l] * z[l]
+                xn[i] = v
+                tot += v
+            if tot - tot != 0.0:
+                fail[k] = step0 + j + 1
+                break
+            if heat_on or n_cur > 0:
+                for i in range(ds):
+                    xm[i] = 0.5 * (xo[i] + xn[i])
+            if heat_on:
+                jg = j if G.shape[0] > 1 else 0
+                for i in range(dh):
+                    f = g[jg, i]
+                    for l in range(ds):
+                        f += G[jg, i, l] * xm[l]
+                    a[labels[i]] += f * (xn[i] - xo[i])
+            if work_on:
+                w = w0[j]
+                for i in range(ds):
+                    w += wk[j, i] * xn[i]
+                if WK.shape[0] > 0:
+                    for i in range(ds):
+                        v = 0.0
+                        for l in range(ds):
+                            v += WK[j, i, l] * xn[l]
+                        w += 0.5 * xn[i] * v
+                a[wcol] += w
+            for cc in range(n_cur):
+                jc = 0.0
+                for i in range(ds):
+                    f = cb[cc, i]
+                    for l in range(ds):
+                        f += CW[cc, i, l] * xm[l]
+                    jc += f * (xn[i] - xo[i])
+                a[ccol + cc] += jc
+            for i in range(ds):
+                xo[i] = xn[i]
+            if (j + 1) % save_every == 0:
+                r = slot0 + (j + 1) // save_every - 1
+                for i in range(dsave):
+                    out_x[k, r, i] = xo[i]
+                for i in range(n_obs):
+                    out_obs[k, r, i] = a[i]
+        for i in range(ds):
+            x[k, i] = xo[i]
+        for i in range(n_obs):
+            acc[k, i] = a[i]
+        counters[k] = c
+
+
+@njit(cache=True, parallel=True)
+def affine_diag(x, p, b, q, n, save_every, slot0, step0, seeds, counters, zig, noise, out_x,
+                gd, g, labels, n_blocks, acc, out_obs, fail):
+    """Diagonal fast path ``x'_i = p_i x_i + b_i + q_i z_i`` (time-independent).
+
+    Heat (if ``gd`` is non-empty) uses the diagonal weight ``(gd_i x_mid_i + g_i) dx_i``.
+    Arguments otherwise as in :func:`affine_dense`.
+    """
+    n_traj, d = x.shape
+    heat_on = gd.shape[0] > 0
+    n_obs = acc.shape[1]
+    use_noise = noise.shape[0] == n_traj
+    for k in prange(n_traj):
+        if fail[k] >= 0:
+            continue
+        xo = x[k].copy()
+        a = acc[k].copy()
+        s = seeds[k]
+        c = counters[k]
+        for j in range(n):
+            tot = 0.0
+            if heat_on:
+                for i in range(d):
+                    if use_noise:
+                        zi = noise[k, j, i]
+                    else:
+                        zi, c = std_normal(s, c, zig)
+                    v = p[i] * xo[i] + b[i] + q[i] * zi
+                    a[labels[i]] += (gd[i] * 0.5 * (xo[i] + v) + g[i]) * (v - xo[i])
+                    xo[i] = v
+                    tot += v
+            else:
+                for i in range(d):
+                    if use_noise:
+                        zi = noise[k, j, i]
+                    else:
+                        zi, c = std_normal(s, c, zig)
+                    v = p[i] * xo[i] + b[i] + q[i] * zi
+                    xo[i] = v
+                    tot += v
+            if tot - tot != 0.0:
+                fail[k] = step0 + j + 1
+                break
+            if (j + 1) % save_every == 0:
+                r = slot0 + (j + 1) // save_every - 1
+                for i in range(d):
+                    out_x[k, r, i] = xo[i]
+                for i in range(n_obs):
+                    out_obs[k, r, i] = a[i]
+        for i in range(d):
+            x[k, i] = xo[i]
+        for i in range(n_obs):
+            acc[k, i] = a[i]
+        counters[k] = c

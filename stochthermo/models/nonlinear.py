@@ -1,0 +1,431 @@
+r"""Langevin models beyond the time-independent linear case.
+
+- :class:`NonlinearLangevin`: a user drift ``f(x, t, out)`` compiled with Numba, constant
+  diffusion ``D``; optional potential for work.
+- :class:`DrivenTrap`: a harmonic trap whose centre and/or stiffness follow a schedule
+  (protocol), ``U(x, t) = s(t)/2 (x - c(t))^T K (x - c(t))``, bath temperature ``T``, mobility 1
+  (``D = T I``). Work, heat and the first law are defined per trajectory.
+- :func:`double_well` and :func:`dragged_trap`: ready-made instances.
+
+Numba is imported only when a compiled function is needed, so importing this module is cheap.
+Conventions: k_B = 1, Ito, ``dx = f(x, t) dt + sqrt(2 D) dW``; see ``theory/simulation.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import (
+    as_square_matrix,
+    as_vector,
+    check_psd,
+    check_symmetric,
+    normalize_blocks,
+    positive_float,
+    short_repr,
+)
+from ..errors import ValidationError
+
+__all__ = ["NonlinearLangevin", "DrivenTrap", "double_well", "dragged_trap"]
+
+
+def _n_args(func) -> int:
+    py = getattr(func, "py_func", func)
+    try:
+        return len(inspect.signature(py).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return -1
+
+
+def _as_jit(name: str, func):
+    """Return ``func`` as a Numba dispatcher (compiling a plain Python function with njit)."""
+    if not callable(func):
+        raise ValidationError(f"{name}={short_repr(func)} must be a function")
+    if hasattr(func, "py_func"):
+        return func
+    from numba import njit
+
+    return njit(func)
+
+
+@functools.lru_cache(maxsize=64)
+def _wrap_drift3(f):
+    from numba import njit
+
+    @njit
+    def drift4(x, t, p, out):
+        f(x, t, out)
+
+    return drift4
+
+
+@functools.lru_cache(maxsize=64)
+def _wrap_potential2(u):
+    from numba import njit
+
+    @njit
+    def pot3(x, t, p):
+        return u(x, t)
+
+    return pot3
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_functions():
+    """Numba functions shipped with the library (compiled on first use, cached on disk)."""
+    from numba import njit
+
+    @njit(cache=True)
+    def no_potential(x, t, p):
+        return 0.0
+
+    @njit(cache=True)
+    def double_well_drift(x, t, p, out):
+        # U = h sum (x_i^2 - 1)^2 - tilt sum x_i ; f = -grad U (mobility 1)
+        for i in range(x.shape[0]):
+            out[i] = -4.0 * p[0] * x[i] * (x[i] * x[i] - 1.0) + p[1]
+
+    @njit(cache=True)
+    def double_well_potential(x, t, p):
+        u = 0.0
+        for i in range(x.shape[0]):
+            v = x[i] * x[i] - 1.0
+            u += p[0] * v * v - p[1] * x[i]
+        return u
+
+    return {
+        "no_potential": no_potential,
+        "double_well_drift": double_well_drift,
+        "double_well_potential": double_well_potential,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class NonlinearLangevin:
+    r"""Langevin process with a Numba-compiled drift and constant diffusion.
+
+    .. math:: dx = f(x, t)\,dt + \sqrt{2D}\,dW \quad\text{(Ito)}
+
+    Parameters
+    ----------
+    drift : callable
+        ``drift(x, t, out)`` writing :math:`f(x, t)` into ``out`` (shape ``(d,)``), or
+        ``drift(x, t, params, out)`` when ``params`` is given. A ``numba.njit`` function; a
+        plain Python function is compiled with ``njit``.
+    D : array_like, shape (d, d)
+        Constant diffusion matrix (symmetric PSD); a scalar means ``D * I`` with ``dim``.
+    dim : int, optional
+        State dimension when ``D`` is a scalar.
+    params : array_like, optional
+        Float parameters handed to a 4-argument drift (and 3-argument potential).
+    potential : callable, optional
+        ``potential(x, t)`` (or ``(x, t, params)``) returning the energy; needed for work.
+        Work of a step is ``U(x', t') - U(x', t)`` (the protocol switches after the move).
+    time_dependent : bool, optional
+        Whether the drift depends on ``t`` (the heat then needs one more drift evaluation).
+    blocks, temperatures : optional
+        Subsystems and their bath temperatures, as for :class:`~stochthermo.LinearLangevin`
+        (default temperature: mean diagonal of ``D`` on the block).
+
+    Notes
+    -----
+    ``theory/simulation.md`` [SIM-nonlinear]. Only ``method="euler"`` and ``"heun"`` apply.
+
+    Examples
+    --------
+    >>> import numpy as np, numba
+    >>> from stochthermo.models.nonlinear import NonlinearLangevin
+    >>> @numba.njit
+    ... def f(x, t, out):
+    ...     out[0] = -x[0] ** 3
+    >>> NonlinearLangevin(f, 0.5, dim=1).dim
+    1
+    """
+
+    drift: Any
+    D: Any
+    dim: int | None = None
+    params: Any = None
+    potential: Any = None
+    time_dependent: bool = False
+    blocks: Any = None
+    temperatures: Any = None
+    name: str = "NonlinearLangevin"
+
+    def __post_init__(self):
+        D = np.asarray(self.D, dtype=np.float64) if not callable(self.D) else None
+        if D is None:
+            raise ValidationError(f"D={short_repr(self.D)} must be a number or a matrix")
+        if D.ndim == 0:
+            if self.dim is None:
+                raise ValidationError("D is a scalar, so dim= must be given (the state size)")
+            D = float(D) * np.eye(int(self.dim))
+        D = as_square_matrix("D", D, dim=self.dim)
+        D = check_symmetric("D", D)
+        check_psd("D", D)
+        d = D.shape[0]
+        params = np.zeros(0) if self.params is None else np.atleast_1d(
+            np.asarray(self.params, dtype=np.float64)).ravel().copy()
+        if not np.all(np.isfinite(params)):
+            raise ValidationError(f"params={short_repr(params)} must be finite")
+        nargs = _n_args(self.drift)
+        if nargs not in (3, 4):
+            raise ValidationError(
+                f"drift must take (x, t, out) or (x, t, params, out), but it takes {nargs} "
+                "arguments"
+            )
+        drift = _as_jit("drift", self.drift)
+        kernel_drift = _wrap_drift3(drift) if nargs == 3 else drift
+        pot = None
+        if self.potential is not None:
+            pot = _as_jit("potential", self.potential)
+            pa = _n_args(self.potential)
+            if pa not in (2, 3):
+                raise ValidationError(
+                    f"potential must take (x, t) or (x, t, params), but it takes {pa} arguments"
+                )
+            kernel_pot = _wrap_potential2(pot) if pa == 2 else pot
+        else:
+            kernel_pot = None
+        blocks = normalize_blocks(self.blocks, d)
+        if self.temperatures is None:
+            temps = np.array([np.mean(np.diag(D)[list(b)]) for b in blocks])
+        else:
+            temps = as_vector("temperatures", self.temperatures, len(blocks))
+        D.setflags(write=False)
+        params.setflags(write=False)
+        object.__setattr__(self, "D", D)
+        object.__setattr__(self, "dim", d)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "drift", drift)
+        object.__setattr__(self, "potential", pot)
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "temperatures", temps)
+        object.__setattr__(self, "time_dependent", bool(self.time_dependent))
+        object.__setattr__(self, "_kernel_drift", kernel_drift)
+        object.__setattr__(self, "_kernel_potential", kernel_pot)
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of subsystems."""
+        return len(self.blocks)
+
+    def drift_at(self, x, t: float = 0.0) -> np.ndarray:
+        """Evaluate the drift at states ``x`` of shape ``(d,)`` or ``(n, d)`` (slow; for checks)."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            self._kernel_drift(np.ascontiguousarray(x[i]), float(t), self.params, out[i])
+        return out
+
+    def __repr__(self) -> str:
+        return f"{self.name}(dim={self.dim}, D={short_repr(self.D, 60)})"
+
+
+def double_well(barrier: float = 1.0, temperature: float = 1.0, *, dim: int = 1,
+                tilt: float = 0.0) -> NonlinearLangevin:
+    r"""Double well :math:`U = h \sum_i (x_i^2 - 1)^2 - \epsilon \sum_i x_i`, ``D = T I``.
+
+    Parameters
+    ----------
+    barrier : float
+        Barrier height ``h`` (at ``x = 0``, relative to the minima at ``x = +-1`` when untilted).
+    temperature : float
+        Bath temperature ``T`` (mobility 1, so ``D = T I``).
+    dim : int
+        Number of independent coordinates.
+    tilt : float
+        Linear tilt ``epsilon``.
+
+    Returns
+    -------
+    NonlinearLangevin
+        Drift :math:`f = -\nabla U`; the potential is attached (time-independent, so work is 0).
+    """
+    h = positive_float("barrier", barrier)
+    T = positive_float("temperature", temperature)
+    fns = _builtin_functions()
+    return NonlinearLangevin(
+        fns["double_well_drift"], T * np.eye(int(dim)), params=[h, float(tilt)],
+        potential=fns["double_well_potential"], name="DoubleWell",
+    )
+
+
+def _eval_schedule(name: str, func, times: np.ndarray, shape) -> np.ndarray:
+    out = np.empty((times.size, *shape))
+    for i, t in enumerate(times):
+        try:
+            v = np.asarray(func(float(t)), dtype=np.float64)
+            out[i] = np.broadcast_to(v, shape)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                f"{name}(t={t!r}) returned {short_repr(func(float(t)))}, which cannot be read as "
+                f"an array of shape {shape}: {exc}"
+            ) from exc
+    if not np.all(np.isfinite(out)):
+        bad = int(np.argwhere(~np.isfinite(out.reshape(times.size, -1)))[0, 0])
+        raise ValidationError(f"{name}(t={times[bad]!r}) is not finite")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class DrivenTrap:
+    r"""Harmonic trap moved by a protocol: centre ``c(t)`` and stiffness scale ``s(t)``.
+
+    .. math::
+        U(x, t) = \tfrac{s(t)}{2} (x - c(t))^\top K (x - c(t)),\qquad
+        dx = -s(t) K (x - c(t))\,dt + \sqrt{2T}\,dW.
+
+    Parameters
+    ----------
+    stiffness : array_like, shape (d, d) or float
+        Stiffness matrix ``K`` (symmetric positive definite).
+    temperature : float
+        Bath temperature ``T`` (mobility 1, ``D = T I``).
+    centre : None, array_like (d,), or callable
+        Trap centre: fixed (default 0) or a function ``t -> c(t)``.
+    stiffness_scale : None or callable
+        ``t -> s(t) > 0`` (default 1).
+
+    Notes
+    -----
+    Per step the process moves at fixed protocol value ``lambda_n``, then the protocol switches
+    to ``lambda_{n+1}``: work ``w_n = U(x_{n+1}, t_{n+1}) - U(x_{n+1}, t_n)``, heat into the bath
+    ``q_n = -[U(x_{n+1}, t_n) - U(x_n, t_n)]`` (the Stratonovich integral of the force, exact for
+    a quadratic ``U``), so ``U_N - U_0 = W - Q`` holds per trajectory. With ``method="exact"``
+    each step is the exact OU transition of the frozen trap, which keeps ``exp(-U/T)`` invariant,
+    so Jarzynski's equality holds at any ``dt``. ``theory/simulation.md`` [SIM-protocol].
+    """
+
+    stiffness: Any
+    temperature: float = 1.0
+    centre: Any = None
+    stiffness_scale: Any = None
+
+    def __post_init__(self):
+        K = as_square_matrix("stiffness", self.stiffness)
+        K = check_symmetric("stiffness", K)
+        check_psd("stiffness", K, strict=True)
+        d = K.shape[0]
+        T = positive_float("temperature", self.temperature)
+        centre = self.centre
+        if centre is None:
+            centre = np.zeros(d)
+        if not callable(centre):
+            centre = as_vector("centre", centre, d)
+            centre.setflags(write=False)
+        scale = self.stiffness_scale
+        if scale is not None and not callable(scale):
+            raise ValidationError(
+                f"stiffness_scale={short_repr(scale)} must be a function t -> s(t) > 0 or None; "
+                "for a constant stiffness change the stiffness matrix instead"
+            )
+        K.setflags(write=False)
+        object.__setattr__(self, "stiffness", K)
+        object.__setattr__(self, "temperature", T)
+        object.__setattr__(self, "centre", centre)
+
+    @property
+    def dim(self) -> int:
+        """State dimension."""
+        return self.stiffness.shape[0]
+
+    @property
+    def D(self) -> np.ndarray:
+        """Diffusion matrix ``T I``."""
+        return self.temperature * np.eye(self.dim)
+
+    @property
+    def blocks(self) -> tuple:
+        """One subsystem: the whole particle."""
+        return (tuple(range(self.dim)),)
+
+    @property
+    def temperatures(self) -> np.ndarray:
+        """``[T]``."""
+        return np.array([self.temperature])
+
+    @property
+    def n_blocks(self) -> int:
+        """1."""
+        return 1
+
+    @property
+    def moving_centre(self) -> bool:
+        """Whether the centre follows a schedule."""
+        return callable(self.centre)
+
+    @property
+    def moving_stiffness(self) -> bool:
+        """Whether the stiffness follows a schedule."""
+        return self.stiffness_scale is not None
+
+    def centre_at(self, t) -> np.ndarray:
+        """Centres at times ``t`` (array of shape ``(n,)``), shape ``(n, d)``."""
+        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        if not self.moving_centre:
+            return np.broadcast_to(self.centre, (t.size, self.dim)).copy()
+        return _eval_schedule("centre", self.centre, t, (self.dim,))
+
+    def scale_at(self, t) -> np.ndarray:
+        """Stiffness scales at times ``t``, shape ``(n,)``."""
+        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        if not self.moving_stiffness:
+            return np.ones(t.size)
+        s = _eval_schedule("stiffness_scale", self.stiffness_scale, t, ())
+        if np.any(s <= 0):
+            bad = int(np.argmax(s <= 0))
+            raise ValidationError(
+                f"stiffness_scale(t={t[bad]!r}) = {s[bad]!r} must be > 0 (a trap, not a barrier)"
+            )
+        return s
+
+    def potential(self, x, t) -> np.ndarray:
+        """Energy ``U(x, t)`` for states ``x`` of shape ``(..., d)`` at scalar time ``t``."""
+        x = np.asarray(x, dtype=np.float64)
+        c = self.centre_at([t])[0]
+        s = self.scale_at([t])[0]
+        y = x - c
+        return 0.5 * s * np.einsum("...i,ij,...j->...", y, self.stiffness, y)
+
+    def __repr__(self) -> str:
+        return (f"DrivenTrap(dim={self.dim}, K={short_repr(self.stiffness, 50)}, "
+                f"T={self.temperature}, moving_centre={self.moving_centre}, "
+                f"moving_stiffness={self.moving_stiffness})")
+
+
+def dragged_trap(stiffness=1.0, velocity=1.0, temperature: float = 1.0, *, start=0.0,
+                 dim: int | None = None) -> DrivenTrap:
+    r"""Trap dragged at constant velocity: ``c(t) = start + velocity t``.
+
+    Parameters
+    ----------
+    stiffness : float or array_like (d, d)
+    velocity : float or array_like (d,)
+    temperature : float
+    start : float or array_like (d,)
+    dim : int, optional
+        Dimension when ``stiffness`` is a scalar (default 1).
+
+    Notes
+    -----
+    The free energy does not change (a translated trap), so Jarzynski's equality reads
+    :math:`\langle e^{-W/T}\rangle = 1`; in the steady state the mean work rate is
+    :math:`\gamma v^2` with mobility 1 (:math:`\gamma = 1`).
+    """
+    K = np.asarray(stiffness, dtype=np.float64)
+    if K.ndim == 0:
+        K = float(K) * np.eye(1 if dim is None else int(dim))
+    d = K.shape[0]
+    v = as_vector("velocity", velocity, d)
+    c0 = as_vector("start", start, d)
+
+    def centre(t, c0=c0, v=v):
+        return c0 + v * t
+
+    return DrivenTrap(K, temperature, centre=centre)
