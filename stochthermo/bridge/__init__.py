@@ -2,10 +2,33 @@
 
 Readers (no PyTorch, no unrestricted pickle): :func:`read_checkpoint` (``torch.save`` zip and
 legacy formats, safetensors, ``.npy``/``.npz``, HDF5) and :func:`read_scalars` (CSV, JSON
-lines, TensorBoard event files). See ``theory/bridge.md``.
+lines, TensorBoard event files). :func:`open_runs` finds trials and checkpoints;
+:func:`diagnose` streams once over them for the diagnostics of theory.md section 6;
+:class:`TrajectoryWriter` logs a trajectory from any training loop. See ``theory/bridge.md``.
 """
 
 from ._checkpoint import checkpoint_layout, read_checkpoint
+from ._diagnostics import Diagnostics, RunDiagnostics, diagnose, diagnose_run, fit_batch_scaling
+from ._mlp import mlp_forward, mlp_layers, output_thermodynamics
+from ._runs import Frame, Run, Trial, open_runs
 from ._scalars import read_scalars
+from ._writer import TrajectoryWriter
 
-__all__ = ["read_checkpoint", "checkpoint_layout", "read_scalars"]
+__all__ = [
+    "read_checkpoint",
+    "checkpoint_layout",
+    "read_scalars",
+    "open_runs",
+    "Run",
+    "Trial",
+    "Frame",
+    "TrajectoryWriter",
+    "diagnose",
+    "diagnose_run",
+    "Diagnostics",
+    "RunDiagnostics",
+    "fit_batch_scaling",
+    "mlp_forward",
+    "mlp_layers",
+    "output_thermodynamics",
+]

@@ -1,0 +1,454 @@
+"""Streaming diagnostics of training runs (theory.md section 6, the paper's Fig. 4.1).
+
+One pass over the checkpoints; the state kept between steps is one parameter vector and one
+increment per trial (plus a fixed random subset of noise coordinates per lag for the
+autocorrelation), so memory grows with trials x parameters, never with the number of
+checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from .._rng import as_seed_sequence
+from .._validation import nonnegative_int, positive_float, positive_int
+from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
+from ..results import Estimate
+from ._mlp import log_softmax, mlp_forward
+from ._scalars import read_scalars
+
+__all__ = ["RunDiagnostics", "Diagnostics", "diagnose_run", "diagnose", "fit_batch_scaling"]
+
+
+@dataclass(frozen=True)
+class RunDiagnostics:
+    """Diagnostics of one run (trials sharing an initialisation and a batch size).
+
+    Attributes
+    ----------
+    name : str
+    batch_size, lr : int or None, float or None
+    steps : ndarray (n_ckpt,)
+        Checkpoint steps used (present in every trial).
+    interval : ndarray (n_ckpt - 1,)
+        Steps between consecutive checkpoints.
+    indices : tuple of str
+        ``name[flat index]`` of the tracked parameters.
+    trajectories : ndarray (n_trials, n_ckpt, n_indices)
+        Tracked parameters (panel a).
+    noise_var, noise_var_stderr : ndarray (n_ckpt - 1,)
+        Parameter-averaged ensemble variance of the increment deviation per step of SGD,
+        ``(1/d) sum_i Var_trials[delta_i] / k`` (k = interval), with its standard error;
+        this is ``lr^2 (1/d) sum_i Var[eta_i]`` (panel c).
+    drift_max : ndarray (n_ckpt - 1,)
+        ``max_i |mean increment_i| / k``: ``lr max_i |d_i U_B|`` (panel c reference line).
+    autocorr, autocorr_stderr : ndarray (max_lag + 1,)
+        Normalised noise autocorrelation averaged over parameters and steps (panel d).
+    noise_var_logged : ndarray (n_ckpt,) or None
+        ``(1/d) sum_i mean_trials (G_i - g_i)^2`` from logged full-batch G and mini-batch g
+        gradients (units of gradient squared).
+    scalars : mapping tag -> (steps, mean, var, n_trials)
+        Ensemble mean and variance over trials of each logged scalar (panel b).
+    thermo : mapping or None
+        From a probe set (or logged outputs): ``work``, ``heat``, ``sigma_cond`` (ensemble
+        means over trials, per interval) and their standard errors, ``entropy`` per checkpoint.
+    temperature : Estimate or None
+        ``T_eff = mean_t noise_var / (2 lr)`` when ``lr`` is known (theory.md section 2).
+    """
+
+    name: str
+    batch_size: int | None
+    lr: float | None
+    steps: np.ndarray
+    interval: np.ndarray
+    indices: tuple
+    trajectories: np.ndarray
+    noise_var: np.ndarray
+    noise_var_stderr: np.ndarray
+    drift_max: np.ndarray
+    autocorr: np.ndarray
+    autocorr_stderr: np.ndarray
+    noise_var_logged: np.ndarray | None
+    scalars: MappingProxyType
+    thermo: MappingProxyType | None
+    temperature: Estimate | None
+    meta: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    def mean_noise_var(self) -> Estimate:
+        """Time average of ``noise_var`` with a standard error from its spread."""
+        v = self.noise_var
+        if v.size == 0:
+            raise InsufficientDataError(f"run {self.name!r} has fewer than two checkpoints")
+        se = (float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1
+              else float(self.noise_var_stderr[0]))
+        return Estimate(float(v.mean()), se, "ensemble-increment", {"n_intervals": int(v.size)})
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary."""
+        def arr(x):
+            return None if x is None else np.asarray(x).tolist()
+
+        out = {
+            "name": self.name, "batch_size": self.batch_size, "lr": self.lr,
+            "n_trials": int(self.trajectories.shape[0]), "steps": arr(self.steps),
+            "interval": arr(self.interval), "indices": list(self.indices),
+            "noise_var": arr(self.noise_var), "noise_var_stderr": arr(self.noise_var_stderr),
+            "drift_max": arr(self.drift_max), "autocorr": arr(self.autocorr),
+            "autocorr_stderr": arr(self.autocorr_stderr),
+            "noise_var_logged": arr(self.noise_var_logged),
+            "scalars": {k: {"steps": arr(s), "mean": arr(m), "var": arr(v)}
+                        for k, (s, m, v, _) in self.scalars.items()},
+            "thermo": None if self.thermo is None else {k: arr(v) for k, v in self.thermo.items()},
+            "temperature": None if self.temperature is None else self.temperature.to_dict(),
+            "meta": {k: (v if isinstance(v, str | int | float | bool | type(None)) else str(v))
+                     for k, v in self.meta.items()},
+        }
+        if self.noise_var.size:
+            out["mean_noise_var"] = self.mean_noise_var().to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Diagnostics of several runs and the batch-size scaling of their noise."""
+
+    runs: tuple
+    batch_scaling: Estimate | None
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary."""
+        return {"runs": [r.to_dict() for r in self.runs],
+                "batch_scaling": None if self.batch_scaling is None
+                else self.batch_scaling.to_dict()}
+
+
+def _param_names(layout):
+    return [k for k, (shape, dtype) in layout.items() if np.dtype(dtype).kind in "fc"
+            and int(np.prod(shape, dtype=np.int64)) > 0]
+
+
+def _flat_into(dest, sd, names, layout, path):
+    pos = 0
+    for name in names:
+        a = sd.get(name)
+        shape = layout[name][0]
+        if a is None or a.shape != shape:
+            got = None if a is None else a.shape
+            raise ShapeError(
+                f"{path}: parameter {name!r} has shape {got}, but the run's first checkpoint "
+                f"has {shape}; all checkpoints of a run must be the same model"
+            )
+        n = a.size
+        dest[pos:pos + n] = a.reshape(-1)
+        pos += n
+    return dest
+
+
+def _resolve_indices(indices, names, layout, d, n_default=5):
+    offsets, pos = {}, 0
+    for name in names:
+        offsets[name] = pos
+        pos += int(np.prod(layout[name][0], dtype=np.int64))
+    if indices is None:
+        flat = np.unique(np.linspace(0, d - 1, min(n_default, d)).astype(np.int64))
+    else:
+        flat = []
+        for item in indices:
+            if isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str):
+                name, i = item
+                if name not in offsets:
+                    raise ValidationError(f"indices names {name!r}, not a parameter of the run")
+                size = int(np.prod(layout[name][0], dtype=np.int64))
+                i = int(np.ravel_multi_index(i, layout[name][0])) if isinstance(
+                    i, tuple | list) else int(i)
+                if not 0 <= i < size:
+                    raise ValidationError(f"index {i} is outside {name!r} of size {size}")
+                flat.append(offsets[name] + i)
+            else:
+                i = nonnegative_int("indices[...]", item)
+                if i >= d:
+                    raise ValidationError(f"flat index {i} >= number of parameters {d}")
+                flat.append(i)
+        flat = np.array(flat, dtype=np.int64)
+    labels = []
+    for f in flat:
+        for name in names:
+            size = int(np.prod(layout[name][0], dtype=np.int64))
+            if f < offsets[name] + size:
+                labels.append(f"{name}[{int(f - offsets[name])}]")
+                break
+    return flat, tuple(labels)
+
+
+def _ensemble_scalars(trials):
+    per = [read_scalars(f) for t in trials for f in t.scalar_files[:1]]
+    if len(per) != len(trials) or not per:
+        return {}
+    out = {}
+    for tag in per[0]:
+        if not all(tag in p for p in per):
+            continue
+        common = set(per[0][tag][0].tolist())
+        for p in per[1:]:
+            common &= set(p[tag][0].tolist())
+        steps = np.array(sorted(common), dtype=np.int64)
+        if steps.size == 0:
+            continue
+        vals = np.stack([p[tag][1][np.searchsorted(p[tag][0], steps)] for p in per])
+        var = vals.var(axis=0, ddof=1) if len(per) > 1 else np.full(steps.size, np.nan)
+        out[tag] = (steps, vals.mean(axis=0), var, len(per))
+    return out
+
+
+def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
+                 max_lag: int = 10, autocorr_params: int = 4096, lr=None, seed=0,
+                 progress=None) -> RunDiagnostics:
+    """Stream once over a run's checkpoints and compute the Fig. 4.1 diagnostics.
+
+    Parameters
+    ----------
+    run : Run
+        From :func:`open_runs`; its trials must share the initialisation.
+    indices : sequence, optional
+        Parameters to track: flat indices into the concatenated floating-point parameters, or
+        ``(name, index)`` pairs. Default: five spread evenly.
+    probe : array_like, shape (n_probe, n_in), optional
+        Inputs for the NumPy MLP forward pass; enables ``thermo`` (work, heat, conditional
+        entropy production). Logged outputs (``TrajectoryWriter(outputs=...)``) are used
+        instead when present and ``probe`` is None.
+    activation : {"relu", "tanh", "identity"}
+        Between-layer activation of the MLP.
+    max_lag : int
+        Largest lag (in checkpoints) of the noise autocorrelation.
+    autocorr_params : int
+        Size of the random subset of parameters (chosen with ``seed``) kept per lag for the
+        autocorrelation, which bounds its memory.
+    lr : float, optional
+        Learning rate (overrides the run's configuration); needed for ``temperature``.
+    progress : callable, optional
+        Called with the number of checkpoints read after each one (for progress bars).
+
+    Returns
+    -------
+    RunDiagnostics
+
+    Notes
+    -----
+    With trials sharing the initialisation, the increment of trial j over an interval of k
+    steps is ``delta_j = -lr sum grad U_B + lr sum eta``; its deviation from the ensemble mean
+    increment estimates the noise term. ``noise_var = (1/(d k)) sum_i (1/(T-1)) sum_j
+    (delta_ji - mean_j delta_ji)^2`` estimates ``lr^2 (1/d) sum_i Var[eta_i]`` (exact at the
+    first interval, where all trials sit at the same point). See ``theory/bridge.md``.
+    """
+    trials = run.trials
+    n_tr = len(trials)
+    if n_tr < 2:
+        raise InsufficientDataError(
+            f"run {run.name!r} has {n_tr} trial; the ensemble noise estimate needs at least 2 "
+            "trials sharing an initialisation"
+        )
+    max_lag = nonnegative_int("max_lag", max_lag)
+    autocorr_params = positive_int("autocorr_params", autocorr_params)
+    lr = positive_float("lr", lr) if lr is not None else run.lr
+    layout = trials[0].layout
+    names = _param_names(layout)
+    if not names:
+        raise ValidationError(f"run {run.name!r} has no floating-point parameters")
+    d = int(sum(np.prod(layout[n][0], dtype=np.int64) for n in names))
+    dtype = np.result_type(*[layout[n][1] for n in names], np.float32)
+    if dtype.kind == "c":
+        raise ValidationError("complex parameters are not supported by the noise diagnostics")
+    flat_idx, labels = _resolve_indices(indices, names, layout, d)
+    steps = np.asarray(run.steps)
+    n_ck = steps.size
+    if n_ck < 2:
+        raise InsufficientDataError(f"run {run.name!r} has fewer than two common checkpoints")
+    rng = np.random.default_rng(as_seed_sequence(seed))
+    k_sub = min(d, autocorr_params)
+    sub = np.sort(rng.choice(d, size=k_sub, replace=False)) if k_sub < d else np.arange(d)
+
+    prev = np.empty((n_tr, d), dtype=dtype)
+    inc = np.empty((n_tr, d), dtype=dtype)
+    cur = np.empty(d, dtype=dtype)
+    traj = np.empty((n_tr, n_ck, flat_idx.size))
+    interval = np.diff(steps).astype(np.float64)
+    noise_var = np.empty(n_ck - 1)
+    noise_se = np.empty(n_ck - 1)
+    drift_max = np.empty(n_ck - 1)
+    ring = np.zeros((max_lag + 1, n_tr, k_sub))
+    ac_sum = np.zeros((n_tr, max_lag + 1))
+    ac_cnt = np.zeros(max_lag + 1)
+    logged = np.full(n_ck, np.nan)
+    have_logged = False
+    probe_x = None if probe is None else np.asarray(probe, dtype=np.float64)
+    logp_prev = [None] * n_tr
+    work = heat = ent = None
+    parts = ("p", "g", "G", "o")
+
+    for n in range(n_ck):
+        step = int(steps[n])
+        lsum, lcount = 0.0, 0
+        for j, trial in enumerate(trials):
+            frame = trial.frame(step)
+            got = trial.read(frame, key=key, parts=parts)
+            _flat_into(cur, got["p"], names, layout, frame.path)
+            traj[j, n] = cur[flat_idx]
+            if n > 0:
+                np.subtract(cur, prev[j], out=inc[j])
+            prev[j] = cur
+            if got.get("g") and got.get("G"):
+                g = np.concatenate([np.ravel(got["g"][nm]) for nm in names]).astype(np.float64)
+                big = np.concatenate([np.ravel(got["G"][nm]) for nm in names]).astype(np.float64)
+                lsum += float(np.mean((big - g) ** 2))
+                lcount += 1
+            logits = None
+            if probe_x is not None:
+                logits = mlp_forward(got["p"], probe_x, activation=activation)
+            elif got.get("o"):
+                logits = np.asarray(got["o"]["o"], dtype=np.float64)
+            if logits is not None:
+                if work is None:
+                    work = np.full((n_tr, n_ck - 1), np.nan)
+                    heat = np.full((n_tr, n_ck - 1), np.nan)
+                    ent = np.full((n_tr, n_ck), np.nan)
+                lp = log_softmax(logits)
+                p = np.exp(lp)
+                ent[j, n] = float(np.mean(-np.sum(p * lp, axis=-1)))
+                if n > 0 and logp_prev[j] is not None:
+                    pp = np.exp(logp_prev[j])
+                    w = float(np.mean(np.sum(pp * (logp_prev[j] - lp), axis=-1)))
+                    work[j, n - 1] = max(w, 0.0)
+                    heat[j, n - 1] = ent[j, n] - ent[j, n - 1] - work[j, n - 1]
+                logp_prev[j] = lp
+            if progress is not None:
+                progress(1)
+        if lcount == n_tr:
+            logged[n] = lsum / n_tr
+            have_logged = True
+        if n == 0:
+            continue
+        k = interval[n - 1]
+        mean_inc = inc.mean(axis=0, dtype=np.float64)
+        drift_max[n - 1] = float(np.max(np.abs(mean_inc))) / k
+        s = np.empty(n_tr)
+        slot = (n - 1) % (max_lag + 1)
+        for j in range(n_tr):
+            e = inc[j].astype(np.float64)
+            e -= mean_inc
+            s[j] = float(np.dot(e, e)) / d
+            ring[slot, j] = e[sub]
+        noise_var[n - 1] = s.sum() / (n_tr - 1) / k
+        noise_se[n - 1] = s.std(ddof=1) * math.sqrt(n_tr) / (n_tr - 1) / k
+        # autocorrelation of the per-step noise, sum over the subset of parameters
+        for lag in range(min(max_lag, n - 1) + 1):
+            other = ring[(n - 1 - lag) % (max_lag + 1)]
+            norm = math.sqrt(k * interval[n - 1 - lag])
+            ac_sum[:, lag] += np.einsum("jk,jk->j", ring[slot], other) / norm
+            ac_cnt[lag] += 1
+
+    # normalised autocorrelation with a standard error from the spread over trials
+    per_trial = ac_sum / np.maximum(ac_cnt, 1)
+    c0 = per_trial[:, 0].mean()
+    if c0 > 0:
+        autocorr = per_trial.mean(axis=0) / c0
+        autocorr_se = per_trial.std(axis=0, ddof=1) / math.sqrt(n_tr) / c0
+        autocorr[ac_cnt == 0] = np.nan
+    else:
+        autocorr = np.full(max_lag + 1, np.nan)
+        autocorr_se = np.full(max_lag + 1, np.nan)
+    thermo = None
+    if work is not None:
+        wm = np.nanmean(work, axis=0)
+        thermo = MappingProxyType({
+            "work": wm, "work_stderr": np.nanstd(work, axis=0, ddof=1) / math.sqrt(n_tr),
+            "heat": np.nanmean(heat, axis=0),
+            "heat_stderr": np.nanstd(heat, axis=0, ddof=1) / math.sqrt(n_tr),
+            "entropy": np.nanmean(ent, axis=0),
+            "sigma_cond": np.cumsum(wm),
+            "sigma_cond_stderr": np.nanstd(np.cumsum(work, axis=1), axis=0, ddof=1)
+            / math.sqrt(n_tr),
+        })
+    result = RunDiagnostics(
+        name=run.name, batch_size=run.batch_size, lr=lr, steps=steps, interval=interval,
+        indices=labels, trajectories=traj, noise_var=noise_var, noise_var_stderr=noise_se,
+        drift_max=drift_max, autocorr=autocorr, autocorr_stderr=autocorr_se,
+        noise_var_logged=logged if have_logged else None,
+        scalars=MappingProxyType(_ensemble_scalars(trials)), thermo=thermo, temperature=None,
+        meta=MappingProxyType({"n_params": d, "n_trials": n_tr, "autocorr_params": k_sub,
+                               "dropped_steps": len(run.dropped_steps), "dtype": str(dtype)}),
+    )
+    if lr is not None:
+        m = result.mean_noise_var()
+        temp = Estimate(m.value / (2 * lr), m.stderr / (2 * lr), "noise_var/(2 lr)",
+                        {"lr": lr, "batch_size": run.batch_size})
+        object.__setattr__(result, "temperature", temp)
+    return result
+
+
+def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
+    """Fit ``value ~ c |b|^alpha`` across runs; return the exponent ``alpha``.
+
+    Parameters
+    ----------
+    batch_sizes, values : array_like (n_runs,)
+        Batch sizes and (positive) noise variances or temperatures.
+    stderr : array_like (n_runs,), optional
+        Standard errors of ``values``: weighted least squares on ``log value`` with weights
+        ``(value / stderr)^2``, and the exponent's standard error from the weights. Without
+        them, ordinary least squares with the residual-based standard error (needs 3 runs).
+
+    Returns
+    -------
+    Estimate
+        ``value`` = exponent (theory: -1 for ``Var eta = Sigma_g / |b|``), ``meta`` holds the
+        prefactor ``c``.
+    """
+    b = np.asarray(batch_sizes, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if b.shape != v.shape or b.ndim != 1:
+        raise ShapeError(f"batch_sizes {b.shape} and values {v.shape} must be equal 1-d arrays")
+    if b.size < 2 or np.unique(b).size < 2:
+        raise InsufficientDataError("the batch-size fit needs at least two distinct batch sizes")
+    if np.any(b <= 0) or np.any(v <= 0) or not np.all(np.isfinite(v)):
+        raise EstimationError(f"batch sizes and values must be positive (got {b}, {v})")
+    x, y = np.log(b), np.log(v)
+    X = np.stack([np.ones_like(x), x], axis=1)
+    if stderr is not None:
+        se = np.asarray(stderr, dtype=np.float64) / v
+        w = 1.0 / np.maximum(se, 1e-300) ** 2
+        cov = np.linalg.inv(X.T @ (w[:, None] * X))
+        coef = cov @ (X.T @ (w * y))
+        method = "wls-loglog"
+    else:
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        dof = b.size - 2
+        if dof > 0:
+            s2 = float(np.sum((y - X @ coef) ** 2)) / dof
+            cov = s2 * np.linalg.inv(X.T @ X)
+        else:
+            cov = np.full((2, 2), np.nan)
+        method = "ols-loglog"
+    return Estimate(float(coef[1]), float(math.sqrt(cov[1, 1])) if np.isfinite(cov[1, 1])
+                    else math.nan, method,
+                    {"prefactor": float(math.exp(coef[0])), "batch_sizes": b.tolist(),
+                     "values": v.tolist()})
+
+
+def diagnose(runs, *, progress=None, **kwargs) -> Diagnostics:
+    """:func:`diagnose_run` on every run, then the batch-size scaling of the noise variance.
+
+    The scaling is fitted on the time-averaged ``noise_var`` of runs whose batch size is known
+    (at least two distinct ones); otherwise ``batch_scaling`` is None.
+    """
+    out = tuple(diagnose_run(r, progress=progress, **kwargs) for r in runs)
+    known = [r for r in out if r.batch_size is not None and r.noise_var.size]
+    scaling = None
+    if len({r.batch_size for r in known}) >= 2:
+        ests = [r.mean_noise_var() for r in known]
+        scaling = fit_batch_scaling([r.batch_size for r in known], [e.value for e in ests],
+                                    [e.stderr for e in ests])
+    return Diagnostics(out, scaling)

@@ -1,0 +1,163 @@
+"""``TrajectoryWriter``: log parameters (and gradients, outputs, scalars) from any training loop."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+
+import numpy as np
+
+from .._validation import nonnegative_int, positive_int
+from ..errors import ValidationError
+
+__all__ = ["TrajectoryWriter", "SHARD_MARKER", "atomic_write_bytes"]
+
+#: member present in every shard written by :class:`TrajectoryWriter`
+SHARD_MARKER = "__stochthermo_shard__"
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _to_numpy(name, value) -> np.ndarray:
+    # duck typing for framework tensors (no import of any framework)
+    for attr in ("detach", "cpu"):
+        fn = getattr(value, attr, None)
+        if callable(fn):
+            value = fn()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValidationError(f"{name} cannot be converted to an array ({exc})") from exc
+    if arr.dtype.kind not in "biufc":
+        raise ValidationError(f"{name} has the non-numeric dtype {arr.dtype}")
+    return np.array(arr, copy=True)
+
+
+def _named(what, value) -> dict:
+    if value is None:
+        return {}
+    if hasattr(value, "items"):
+        return {str(k): _to_numpy(f"{what}[{k!r}]", v) for k, v in value.items()}
+    if hasattr(value, "__array__") or isinstance(value, np.ndarray):
+        return {"theta": _to_numpy(what, value)}
+    try:
+        items = list(value)
+    except TypeError:
+        raise ValidationError(
+            f"{what} must be a mapping name -> array, an array, or an iterable of arrays"
+        ) from None
+    return {str(i): _to_numpy(f"{what}[{i}]", v) for i, v in enumerate(items)}
+
+
+class TrajectoryWriter:
+    """Write a training trajectory as atomic ``.npz`` shards that :func:`open_runs` reads.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The trial's folder (created if needed). One folder per trial; trials of a run share a
+        parent folder.
+    shard_size : int
+        Steps buffered in memory before a shard is written.
+
+    Notes
+    -----
+    Each shard ``shard_<first>_<last>.npz`` holds, per step, members ``s<step>/p/<name>``
+    (parameters), optionally ``s<step>/g/<name>`` (mini-batch gradient), ``s<step>/G/<name>``
+    (full-batch gradient) and ``s<step>/o`` (outputs/logits on a probe set). Scalars go to
+    ``scalars.csv``. Files appear only complete (written to a temporary file, then renamed).
+
+    Examples
+    --------
+    >>> with TrajectoryWriter("runs/bs10/trial0") as w:              # doctest: +SKIP
+    ...     for step in range(n_steps):
+    ...         ...
+    ...         w.write(step, model.state_dict(), scalars={"loss": loss.item()})
+    """
+
+    def __init__(self, directory, *, shard_size: int = 100):
+        self.directory = os.fspath(directory)
+        self.shard_size = positive_int("shard_size", shard_size)
+        os.makedirs(self.directory, exist_ok=True)
+        self._buffer: dict[str, np.ndarray] = {}
+        self._steps: list[int] = []
+        self._scalars: list[dict] = []
+        self._tags: list[str] = []
+        self._last = None
+        self._closed = False
+
+    def write(self, step, params, *, grads=None, full_grads=None, outputs=None, scalars=None):
+        """Record ``params`` (mapping, array or iterable of arrays) at ``step``."""
+        if self._closed:
+            raise ValidationError("the TrajectoryWriter is closed; open a new one")
+        step = nonnegative_int("step", step)
+        if self._last is not None and step <= self._last:
+            raise ValidationError(
+                f"step={step} is not after the previous step {self._last}; steps must increase"
+            )
+        self._last = step
+        prefix = f"s{step:012d}/"
+        for code, what, value in (("p", "params", params), ("g", "grads", grads),
+                                  ("G", "full_grads", full_grads)):
+            for name, arr in _named(what, value).items():
+                self._buffer[f"{prefix}{code}/{name}"] = arr
+        if outputs is not None:
+            self._buffer[prefix + "o"] = _to_numpy("outputs", outputs)
+        if scalars:
+            row = {"step": step}
+            for tag, v in scalars.items():
+                row[str(tag)] = float(_to_numpy(f"scalars[{tag!r}]", v))
+                if str(tag) not in self._tags:
+                    self._tags.append(str(tag))
+            self._scalars.append(row)
+        self._steps.append(step)
+        if len(self._steps) >= self.shard_size:
+            self.flush()
+
+    def flush(self):
+        """Write the buffered steps as one shard, and rewrite ``scalars.csv``."""
+        if self._steps:
+            name = f"shard_{self._steps[0]:012d}_{self._steps[-1]:012d}.npz"
+            buf = io.BytesIO()
+            self._buffer[SHARD_MARKER] = np.array(self._steps, dtype=np.int64)
+            np.savez(buf, **self._buffer)
+            atomic_write_bytes(os.path.join(self.directory, name), buf.getvalue())
+            self._buffer, self._steps = {}, []
+        if self._scalars:
+            text = io.StringIO()
+            w = csv.DictWriter(text, fieldnames=["step", *self._tags], lineterminator="\n")
+            w.writeheader()
+            for row in self._scalars:
+                w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+            atomic_write_bytes(os.path.join(self.directory, "scalars.csv"),
+                               text.getvalue().encode())
+
+    def close(self):
+        """Flush and close."""
+        if not self._closed:
+            self.flush()
+            self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
