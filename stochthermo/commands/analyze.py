@@ -1,0 +1,172 @@
+"""``stochthermo analyze ROOT --out DIR``: Fig. 4.1 panels and a JSON summary of training runs."""
+
+from __future__ import annotations
+
+HELP = "diagnose training runs (checkpoints + scalar logs): Fig. 4.1 panels and a JSON summary"
+DESCRIPTION = """\
+Read every run under ROOT (a folder of run folders such as bs1/ bs10/ bs100/, each holding one
+folder per trial with its checkpoints and scalar logs), stream once over the checkpoints and
+write to DIR:
+
+  panel_a_trajectories.png   a few parameters' trajectories across trials
+  panel_b_accuracy.png       accuracy (or loss) ensemble mean and variance per step
+  panel_c_noise.png          parameter-averaged SGD noise variance per batch size, with
+                             max_i |mean increment_i| as a reference line
+  panel_d_autocorr.png       noise autocorrelation averaged over parameters
+  summary.json               all numbers, including the batch-size exponent
+
+PyTorch is not needed: torch.save files are read with an allow-list unpickler.
+"""
+
+
+def configure(parser):
+    """Add the subcommand's arguments."""
+    parser.add_argument("root", metavar="ROOT", help="folder holding the runs")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="'json' also prints the summary on stdout")
+    parser.add_argument("--key", default=None, help="checkpoint wrapper key of the parameters")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (for T_eff)")
+    parser.add_argument("--probe", default=None, metavar="NPY",
+                        help=".npy file of probe inputs for work/heat/entropy production")
+    parser.add_argument("--activation", default="relu", choices=("relu", "tanh", "identity"))
+    parser.add_argument("--max-lag", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _atomic_savefig(fig, path):
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_panels(diag, out_dir) -> list[str]:
+    """Draw the four Fig. 4.1 panels of ``diag`` (a :class:`Diagnostics`) into ``out_dir``."""
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    written = []
+    runs = diag.runs
+
+    def save(fig, name):
+        path = os.path.join(out_dir, name)
+        fig.tight_layout()
+        _atomic_savefig(fig, path)
+        plt.close(fig)
+        written.append(path)
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    r0 = runs[0]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, label in enumerate(r0.indices):
+        c = colors[i % len(colors)]
+        for j in range(r0.trajectories.shape[0]):
+            ax.plot(r0.steps, r0.trajectories[j, :, i], color=c, alpha=0.25, lw=0.8,
+                    label=label if j == 0 else None)
+    ax.set(xlabel="step", ylabel="parameter value", title=f"(a) trajectories, {r0.name}")
+    ax.legend(fontsize=7)
+    save(fig, "panel_a_trajectories.png")
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for r in runs:
+        tag = next((t for t in r.scalars if "acc" in t.lower()), None) or next(
+            iter(r.scalars), None)
+        if tag is None:
+            continue
+        steps, mean, var, _ = r.scalars[tag]
+        line, = ax.plot(steps, mean, label=f"{r.name}: {tag}")
+        ax.fill_between(steps, mean - np.sqrt(var), mean + np.sqrt(var), alpha=0.2,
+                        color=line.get_color())
+    ax.set(xlabel="step", ylabel="ensemble mean ± sd", title="(b) accuracy / loss")
+    if ax.lines:
+        ax.legend(fontsize=7)
+    save(fig, "panel_b_accuracy.png")
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for r in runs:
+        mid = r.steps[1:]
+        line, = ax.semilogy(mid, r.noise_var, label=f"{r.name} (b={r.batch_size})")
+        ax.semilogy(mid, r.drift_max**2, ls=":", color=line.get_color())
+    title = "(c) noise variance"
+    if diag.batch_scaling is not None:
+        title += f", exponent {diag.batch_scaling.value:.2f}±{diag.batch_scaling.stderr:.2f}"
+    ax.set(xlabel="step", ylabel="(1/d) Σ Var[δθ_i] per step", title=title)
+    ax.legend(fontsize=7)
+    save(fig, "panel_c_noise.png")
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for r in runs:
+        lags = np.arange(r.autocorr.size)
+        ax.errorbar(lags, r.autocorr, yerr=r.autocorr_stderr, marker="o", ms=3, capsize=2,
+                    label=r.name)
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set(xlabel="lag (checkpoints)", ylabel="normalised autocorrelation",
+           title="(d) noise autocorrelation")
+    ax.legend(fontsize=7)
+    save(fig, "panel_d_autocorr.png")
+    return written
+
+
+def run(args) -> int:
+    """Run the analysis."""
+    import json
+    import os
+    import sys
+
+    import numpy as np
+
+    from ..bridge import diagnose, open_runs
+    from ..bridge._writer import atomic_write_bytes
+
+    runs = open_runs(args.root, key=args.key)
+    total = sum(len(r.steps) * len(r.trials) for r in runs)
+    bar = None
+    if not args.no_progress:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="ckpt", desc="analyze", file=sys.stderr,
+                       disable=None)
+        except ImportError:
+            bar = None
+    probe = np.load(args.probe, allow_pickle=False) if args.probe else None
+    try:
+        diag = diagnose(runs, key=args.key, lr=args.lr, probe=probe,
+                        activation=args.activation, max_lag=args.max_lag, seed=args.seed,
+                        progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    os.makedirs(args.out, exist_ok=True)
+    panels = write_panels(diag, args.out)
+    summary = diag.to_dict()
+    summary["panels"] = [os.path.basename(p) for p in panels]
+    text = json.dumps(summary, indent=1, default=str, allow_nan=True)
+    atomic_write_bytes(os.path.join(args.out, "summary.json"), text.encode())
+    if args.format == "json":
+        print(text)
+    else:
+        for r in diag.runs:
+            m = r.mean_noise_var()
+            t = "" if r.temperature is None else f", T_eff = {r.temperature:.3g}"
+            print(f"{r.name}: {r.meta['n_trials']} trials, {r.steps.size} checkpoints, "
+                  f"noise var {m:.3g}{t}")
+        if diag.batch_scaling is not None:
+            print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
+        print(f"wrote {len(panels)} panels and summary.json to {args.out}")
+    return 0
