@@ -1,0 +1,33 @@
+"""Lagged bipartite learning dynamics of parametric probabilistic models (PPMs).
+
+Models (:class:`GaussianMean`, :class:`LinearRegression`, :class:`SoftmaxRegression`,
+:class:`MLPClassifier`), the SGD engine :func:`learn` returning a :class:`LearningEnsemble`,
+thermodynamic and information quantities (work, heat, conditional entropy production, M-info,
+L-info, information flows), the exactly solvable :class:`GaussianLearner`, the quasi-static
+sweep, the naive-vs-realistic reservoir comparison and the paper's Fig. 4.1 experiment.
+Theory: ``theory/learning.md``.
+"""
+
+from __future__ import annotations
+
+from ._engine import METHODS, RECORDABLE, LearningEnsemble, learn
+from ._gaussian import CLOSED_FORM_KEYS, GaussianLearner, gaussian_learner_estimates
+from ._info import discrete_mi, gaussian_mi
+from ._ppm import PPM, GaussianMean, LinearRegression, MLPClassifier, SoftmaxRegression
+
+__all__ = [
+    "PPM",
+    "GaussianMean",
+    "LinearRegression",
+    "SoftmaxRegression",
+    "MLPClassifier",
+    "learn",
+    "LearningEnsemble",
+    "METHODS",
+    "RECORDABLE",
+    "GaussianLearner",
+    "CLOSED_FORM_KEYS",
+    "gaussian_learner_estimates",
+    "gaussian_mi",
+    "discrete_mi",
+]

@@ -1,0 +1,148 @@
+"""PPMs: gradients against finite differences, kernels against their NumPy twins."""
+
+import numpy as np
+import pytest
+
+from stochthermo.errors import ValidationError
+from stochthermo.learning import (
+    GaussianMean,
+    LinearRegression,
+    MLPClassifier,
+    SoftmaxRegression,
+    learn,
+)
+
+try:
+    from . import naive_learn
+except ImportError:  # tests/ is not a package: pytest puts it on sys.path
+    import naive_learn
+
+
+def _data(model, rng, n=12):
+    if isinstance(model, GaussianMean):
+        return rng.normal(size=(n, model.dim))
+    U = rng.normal(size=(n, model.n_in))
+    if isinstance(model, LinearRegression):
+        return U, rng.normal(size=n)
+    return U, rng.integers(0, model.n_classes, size=n)
+
+
+MODELS = [
+    GaussianMean(dim=3, std=0.7),
+    LinearRegression(n_in=3, std=0.5),
+    SoftmaxRegression(n_in=3, n_classes=4),
+    MLPClassifier(n_in=3, n_classes=3, hidden=(5, 4), activation="tanh"),
+    MLPClassifier(n_in=3, n_classes=3, hidden=(6,), activation="relu"),
+]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__ + str(m.n_params))
+def test_gradients_match_finite_differences(model):
+    rng = np.random.default_rng(0)
+    data = _data(model, rng)
+    theta = model.init_params(rng) + 0.3 * rng.normal(size=model.n_params)
+    g = model.grad(theta, data)
+    ps = model.per_sample_grads(theta, data)
+    np.testing.assert_allclose(ps.mean(axis=0), g, rtol=1e-10, atol=1e-12)
+    eps = 1e-6
+    fd = np.empty_like(g)
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = eps
+        fd[j] = (model.loss(theta + e, data) - model.loss(theta - e, data)) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
+    # per-sample gradient of sample 0 against FD of its own log-likelihood
+    fd0 = np.empty_like(g)
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = eps
+        fd0[j] = -(model.log_likelihood(theta + e, data)[0]
+                   - model.log_likelihood(theta - e, data)[0]) / (2 * eps)
+    np.testing.assert_allclose(ps[0], fd0, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__ + str(m.n_params))
+def test_kl_energy_and_fisher_consistency(model):
+    rng = np.random.default_rng(1)
+    data = _data(model, rng)
+    probe = None if model.generative else data[0][:7]
+    th = np.stack([model.init_params(rng) + 0.3 * rng.normal(size=model.n_params)
+                   for _ in range(3)])
+    delta = 1e-3 * rng.normal(size=th.shape)
+    kl = model.kl(th, th + delta, probe)
+    fq = model.fisher_quadratic(th, delta, probe)
+    assert np.all(kl >= 0)
+    np.testing.assert_allclose(fq, kl, rtol=5e-3)  # KL = 1/2 d'Fd + O(d^3)
+    np.testing.assert_allclose(model.kl(th, th, probe), 0.0, atol=1e-14)
+    # Monte Carlo: E_{x~p_a}[E_b(x) - E_a(x)] = KL(p_a || p_b)
+    shape = model.noise_shape(probe)
+    n = 20000
+    noise = rng.standard_normal((n, *shape)) if model.noise_kind == "normal" \
+        else rng.random((n, *shape))
+    a, b = np.repeat(th[:1], n, 0), np.repeat(th[1:2], n, 0)
+    x = model.generate(a, noise, probe)
+    diff = model.energy(b, x, probe) - model.energy(a, x, probe)
+    kl_ab = model.kl(th[:1], th[1:2], probe)[0]
+    assert abs(diff.mean() - kl_ab) < 4 * diff.std() / np.sqrt(n) + 1e-12
+    # entropy = E energy
+    h = model.output_entropy(th[:1], probe)[0]
+    e = model.energy(a, x, probe)
+    assert abs(e.mean() - h) < 4 * e.std() / np.sqrt(n) + 1e-12
+
+
+@pytest.mark.parametrize("act", [0, 1])
+def test_mlp_kernels_match_numpy_twins(act):
+    from stochthermo.kernels._mlp import mlp_forward, mlp_loss_grad, mlp_sgd_step_ensemble
+
+    rng = np.random.default_rng(2)
+    sizes = np.array([4, 7, 5, 3])
+    d = int(sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(3)))
+    p = 0.5 * rng.normal(size=d)
+    X = rng.normal(size=(6, 4))
+    y = rng.integers(0, 3, size=6)
+    np.testing.assert_allclose(mlp_forward(p, sizes, act, X),
+                               naive_learn.forward(p, sizes, act, X), rtol=1e-12, atol=1e-13)
+    g = np.empty(d)
+    loss = mlp_loss_grad(p, sizes, act, X, y, g)
+    loss2, g2 = naive_learn.loss_grad(p, sizes, act, X, y)
+    assert loss == pytest.approx(loss2, rel=1e-12)
+    np.testing.assert_allclose(g, g2, rtol=1e-10, atol=1e-13)
+    thetas = np.stack([p, p + 0.1])
+    vel = np.zeros_like(thetas)
+    idx = np.array([[0, 2, 4], [1, 3, 5]])
+    losses = np.empty(2)
+    mlp_sgd_step_ensemble(thetas, vel, sizes, act, X[None], y[None], idx, np.zeros(2, np.int64),
+                          0.1, 0.0, losses)
+    for k, q in enumerate([p, p + 0.1]):
+        new, lk = naive_learn.sgd_step(q, sizes, act, X[idx[k]], y[idx[k]], 0.1)
+        np.testing.assert_allclose(thetas[k], new, rtol=1e-12, atol=1e-13)
+        assert losses[k] == pytest.approx(lk, rel=1e-12)
+
+
+def test_mlp_kernel_thread_independent():
+    import numba
+
+    model = MLPClassifier(n_in=3, n_classes=3, hidden=(8,))
+    rng = np.random.default_rng(3)
+    data = _data(model, rng, n=40)
+    kw = dict(lr=0.1, batch_size=4, n_steps=5, n_trials=4, seed=5,
+              record=("params", "work", "heat"))
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = learn(model, data, **kw)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        b = learn(model, data, **kw)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.work, b.work)
+
+
+def test_validation_messages():
+    with pytest.raises(ValidationError, match="activation"):
+        MLPClassifier(activation="gelu")
+    with pytest.raises(ValidationError, match="labels must be integers"):
+        SoftmaxRegression(n_in=1, n_classes=2).check_data((np.zeros((3, 1)), [0, 1, 2]))
+    with pytest.raises(ValidationError, match="shape"):
+        GaussianMean(dim=2).check_data(np.zeros((4, 3)))
