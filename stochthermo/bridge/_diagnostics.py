@@ -1,7 +1,7 @@
 """Streaming diagnostics of training runs (theory.md section 6, the paper's Fig. 4.1).
 
-One pass over the checkpoints; the state kept between steps is one parameter vector and one
-increment per trial (plus a fixed random subset of noise coordinates per lag for the
+One pass over the checkpoints; the state kept between steps is one parameter vector per trial
+(plus a few single-trial work vectors and a fixed random subset of noise coordinates per lag for the
 autocorrelation), so memory grows with trials x parameters, never with the number of
 checkpoints.
 """
@@ -148,6 +148,26 @@ def _flat_into(dest, sd, names, layout, path):
     return dest
 
 
+_CHUNK = 1 << 20
+
+
+def _sumsq(x) -> float:
+    """sum(x**2) accumulated in float64, in chunks (no full-size temporary)."""
+    total = 0.0
+    for i in range(0, x.size, _CHUNK):
+        part = x[i:i + _CHUNK].astype(np.float64)
+        total += float(np.dot(part, part))
+    return total
+
+
+def _max_abs_sum(a, b) -> float:
+    """Max |a + b| in chunks."""
+    best = 0.0
+    for i in range(0, a.size, _CHUNK):
+        best = max(best, float(np.max(np.abs(a[i:i + _CHUNK] + b[i:i + _CHUNK]))))
+    return best
+
+
 def _resolve_indices(indices, names, layout, d, n_default=5):
     offsets, pos = {}, 0
     for name in names:
@@ -271,9 +291,13 @@ def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
     k_sub = min(d, autocorr_params)
     sub = np.sort(rng.choice(d, size=k_sub, replace=False)) if k_sub < d else np.arange(d)
 
-    prev = np.empty((n_tr, d), dtype=dtype)
-    inc = np.empty((n_tr, d), dtype=dtype)
+    prev = np.empty((n_tr, d), dtype=dtype)  # the only trials x parameters buffer
     cur = np.empty(d, dtype=dtype)
+    y = np.empty(d, dtype=dtype)  # increment minus the reference increment c
+    c = np.empty(d, dtype=dtype)  # reference: trial 0's increment (limits cancellation)
+    sum_y = np.empty(d, dtype=np.float64)
+    sq = np.empty(n_tr)
+    ysub = np.empty((n_tr, k_sub))
     traj = np.empty((n_tr, n_ck, flat_idx.size))
     interval = np.diff(steps).astype(np.float64)
     noise_var = np.empty(n_ck - 1)
@@ -298,7 +322,14 @@ def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
             _flat_into(cur, got["p"], names, layout, frame.path)
             traj[j, n] = cur[flat_idx]
             if n > 0:
-                np.subtract(cur, prev[j], out=inc[j])
+                np.subtract(cur, prev[j], out=y)
+                if j == 0:
+                    c[:] = y
+                    sum_y[:] = 0.0
+                y -= c
+                np.add(sum_y, y, out=sum_y)
+                sq[j] = _sumsq(y)
+                ysub[j] = y[sub]
             prev[j] = cur
             if got.get("g") and got.get("G"):
                 g = np.concatenate([np.ravel(got["g"][nm]) for nm in names]).astype(np.float64)
@@ -324,6 +355,7 @@ def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
                     work[j, n - 1] = max(w, 0.0)
                     heat[j, n - 1] = ent[j, n] - ent[j, n - 1] - work[j, n - 1]
                 logp_prev[j] = lp
+            del got
             if progress is not None:
                 progress(1)
         if lcount == n_tr:
@@ -332,18 +364,17 @@ def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
         if n == 0:
             continue
         k = interval[n - 1]
-        mean_inc = inc.mean(axis=0, dtype=np.float64)
-        drift_max[n - 1] = float(np.max(np.abs(mean_inc))) / k
-        s = np.empty(n_tr)
+        sum_y /= n_tr  # now the ensemble mean of y
+        drift_max[n - 1] = _max_abs_sum(sum_y, c) / k
+        total = float(sq.sum()) - n_tr * _sumsq(sum_y)
+        noise_var[n - 1] = max(total, 0.0) / (n_tr - 1) / d / k
+        e_sub = ysub - sum_y[sub]
+        s_sub = np.einsum("jk,jk->j", e_sub, e_sub)
+        rel = s_sub.std(ddof=1) * math.sqrt(n_tr) / s_sub.sum() if s_sub.sum() > 0 else 0.0
+        noise_se[n - 1] = noise_var[n - 1] * rel
         slot = (n - 1) % (max_lag + 1)
-        for j in range(n_tr):
-            e = inc[j].astype(np.float64)
-            e -= mean_inc
-            s[j] = float(np.dot(e, e)) / d
-            ring[slot, j] = e[sub]
-        noise_var[n - 1] = s.sum() / (n_tr - 1) / k
-        noise_se[n - 1] = s.std(ddof=1) * math.sqrt(n_tr) / (n_tr - 1) / k
-        # autocorrelation of the per-step noise, sum over the subset of parameters
+        ring[slot] = e_sub
+        # autocorrelation of the per-step noise, summed over the subset of parameters
         for lag in range(min(max_lag, n - 1) + 1):
             other = ring[(n - 1 - lag) % (max_lag + 1)]
             norm = math.sqrt(k * interval[n - 1 - lag])
