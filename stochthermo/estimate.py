@@ -1,0 +1,41 @@
+"""Estimators with error bars: entropy production, information, noise, fluctuation theorems.
+
+Every function returns a :class:`stochthermo.results.Estimate` (value, standard error, method,
+metadata and, where known, the bias that was removed). Derivations: ``theory/estimators.md``.
+
+Ensembles are :class:`stochthermo.ensemble.Ensemble` objects or arrays
+``(n_traj, n_time, dim)`` (then pass ``dt=``, the time between saved points).
+"""
+
+from __future__ import annotations
+
+from .estimators.entropy import entropy_production, entropy_production_timeresolved
+from .estimators.flows import information_flow
+from .estimators.fluctuation import fluctuation_theorem
+from .estimators.information import (
+    lagged_mutual_information,
+    mutual_information,
+    transfer_entropy,
+)
+from .estimators.noise import (
+    autocorrelation,
+    effective_temperature,
+    gradient_noise_scale,
+    integrated_time,
+    sgd_noise,
+)
+
+__all__ = [
+    "entropy_production",
+    "entropy_production_timeresolved",
+    "mutual_information",
+    "lagged_mutual_information",
+    "transfer_entropy",
+    "information_flow",
+    "autocorrelation",
+    "integrated_time",
+    "sgd_noise",
+    "effective_temperature",
+    "gradient_noise_scale",
+    "fluctuation_theorem",
+]

@@ -1,0 +1,135 @@
+"""Shared plumbing of the estimators: input coercion, trajectory groups and the jackknife."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_ensemble_array, positive_float, positive_int, short_repr
+from ..ensemble import Ensemble
+from ..errors import EstimationError, InsufficientDataError, ModelError, ValidationError
+
+__all__ = ["as_trajectories", "split_groups", "jackknife", "group_slices"]
+
+
+def as_trajectories(name: str, ensemble, dt=None):
+    """Return ``(x, tau)``: a float64 array ``(n_traj, n_time, dim)`` and the sampling interval.
+
+    ``ensemble`` is an :class:`~stochthermo.ensemble.Ensemble` (its ``sample_interval`` is used
+    unless ``dt`` is given) or an array ``(n_traj, n_time, dim)`` / ``(n_traj, n_time)``, in
+    which case ``dt`` (the time between saved points) is required.
+    """
+    if isinstance(ensemble, Ensemble):
+        x = ensemble.x
+        tau = ensemble.sample_interval if dt is None else positive_float("dt", dt)
+    else:
+        x = as_ensemble_array(name, ensemble)
+        if dt is None:
+            raise ValidationError(
+                f"{name} is a plain array of shape {x.shape}, so the sampling interval is unknown; "
+                "pass dt=<time between saved points> or an Ensemble"
+            )
+        tau = positive_float("dt", dt)
+    if x.shape[1] < 2:
+        raise InsufficientDataError(
+            f"{name} has n_time={x.shape[1]} saved points; at least 2 are needed to form increments"
+        )
+    return x, float(tau)
+
+
+def group_slices(n: int, n_groups: int):
+    """``n_groups`` contiguous, nearly equal slices of ``range(n)``."""
+    edges = np.linspace(0, n, n_groups + 1).round().astype(np.int64)
+    return [slice(int(edges[g]), int(edges[g + 1])) for g in range(n_groups)]
+
+
+def split_groups(x: np.ndarray, n_groups, *, min_time: int = 2):
+    """Split an ensemble into groups for the jackknife.
+
+    With at least ``n_groups`` trajectories the groups are contiguous sets of trajectories;
+    otherwise every trajectory is cut into ``n_groups`` time segments (this assumes
+    stationarity). Returns a list of arrays ``(n_traj_g, n_time_g, dim)`` and the kind of split.
+    """
+    n_groups = positive_int("n_groups", n_groups)
+    if n_groups < 2:
+        raise ValidationError(f"n_groups={n_groups} must be >= 2 for a jackknife error bar")
+    n_traj, n_time = x.shape[:2]
+    if n_traj >= n_groups:
+        return [x[s] for s in group_slices(n_traj, n_groups)], "trajectories"
+    if n_time // n_groups < min_time:
+        raise InsufficientDataError(
+            f"the ensemble (n_traj={n_traj}, n_time={n_time}) cannot be split into "
+            f"n_groups={n_groups} groups of trajectories or of time segments of >= {min_time} "
+            "points; pass more data or a smaller n_groups"
+        )
+    return [x[:, s] for s in group_slices(n_time, n_groups)], "time segments"
+
+
+def jackknife(stats, func, *, bias_correct: bool = True, second_order: bool = True):
+    """Delete-one-group jackknife of ``func`` applied to additive group statistics.
+
+    Parameters
+    ----------
+    stats : tuple of numpy.ndarray
+        Each array has a leading axis of length ``G`` (one slice per group); the statistic of a
+        set of groups is the sum over their slices.
+    func : callable
+        Maps the summed statistics (same tuple, without the group axis) to a float or array.
+    bias_correct : bool
+        Subtract the jackknife bias estimate from the full-sample value.
+    second_order : bool
+        Add ``2 bias^2`` to the jackknife variance. For a statistic that is a quadratic form
+        in asymptotically normal quantities (entropy production, information), the jackknife
+        variance is the delta-method (first-order) term, which vanishes at the null value
+        (detailed balance, independence); the second-order variance ``2 tr(S^2)`` is bounded
+        by ``2 tr(S)^2 = 2 bias^2`` (equal for one degree of freedom). Negligible away from
+        the null.
+
+    Returns
+    -------
+    value, stderr, bias, full : numpy.ndarray or float
+        Corrected value (or the full-sample value when ``bias_correct`` is False), jackknife
+        standard error, jackknife bias estimate and the uncorrected full-sample value.
+    """
+    G = stats[0].shape[0]
+    total = tuple(s.sum(axis=0) for s in stats)
+    full = np.asarray(func(total), dtype=np.float64)
+    reps = np.stack(
+        [
+            np.asarray(func(tuple(t - s[g] for t, s in zip(total, stats, strict=True))), np.float64)
+            for g in range(G)
+        ]
+    )
+    mean = reps.mean(axis=0)
+    bias = (G - 1) * (mean - full)
+    var = (G - 1) / G * ((reps - mean) ** 2).sum(axis=0)
+    if second_order:
+        var = var + 2.0 * bias**2
+    value = full - bias if bias_correct else full
+    return _scalar(value), _scalar(np.sqrt(var)), _scalar(bias), _scalar(full)
+
+
+def _scalar(a):
+    a = np.asarray(a)
+    return float(a) if a.ndim == 0 else a
+
+
+def model_failure(exc: Exception, what: str) -> EstimationError:
+    """Turn a model error met while fitting into an :class:`EstimationError`."""
+    return EstimationError(
+        f"the linear fit used by {what} gave an invalid model ({exc}); the data may be too few, "
+        "too coarsely sampled (try a smaller sampling interval) or not from a linear process"
+    )
+
+
+def check_columns(name: str, arr: np.ndarray) -> None:
+    """Raise if a column of the 2-d ``arr`` is constant (zero variance)."""
+    sd = arr.std(axis=0)
+    bad = np.flatnonzero(~(sd > 0))
+    if bad.size:
+        raise EstimationError(
+            f"{name} has a constant column (index {int(bad[0])}, value {arr[0, bad[0]]!r}); a "
+            "constant carries no information and makes the estimate undefined: drop that column"
+        )
+
+
+__all__ += ["model_failure", "check_columns", "ModelError", "short_repr"]
