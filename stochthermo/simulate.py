@@ -150,11 +150,11 @@ def standard_normals(seed, n_traj: int, n: int, *, counters=None) -> np.ndarray:
 
 
 def _psd_sqrt(S: np.ndarray) -> np.ndarray:
-    """``L`` with ``L L^T = S`` for a symmetric PSD ``S`` (eigen-decomposition, robust)."""
+    """Symmetric square root ``L = L^T``, ``L L^T = S``, of a symmetric PSD ``S`` (eigh, robust)."""
     S = 0.5 * (S + S.T)
     w, V = np.linalg.eigh(S)
     w = np.clip(w, 0.0, None)
-    return V * np.sqrt(w)
+    return (V * np.sqrt(w)) @ V.T
 
 
 def _is_diag(M: np.ndarray) -> bool:
@@ -223,7 +223,7 @@ def _empty3(a=0, b=0, c=0):
 
 
 def _linear_time_invariant(A, c, D, h, method):
-    """``P, b, Q`` (shapes (d,d), (d,), (d,m)) of one step for ``dx = -A (x - c) dt + sqrt(2D) dW``."""
+    """``P, b, Q`` ((d,d), (d,), (d,m)) of one step of ``dx = -A (x - c) dt + sqrt(2D) dW``."""
     d = A.shape[0]
     eye = np.eye(d)
     L = _psd_sqrt(2.0 * D)
@@ -377,7 +377,7 @@ def _plan_trap(model: DrivenTrap, h, method, obs, currents, step0, n):
         e = np.exp(-np.outer(s[:-1], lam) * h)  # (n, d)
         P = np.einsum("ik,nk,jk->nij", V, e, V)
         var = T / (s[:-1, None] * lam) * -np.expm1(-2.0 * np.outer(s[:-1], lam) * h)
-        Q = V[None] * np.sqrt(var)[:, None, :]
+        Q = np.einsum("ik,nk,jk->nij", V, np.sqrt(var), V)
         b = cs[:-1] - np.einsum("nij,nj->ni", P, cs[:-1])
     if not model.moving_stiffness:
         P = P[:1]
@@ -757,6 +757,7 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
         per = n_steps
 
     a = plan.arrays
+    nb_k = plan.n_blocks if plan.heat_on else 0  # heat columns in the accumulator
     if plan.kind != "diag":
         CW = np.ascontiguousarray(np.array([w for w, _ in plan.currents]).reshape(
             len(plan.currents), plan.ds, plan.ds))
@@ -773,7 +774,7 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
 
                 affine_diag(x, a["p"], a["b"], a["q"], n, save_every, slot0, step0 + done,
                             seeds, counters, zig, nz, out_x, a["gd"], a["g"], a["labels"],
-                            plan.n_blocks, acc, out_obs, fail)
+                            nb_k, acc, out_obs, fail)
             elif plan.kind == "dense":
                 from .kernels._langevin import affine_dense
 
@@ -785,17 +786,17 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
 
                 affine_dense(x, sl("P"), sl("b"), sl("Q"), n, save_every, slot0, step0 + done,
                              seeds, counters, zig, nz, out_x, sl("G"), sl("g"), a["labels"],
-                             plan.n_blocks, plan.work_on, sl("WK"), sl("wk"), sl("w0"), CW, cb,
+                             nb_k, plan.work_on, sl("WK"), sl("wk"), sl("w0"), CW, cb,
                              acc, out_obs, fail)
             else:
                 from .kernels._sim_nonlinear import nonlinear_sde
                 from .models.nonlinear import _builtin_functions
 
                 pot = model._kernel_potential or _builtin_functions()["no_potential"]
-                nonlinear_sde(model._kernel_drift, pot, model.params, x, (step0 + done) * h,
-                              h, a["method"], n, save_every, slot0, step0 + done, a["L"],
+                nonlinear_sde(model._kernel_drift, pot, model.params, x, h, a["method"], n,
+                              save_every, slot0, step0 + done, a["L"],
                               a["diag_noise"], seeds, counters, zig, nz, out_x, a["G"],
-                              a["labels"], plan.n_blocks, model.time_dependent, plan.work_on,
+                              a["labels"], nb_k, model.time_dependent, plan.work_on,
                               CW, cb, acc, out_obs, fail)
             if np.any(fail >= 0):
                 k = int(np.argmin(np.where(fail >= 0, fail, np.iinfo(np.int64).max)))

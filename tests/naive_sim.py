@@ -3,7 +3,8 @@
 - ``splitmix_normals``: the counter-based ziggurat normal stream in plain Python integers.
 - ``langevin_path``: Euler-Maruyama / stochastic Heun for any drift ``f(x, t)`` (vectorised over
   trajectories), noise ``sqrt(h) L z``.
-- ``exact_ou_path``: exact OU transition ``x' = c + e^{-Ah}(x - c) + chol(C - P C P^T) z``.
+- ``exact_ou_path``: exact OU transition ``x' = c + e^{-Ah}(x - c) + S^{1/2} z``,
+  ``S = C - P C P^T`` (symmetric square root, as in the library).
 - ``sgd_path``: heavy-ball SGD with Gaussian mini-batch noise.
 - ``heat_from_path``, ``work_from_path``, ``current_from_path``: observables recomputed from a
   stored path.
@@ -89,7 +90,7 @@ def exact_ou_path(A, c, D, x0, h, noise):
     C = sla.solve_continuous_lyapunov(A, 2 * D)
     S = C - P @ C @ P.T
     w, V = np.linalg.eigh(0.5 * (S + S.T))
-    Q = V * np.sqrt(np.clip(w, 0, None))
+    Q = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
     x = np.array(x0, dtype=float)
     path = [x.copy()]
     for j in range(noise.shape[1]):
@@ -99,10 +100,10 @@ def exact_ou_path(A, c, D, x0, h, noise):
 
 
 def sgd_path(model, x0, noise):
-    """Heavy-ball SGD ``theta' = theta - r H (theta - theta*) + beta (theta - theta_prev) + r eta``."""
+    """Heavy-ball SGD ``theta' = theta - r H (theta - theta*) + beta (theta - prev) + r eta``."""
     H, r, beta, ts = model.hessian, model.lr, model.momentum, model.theta_star
     w, V = np.linalg.eigh(model.noise_cov)
-    Lc = V * np.sqrt(np.clip(w, 0, None))
+    Lc = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
     th = np.array(x0, dtype=float)
     prev = th.copy()
     path = [th.copy()]

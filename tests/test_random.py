@@ -1,13 +1,12 @@
 import numba
 import numpy as np
 import pytest
+from naive_sim import splitmix_normals
 from scipy import stats
 
 from stochthermo._rng import trajectory_seeds
 from stochthermo.kernels._random import fill_normals
 from stochthermo.simulate import _ziggurat_table, standard_normals
-
-from naive_sim import splitmix_normals
 
 
 def test_ziggurat_table_closes():

@@ -71,10 +71,10 @@ def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, 
             tot = 0.0
             for i in range(ds):
                 v = b[jb, i]
-                for l in range(ds):
-                    v += P[jp, i, l] * xo[l]
-                for l in range(m):
-                    v += Q[jq, i, l] * z[l]
+                for q_ in range(ds):
+                    v += P[jp, i, q_] * xo[q_]
+                for q_ in range(m):
+                    v += Q[jq, i, q_] * z[q_]
                 xn[i] = v
                 tot += v
             if tot - tot != 0.0:
@@ -87,8 +87,8 @@ def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, 
                 jg = j if G.shape[0] > 1 else 0
                 for i in range(dh):
                     f = g[jg, i]
-                    for l in range(ds):
-                        f += G[jg, i, l] * xm[l]
+                    for q_ in range(ds):
+                        f += G[jg, i, q_] * xm[q_]
                     a[labels[i]] += f * (xn[i] - xo[i])
             if work_on:
                 w = w0[j]
@@ -97,16 +97,16 @@ def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, 
                 if WK.shape[0] > 0:
                     for i in range(ds):
                         v = 0.0
-                        for l in range(ds):
-                            v += WK[j, i, l] * xn[l]
+                        for q_ in range(ds):
+                            v += WK[j, i, q_] * xn[q_]
                         w += 0.5 * xn[i] * v
                 a[wcol] += w
             for cc in range(n_cur):
                 jc = 0.0
                 for i in range(ds):
                     f = cb[cc, i]
-                    for l in range(ds):
-                        f += CW[cc, i, l] * xm[l]
+                    for q_ in range(ds):
+                        f += CW[cc, i, q_] * xm[q_]
                     jc += f * (xn[i] - xo[i])
                 a[ccol + cc] += jc
             for i in range(ds):

@@ -3,7 +3,8 @@
 ``dx = f(x, t) dt + L dW`` with ``L L^T = 2 D``; ``drift(x, t, params, out)`` writes ``f`` into
 ``out``; ``potential(x, t, params)`` returns the energy used for work (only called when
 ``work_on``). Methods: ``method = 0`` Euler-Maruyama, ``1`` stochastic Heun. Time of local step
-``j`` is ``t0 + j h``; the drift of a step is evaluated at its start (Heun's corrector at its end).
+``j`` is ``(step0 + j) h``; the drift of a step is evaluated at its start (Heun's corrector
+at its end).
 
 Observables (as in :mod:`._langevin`): heat per block, Stratonovich trapezoid at the protocol
 value of the step, ``1/2 (G f(x, t_j) + G f(x', t_j))_i (x'_i - x_i)`` summed by ``labels``
@@ -27,7 +28,7 @@ __all__ = ["nonlinear_sde"]
 
 
 @njit(parallel=True)
-def nonlinear_sde(drift, potential, params, x, t0, h, method, n, save_every, slot0, step0,
+def nonlinear_sde(drift, potential, params, x, h, method, n, save_every, slot0, step0,
                   L, diag_noise, seeds, counters, zig, noise, out_x, G, labels, n_blocks,
                   time_dep, work_on, CW, cb, acc, out_obs, fail):
     """Euler or Heun steps for ``n_traj`` trajectories; see the module docstring."""
@@ -54,10 +55,10 @@ def nonlinear_sde(drift, potential, params, x, t0, h, method, n, save_every, slo
         a = acc[k].copy()
         s = seeds[k]
         c = counters[k]
-        drift(xo, t0, params, fo)
+        drift(xo, step0 * h, params, fo)
         for j in range(n):
-            tj = t0 + j * h
-            tn = t0 + (j + 1) * h
+            tj = (step0 + j) * h
+            tn = (step0 + j + 1) * h
             if use_noise:
                 for i in range(m):
                     z[i] = noise[k, j, i]
@@ -70,8 +71,8 @@ def nonlinear_sde(drift, potential, params, x, t0, h, method, n, save_every, slo
             else:
                 for i in range(d):
                     v = 0.0
-                    for l in range(m):
-                        v += L[i, l] * z[l]
+                    for q_ in range(m):
+                        v += L[i, q_] * z[q_]
                     xi[i] = sh * v
             if method == 0:
                 for i in range(d):
@@ -97,8 +98,8 @@ def nonlinear_sde(drift, potential, params, x, t0, h, method, n, save_every, slo
                         ft[i] = fn[i]
                 for i in range(d):
                     gf = 0.0
-                    for l in range(d):
-                        gf += G[i, l] * (fo[l] + ft[l])
+                    for q_ in range(d):
+                        gf += G[i, q_] * (fo[q_] + ft[q_])
                     a[labels[i]] += 0.5 * gf * (xn[i] - xo[i])
             if work_on:
                 a[wcol] += potential(xn, tn, params) - potential(xn, tj, params)
@@ -106,8 +107,8 @@ def nonlinear_sde(drift, potential, params, x, t0, h, method, n, save_every, slo
                 jc = 0.0
                 for i in range(d):
                     f = cb[cc, i]
-                    for l in range(d):
-                        f += CW[cc, i, l] * 0.5 * (xo[l] + xn[l])
+                    for q_ in range(d):
+                        f += CW[cc, i, q_] * 0.5 * (xo[q_] + xn[q_])
                     jc += f * (xn[i] - xo[i])
                 a[ccol + cc] += jc
             for i in range(d):
