@@ -148,16 +148,12 @@ def _flat_into(dest, sd, names, layout, path):
     return dest
 
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16
 
 
 def _sumsq(x) -> float:
-    """sum(x**2) accumulated in float64, in chunks (no full-size temporary)."""
-    total = 0.0
-    for i in range(0, x.size, _CHUNK):
-        part = x[i:i + _CHUNK].astype(np.float64)
-        total += float(np.dot(part, part))
-    return total
+    """sum(x**2) accumulated in float64 (buffered casting: no full-size temporary)."""
+    return float(np.einsum("i,i->", x, x, dtype=np.float64))
 
 
 def _max_abs_sum(a, b) -> float:

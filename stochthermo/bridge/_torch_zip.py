@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import CorruptFileError, UnsafeFileError
 from ._pickle import Storage, restricted_load
 
-__all__ = ["is_torch_zip", "load_torch_zip"]
+__all__ = ["is_torch_zip", "load_torch_zip", "open_zip"]
 
 _MAX_PICKLE = 1 << 30
 
@@ -35,17 +35,23 @@ def _check_names(path, names):
             )
 
 
-def load_torch_zip(path, fh, *, verify=True):
+def open_zip(path, fh) -> zipfile.ZipFile:
+    """Parse the zip directory of ``fh``; broken archives raise CorruptFileError."""
+    try:
+        return zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, KeyError, IndexError) as exc:
+        raise CorruptFileError(f"{path}: not a readable zip archive ({exc})") from exc
+
+
+def load_torch_zip(path, fh, *, zf=None, verify=False):
     """Unpickle the checkpoint in the open binary file ``fh``; return its object tree.
 
     Storages are resolved lazily and read from ``fh`` when a tensor is materialised, so the
-    file must stay open until then.
+    file must stay open until then. ``verify`` checks each storage record's CRC-32.
     """
-    try:
-        zf = zipfile.ZipFile(fh)
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise CorruptFileError(f"{path}: not a readable zip archive ({exc})") from exc
+    zf = open_zip(path, fh) if zf is None else zf
+    infos = zf.infolist()
     names = [i.filename for i in infos]
     _check_names(path, names)
     pkls = [n for n in names if n.endswith("data.pkl") and n.count("/") <= 1
@@ -88,7 +94,8 @@ def load_torch_zip(path, fh, *, verify=True):
 
         def loader():
             raw = _read_record(path, fh, zf, info, nbytes, file_size, verify)
-            arr = np.frombuffer(raw, dtype=dtype, count=numel) if numel else np.empty(0, dtype)
+            arr = (np.frombuffer(raw, dtype=dtype, count=numel) if numel
+                   else np.empty(0, dtype))
             if not arr.dtype.isnative:
                 arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
             return arr
@@ -124,11 +131,11 @@ def _read_record(path, fh, zf, info, nbytes, file_size, verify):
     if start + info.file_size > file_size:
         raise CorruptFileError(f"{path}: record {info.filename!r} runs past the end of the file")
     # read the whole record (for the checksum); the tensor uses its first nbytes
-    buf = bytearray(info.file_size)
+    buf = np.empty(info.file_size, dtype=np.uint8)
     fh.seek(start)
     got = fh.readinto(buf)
     if got != info.file_size:
         raise CorruptFileError(f"{path}: record {info.filename!r} is truncated")
     if verify and zlib.crc32(buf) != info.CRC:
         raise CorruptFileError(f"{path}: record {info.filename!r} fails its CRC-32 check")
-    return buf if len(buf) == nbytes else memoryview(buf)[:nbytes]
+    return buf[:nbytes]
