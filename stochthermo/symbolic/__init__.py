@@ -1,0 +1,8 @@
+"""Symbolic closed forms (SymPy) for linear Langevin and linearized-SGD models.
+
+Loaded lazily: ``import stochthermo`` does not import SymPy; ``stochthermo.symbolic`` does.
+"""
+
+from .linear import CompiledQuantity, LinearDerivation, derive_linear, derive_sgd, parse_matrix
+
+__all__ = ["derive_linear", "derive_sgd", "LinearDerivation", "CompiledQuantity", "parse_matrix"]

@@ -1,0 +1,754 @@
+r"""SymPy derivations of the linear-Langevin and linearized-SGD closed forms.
+
+The algebra runs on SymPy's polynomial domains (fraction-free: polynomial numerators over one
+common denominator, cancelled by a single gcd at the end), which is what keeps a general 3x3
+model within seconds. Every quantity is the same formula as in :mod:`stochthermo.exact`; the
+derivations are in ``theory/linear_langevin.md`` (labels ``[LL-*]``) and ``theory/sgd.md``.
+
+Quantities that need the inverse of the stationary covariance (current matrix, information flows,
+subsystem entropy production, mutual information) are written out in full for ``d <= 2`` and for
+models without free symbols. For larger symbolic models their fully expanded forms run to
+hundreds of thousands of terms, so they are given in terms of the covariance entries
+``C_{ij}`` (whose closed forms are in ``stationary_covariance``); :meth:`LinearDerivation.compile`
+chains the two, so the compiled functions still take only the model's symbols.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from sympy.parsing.sympy_parser import (
+    auto_number,
+    convert_xor,
+    implicit_multiplication,
+    parse_expr,
+    rationalize,
+)
+from sympy.polys.constructor import construct_domain
+from sympy.polys.matrices import DomainMatrix
+
+from .._validation import normalize_blocks, short_repr
+from ..errors import ModelError, ShapeError, ValidationError
+
+__all__ = [
+    "derive_linear",
+    "derive_sgd",
+    "LinearDerivation",
+    "CompiledQuantity",
+    "parse_matrix",
+    "parse_expression",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Parsing user input without executing it
+# ---------------------------------------------------------------------------------------------
+
+_FUNCTIONS = {
+    "sqrt": sp.sqrt,
+    "exp": sp.exp,
+    "log": sp.log,
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "tan": sp.tan,
+    "tanh": sp.tanh,
+    "pi": sp.pi,
+    "E": sp.E,
+    "Rational": sp.Rational,
+}
+_SAFE_CHARS = re.compile(r"^[A-Za-z0-9_+\-*/^(). ,]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TRANSFORMS = (auto_number, rationalize, convert_xor, implicit_multiplication)
+
+
+def parse_expression(text, name: str = "expression", symbols: dict | None = None) -> sp.Expr:
+    """Parse one scalar expression safely.
+
+    Only numbers, identifiers, ``+ - * / ^ **`` and parentheses and a few functions
+    (``sqrt, exp, log, sin, cos, tan, tanh, pi, E, Rational``) are accepted; every other identifier
+    becomes a real :class:`sympy.Symbol`. Decimals become exact rationals (``0.1 -> 1/10``).
+    Nothing in the text is executed as Python.
+    """
+    if isinstance(text, sp.Basic):
+        return sp.sympify(text)
+    if isinstance(text, bool):
+        raise ValidationError(f"{name}={text!r} is a boolean, not a number or expression")
+    if isinstance(text, (int, np.integer)):
+        return sp.Integer(int(text))
+    if isinstance(text, (float, np.floating)):
+        if not np.isfinite(text):
+            raise ValidationError(f"{name} contains the non-finite value {text!r}")
+        return sp.Rational(float(text))  # exact binary value
+    if not isinstance(text, str):
+        raise ValidationError(
+            f"{name}={short_repr(text)} must be a number, a SymPy expression or a string"
+        )
+    s = text.strip()
+    if not s:
+        raise ValidationError(f"{name} is an empty expression")
+    if not _SAFE_CHARS.match(s) or "__" in s or re.search(r"[A-Za-z_]\s*\.", s):
+        raise ValidationError(
+            f"{name}={text!r} contains characters that are not allowed in an expression; use "
+            "numbers, names, + - * / ^ and parentheses"
+        )
+    local = dict(_FUNCTIONS)
+    symbols = {} if symbols is None else symbols
+    for ident in _IDENT.findall(s):
+        if ident in _FUNCTIONS:
+            continue
+        if keyword.iskeyword(ident):
+            raise ValidationError(f"{name}={text!r} uses the reserved word {ident!r} as a name")
+        local[ident] = symbols.setdefault(ident, sp.Symbol(ident, real=True))
+    glob = {"Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
+            "Symbol": sp.Symbol, "__builtins__": {}}
+    try:
+        expr = parse_expr(s, local_dict=local, global_dict=glob, transformations=_TRANSFORMS)
+    except (SyntaxError, TypeError, ValueError, AttributeError, sp.SympifyError) as exc:
+        raise ValidationError(f"{name}={text!r} is not a valid expression ({exc})") from None
+    if not isinstance(expr, sp.Expr):
+        raise ValidationError(f"{name}={text!r} is not a scalar expression")
+    return expr
+
+
+def _split_top(s: str, name: str) -> list[str]:
+    """Split ``[x, y, [..]]`` at top-level commas; returns the item texts."""
+    s = s.strip()
+    if not (s.startswith("[") and s.endswith("]")):
+        raise ValidationError(f"{name}={s!r} must be a bracketed list like [[a, b], [c, d]]")
+    body, items, depth, cur = s[1:-1], [], 0, []
+    for ch in body:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+            if depth < 0:
+                raise ValidationError(f"{name}={s!r} has unbalanced brackets")
+        if ch == "," and depth == 0:
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if depth != 0:
+        raise ValidationError(f"{name}={s!r} has unbalanced brackets")
+    items.append("".join(cur))
+    return [i.strip() for i in items if i.strip() != ""]
+
+
+def parse_matrix(value, name: str = "matrix", symbols: dict | None = None) -> sp.Matrix:
+    """Turn a SymPy matrix, nested list (of numbers, expressions or strings) or a string such as
+    ``"[[k, 1], [0, 2*k]]"`` into a square :class:`sympy.Matrix` (scalars become 1x1)."""
+    symbols = {} if symbols is None else symbols
+    if isinstance(value, sp.MatrixBase):
+        rows = value.tolist()
+    elif isinstance(value, str) and value.strip().startswith("["):
+        outer = _split_top(value, name)
+        if outer and outer[0].startswith("["):
+            rows = [_split_top(r, name) for r in outer]
+        else:
+            rows = [outer]
+    elif isinstance(value, np.ndarray):
+        rows = value.tolist() if value.ndim == 2 else [[v] for v in np.atleast_1d(value)]
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        items = list(value)
+        if items and all(isinstance(r, Sequence | np.ndarray) and not isinstance(r, str)
+                         for r in items):
+            rows = [list(r) for r in items]
+        elif len(items) == 1:
+            rows = [items]
+        else:
+            raise ShapeError(
+                f"{name}={short_repr(value)} must be a square matrix (a list of rows), got a "
+                "flat list"
+            )
+    else:
+        rows = [[value]]
+    n = len(rows)
+    if n == 0 or any(len(r) != n for r in rows):
+        raise ShapeError(
+            f"{name} must be a square matrix, got rows of lengths {[len(r) for r in rows]}"
+        )
+    return sp.Matrix(
+        [[parse_expression(e, f"{name}[{i}][{j}]", symbols) for j, e in enumerate(r)]
+         for i, r in enumerate(rows)]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fraction-free linear algebra: polynomial matrices over one common denominator
+# ---------------------------------------------------------------------------------------------
+
+_MAX_GCD_TERMS = 4000  # cancel common factors only below this size (gcds of huge polys stall)
+
+
+class _Alg:
+    """Polynomial domain of a model: the field K of its entries and the ring R of numerators."""
+
+    def __init__(self, exprs):
+        K, _ = construct_domain(list(exprs), field=True)
+        self.K = K
+        self.R = K.get_ring()
+
+    def mat(self, M: sp.Matrix):
+        """(numerator over R, denominator in R) of a SymPy matrix."""
+        K = self.K
+        dm = DomainMatrix([[K.from_sympy(e) for e in row] for row in M.tolist()], M.shape, K)
+        den, num = dm.clear_denoms(convert=True)
+        den = getattr(den, "element", den)
+        return num.convert_to(self.R), self.R.convert(den)
+
+    def scal(self, num, den) -> sp.Expr:
+        """A ring fraction as a (cancelled, factored where small) SymPy expression."""
+        R = self.R
+        if num == R.zero:
+            return sp.Integer(0)
+        if _size(num) + _size(den) < _MAX_GCD_TERMS:
+            g = R.gcd(num, den)
+            num, den = R.exquo(num, g), R.exquo(den, g)
+        e_num, e_den = R.to_sympy(num), R.to_sympy(den)
+        if _size(num) < 400:
+            e_num = sp.factor(e_num)
+        if _size(den) < 400:
+            e_den = sp.factor(e_den)
+        return e_num / e_den
+
+
+def _size(p) -> int:
+    terms = getattr(p, "terms", None)
+    return len(terms()) if callable(terms) else 1
+
+
+@dataclass
+class _RM:
+    """A matrix ``num / den`` with a polynomial numerator matrix and a scalar denominator."""
+
+    num: DomainMatrix
+    den: object
+
+    def __matmul__(self, other: _RM) -> _RM:
+        return _RM(self.num * other.num, self.den * other.den)
+
+    def __add__(self, other: _RM) -> _RM:
+        if self.den == other.den:
+            return _RM(self.num + other.num, self.den)
+        return _RM(self.num * other.den + other.num * self.den, self.den * other.den)
+
+    def __neg__(self) -> _RM:
+        return _RM(-self.num, self.den)
+
+    def __sub__(self, other: _RM) -> _RM:
+        return self + (-other)
+
+    @property
+    def T(self) -> _RM:
+        return _RM(self.num.transpose(), self.den)
+
+    def inv(self) -> _RM:
+        adj, det = self.num.adj_det()
+        if det == self.num.domain.zero:
+            raise ModelError("the matrix to invert is singular for all parameter values")
+        return _RM(adj * self.den, det)
+
+    def sub(self, rows, cols) -> _RM:
+        return _RM(self.num.extract(list(rows), list(cols)), self.den)
+
+    def trace(self, idx=None):
+        n = self.num.shape[0]
+        idx = range(n) if idx is None else idx
+        R = self.num.domain
+        tot = R.zero
+        for i in idx:
+            tot += self.num[i, i].element
+        return tot, self.den
+
+    def det(self):
+        k = self.num.shape[0]
+        return self.num.det(), self.den**k
+
+
+def _lyapunov_solve(alg: _Alg, A: _RM, D: _RM, P: _RM | None = None, Q: _RM | None = None):
+    """Stationary covariance: ``A C + C A^T = 2 D`` (or ``C = P C P^T + Q`` when P is given).
+
+    Unknowns are the ``d(d+1)/2`` independent entries; the linear system is solved fraction-free
+    (``solve_den``), so the result is one numerator matrix over one denominator.
+    """
+    R = alg.R
+    n = A.num.shape[0] if P is None else P.num.shape[0]
+    idx = [(i, j) for i in range(n) for j in range(i, n)]
+    pos = {p: k for k, p in enumerate(idx)}
+    m = len(idx)
+    L = [[R.zero] * m for _ in range(m)]
+    rhs = [[R.zero] for _ in range(m)]
+    if P is None:
+        a, da = A.num, A.den
+        dd = D.den
+        for r, (i, j) in enumerate(idx):
+            for k in range(n):
+                L[r][pos[(min(k, j), max(k, j))]] += a[i, k].element * dd
+                L[r][pos[(min(i, k), max(i, k))]] += a[j, k].element * dd
+            rhs[r][0] = 2 * D.num[i, j].element * da
+    else:
+        # C - P C P^T = Q, scaled by den(P)^2 den(Q)
+        p, dp = P.num, P.den
+        q, dq = Q.num, Q.den
+        for r, (i, j) in enumerate(idx):
+            L[r][r] += dp * dp * dq
+            for k in range(n):
+                for l_ in range(n):
+                    L[r][pos[(min(k, l_), max(k, l_))]] -= p[i, k].element * p[j, l_].element * dq
+            rhs[r][0] = q[i, j].element * dp * dp
+    Lm = DomainMatrix(L, (m, m), R)
+    bm = DomainMatrix(rhs, (m, 1), R)
+    try:
+        xnum, xden = Lm.solve_den(bm)
+    except Exception as exc:  # noqa: BLE001 - SymPy raises several types for singular systems
+        raise ModelError(
+            f"the Lyapunov equation has no unique solution for this model ({exc}); the drift "
+            "must be stable"
+        ) from None
+    cells = [[None] * n for _ in range(n)]
+    for r, (i, j) in enumerate(idx):
+        cells[i][j] = cells[j][i] = xnum[r, 0].element
+    return _RM(DomainMatrix(cells, (n, n), R), R.convert(xden))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled quantities
+# ---------------------------------------------------------------------------------------------
+
+
+def _argname(sym: sp.Symbol) -> str:
+    name = re.sub(r"\W", "_", sym.name)
+    if not name or name[0].isdigit() or keyword.iskeyword(name):
+        name = "s_" + name
+    return name
+
+
+@dataclass(frozen=True)
+class CompiledQuantity:
+    """A closed form compiled to a NumPy function of the model's symbols (keyword arguments).
+
+    Call it as ``f(k=1.0, T=0.5)``; arrays broadcast for scalar quantities. ``arguments`` gives the
+    keyword names in order; the docstring states the formula.
+    """
+
+    name: str
+    arguments: tuple
+    _func: object = field(repr=False)
+    _stage: object = field(repr=False, default=None)
+    shape: tuple = ()
+    vector: bool = False
+    __doc__: str = ""
+
+    def __call__(self, **kwargs):
+        missing = [a for a in self.arguments if a not in kwargs]
+        extra = [k for k in kwargs if k not in self.arguments]
+        if missing or extra:
+            raise ValidationError(
+                f"{self.name}() takes the keyword arguments {list(self.arguments)}; "
+                f"missing {missing}, unexpected {extra}"
+            )
+        vals = [np.asarray(kwargs[a], dtype=np.float64) for a in self.arguments]
+        if self._stage is not None:
+            cov = np.asarray(self._stage(*vals), dtype=np.float64)
+            vals = vals + [cov[..., i, j] if cov.ndim > 2 else cov[i, j]
+                           for i in range(cov.shape[0] if cov.ndim == 2 else cov.shape[-2])
+                           for j in range(i, cov.shape[-1])]
+        out = self._func(*vals)
+        out = np.asarray(out, dtype=np.float64)
+        if self.shape and out.ndim > len(self.shape):
+            out = np.moveaxis(out, tuple(range(len(self.shape))),
+                              tuple(range(-len(self.shape), 0)))
+        if len(self.shape) == 2 and self.shape[1] == 1 and self.vector:
+            out = out[..., 0]
+        return float(out) if out.ndim == 0 else out
+
+
+# ---------------------------------------------------------------------------------------------
+# The derivation object
+# ---------------------------------------------------------------------------------------------
+
+_LABELS = {
+    "stationary_covariance": ("C", "[LL-cov]", "A C + C A^T = 2 D"),
+    "discrete_covariance": ("C_r", "[SGD-cov]", "C = (I - r H) C (I - r H)^T + r^2 Sigma / |b|"),
+    "current_matrix": ("M", "[LL-current]", "M = -A + D C^{-1}"),
+    "detailed_balance_condition": ("DB", "[LL-db]", "D^{-1} A - A^T D^{-1} = 0"),
+    "commutator": ("[H, Sigma]", "[SGD-db]", "H Sigma - Sigma H = 0"),
+    "entropy_production_rate": ("sigma", "[LL-ep]", "tr(A^T D^{-1} A C) - tr(A)"),
+    "medium_entropy_rates": ("Sdot_env", "[LL-heat]", "tr_i(D^{-1} A C A^T) - tr_i(D^{-1} A D)"),
+    "heat_rates": ("Qdot", "[LL-heat]", "T_i Sdot_env_i"),
+    "information_flows": ("Idot", "[LL-info]", "-tr_i(M)"),
+    "subsystem_entropy_production": ("sigma_i", "[LL-sub]", "Sdot_env_i + tr_i(M)"),
+    "mutual_information": ("I", "[LL-mi]", "1/2 ln(prod_i det C_ii / det C)"),
+}
+
+
+_VECTORS = ("medium_entropy_rates", "heat_rates", "information_flows",
+            "subsystem_entropy_production")
+
+
+def _shape_text(name, shape) -> str:
+    if not shape:
+        return "a float"
+    if name in _VECTORS:
+        return f"an array of shape ({shape[0]},), one value per block"
+    return f"an array of shape {shape}"
+
+
+class LinearDerivation:
+    r"""Closed forms of a linear Langevin model :math:`dx = -A x\,dt + \sqrt{2D}\,dW`, as SymPy.
+
+    Attributes (SymPy matrices or expressions): ``stationary_covariance``, ``current_matrix``,
+    ``detailed_balance_condition`` (a matrix that vanishes iff detailed balance holds),
+    ``entropy_production_rate``, ``medium_entropy_rates``, ``heat_rates``, ``information_flows``,
+    ``subsystem_entropy_production``, ``mutual_information`` (between blocks), and for SGD models
+    ``commutator`` and ``discrete_covariance``.
+
+    Use :meth:`latex` to print one and :meth:`compile` to get a fast numeric function.
+    ``symbols`` lists the free symbols (sorted by name), ``covariance_symbols`` the symbols
+    ``C_{ij}`` used by quantities given in terms of the covariance (see module notes).
+    """
+
+    def __init__(self, A: sp.Matrix, D: sp.Matrix, *, blocks=None, temperatures=None,
+                 kind: str = "linear", sgd: dict | None = None):
+        n = A.shape[0]
+        if A.shape != (n, n) or D.shape != (n, n):
+            raise ShapeError(f"A {A.shape} and D {D.shape} must be square of the same size")
+        if (D - D.T).applyfunc(sp.expand) != sp.zeros(n, n):
+            raise ValidationError(f"D must be symmetric, got {D.tolist()}")
+        self.kind = kind
+        self.A, self.D = A, D
+        self.dim = n
+        self.blocks = normalize_blocks(blocks, n)
+        self._sgd = sgd or {}
+        exprs = list(A) + list(D)
+        if self._sgd:
+            exprs += list(self._sgd["H"]) + list(self._sgd["Sigma"]) + [self._sgd["lr"],
+                                                                          self._sgd["b"]]
+        self.symbols = tuple(sorted(set().union(*[sp.sympify(e).free_symbols for e in exprs]),
+                                    key=lambda s: s.name))
+        if temperatures is None:
+            temps = [sp.Add(*[D[i, i] for i in b]) / len(b) for b in self.blocks]
+        else:
+            temps = [parse_expression(t, "temperatures") for t in temperatures]
+            if len(temps) != len(self.blocks):
+                raise ValidationError(
+                    f"temperatures has {len(temps)} entries but there are {len(self.blocks)} blocks"
+                )
+        self.temperatures = tuple(temps)
+        self._alg = _Alg(exprs + [sp.Integer(1)])
+        self._cache: dict = {}
+        self._full_inverse = n <= 2 or not self.symbols
+        cs = {}
+        Cs = sp.zeros(n, n)
+        for i in range(n):
+            for j in range(i, n):
+                s = sp.Symbol(f"C_{i}{j}" if n < 10 else f"C_{i}_{j}", real=True)
+                Cs[i, j] = Cs[j, i] = s
+                cs[(i, j)] = s
+        self.covariance_symbols = tuple(cs.values())
+        self._Csym = Cs
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _rm(self, M: sp.Matrix) -> _RM:
+        num, den = self._alg.mat(M)
+        return _RM(num, den)
+
+    def _C(self) -> _RM:
+        if "C_rm" not in self._cache:
+            self._cache["C_rm"] = _lyapunov_solve(self._alg, self._rm(self.A), self._rm(self.D))
+        return self._cache["C_rm"]
+
+    def _to_matrix(self, M: _RM, alg=None) -> sp.Matrix:
+        alg = alg or self._alg
+        n, m = M.num.shape
+        return sp.Matrix(n, m, lambda i, j: alg.scal(M.num[i, j].element, M.den))
+
+    def _inverse_context(self):
+        """(algebra, C as _RM) to use for quantities that need C^{-1}."""
+        if self._full_inverse:
+            return self._alg, self._C()
+        if "cov_alg" not in self._cache:
+            alg = _Alg(list(self.A) + list(self.D) + list(self.covariance_symbols))
+            num, den = alg.mat(self._Csym)
+            self._cache["cov_alg"] = (alg, _RM(num, den))
+        return self._cache["cov_alg"]
+
+    def in_terms_of_covariance(self, name: str) -> bool:
+        """True when ``name`` is written with the covariance symbols ``C_{ij}``."""
+        return name in ("current_matrix", "information_flows", "subsystem_entropy_production",
+                        "mutual_information") and not self._full_inverse
+
+    # -- quantities -------------------------------------------------------------------------
+    def _get(self, name):
+        if name not in self._cache:
+            self._cache[name] = getattr(self, "_make_" + name)()
+        return self._cache[name]
+
+    def _make_stationary_covariance(self):
+        return self._to_matrix(self._C())
+
+    def _make_current_matrix(self):
+        alg, C = self._inverse_context()
+        A = _RM(*alg.mat(self.A))
+        D = _RM(*alg.mat(self.D))
+        return self._to_matrix(-A + D @ C.inv(), alg)
+
+    def _make_detailed_balance_condition(self):
+        Dinv = self._rm(self.D).inv()
+        X = Dinv @ self._rm(self.A)
+        return self._to_matrix(X - X.T)
+
+    def _make_entropy_production_rate(self):
+        A, C = self._rm(self.A), self._C()
+        P = A.T @ self._rm(self.D).inv() @ A @ C
+        num, den = P.trace()
+        tA, dA = A.trace()
+        return self._alg.scal(num * dA - tA * den, den * dA)
+
+    def _medium_rm(self):
+        A, C, D = self._rm(self.A), self._C(), self._rm(self.D)
+        Dinv = D.inv()
+        return Dinv @ A @ C @ A.T - Dinv @ A @ D
+
+    def _block_scalars(self, M: _RM, alg=None):
+        alg = alg or self._alg
+        out = []
+        for b in self.blocks:
+            num, den = M.trace(b)
+            out.append(alg.scal(num, den))
+        return sp.Matrix(out)
+
+    def _make_medium_entropy_rates(self):
+        self._require_bipartite("medium_entropy_rates")
+        return self._block_scalars(self._medium_rm())
+
+    def _make_heat_rates(self):
+        s = self.medium_entropy_rates
+        return sp.Matrix([sp.factor(sp.cancel(T * s[i])) if sp.count_ops(s[i]) < 300 else T * s[i]
+                          for i, T in enumerate(self.temperatures)])
+
+    def _make_information_flows(self):
+        self._require_bipartite("information_flows")
+        alg, C = self._inverse_context()
+        A = _RM(*alg.mat(self.A))
+        D = _RM(*alg.mat(self.D))
+        M = -A + D @ C.inv()
+        return -self._block_scalars(M, alg)
+
+    def _make_subsystem_entropy_production(self):
+        self._require_bipartite("subsystem_entropy_production")
+        alg, C = self._inverse_context()
+        A = _RM(*alg.mat(self.A))
+        D = _RM(*alg.mat(self.D))
+        Dinv = D.inv()
+        M = -A + D @ C.inv()
+        S = Dinv @ A @ C @ A.T - Dinv @ A @ D + M
+        return self._block_scalars(S, alg)
+
+    def _make_mutual_information(self):
+        if len(self.blocks) < 2:
+            return sp.Integer(0)
+        alg, C = self._inverse_context()
+        num_full, den_full = C.det()
+        parts_num, parts_den = alg.R.one, alg.R.one
+        for b in self.blocks:
+            n_, d_ = C.sub(b, b).det()
+            parts_num *= n_
+            parts_den *= d_
+        ratio = alg.scal(parts_num * den_full, parts_den * num_full)
+        return sp.log(ratio) / 2
+
+    def _make_commutator(self):
+        if not self._sgd:
+            raise AttributeError("commutator is defined for derive_sgd models only")
+        H, S = self._sgd["H"], self._sgd["Sigma"]
+        return (H * S - S * H).applyfunc(sp.expand)
+
+    def _make_discrete_covariance(self):
+        if not self._sgd:
+            raise AttributeError("discrete_covariance is defined for derive_sgd models only")
+        H, S, r, b = self._sgd["H"], self._sgd["Sigma"], self._sgd["lr"], self._sgd["b"]
+        n = self.dim
+        P = self._rm(sp.eye(n) - r * H)
+        Q = self._rm(r**2 * S / b)
+        return self._to_matrix(_lyapunov_solve(self._alg, None, None, P=P, Q=Q))
+
+    def _require_bipartite(self, what):
+        label = {i: k for k, b in enumerate(self.blocks) for i in b}
+        for i in range(self.dim):
+            for j in range(self.dim):
+                if label[i] != label[j] and sp.simplify(self.D[i, j]) != 0:
+                    raise ModelError(
+                        f"{what} needs D block-diagonal with respect to blocks={self.blocks}, but "
+                        f"D[{i}][{j}] = {self.D[i, j]}; choose blocks that D does not couple"
+                    )
+
+    @property
+    def names(self) -> tuple:
+        """Names of the available quantities."""
+        base = ["stationary_covariance", "current_matrix", "detailed_balance_condition",
+                "entropy_production_rate", "medium_entropy_rates", "heat_rates",
+                "information_flows", "subsystem_entropy_production", "mutual_information"]
+        if self._sgd:
+            base[1:1] = ["discrete_covariance"]
+            base.insert(4, "commutator")
+        return tuple(base)
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in _LABELS:
+            raise AttributeError(name)
+        if name in ("commutator", "discrete_covariance") and not self.__dict__.get("_sgd"):
+            raise AttributeError(f"{name} is defined for derive_sgd models only")
+        return self._get(name)
+
+    def _check_name(self, name):
+        if name not in self.names:
+            raise ValidationError(
+                f"unknown quantity {name!r}; valid names are {', '.join(self.names)}"
+            )
+
+    def expression(self, name: str):
+        """The SymPy expression (or matrix) of quantity ``name``."""
+        self._check_name(name)
+        return self._get(name)
+
+    def latex(self, name: str) -> str:
+        """LaTeX of ``name`` as an equation ``symbol = expression``."""
+        expr = self.expression(name)
+        sym = _LABELS[name][0]
+        tex_sym = {"C": "C", "C_r": "C^{(r)}", "M": "M", "DB": r"D^{-1}A - A^{\top}D^{-1}",
+                   "[H, Sigma]": r"[H, \Sigma]", "sigma": r"\sigma", "Sdot_env":
+                   r"\dot S^{\mathrm{env}}", "Qdot": r"\dot Q", "Idot": r"\dot I",
+                   "sigma_i": r"\sigma_i", "I": "I"}[sym]
+        tail = " = 0" if name in ("detailed_balance_condition", "commutator") else ""
+        return f"{tex_sym} = {sp.latex(expr)}" if not tail else f"{sp.latex(expr)}{tail}"
+
+    def compile(self, name: str) -> CompiledQuantity:
+        """Compile ``name`` into a NumPy function taking the model's symbols as keywords."""
+        self._check_name(name)
+        key = ("compiled", name)
+        if key in self._cache:
+            return self._cache[key]
+        expr = self.expression(name)
+        args = [_argname(s) for s in self.symbols]
+        if len(set(args)) != len(args):
+            raise ValidationError(f"symbol names {args} collide after sanitising; rename them")
+        dummies = [sp.Symbol(a) for a in args]
+        sub = dict(zip(self.symbols, dummies))
+        stage = None
+        extra = []
+        if self.in_terms_of_covariance(name):
+            stage = sp.lambdify(dummies, self.stationary_covariance.xreplace(sub),
+                                modules="numpy", cse=True)
+            extra = [sp.Symbol(f"_cov_{k}") for k in range(len(self.covariance_symbols))]
+            sub.update(dict(zip(self.covariance_symbols, extra)))
+        target = expr.xreplace(sub)
+        func = sp.lambdify(dummies + extra, target, modules="numpy", cse=True)
+        shape = tuple(expr.shape) if isinstance(expr, sp.MatrixBase) else ()
+        label, ref, formula = _LABELS[name]
+        doc = (
+            f"{name}({', '.join(a + '=...' for a in args)})\n\n"
+            f"Closed form {label}: {formula} (theory/linear_langevin.md {ref}).\n"
+            f"Keyword arguments, in order: {', '.join(args) or '(none)'}.\n"
+            f"Returns {_shape_text(name, shape)} "
+            "(parameters given as arrays broadcast over leading axes).\n"
+            f"Expression: {sp.sstr(expr)[:400]}"
+        )
+        vector = name in _VECTORS
+        out = CompiledQuantity(name=name, arguments=tuple(args), _func=func, _stage=stage,
+                               shape=shape, vector=vector, __doc__=doc)
+        self._cache[key] = out
+        return out
+
+    def table(self, names=None) -> list[tuple[str, str]]:
+        """``(name, plain-text expression)`` rows for display."""
+        rows = []
+        for n in names or self.names:
+            try:
+                rows.append((n, sp.sstr(self.expression(n))))
+            except ModelError as exc:
+                rows.append((n, f"(not defined: {exc})"))
+        return rows
+
+    def __repr__(self) -> str:
+        return (f"LinearDerivation(kind={self.kind!r}, dim={self.dim}, "
+                f"symbols={[s.name for s in self.symbols]}, blocks={self.blocks})")
+
+
+def derive_linear(A, D, *, blocks=None, temperatures=None) -> LinearDerivation:
+    r"""Derive every closed form of :math:`dx = -A x\,dt + \sqrt{2D}\,dW` symbolically.
+
+    Parameters
+    ----------
+    A, D : sympy.Matrix, nested list or str
+        Drift and diffusion matrices; entries may be numbers, SymPy expressions or strings such
+        as ``"k + 1"``; a whole matrix may be a string ``"[[k, 1], [-1, k]]"``.
+    blocks : list, optional
+        Subsystem split (sizes or index lists); default: one block per coordinate.
+    temperatures : list, optional
+        Bath temperature of each block (default: mean diagonal of D on the block).
+
+    Returns
+    -------
+    LinearDerivation
+        Quantities are computed on first access and cached.
+
+    Notes
+    -----
+    Formulas and their derivations: ``theory/linear_langevin.md``. The stationary covariance is
+    the unique solution of :math:`AC + CA^\top = 2D` [LL-cov]; the entropy production rate is
+    :math:`\mathrm{tr}(A^\top D^{-1} A C) - \mathrm{tr} A` [LL-ep].
+
+    Examples
+    --------
+    >>> from stochthermo.symbolic import derive_linear
+    >>> d = derive_linear("[[k, 1], [-1, k]]", "[[T, 0], [0, T]]")
+    >>> d.entropy_production_rate
+    2/k
+    >>> d.compile("entropy_production_rate")(T=1.0, k=2.0)
+    1.0
+    """
+    symbols: dict = {}
+    A_ = parse_matrix(A, "A", symbols)
+    D_ = parse_matrix(D, "D", symbols)
+    if D_.shape != A_.shape:
+        raise ShapeError(f"A has shape {A_.shape} but D has shape {D_.shape}; they must match")
+    return LinearDerivation(A_, D_, blocks=blocks, temperatures=temperatures)
+
+
+def derive_sgd(hessian, grad_noise_cov, lr, batch_size, *, blocks=None) -> LinearDerivation:
+    r"""Closed forms of SGD near a minimum, in the Langevin limit and in discrete time.
+
+    The Langevin limit has :math:`A = H`, :math:`D = r\Sigma/(2|b|)`; detailed balance holds iff
+    :math:`[H, \Sigma] = 0` (attribute ``commutator``); ``discrete_covariance`` solves
+    :math:`C = (I - rH) C (I - rH)^\top + r^2 \Sigma/|b|` exactly [SGD-cov].
+
+    Examples
+    --------
+    >>> from stochthermo.symbolic import derive_sgd
+    >>> d = derive_sgd("[[h, 0], [0, 1]]", "[[s, 0], [0, s]]", "r", "b")
+    >>> d.commutator
+    Matrix([
+    [0, 0],
+    [0, 0]])
+    """
+    symbols: dict = {}
+    H = parse_matrix(hessian, "hessian", symbols)
+    S = parse_matrix(grad_noise_cov, "grad_noise_cov", symbols)
+    if S.shape != H.shape:
+        raise ShapeError(f"hessian has shape {H.shape} but grad_noise_cov has shape {S.shape}")
+    r = parse_expression(lr, "lr", symbols)
+    b = parse_expression(batch_size, "batch_size", symbols)
+    if r.is_number and not r > 0:
+        raise ValidationError(f"lr={lr!r} must be > 0")
+    if b.is_number and not b >= 1:
+        raise ValidationError(f"batch_size={batch_size!r} must be >= 1")
+    if (H - H.T).applyfunc(sp.expand) != sp.zeros(*H.shape):
+        raise ValidationError(f"hessian must be symmetric, got {H.tolist()}")
+    D = (r * S / (2 * b)).applyfunc(sp.cancel)
+    return LinearDerivation(H, D, blocks=blocks, kind="sgd",
+                            sgd={"H": H, "Sigma": S, "lr": r, "b": b})
