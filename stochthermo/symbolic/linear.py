@@ -82,7 +82,7 @@ def parse_expression(text, name: str = "expression", symbols: dict | None = None
     if isinstance(text, (float, np.floating)):
         if not np.isfinite(text):
             raise ValidationError(f"{name} contains the non-finite value {text!r}")
-        return sp.Rational(float(text))  # exact binary value
+        return sp.Rational(repr(float(text)))  # shortest decimal that round-trips: 0.1 -> 1/10
     if not isinstance(text, str):
         raise ValidationError(
             f"{name}={short_repr(text)} must be a number, a SymPy expression or a string"

@@ -1,0 +1,90 @@
+"""Small helpers shared by the subcommands: tables, JSON, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["format_table", "to_jsonable", "dump_json", "write_atomic", "parse_matrix_arg"]
+
+
+def format_table(headers, rows, *, widths=None, max_width: int = 48) -> str:
+    """Plain-text table with wrapped cells."""
+    rows = [[str(c) for c in r] for r in rows]
+    ncol = len(headers)
+    if widths is None:
+        widths = []
+        for j in range(ncol):
+            w = max([len(headers[j])] + [len(r[j]) for r in rows])
+            widths.append(min(w, max_width))
+    lines = []
+    sep = "  "
+    lines.append(sep.join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    lines.append(sep.join("-" * w for w in widths))
+    for r in rows:
+        cells = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
+                 for c, w in zip(r, widths)]
+        height = max(len(c) for c in cells)
+        for k in range(height):
+            lines.append(sep.join((c[k] if k < len(c) else "").ljust(w)
+                                  for c, w in zip(cells, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def to_jsonable(x):
+    """Convert NumPy values, dataclasses with ``to_dict`` and containers to JSON types."""
+    if hasattr(x, "to_dict"):
+        return to_jsonable(x.to_dict())
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return to_jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def dump_json(obj) -> str:
+    """Indented JSON text of ``obj``."""
+    return json.dumps(to_jsonable(obj), indent=2, sort_keys=False)
+
+
+def write_atomic(path, data, mode: str = "w") -> Path:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def parse_matrix_arg(text: str, name: str):
+    """A numeric matrix from a command-line string like ``[[2, 0.5], [0.5, 1]]`` (JSON)."""
+    from ..cli import UsageError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"stochthermo: error: {name} {text!r} is not a JSON list of numbers ({exc.msg}); "
+            "write it like '[[2, 0.5], [0.5, 1]]'"
+        ) from None
+    return value

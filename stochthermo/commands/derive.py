@@ -1,0 +1,172 @@
+"""``stochthermo derive``: closed forms of a linear Langevin or linearized-SGD model."""
+
+from __future__ import annotations
+
+import json
+
+HELP = "derive closed forms (covariance, current, entropy production, heat, information)"
+DESCRIPTION = """\
+Derive the closed forms of a linear Langevin model dx = -A x dt + sqrt(2D) dW, or of SGD near a
+minimum (A = H, D = lr Sigma / (2 |b|)), with SymPy. Entries may be numbers or expressions in
+named symbols; the output is a table, LaTeX or JSON.
+
+examples:
+  stochthermo derive --A '[[2,0.5],[0.5,1]]' --D '[[2,0],[0,1]]'
+  stochthermo derive --A '[["k",1],[-1,"k"]]' --D '[["T",0],[0,"T"]]' --format latex
+  stochthermo derive --hessian '[[2,0.6],[0.6,1]]' --noise-cov '[[1,0],[0,0.25]]' \\
+      --lr r --batch-size b
+  stochthermo derive --model model.json     (keys: A, D or hessian, noise_cov, lr, batch_size;
+                                             optional blocks, temperatures)
+"""
+
+
+def configure(p):
+    g = p.add_argument_group("linear Langevin model")
+    g.add_argument("--A", metavar="MATRIX", help="drift matrix, e.g. '[[2,0.5],[0.5,1]]'")
+    g.add_argument("--D", metavar="MATRIX", help="diffusion matrix (symmetric)")
+    s = p.add_argument_group("linearized SGD model")
+    s.add_argument("--hessian", metavar="MATRIX", help="Hessian H at the minimum")
+    s.add_argument("--noise-cov", metavar="MATRIX", help="per-sample gradient covariance Sigma")
+    s.add_argument("--lr", metavar="EXPR", help="learning rate (number or symbol)")
+    s.add_argument("--batch-size", metavar="EXPR", help="batch size (number or symbol)")
+    p.add_argument("--model", metavar="FILE", help="JSON file with the model (see above)")
+    p.add_argument("--blocks", metavar="LIST", help="subsystems: sizes '[1,1]' or '[[0],[1]]'")
+    p.add_argument("--temperatures", metavar="LIST", help="bath temperature of each block")
+    p.add_argument("--quantity", action="append", metavar="NAME",
+                   help="only this quantity (repeatable); default: all")
+    p.add_argument("--format", choices=("table", "latex", "json"), default="table",
+                   help="output format (default: table)")
+
+
+def _load(text, name):
+    from ._format import parse_matrix_arg
+
+    if text is None:
+        return None
+    return parse_matrix_arg(text, name)
+
+
+def _model_spec(args) -> dict:
+    from ..cli import UsageError
+
+    spec = {}
+    if args.model:
+        from pathlib import Path
+
+        try:
+            spec = json.loads(Path(args.model).read_text())
+        except FileNotFoundError:
+            raise UsageError(f"stochthermo derive: error: no such file {args.model!r}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"stochthermo derive: error: {args.model!r} is not valid JSON ({exc})"
+            ) from None
+        if not isinstance(spec, dict):
+            raise UsageError(f"stochthermo derive: error: {args.model!r} must hold a JSON object")
+        spec = {k.replace("-", "_"): v for k, v in spec.items()}
+    for key, attr in (("A", "A"), ("D", "D"), ("hessian", "hessian"),
+                      ("noise_cov", "noise_cov"), ("blocks", "blocks"),
+                      ("temperatures", "temperatures")):
+        val = _load(getattr(args, attr), "--" + key.replace("_", "-"))
+        if val is not None:
+            spec[key] = val
+    for key in ("lr", "batch_size"):
+        val = getattr(args, key)
+        if val is not None:
+            spec[key] = val
+    linear = "A" in spec or "D" in spec
+    sgd = any(k in spec for k in ("hessian", "noise_cov", "lr", "batch_size"))
+    if linear == sgd:
+        raise UsageError(
+            "stochthermo derive: error: give either --A and --D, or --hessian, --noise-cov, --lr "
+            "and --batch-size (or --model FILE)"
+        )
+    need = ("A", "D") if linear else ("hessian", "noise_cov", "lr", "batch_size")
+    missing = [k for k in need if k not in spec]
+    if missing:
+        raise UsageError(
+            "stochthermo derive: error: missing "
+            + ", ".join("--" + k.replace("_", "-") for k in missing)
+        )
+    spec["_kind"] = "linear" if linear else "sgd"
+    return spec
+
+
+def derive_from_spec(spec):
+    """Build the derivation object from a parsed model specification."""
+    from ..symbolic import derive_linear, derive_sgd
+
+    if spec["_kind"] == "linear":
+        return derive_linear(spec["A"], spec["D"], blocks=spec.get("blocks"),
+                             temperatures=spec.get("temperatures"))
+    return derive_sgd(spec["hessian"], spec["noise_cov"], spec["lr"], spec["batch_size"],
+                      blocks=spec.get("blocks"))
+
+
+def _numeric(deriv, name):
+    if deriv.symbols:
+        return None
+    try:
+        return deriv.compile(name)()
+    except Exception:  # noqa: BLE001 - a value is optional in the output
+        return None
+
+
+def run(args) -> int:
+    import sympy as sp
+
+    from ..cli import UsageError
+    from ..errors import ModelError
+    from ._format import dump_json, format_table
+
+    spec = _model_spec(args)
+    deriv = derive_from_spec(spec)
+    names = args.quantity or list(deriv.names)
+    bad = [n for n in names if n not in deriv.names]
+    if bad:
+        raise UsageError(
+            f"stochthermo derive: error: unknown quantity {bad[0]!r}; valid: "
+            + ", ".join(deriv.names)
+        )
+    results = {}
+    for n in names:
+        try:
+            expr = deriv.expression(n)
+        except ModelError as exc:
+            results[n] = {"error": str(exc)}
+            continue
+        entry = {"expression": sp.sstr(expr), "latex": deriv.latex(n)}
+        if deriv.in_terms_of_covariance(n):
+            entry["in_terms_of"] = [s.name for s in deriv.covariance_symbols]
+        val = _numeric(deriv, n)
+        if val is not None:
+            entry["value"] = val
+        results[n] = entry
+    if args.format == "json":
+        print(dump_json({"model": repr(deriv), "symbols": [s.name for s in deriv.symbols],
+                         "quantities": results}))
+    elif args.format == "latex":
+        for n, e in results.items():
+            if "error" in e:
+                print(f"% {n}: {e['error']}")
+            else:
+                print(f"% {n}\n\\[ {e['latex']} \\]")
+    else:
+        rows = []
+        for n, e in results.items():
+            if "error" in e:
+                rows.append([n, "(undefined) " + e["error"], ""])
+                continue
+            val = e.get("value")
+            rows.append([n, e["expression"], "" if val is None else _fmt_value(val)])
+        print(repr(deriv))
+        print(format_table(["quantity", "closed form", "value"], rows, max_width=60))
+    return 0
+
+
+def _fmt_value(v):
+    import numpy as np
+
+    a = np.asarray(v, dtype=float)
+    with np.printoptions(precision=6, suppress=False):
+        return np.array2string(a, separator=", ") if a.ndim else f"{float(a):.10g}"
