@@ -91,7 +91,13 @@ def _langevin(model, name="model") -> LinearLangevin:
 def _lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     """Solve ``A C + C A^T = 2 D`` for symmetric C."""
     C = sla.solve_continuous_lyapunov(A, 2.0 * D)
-    return 0.5 * (C + C.T)
+    C = 0.5 * (C + C.T)
+    # one step of iterative refinement on the residual: Bartels-Stewart alone loses relative
+    # accuracy on small entries (and hence on small mutual informations)
+    R = 2.0 * D - (A @ C + C @ A.T)
+    dC = sla.solve_continuous_lyapunov(A, 0.5 * (R + R.T))
+    C = C + 0.5 * (dC + dC.T)
+    return C
 
 
 def _discrete_lyapunov(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
@@ -105,7 +111,10 @@ def _discrete_lyapunov(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
     d = P.shape[0]
     method = "direct" if d <= 10 else "bilinear"
     C = sla.solve_discrete_lyapunov(P, Q, method=method)
-    return 0.5 * (C + C.T)
+    C = 0.5 * (C + C.T)
+    R = Q - (C - P @ C @ P.T)  # one step of iterative refinement
+    dC = sla.solve_discrete_lyapunov(P, 0.5 * (R + R.T), method=method)
+    return C + 0.5 * (dC + dC.T)
 
 
 def _sgd_noise_augmented(model: LinearizedSGD) -> np.ndarray:
@@ -466,23 +475,41 @@ def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = Fa
 
     blocks = normalize_blocks(blocks, d)
 
-    def logdet(idx):
-        sign, val = np.linalg.slogdet(C[np.ix_(idx, idx)])
-        if sign <= 0:
-            raise ModelError("a block covariance is singular; the mutual information is infinite")
-        return val
+    def info(idx_blocks):
+        # -1/2 log det R with R = L^-1 C L^-T (L = block-diagonal Cholesky factor): R has
+        # identity diagonal blocks, and log1p of the eigenvalues of R - I keeps small
+        # informations accurate to machine precision (no cancellation of large log-dets).
+        idx = [i for b in idx_blocks for i in b]
+        Cs = C[np.ix_(idx, idx)]
+        Linv = np.zeros_like(Cs)
+        start = 0
+        for b in idx_blocks:
+            k = len(b)
+            blk = Cs[start:start + k, start:start + k]
+            try:
+                Lb = np.linalg.cholesky(blk)
+            except np.linalg.LinAlgError:
+                raise ModelError(
+                    "a block covariance is singular; the mutual information is infinite"
+                ) from None
+            Linv[start:start + k, start:start + k] = sla.solve_triangular(
+                Lb, np.eye(k), lower=True)
+            start += k
+        R = Linv @ Cs @ Linv.T
+        E = 0.5 * (R + R.T) - np.eye(len(idx))
+        lam = np.linalg.eigvalsh(E)
+        if np.any(lam <= -1.0):
+            raise ModelError("the joint covariance is singular; the mutual information is infinite")
+        return float(-0.5 * np.sum(np.log1p(lam)))
 
     if pairwise:
         k = len(blocks)
         out = np.zeros((k, k))
         for i in range(k):
             for j in range(i + 1, k):
-                joint = list(blocks[i]) + list(blocks[j])
-                out[i, j] = out[j, i] = 0.5 * (
-                    logdet(list(blocks[i])) + logdet(list(blocks[j])) - logdet(joint)
-                )
+                out[i, j] = out[j, i] = info([blocks[i], blocks[j]])
         return out
-    return float(0.5 * (sum(logdet(list(b)) for b in blocks) - logdet(list(range(d)))))
+    return info(list(blocks))
 
 
 def stationary_logpdf(model, x) -> np.ndarray:

@@ -3,6 +3,20 @@
 Loaded lazily: ``import stochthermo`` does not import SymPy; ``stochthermo.symbolic`` does.
 """
 
-from .linear import CompiledQuantity, LinearDerivation, derive_linear, derive_sgd, parse_matrix
+from .linear import (
+    CompiledQuantity,
+    LinearDerivation,
+    derive_linear,
+    derive_sgd,
+    parse_expression,
+    parse_matrix,
+)
 
-__all__ = ["derive_linear", "derive_sgd", "LinearDerivation", "CompiledQuantity", "parse_matrix"]
+__all__ = [
+    "derive_linear",
+    "derive_sgd",
+    "LinearDerivation",
+    "CompiledQuantity",
+    "parse_matrix",
+    "parse_expression",
+]

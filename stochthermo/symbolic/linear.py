@@ -327,6 +327,21 @@ def _argname(sym: sp.Symbol) -> str:
     return name
 
 
+def _lambdify(args, expr):
+    """NumPy function of ``args``; matrix results broadcast as ``(*batch, n, m)``."""
+    if not isinstance(expr, sp.MatrixBase):
+        return sp.lambdify(args, expr, modules="numpy", cse=True)
+    shape = tuple(expr.shape)
+    entries = sp.lambdify(args, list(expr), modules="numpy", cse=True)
+
+    def func(*vals):
+        cells = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in entries(*vals)])
+        stacked = np.stack(cells, axis=-1)
+        return stacked.reshape(stacked.shape[:-1] + shape)
+
+    return func
+
+
 @dataclass(frozen=True)
 class CompiledQuantity:
     """A closed form compiled to a NumPy function of the model's symbols (keyword arguments).
@@ -354,14 +369,9 @@ class CompiledQuantity:
         vals = [np.asarray(kwargs[a], dtype=np.float64) for a in self.arguments]
         if self._stage is not None:
             cov = np.asarray(self._stage(*vals), dtype=np.float64)
-            vals = vals + [cov[..., i, j] if cov.ndim > 2 else cov[i, j]
-                           for i in range(cov.shape[0] if cov.ndim == 2 else cov.shape[-2])
-                           for j in range(i, cov.shape[-1])]
-        out = self._func(*vals)
-        out = np.asarray(out, dtype=np.float64)
-        if self.shape and out.ndim > len(self.shape):
-            out = np.moveaxis(out, tuple(range(len(self.shape))),
-                              tuple(range(-len(self.shape), 0)))
+            n = cov.shape[-1]
+            vals = vals + [cov[..., i, j] for i in range(n) for j in range(i, n)]
+        out = np.asarray(self._func(*vals), dtype=np.float64)
         if len(self.shape) == 2 and self.shape[1] == 1 and self.vector:
             out = out[..., 0]
         return float(out) if out.ndim == 0 else out
@@ -559,8 +569,13 @@ class LinearDerivation:
             n_, d_ = C.sub(b, b).det()
             parts_num *= n_
             parts_den *= d_
-        ratio = alg.scal(parts_num * den_full, parts_den * num_full)
-        return sp.log(ratio) / 2
+        num, den = parts_num * den_full, parts_den * num_full
+        # compiled form: log1p of the exact difference keeps tiny informations accurate
+        from sympy.codegen.cfunctions import log1p
+
+        self._cache[("compile_form", "mutual_information")] = log1p(
+            alg.scal(num - den, den)) / 2
+        return sp.log(alg.scal(num, den)) / 2
 
     def _make_commutator(self):
         if not self._sgd:
@@ -634,6 +649,7 @@ class LinearDerivation:
         if key in self._cache:
             return self._cache[key]
         expr = self.expression(name)
+        compile_expr = self._cache.get(("compile_form", name), expr)
         args = [_argname(s) for s in self.symbols]
         if len(set(args)) != len(args):
             raise ValidationError(f"symbol names {args} collide after sanitising; rename them")
@@ -642,13 +658,20 @@ class LinearDerivation:
         stage = None
         extra = []
         if self.in_terms_of_covariance(name):
-            stage = sp.lambdify(dummies, self.stationary_covariance.xreplace(sub),
-                                modules="numpy", cse=True)
+            stage = _lambdify(dummies, self.stationary_covariance.xreplace(sub))
             extra = [sp.Symbol(f"_cov_{k}") for k in range(len(self.covariance_symbols))]
             sub.update(dict(zip(self.covariance_symbols, extra)))
-        target = expr.xreplace(sub)
-        func = sp.lambdify(dummies + extra, target, modules="numpy", cse=True)
+        target = compile_expr.xreplace(sub)
         shape = tuple(expr.shape) if isinstance(expr, sp.MatrixBase) else ()
+        if not self.symbols:
+            # no free symbols: evaluate the exact expression once, to 30 digits
+            exact_value = (np.array(sp.N(expr, 30).tolist(), dtype=np.float64) if shape
+                           else np.float64(sp.N(expr, 30)))
+
+            def func(_v=exact_value):
+                return _v
+        else:
+            func = _lambdify(dummies + extra, target)
         label, ref, formula = _LABELS[name]
         doc = (
             f"{name}({', '.join(a + '=...' for a in args)})\n\n"
