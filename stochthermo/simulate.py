@@ -784,7 +784,9 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
                         arr = arr[done:done + n]
                     return np.ascontiguousarray(arr)
 
-                affine_dense(x, sl("P"), sl("b"), sl("Q"), n, save_every, slot0, step0 + done,
+                Qs = sl("Q")
+                q_diag = Qs.shape[1] == Qs.shape[2] and all(_is_diag(q) for q in Qs)
+                affine_dense(x, sl("P"), sl("b"), Qs, q_diag, n, save_every, slot0, step0 + done,
                              seeds, counters, zig, nz, out_x, sl("G"), sl("g"), a["labels"],
                              nb_k, plan.work_on, sl("WK"), sl("wk"), sl("w0"), CW, cb,
                              acc, out_obs, fail)

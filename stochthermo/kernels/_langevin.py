@@ -11,7 +11,8 @@ Conventions shared by the kernels (``n`` = number of steps of this call, ``j`` =
 - ``x`` (n_traj, ds): state, updated in place. Saved rows ``out_x[k, slot0 + m, :dsave]`` after
   every ``save_every`` steps.
 - ``P`` (nP, ds, ds), ``b`` (nb, ds), ``Q`` (nQ, ds, m): index ``j`` when the leading length is
-  ``n`` (time-dependent), else 0.
+  ``n`` (time-dependent), else 0. ``q_diag``: every ``Q_j`` is diagonal (``m = ds``), so only
+  its diagonal is used.
 - Noise: ``z`` from stream ``seeds[k]`` at ``counters[k]`` (advanced in place), unless
   ``noise`` has ``n_traj`` rows, in which case ``noise[k, j]`` is used (tests, convergence).
 - Observables, accumulated in ``acc[k]`` and copied to ``out_obs[k, slot0 + m]`` when saving:
@@ -34,7 +35,7 @@ __all__ = ["affine_dense", "affine_diag"]
 
 
 @njit(cache=True, parallel=True)
-def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, noise,
+def affine_dense(x, P, b, Q, q_diag, n, save_every, slot0, step0, seeds, counters, zig, noise,
                  out_x, G, g, labels, n_blocks, work_on, WK, wk, w0, CW, cb, acc, out_obs,
                  fail):
     """General affine update with observables; see the module docstring for the arguments."""
@@ -58,6 +59,8 @@ def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, 
         a = acc[k].copy()
         s = seeds[k]
         c = counters[k]
+        left = save_every
+        r = slot0
         for j in range(n):
             if use_noise:
                 for i in range(m):
@@ -73,8 +76,11 @@ def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, 
                 v = b[jb, i]
                 for q_ in range(ds):
                     v += P[jp, i, q_] * xo[q_]
-                for q_ in range(m):
-                    v += Q[jq, i, q_] * z[q_]
+                if q_diag:
+                    v += Q[jq, i, i] * z[i]
+                else:
+                    for q_ in range(m):
+                        v += Q[jq, i, q_] * z[q_]
                 xn[i] = v
                 tot += v
             if tot - tot != 0.0:
@@ -111,12 +117,14 @@ def affine_dense(x, P, b, Q, n, save_every, slot0, step0, seeds, counters, zig, 
                 a[ccol + cc] += jc
             for i in range(ds):
                 xo[i] = xn[i]
-            if (j + 1) % save_every == 0:
-                r = slot0 + (j + 1) // save_every - 1
+            left -= 1
+            if left == 0:
+                left = save_every
                 for i in range(dsave):
                     out_x[k, r, i] = xo[i]
                 for i in range(n_obs):
                     out_obs[k, r, i] = a[i]
+                r += 1
         for i in range(ds):
             x[k, i] = xo[i]
         for i in range(n_obs):
@@ -143,6 +151,8 @@ def affine_diag(x, p, b, q, n, save_every, slot0, step0, seeds, counters, zig, n
         a = acc[k].copy()
         s = seeds[k]
         c = counters[k]
+        left = save_every
+        r = slot0
         for j in range(n):
             tot = 0.0
             if heat_on:
@@ -167,12 +177,14 @@ def affine_diag(x, p, b, q, n, save_every, slot0, step0, seeds, counters, zig, n
             if tot - tot != 0.0:
                 fail[k] = step0 + j + 1
                 break
-            if (j + 1) % save_every == 0:
-                r = slot0 + (j + 1) // save_every - 1
+            left -= 1
+            if left == 0:
+                left = save_every
                 for i in range(d):
                     out_x[k, r, i] = xo[i]
                 for i in range(n_obs):
                     out_obs[k, r, i] = a[i]
+                r += 1
         for i in range(d):
             x[k, i] = xo[i]
         for i in range(n_obs):

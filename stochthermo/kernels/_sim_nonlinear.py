@@ -55,6 +55,8 @@ def nonlinear_sde(drift, potential, params, x, h, method, n, save_every, slot0, 
         a = acc[k].copy()
         s = seeds[k]
         c = counters[k]
+        left = save_every
+        r = slot0
         drift(xo, step0 * h, params, fo)
         for j in range(n):
             tj = (step0 + j) * h
@@ -114,12 +116,14 @@ def nonlinear_sde(drift, potential, params, x, h, method, n, save_every, slot0, 
             for i in range(d):
                 xo[i] = xn[i]
                 fo[i] = fn[i]
-            if (j + 1) % save_every == 0:
-                r = slot0 + (j + 1) // save_every - 1
+            left -= 1
+            if left == 0:
+                left = save_every
                 for i in range(d):
                     out_x[k, r, i] = xo[i]
                 for i in range(n_obs):
                     out_obs[k, r, i] = a[i]
+                r += 1
         for i in range(d):
             x[k, i] = xo[i]
         for i in range(n_obs):
