@@ -1,0 +1,22 @@
+"""The README's Python example runs as written."""
+
+import pathlib
+import re
+
+
+def test_readme_example_runs(capsys):
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "0.27" in out
+
+
+def test_readme_quickstart_matches_ci():
+    root = pathlib.Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    test_cmd = "pip install -e '.[test]' && python -m pytest -m \"not slow\""
+    assert test_cmd in readme and test_cmd in ci
+    assert "pip install -e . && stochthermo demo" in readme
