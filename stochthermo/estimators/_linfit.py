@@ -72,7 +72,9 @@ def fit_linear(stats, tau: float, discretization: str = "exact"):
                 "unit disc and off the negative real axis) so no stable drift matches it; sample "
                 "more finely, pass more data or use discretization='euler'"
             )
-        L = sla.logm(F)
+        # principal logarithm by eigendecomposition (a fitted F is diagonalisable almost surely)
+        lam, V = np.linalg.eig(F)
+        L = (V * np.log(lam.astype(complex))) @ np.linalg.inv(V)
         A = -np.real(L) / tau
         C = sla.solve_discrete_lyapunov(F, Q)
         C = 0.5 * (C + C.T)
