@@ -341,3 +341,19 @@ def test_sgd_diagonal_fast_path_matches_twin():
     ens = simulate(sgd, n_traj=3, n_steps=20, x0=[1.0, 1.0], _noise=z, observables=("heat",))
     assert ens.meta["kernel"] == "diag"
     np.testing.assert_allclose(ens.x, sgd_path(sgd, np.ones((3, 2)), z), rtol=1e-12, atol=1e-13)
+
+
+def test_scalar_fast_path_uses_the_trajectory_streams():
+    from stochthermo.simulate import standard_normals
+
+    m = st.LinearLangevin([[1.5]], [[0.4]], x_star=[0.2])
+    h, n, K = 0.1, 50, 7
+    ens = simulate(m, n_traj=K, n_steps=n, dt=h, seed=21, x0=[1.0], save_every=5)
+    z = standard_normals(21, K, n)[:, :, None]
+    path = langevin_path(lambda x, t: m.drift(x), np.sqrt(0.8) * np.eye(1), np.ones((K, 1)), h,
+                         z, "euler")
+    np.testing.assert_allclose(ens.x, path[:, ::5], rtol=1e-12, atol=1e-13)
+    # and the same run with heat (general diagonal loop) has the same states
+    ens2 = simulate(m, n_traj=K, n_steps=n, dt=h, seed=21, x0=[1.0], save_every=5,
+                    observables=("heat",))
+    np.testing.assert_array_equal(ens.x, ens2.x)

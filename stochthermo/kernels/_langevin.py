@@ -153,6 +153,24 @@ def affine_diag(x, p, b, q, n, save_every, slot0, step0, seeds, counters, zig, n
         c = counters[k]
         left = save_every
         r = slot0
+        if d == 1 and not heat_on and not use_noise:
+            # scalar fast path (e.g. many 1-d trajectories)
+            x1, p1, b1, q1 = xo[0], p[0], b[0], q[0]
+            for j in range(n):
+                zi, c = std_normal(s, c, zig)
+                x1 = p1 * x1 + b1 + q1 * zi
+                if x1 - x1 != 0.0:
+                    fail[k] = step0 + j + 1
+                    break
+                left -= 1
+                if left == 0:
+                    left = save_every
+                    out_x[k, r, 0] = x1
+                    r += 1
+            xo[0] = x1
+            x[k, 0] = x1
+            counters[k] = c
+            continue
         for j in range(n):
             tot = 0.0
             if heat_on:
