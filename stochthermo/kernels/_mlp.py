@@ -224,3 +224,23 @@ def mlp_per_sample_grads(theta, sizes, act, X, y, out):
         g = np.empty(theta.shape[0])
         mlp_loss_grad(theta, sizes, act, X[i:i + 1], y[i:i + 1], g)
         out[i, :] = g
+
+
+@njit(cache=True)
+def mlp_grad_ensemble_serial(thetas, sizes, act, X, y, idx, data_of, grads, losses):
+    """Compute :func:`mlp_grad_ensemble` serially (for large networks).
+
+    The BLAS calls inside each gradient are already multi-threaded; nesting both oversubscribes
+    the cores.
+    """
+    m = idx.shape[1]
+    for k in range(thetas.shape[0]):
+        ds = data_of[k]
+        Xb = np.empty((m, X.shape[2]))
+        yb = np.empty(m, dtype=np.int64)
+        for i in range(m):
+            Xb[i, :] = X[ds, idx[k, i], :]
+            yb[i] = y[ds, idx[k, i]]
+        g = np.empty(thetas.shape[1])
+        losses[k] = mlp_loss_grad(thetas[k], sizes, act, Xb, yb, g)
+        grads[k, :] = g

@@ -10,7 +10,15 @@ Theory: ``theory/learning.md``.
 
 from __future__ import annotations
 
+from ._analysis import (
+    QuasiStaticSweep,
+    ReservoirComparison,
+    fit_loglog_slope,
+    quasi_static_sweep,
+    reservoir_comparison,
+)
 from ._engine import METHODS, RECORDABLE, LearningEnsemble, learn
+from ._fig41 import Fig41Result, fig41, load_dataset, noise_statistics, plot_fig41
 from ._gaussian import CLOSED_FORM_KEYS, GaussianLearner, gaussian_learner_estimates
 from ._info import discrete_mi, gaussian_mi
 from ._ppm import PPM, GaussianMean, LinearRegression, MLPClassifier, SoftmaxRegression
@@ -30,4 +38,14 @@ __all__ = [
     "gaussian_learner_estimates",
     "gaussian_mi",
     "discrete_mi",
+    "quasi_static_sweep",
+    "QuasiStaticSweep",
+    "fit_loglog_slope",
+    "reservoir_comparison",
+    "ReservoirComparison",
+    "fig41",
+    "Fig41Result",
+    "plot_fig41",
+    "load_dataset",
+    "noise_statistics",
 ]

@@ -27,7 +27,7 @@ __all__ = ["learn", "LearningEnsemble", "RECORDABLE", "METHODS"]
 #: what ``learn(..., record=...)`` can keep
 RECORDABLE = (
     "params", "loss", "accuracy", "samples", "batch_loss", "work", "heat", "energy", "kl",
-    "kl_fisher", "heat_theta", "output_entropy",
+    "kl_fisher", "heat_theta", "output_entropy", "grad_max",
 )
 #: mini-batch schemes of :func:`learn`
 METHODS = {
@@ -63,8 +63,10 @@ class LearningEnsemble:
         Parameters at the recorded steps (``d_rec`` = ``len(param_subset)`` or d).
     samples : ndarray (K, n_rec, ...) or None
         ``samples[:, j]`` is ``X_{steps[j]+1} ~ p(. | theta_{steps[j]})``.
-    loss, accuracy, output_entropy : ndarray (K, n_rec) or None
-        Full training-set loss ``U_B``, accuracy (classifiers), output entropy on the probe set.
+    loss, accuracy, output_entropy, grad_max : ndarray (K, n_rec) or None
+        Full training-set loss ``U_B``, accuracy (classifiers), output entropy on the probe
+        set, ``max_i |d_i U(theta)|`` on the evaluation data; NaN between evaluation steps
+        (``eval_every``).
     batch_loss, work, heat, kl, kl_fisher, heat_theta : ndarray (K, n_steps) or None
         Mini-batch loss, work ``w_t``, heat ``q_t`` absorbed by X, ``KL(p_t || p_{t+1})``, its
         Fisher approximation, and the parameters' heat (midpoint rule).
@@ -90,6 +92,7 @@ class LearningEnsemble:
     loss: Any = None
     accuracy: Any = None
     output_entropy: Any = None
+    grad_max: Any = None
     batch_loss: Any = None
     work: Any = None
     heat: Any = None
@@ -250,6 +253,7 @@ def learn(
     record_every=1,
     param_subset=None,
     eval_data=None,
+    eval_every=1,
 ) -> LearningEnsemble:
     r"""Train an ensemble of copies of ``model`` by SGD, with lagged generation of X.
 
@@ -302,7 +306,11 @@ def learn(
     param_subset : array of int, optional
         Indices of the parameters to keep in ``params`` (large networks).
     eval_data : dataset, optional
-        Data on which ``accuracy`` is measured (default: each trial's training set).
+        Data on which ``accuracy`` and ``grad_max`` are measured (default: each trial's
+        training set).
+    eval_every : int
+        ``loss``, ``accuracy`` and ``grad_max`` are evaluated only at recorded steps that are
+        multiples of ``eval_every`` (and at the last step); NaN elsewhere.
 
     Returns
     -------
@@ -335,6 +343,7 @@ def learn(
     n_trials = positive_int("n_trials", n_trials)
     n_datasets = positive_int("n_datasets", n_datasets)
     record_every = positive_int("record_every", record_every)
+    eval_every = positive_int("eval_every", eval_every)
     momentum = nonnegative_float("momentum", momentum)
     if momentum >= 1:
         raise ValidationError(f"momentum={momentum!r} must be < 1")
@@ -422,16 +431,16 @@ def learn(
     out: dict[str, Any] = {}
     if "params" in want:
         out["params"] = np.empty((K, n_rec, d_rec))
-    for name in ("loss", "accuracy", "output_entropy"):
+    for name in ("loss", "accuracy", "output_entropy", "grad_max"):
         if name in want:
-            out[name] = np.empty((K, n_rec))
+            out[name] = np.full((K, n_rec), np.nan)
     for name in ("batch_loss", "work", "heat", "kl", "kl_fisher", "heat_theta"):
         if name in want:
             out[name] = np.empty((K, n_steps))
     energy = np.empty((K, n_steps + 1)) if gen else None
     samples = None
     eval_arr = None
-    if "accuracy" in want and eval_data is not None:
+    if want & {"accuracy", "grad_max"} and eval_data is not None:
         eval_arr = model.check_data(eval_data)
 
     full_idx = np.tile(np.arange(N, dtype=np.int64), (K, 1))
@@ -442,6 +451,20 @@ def learn(
     def record_at(j, th, x, full_loss=None):
         if "params" in out:
             out["params"][:, j] = th if sub is None else th[:, sub]
+        if samples is not None:
+            samples[:, j] = x
+        if steps[j] % eval_every and steps[j] != n_steps:
+            return
+        if "grad_max" in out:
+            if eval_arr is None:
+                gm = np.abs(full_grads(th)[0]).max(axis=1)
+            else:
+                n_ev = eval_arr[1].shape[0]
+                Ue = None if eval_arr[0] is None else eval_arr[0][None]
+                gm = np.abs(model.indexed_grads(
+                    th, Ue, eval_arr[1][None], np.tile(np.arange(n_ev), (K, 1)),
+                    np.zeros(K, dtype=np.int64))[0]).max(axis=1)
+            out["grad_max"][:, j] = gm
         if "loss" in out:
             out["loss"][:, j] = full_grads(th)[1] if full_loss is None else full_loss
         if "accuracy" in out:
@@ -453,8 +476,6 @@ def learn(
                 out["accuracy"][:, j] = model.accuracy(th, eval_arr)
         if "output_entropy" in out:
             out["output_entropy"][:, j] = model.output_entropy(th, probe_arr)
-        if samples is not None:
-            samples[:, j] = x
 
     noise_shape = model.noise_shape(probe_arr)
     chunk = int(max(1, min(n_steps, 2**21 // max(1, K * max(m, int(np.prod(noise_shape)))))))
@@ -535,6 +556,7 @@ def learn(
         data_of=data_of, dataset_mean=ds_mean,
         params=out.get("params"), samples=samples, loss=out.get("loss"),
         accuracy=out.get("accuracy"), output_entropy=out.get("output_entropy"),
+        grad_max=out.get("grad_max"),
         batch_loss=out.get("batch_loss"), work=out.get("work"), heat=out.get("heat"),
         energy=energy if "energy" in want or "work" in want or "heat" in want else None,
         kl=out.get("kl"), kl_fisher=out.get("kl_fisher"), heat_theta=out.get("heat_theta"),

@@ -537,13 +537,16 @@ class MLPClassifier(_Classifier):
 
     def indexed_grads(self, thetas, Us, Ys, idx, data_of):
         """Mini-batch gradients of K trials in one parallel kernel call."""
-        from ..kernels._mlp import mlp_grad_ensemble
+        from ..kernels._mlp import mlp_grad_ensemble, mlp_grad_ensemble_serial
 
         th = np.ascontiguousarray(thetas)
+        # large networks: BLAS threads inside each gradient, trials one after another
+        kernel = mlp_grad_ensemble_serial if self.n_params * idx.shape[1] > 2_000_000 \
+            else mlp_grad_ensemble
         g = np.empty_like(th)
         loss = np.empty(th.shape[0])
-        mlp_grad_ensemble(th, self._sizes, self._act, Us, Ys, np.ascontiguousarray(idx),
-                          np.ascontiguousarray(data_of), g, loss)
+        kernel(th, self._sizes, self._act, Us, Ys, np.ascontiguousarray(idx),
+               np.ascontiguousarray(data_of), g, loss)
         return g, loss
 
     def batch_grads(self, thetas, U, Y):

@@ -1,0 +1,212 @@
+"""Quasi-static sweep and naive-vs-realistic reservoir comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import as_float_array, positive_float, positive_int
+from ..errors import ValidationError
+from ..results import Estimate
+from ._engine import learn
+from ._info import jackknife
+
+__all__ = ["QuasiStaticSweep", "quasi_static_sweep", "fit_loglog_slope", "ReservoirComparison",
+           "reservoir_comparison"]
+
+
+def fit_loglog_slope(x, y, yerr=None):
+    """Weighted least-squares slope of ``ln y`` against ``ln x``; returns ``(slope, stderr)``.
+
+    ``yerr`` (standard errors of ``y``) weights each point by ``(y / yerr)^2``; without it the
+    standard error comes from the residual scatter.
+    """
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    A = np.stack([lx, np.ones_like(lx)], axis=1)
+    if yerr is None:
+        coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
+        dof = max(lx.size - 2, 1)
+        s2 = float(((ly - A @ coef) ** 2).sum()) / dof
+        cov = s2 * np.linalg.inv(A.T @ A)
+    else:
+        w = (np.asarray(y, float) / np.asarray(yerr, float)) ** 2
+        Aw = A * w[:, None]
+        cov = np.linalg.inv(A.T @ Aw)
+        coef = cov @ (Aw.T @ ly)
+    return float(coef[0]), float(np.sqrt(cov[0, 0]))
+
+
+@dataclass(frozen=True)
+class QuasiStaticSweep:
+    """Conditional entropy production against the learning rate at a fixed horizon.
+
+    Attributes
+    ----------
+    lrs : ndarray
+    n_steps : ndarray of int
+        ``round(horizon / lr)``.
+    entropy_production : Estimate
+        Ensemble mean of ``sum_t KL(p_t || p_{t+1})`` per learning rate.
+    slope : Estimate
+        Fitted exponent of ``EP ~ lr^slope`` (1 for quasi-static learning).
+    """
+
+    lrs: np.ndarray
+    n_steps: np.ndarray
+    horizon: float
+    entropy_production: Estimate
+    slope: Estimate
+
+
+def quasi_static_sweep(model, data, *, lrs, horizon, batch_size, n_trials=200, n_datasets=1,
+                       seed=None, method="replacement", kl="exact", **learn_kw):
+    r"""Conditional entropy production ``sum_t KL(p_theta_t || p_theta_{t+1})`` vs ``lr``.
+
+    The horizon ``lr * n_steps`` is held fixed, so a smaller learning rate takes more, smaller
+    steps. Each KL is O(lr^2) and there are O(1/lr) of them: the total vanishes like lr
+    (quasi-static learning, ``theory/learning.md``).
+
+    Parameters
+    ----------
+    model, data, batch_size, n_trials, n_datasets, method :
+        As in :func:`learn`.
+    lrs : array_like
+        Learning rates (> 0).
+    horizon : float
+        ``lr * n_steps``.
+    kl : {"exact", "fisher"}
+        Exact KL or its Fisher approximation.
+    seed : int, Generator or None
+    """
+    lrs = as_float_array("lrs", lrs, ndim=1)
+    if lrs.size < 2 or np.any(lrs <= 0):
+        raise ValidationError(f"lrs={lrs!r} needs at least two positive learning rates")
+    horizon = positive_float("horizon", horizon)
+    steps = np.maximum(1, np.round(horizon / lrs)).astype(np.int64)
+    rec = "kl" if kl == "exact" else "kl_fisher"
+    if kl not in ("exact", "fisher"):
+        raise ValidationError(f"unknown kl={kl!r}; valid choices are 'exact', 'fisher'")
+    ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+    vals, errs = [], []
+    for j, (lr, n) in enumerate(zip(lrs, steps, strict=True)):
+        child = np.random.SeedSequence(entropy=ss.entropy, spawn_key=tuple(ss.spawn_key) + (j,))
+        ens = learn(model, data, lr=float(lr), batch_size=batch_size, n_steps=int(n),
+                    n_trials=n_trials, n_datasets=n_datasets, seed=child, method=method,
+                    record=(rec,), record_every=int(n), **learn_kw)
+        e = ens.conditional_entropy_production(kl)
+        vals.append(float(e.value))
+        errs.append(float(e.stderr))
+    vals, errs = np.array(vals), np.array(errs)
+    slope, se = fit_loglog_slope(lrs, vals, errs)
+    return QuasiStaticSweep(
+        lrs=lrs, n_steps=steps, horizon=horizon,
+        entropy_production=Estimate(vals, errs, f"conditional_ep_{kl}"),
+        slope=Estimate(slope, se, "weighted log-log fit"),
+    )
+
+
+@dataclass(frozen=True)
+class ReservoirComparison:
+    """Naive (isotropic, Gibbs) vs realistic (anisotropic SGD noise) parameter reservoir.
+
+    Attributes
+    ----------
+    temperature : float
+        Naive parameter temperature ``T = lr tr(Sigma_g) / (2 |b| d)``.
+    hessian, grad_noise_cov : ndarray (d, d)
+        ``H`` of ``U_B`` and ``Sigma_g`` at ``theta_star``.
+    gibbs_cov : ndarray
+        Naive prediction ``T H^{-1}`` (Gibbs ``exp(-U_B / T)``).
+    lyapunov_cov : ndarray
+        Realistic prediction: ``C = (I - lr H) C (I - lr H)^T + lr^2 Sigma_g / |b|``.
+    measured_cov : Estimate
+        Stationary covariance of the simulated parameters (jackknife errors).
+    ep_rate_naive : float
+        0: isotropic noise obeys detailed balance (Clausius equality).
+    ep_rate_realistic : float
+        ``tr(A^T D^{-1} A C) - tr(A)`` with ``A = H``, ``D = lr Sigma_g / (2|b|)`` (per unit
+        time ``t = lr n``).
+    ep_rate_measured : Estimate
+        The same formula with ``A``, ``D``, ``C`` fitted to the simulated steady state.
+    """
+
+    temperature: float
+    hessian: np.ndarray
+    grad_noise_cov: np.ndarray
+    gibbs_cov: np.ndarray
+    lyapunov_cov: np.ndarray
+    measured_cov: Estimate
+    ep_rate_naive: float
+    ep_rate_realistic: float
+    ep_rate_measured: Estimate
+    meta: Any = None
+
+
+def _ep_rate(A, D, C):
+    Dinv = np.linalg.inv(D)
+    return float(np.trace(A.T @ Dinv @ A @ C) - np.trace(A))
+
+
+def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400, burn_in=200,
+                         n_trials=400, seed=None, fd_step=1e-5):
+    r"""Compare the naive and the realistic reservoir for SGD near the minimum ``theta_star``.
+
+    The Hessian ``H`` (central differences of the gradient) and the per-sample gradient
+    covariance ``Sigma_g`` at ``theta_star`` define the linearised SGD; a Gaussian-noise SGD
+    ensemble (``learn(..., method="gaussian", noise_cov=Sigma_g)``) started at ``theta_star``
+    gives the measured stationary covariance, and a lag-one regression of its steady state
+    ``theta_{n+1} = P theta_n + noise`` gives ``A = (I - P) / lr``, ``D = Cov(noise)/(2 lr)``
+    and the measured entropy-production rate. Non-commuting ``H`` and ``Sigma_g`` give a
+    positive rate that the naive (Gibbs) reservoir misses. See ``theory/learning.md``.
+    """
+    from scipy.linalg import solve_discrete_lyapunov
+
+    lr = positive_float("lr", lr)
+    m = positive_int("batch_size", batch_size)
+    n_steps = positive_int("n_steps", n_steps)
+    if not 0 <= burn_in < n_steps - 2:
+        raise ValidationError(f"burn_in={burn_in!r} must lie in [0, n_steps - 2)")
+    data = model.check_data(data)
+    dat = data[1] if model.generative else data
+    th = as_float_array("theta_star", theta_star, ndim=1)
+    d = th.shape[0]
+    H = np.empty((d, d))
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = fd_step
+        H[:, j] = (model.grad(th + e, dat) - model.grad(th - e, dat)) / (2 * fd_step)
+    H = 0.5 * (H + H.T)
+    G = model.per_sample_grads(th, dat)
+    S = np.cov(G, rowvar=False, bias=True).reshape(d, d)
+    T = lr * np.trace(S) / (2 * m * d)
+    gibbs = T * np.linalg.inv(H)
+    P = np.eye(d) - lr * H
+    lyap = solve_discrete_lyapunov(P, lr**2 * S / m)
+    D = lr * S / (2 * m)
+    ep_real = _ep_rate(H, D, lyap)
+    ens = learn(model, dat if model.generative else data, lr=lr, batch_size=m, n_steps=n_steps,
+                n_trials=n_trials, seed=seed, method="gaussian", noise_cov=S, init=th,
+                record=("params",))
+    X = ens.params[:, burn_in:, :] - th  # (K, n, d)
+
+    def stat(idx):
+        x = X[idx]
+        C = np.einsum("kti,ktj->ij", x, x) / (x.shape[0] * x.shape[1])
+        a, b = x[:, :-1].reshape(-1, d), x[:, 1:].reshape(-1, d)
+        Pm = np.linalg.lstsq(a, b, rcond=None)[0].T
+        r = b - a @ Pm.T
+        Q = r.T @ r / r.shape[0]
+        Am = (np.eye(d) - Pm) / lr
+        Dm = Q / (2 * lr)
+        return np.concatenate([C.ravel(), [_ep_rate(Am, Dm, C)]])
+
+    val, se = jackknife(stat, X.shape[0])
+    return ReservoirComparison(
+        temperature=float(T), hessian=H, grad_noise_cov=S, gibbs_cov=gibbs, lyapunov_cov=lyap,
+        measured_cov=Estimate(val[:-1].reshape(d, d), se[:-1].reshape(d, d), "ensemble"),
+        ep_rate_naive=0.0, ep_rate_realistic=ep_real,
+        ep_rate_measured=Estimate(float(val[-1]), float(se[-1]), "lag-one linear fit"),
+        meta={"n_trials": n_trials, "n_steps": n_steps, "burn_in": burn_in},
+    )

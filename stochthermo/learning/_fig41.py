@@ -1,0 +1,345 @@
+"""The paper's Fig. 4.1 experiment: SGD noise diagnostics of an MLP ensemble.
+
+K trials share one initialisation and one training set; they differ only in the mini-batch
+order. From checkpoints alone the noise is ``eta_k(t) = -(Delta theta_k(t) - <Delta theta(t)>)/lr``
+(deviation of a trial's increment from the ensemble-mean increment); panel (c) is
+``(1/d) sum_i Var_k[eta_i(t)]`` per batch size (expected ~ 1/|b|), panel (d) the normalised
+autocorrelation ``sum_i C_ii(t, t + lag) / sum_i C_ii(t, t)`` averaged over t (white: 0 for
+lag >= 1). The parameter average runs over a random subset of ``n_noise_params`` parameters
+(an unbiased estimate of the average over all of them). See ``theory/learning.md``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._validation import positive_float, positive_int
+from ..errors import CorruptFileError, ValidationError
+from ._analysis import fit_loglog_slope
+from ._engine import learn
+from ._ppm import MLPClassifier
+
+__all__ = ["load_dataset", "teacher_student", "Fig41Result", "fig41", "noise_statistics",
+           "plot_fig41"]
+
+
+def teacher_student(n=2000, n_in=32, n_classes=10, *, seed=0):
+    """Synthetic classification task: labels are the arg-max of a random teacher network."""
+    rng = np.random.default_rng(seed)
+    U = rng.standard_normal((n, n_in))
+    W1 = rng.standard_normal((n_in, 64)) / np.sqrt(n_in)
+    W2 = rng.standard_normal((64, n_classes)) / 8.0
+    y = (np.tanh(U @ W1) @ W2).argmax(axis=1)
+    return U, y.astype(np.int64)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0:
+        raise CorruptFileError(f"{path} is not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code != 0x08:
+        raise CorruptFileError(f"{path}: only unsigned-byte IDX files are supported")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise CorruptFileError(f"{path} is truncated: expected {int(np.prod(dims))} values, "
+                               f"found {data.size}")
+    return data.reshape(dims)
+
+
+def load_dataset(source="auto", *, max_samples=None, seed=0):
+    """Load a classification training set ``(U (N, n_in) in [0, 1] or standardised, y (N,))``.
+
+    Parameters
+    ----------
+    source : str or path
+        ``"auto"`` (scikit-learn's digits if installed, else the teacher-student task),
+        ``"digits"``, ``"teacher"``, a ``.npz`` file (arrays ``x_train``/``y_train`` or
+        ``X``/``y``) or a folder holding MNIST-style IDX files (``*images*idx3*`` and
+        ``*labels*idx1*``, optionally gzipped).
+    max_samples : int, optional
+        Keep a random subset of this size.
+    """
+    name = str(source)
+    if name == "auto":
+        try:
+            import sklearn  # noqa: F401
+
+            name = "digits"
+        except ImportError:
+            name = "teacher"
+    if name == "digits":
+        from .._optional import require
+
+        datasets = require("sklearn.datasets", "data", "the digits data set")
+        d = datasets.load_digits()
+        U, y, label = d.data / 16.0, d.target.astype(np.int64), "digits"
+    elif name == "teacher":
+        U, y = teacher_student(seed=seed)
+        label = "teacher-student"
+    else:
+        p = Path(os.fspath(source))
+        if p.is_dir():
+            imgs = sorted(p.glob("*images*idx3*"))
+            labs = sorted(p.glob("*labels*idx1*"))
+            train_i = [q for q in imgs if "train" in q.name] or imgs
+            train_l = [q for q in labs if "train" in q.name] or labs
+            if not train_i or not train_l:
+                raise ValidationError(f"no IDX image/label files found in {p}")
+            U = _read_idx(train_i[0]).reshape(-1, 0 + int(np.prod(_read_idx(train_i[0]).shape[1:])))
+            y = _read_idx(train_l[0]).astype(np.int64)
+            U = U / 255.0
+        elif p.suffix == ".npz" and p.is_file():
+            with np.load(p, allow_pickle=False) as z:
+                keys = set(z.files)
+                for ku, ky in (("x_train", "y_train"), ("X", "y"), ("x", "y")):
+                    if ku in keys and ky in keys:
+                        U, y = z[ku], z[ky]
+                        break
+                else:
+                    raise ValidationError(
+                        f"{p} must hold arrays x_train/y_train or X/y, found {sorted(keys)}"
+                    )
+            U = U.reshape(U.shape[0], -1).astype(np.float64)
+            if U.max(initial=0) > 1.5:
+                U = U / U.max()
+            y = np.asarray(y).astype(np.int64).reshape(-1)
+        else:
+            raise ValidationError(
+                f"data={source!r} is neither 'auto', 'digits', 'teacher', a .npz file nor a "
+                "folder of IDX files"
+            )
+        label = str(p)
+    if U.shape[0] != y.shape[0]:
+        raise ValidationError(f"{label}: {U.shape[0]} inputs but {y.shape[0]} labels")
+    if max_samples is not None and U.shape[0] > max_samples:
+        keep = np.random.default_rng(seed).choice(U.shape[0], max_samples, replace=False)
+        U, y = U[np.sort(keep)], y[np.sort(keep)]
+    return np.ascontiguousarray(U, dtype=np.float64), y, label
+
+
+def noise_statistics(params, lr, max_lag=5):
+    """Noise variance and autocorrelation from checkpoints of trials sharing their start.
+
+    Parameters
+    ----------
+    params : ndarray (K, n_time, d)
+        Parameters of K trials at consecutive steps.
+    lr : float
+
+    Returns
+    -------
+    variance : ndarray (n_time - 1,)
+        ``(1/d) sum_i Var_k[eta_i(t)]``.
+    autocorr : ndarray (max_lag + 1,)
+        ``sum_{t,i} C_ii(t, t+lag) / sum_{t,i} C_ii(t, t)`` over the steps where both exist.
+    """
+    inc = np.diff(params, axis=1)
+    eta = -(inc - inc.mean(axis=0)) / lr  # (K, T, d)
+    K = eta.shape[0]
+    var = (eta**2).sum(axis=0).mean(axis=-1) / (K - 1)
+    ac = np.empty(max_lag + 1)
+    T = eta.shape[1]
+    for lag in range(max_lag + 1):
+        num = (eta[:, lag:] * eta[:, : T - lag]).sum()
+        den = np.sqrt((eta[:, lag:] ** 2).sum() * (eta[:, : T - lag] ** 2).sum())
+        ac[lag] = num / den
+    return var, ac
+
+
+@dataclass(frozen=True)
+class Fig41Result:
+    """Numbers behind the four panels of Fig. 4.1 (one entry per batch size)."""
+
+    batch_sizes: tuple
+    steps: np.ndarray
+    eval_steps: np.ndarray
+    shown_params: dict  # bs -> (K, n_time, n_show)
+    accuracy_mean: dict  # bs -> (n_eval,)
+    accuracy_var: dict
+    noise_variance: dict  # bs -> (n_time - 1,)
+    grad_max: dict  # bs -> (n_eval,) ensemble mean of max_i |d_i U_B|
+    autocorrelation: dict  # bs -> (max_lag + 1,)
+    exponent: float
+    exponent_stderr: float
+    meta: Any = field(default_factory=dict)
+
+    def mean_noise_variance(self):
+        """Time-averaged noise variance per batch size."""
+        return {b: float(np.mean(v)) for b, v in self.noise_variance.items()}
+
+    def to_dict(self) -> dict:
+        """JSON-friendly numbers."""
+        def conv(v):
+            if isinstance(v, dict):
+                return {str(k): conv(x) for k, x in v.items()}
+            if isinstance(v, np.ndarray):
+                return v.tolist()
+            if isinstance(v, np.generic):
+                return v.item()
+            if isinstance(v, tuple | list):
+                return [conv(x) for x in v]
+            return v
+
+        return conv({
+            "batch_sizes": self.batch_sizes, "steps": self.steps, "eval_steps": self.eval_steps,
+            "accuracy_mean": self.accuracy_mean, "accuracy_var": self.accuracy_var,
+            "noise_variance": self.noise_variance, "mean_noise_variance":
+            self.mean_noise_variance(), "grad_max": self.grad_max,
+            "autocorrelation": self.autocorrelation, "noise_exponent": self.exponent,
+            "noise_exponent_stderr": self.exponent_stderr, "meta": dict(self.meta),
+        })
+
+
+def fig41(*, data="auto", hidden=(200, 200, 200), activation="relu", batch_sizes=(1, 10, 100),
+          n_trials=10, n_steps=100, lr=0.01, seed=0, n_noise_params=2000, n_show=4,
+          n_eval=256, eval_every=10, max_samples=None, max_lag=5, progress=None):
+    """Run the Fig. 4.1 experiment: MLP, SGD, several batch sizes, trials sharing their start.
+
+    Parameters
+    ----------
+    data : str or path
+        See :func:`load_dataset`.
+    hidden : tuple of int
+        Hidden widths (``(200, 200, 200)``: a 4-layer MLP as in the paper).
+    batch_sizes : tuple of int
+    n_trials : int
+        K trials per batch size, one shared initialisation and training set.
+    n_steps, lr : int, float
+    n_noise_params : int
+        Size of the random parameter subset used for the noise statistics.
+    n_eval : int
+        Size of the evaluation subset for accuracy and ``max_i |d_i U_B|``.
+    eval_every : int
+    progress : callable, optional
+        Called with a message before each batch size.
+
+    Returns
+    -------
+    Fig41Result
+    """
+    n_trials = positive_int("n_trials", n_trials)
+    if n_trials < 3:
+        raise ValidationError(f"n_trials={n_trials} must be >= 3 for ensemble variances")
+    n_steps = positive_int("n_steps", n_steps)
+    lr = positive_float("lr", lr)
+    U, y, label = load_dataset(data, max_samples=max_samples, seed=seed)
+    n_classes = int(y.max()) + 1
+    model = MLPClassifier(n_in=U.shape[1], n_classes=n_classes, hidden=tuple(hidden),
+                          activation=activation)
+    rng = np.random.default_rng(seed)
+    theta0 = model.init_params(rng)
+    subset = np.sort(rng.choice(model.n_params, min(n_noise_params, model.n_params),
+                                replace=False))
+    ev = np.sort(rng.choice(U.shape[0], min(n_eval, U.shape[0]), replace=False))
+    show = subset[np.linspace(0, subset.size - 1, n_show).astype(int)]
+    out = {k: {} for k in ("shown", "acc_m", "acc_v", "noise", "gmax", "ac")}
+    steps = eval_steps = None
+    for j, b in enumerate(batch_sizes):
+        b = positive_int("batch_sizes", b)
+        if progress is not None:
+            progress(f"batch size {b}")
+        ens = learn(model, (U, y), lr=lr, batch_size=b, n_steps=n_steps, n_trials=n_trials,
+                    seed=np.random.SeedSequence([seed, j]), init=theta0,
+                    record=("params", "accuracy", "grad_max"), param_subset=subset,
+                    eval_data=(U[ev], y[ev]), eval_every=eval_every)
+        steps = ens.steps
+        ok = ~np.isnan(ens.accuracy[0])
+        eval_steps = steps[ok]
+        var, ac = noise_statistics(ens.params, lr, max_lag=max_lag)
+        pos = np.searchsorted(subset, show)
+        out["shown"][b] = ens.params[:, :, pos]
+        out["acc_m"][b] = ens.accuracy[:, ok].mean(axis=0)
+        out["acc_v"][b] = ens.accuracy[:, ok].var(axis=0, ddof=1)
+        out["noise"][b] = var
+        out["gmax"][b] = ens.grad_max[:, ok].mean(axis=0)
+        out["ac"][b] = ac
+    means = np.array([np.mean(out["noise"][b]) for b in batch_sizes])
+    sems = np.array([np.std(out["noise"][b], ddof=1) / np.sqrt(len(out["noise"][b]))
+                     for b in batch_sizes])
+    slope, se = fit_loglog_slope(np.array(batch_sizes, float), means, sems)
+    return Fig41Result(
+        batch_sizes=tuple(int(b) for b in batch_sizes), steps=steps, eval_steps=eval_steps,
+        shown_params=out["shown"], accuracy_mean=out["acc_m"], accuracy_var=out["acc_v"],
+        noise_variance=out["noise"], grad_max=out["gmax"], autocorrelation=out["ac"],
+        exponent=slope, exponent_stderr=se,
+        meta={"data": label, "n_data": int(U.shape[0]), "hidden": list(hidden), "lr": lr,
+              "n_trials": n_trials, "n_steps": n_steps, "n_params": model.n_params,
+              "n_noise_params": int(subset.size), "seed": seed, "activation": activation},
+    )
+
+
+def plot_fig41(result: Fig41Result, out_dir) -> list:
+    """Write the four panels as PNG files into ``out_dir``; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    def save(fig, name):
+        path = out_dir / name
+        tmp = out_dir / (name + ".tmp.png")
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        os.replace(tmp, path)
+        paths.append(path)
+
+    bs = result.batch_sizes
+    fig, axes = plt.subplots(1, len(bs), figsize=(4 * len(bs), 3.2), squeeze=False)
+    for ax, b in zip(axes[0], bs, strict=True):
+        p = result.shown_params[b]
+        for i in range(p.shape[2]):
+            ax.plot(result.steps, p[:, :, i].T, lw=0.6, color=f"C{i}", alpha=0.6)
+        ax.set(title=f"|b| = {b}", xlabel="step", ylabel="parameter")
+    save(fig, "fig41a_parameters.png")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for b in bs:
+        a1.plot(result.eval_steps, result.accuracy_mean[b], label=f"|b|={b}")
+        a2.plot(result.eval_steps, result.accuracy_var[b], label=f"|b|={b}")
+    a1.set(xlabel="step", ylabel="accuracy (ensemble mean)")
+    a2.set(xlabel="step", ylabel="accuracy (ensemble variance)")
+    a1.legend()
+    save(fig, "fig41b_accuracy.png")
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for i, b in enumerate(bs):
+        ax.semilogy(result.steps[1:], result.noise_variance[b], color=f"C{i}", label=f"|b|={b}")
+        ax.semilogy(result.eval_steps, result.grad_max[b], color=f"C{i}", ls="--", lw=0.8)
+    ax.set(xlabel="step", ylabel="(1/d) sum_i Var[eta_i]",
+           title=f"exponent {result.exponent:.3f} ± {result.exponent_stderr:.3f}")
+    ax.legend(title="dashed: max_i |d_i U_B|", fontsize=7)
+    save(fig, "fig41c_noise_variance.png")
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for b in bs:
+        ac = result.autocorrelation[b]
+        ax.plot(np.arange(ac.size), ac, "o-", label=f"|b|={b}")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="lag (steps)", ylabel="noise autocorrelation")
+    ax.legend()
+    save(fig, "fig41d_autocorrelation.png")
+    return paths
+
+
+def write_json_atomic(obj, path) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1)
+    os.replace(tmp, path)
+    return path
