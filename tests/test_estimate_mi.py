@@ -235,3 +235,18 @@ def test_bad_input_messages():
         mutual_information(x, y, method="ksg")
     with pytest.raises(InsufficientDataError, match="needs at least 5 samples"):
         mutual_information(x[:4], y[:4], method="gaussian")
+
+
+def test_maxnorm_tree_count_matches_naive_twin():
+    from stochthermo.kernels._knn import build_kdtree, count_within_maxnorm
+
+    rng = np.random.default_rng(2)
+    pts = np.round(rng.standard_normal((700, 3)), 1)  # ties and boundary distances
+    pts[:50] = pts[0]  # a block of identical points
+    eps = np.abs(np.round(rng.standard_normal(700), 1)) + 0.1
+    for leaf in (1, 4, 16):
+        tree = build_kdtree(pts, leaf)
+        out = np.empty(700, dtype=np.int64)
+        count_within_maxnorm(pts, *tree[:7], pts, eps, out)
+        naive = (np.abs(pts[None, :, :] - pts[:, None, :]).max(axis=2) < eps[:, None]).sum(1)
+        np.testing.assert_array_equal(out, naive)

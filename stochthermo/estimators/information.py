@@ -117,14 +117,13 @@ def _count(space, eps, workers):
         out = np.empty(n, dtype=np.int64)
         count_strict_1d(np.sort(col), col, eps, out)
         return out
-    from scipy.spatial import cKDTree
+    from ..kernels._knn import build_kdtree, count_within_maxnorm
 
-    tree = cKDTree(space)
-    r = np.nextafter(eps, 0.0)
-    return np.asarray(
-        tree.query_ball_point(space, r, p=np.inf, return_length=True, workers=workers),
-        dtype=np.int64,
-    )
+    space = np.ascontiguousarray(space)
+    tree = build_kdtree(space, 16)
+    out = np.empty(n, dtype=np.int64)
+    count_within_maxnorm(space, *tree[:7], space, eps, out)
+    return out
 
 
 def _ksg(x, y, z, k, workers):
