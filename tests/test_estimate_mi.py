@@ -247,6 +247,6 @@ def test_maxnorm_tree_count_matches_naive_twin():
     for leaf in (1, 4, 16):
         tree = build_kdtree(pts, leaf)
         out = np.empty(700, dtype=np.int64)
-        count_within_maxnorm(pts, *tree[:7], pts, eps, out)
+        count_within_maxnorm(pts[tree[0]], *tree[:7], pts, eps, out)
         naive = (np.abs(pts[None, :, :] - pts[:, None, :]).max(axis=2) < eps[:, None]).sum(1)
         np.testing.assert_array_equal(out, naive)

@@ -121,8 +121,12 @@ def _count(space, eps, workers):
 
     space = np.ascontiguousarray(space)
     tree = build_kdtree(space, 16)
+    perm = tree[0]
+    ordered = np.ascontiguousarray(space[perm])
+    res = np.empty(n, dtype=np.int64)
+    count_within_maxnorm(ordered, *tree[:7], ordered, np.ascontiguousarray(eps[perm]), res)
     out = np.empty(n, dtype=np.int64)
-    count_within_maxnorm(space, *tree[:7], space, eps, out)
+    out[perm] = res
     return out
 
 

@@ -116,7 +116,10 @@ def build_kdtree(points, leaf_size):
 def count_within_maxnorm(points, perm, lo, hi, start, stop, left, right, queries, eps, out):
     """``out[i]`` = number of ``points`` with ``max_k |p_k - queries[i, k]| < eps[i]`` (strict).
 
-    Tree built by :func:`build_kdtree`. Whole nodes are counted at once when their bounding
+    ``points`` must be in tree order (``original[perm]``, contiguous, so that leaf scans read
+    consecutive memory); ``perm`` is kept in the signature for symmetry with the builder.
+    Tree built by :func:`build_kdtree`; passing the queries in tree order too improves cache
+    reuse. Whole nodes are counted at once when their bounding
     box lies inside the query box and skipped when disjoint; the comparisons use the same
     floating-point subtraction as a direct test, so counts are exact.
     """
@@ -146,10 +149,9 @@ def count_within_maxnorm(points, perm, lo, hi, start, stop, left, right, queries
                 continue
             if left[node] < 0:
                 for j in range(start[node], stop[node]):
-                    p = perm[j]
                     ok = True
                     for k in range(d):
-                        if abs(points[p, k] - queries[i, k]) >= e:
+                        if abs(points[j, k] - queries[i, k]) >= e:
                             ok = False
                             break
                     if ok:
