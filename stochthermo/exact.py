@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import weakref
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -88,16 +90,66 @@ def _langevin(model, name="model") -> LinearLangevin:
     )
 
 
-def _lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """Solve ``A C + C A^T = 2 D`` for symmetric C."""
-    C = sla.solve_continuous_lyapunov(A, 2.0 * D)
-    C = 0.5 * (C + C.T)
-    # one step of iterative refinement on the residual: Bartels-Stewart alone loses relative
-    # accuracy on small entries (and hence on small mutual informations)
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached(model, key, fn):
+    """Memoise ``fn()`` per (immutable) model object."""
+    store = _CACHE.setdefault(model, {})
+    if key not in store:
+        store[key] = fn()
+    return store[key]
+
+
+def _lyapunov(A: np.ndarray, D: np.ndarray, spectral=None) -> np.ndarray:
+    """Solve ``A C + C A^T = 2 D`` for symmetric C.
+
+    Symmetric A: in the eigenbasis, ``C_ij = 2 D_ij / (lambda_i + lambda_j)``. Otherwise
+    Bartels-Stewart on the real Schur form ``A = U T U^T`` (LAPACK ``trsyl``) with one step of
+    iterative refinement, which recovers full relative accuracy of small entries (hence of small
+    mutual informations). ``spectral`` is the decomposition cached by the model.
+    """
+    if spectral is None:
+        from .models.linear import _decompose
+
+        spectral = _decompose(A)[0]
+    kind, X, U = spectral
+    if kind == "sym":
+        F = U.T @ (2.0 * D) @ U
+        C = U @ (F / np.add.outer(X, X)) @ U.T
+        return 0.5 * (C + C.T)
+    T = X
+    trsyl = sla.get_lapack_funcs("trsyl", (T,))
+
+    def solve(Q):
+        F = U.T @ Q @ U
+        Y, scale, info = trsyl(T, T, F, tranb="T")
+        if info < 0:  # pragma: no cover - LAPACK argument error
+            raise ModelError(f"the Lyapunov solver failed (LAPACK info={info})")
+        Xs = U @ (Y / scale) @ U.T
+        return 0.5 * (Xs + Xs.T)
+
+    C = solve(2.0 * D)
     R = 2.0 * D - (A @ C + C @ A.T)
-    dC = sla.solve_continuous_lyapunov(A, 0.5 * (R + R.T))
-    C = C + 0.5 * (dC + dC.T)
-    return C
+    return C + solve(0.5 * (R + R.T))
+
+
+def _stationary(m: LinearLangevin) -> np.ndarray:
+    def compute():
+        C = _lyapunov(m.A, m.D, m.spectral)
+        C.setflags(write=False)
+        return C
+
+    return _cached(m, "C", compute)
+
+
+def _stein_symmetric(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Solve ``C = P C P + Q`` for symmetric P by diagonalising it (one ``eigh``)."""
+    p, V = np.linalg.eigh(P)
+    F = V.T @ Q @ V
+    Y = F / (1.0 - np.outer(p, p))
+    C = V @ Y @ V.T
+    return 0.5 * (C + C.T)
 
 
 def _discrete_lyapunov(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
@@ -109,6 +161,8 @@ def _discrete_lyapunov(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
             "and has no stationary covariance; lower lr below 2 / (largest Hessian eigenvalue)"
         )
     d = P.shape[0]
+    if np.array_equal(P, P.T):
+        return _stein_symmetric(P, Q)
     method = "direct" if d <= 10 else "bilinear"
     C = sla.solve_discrete_lyapunov(P, Q, method=method)
     C = 0.5 * (C + C.T)
@@ -165,7 +219,7 @@ def stationary_covariance(model, *, continuous: bool = False, augmented: bool = 
             return C
         return C[: model.dim, : model.dim].copy()
     m = _langevin(model)
-    return _lyapunov(m.A, m.D)
+    return _stationary(m).copy()
 
 
 def _as_times(t, integer: bool) -> np.ndarray:
@@ -230,7 +284,7 @@ def moments(model, t, *, mean0=None, cov0=None) -> Moments:
     times = _as_times(t, integer=False)
     m0 = m.x_star.copy() if mean0 is None else as_vector("mean0", mean0, d)
     C0 = np.zeros((d, d)) if cov0 is None else _as_cov("cov0", cov0, d)
-    Cinf = _lyapunov(m.A, m.D)
+    Cinf = _stationary(m)
     means = np.empty((times.size, d))
     covs = np.empty((times.size, d, d))
     for j, tj in enumerate(times):
@@ -254,15 +308,16 @@ def _state(m: LinearLangevin, mean, cov):
     if cov is None:
         if mean is not None:
             raise ValidationError("mean= was given without cov=; pass both for a transient state")
-        C = _lyapunov(m.A, m.D)
+        C = _stationary(m)
         dm = np.zeros(d)
     else:
         C = _as_cov("cov", cov, d)
         dm = np.zeros(d) if mean is None else as_vector("mean", mean, d) - m.x_star
     try:
-        Cinv = np.linalg.inv(C)
-        check_psd("cov", Cinv, strict=True)
-    except (np.linalg.LinAlgError, ValidationError):
+        L = np.linalg.cholesky(C)
+        Linv = sla.solve_triangular(L, np.eye(d), lower=True)
+        Cinv = Linv.T @ Linv
+    except np.linalg.LinAlgError:
         raise ModelError(
             "the covariance is singular (the noise does not reach every direction), so the "
             "density and its current are not defined; give D full rank or a non-singular cov="
@@ -290,7 +345,7 @@ def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
     the Hessian and the gradient-noise covariance commute [LL-db], [SGD-db].
     """
     m = _langevin(model)
-    C = _lyapunov(m.A, m.D)
+    C = _stationary(m)
     scale = max(np.linalg.norm(m.D), np.finfo(float).tiny)
     viol = float(np.linalg.norm(m.A @ C - m.D) / scale)
     comm = None
@@ -302,10 +357,14 @@ def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
 
 
 def _dinv(m: LinearLangevin) -> np.ndarray:
+    def inverse():
+        L = np.linalg.cholesky(m.D)
+        Linv = sla.solve_triangular(L, np.eye(m.dim), lower=True)
+        return Linv.T @ Linv
+
     try:
-        Dinv = np.linalg.inv(m.D)
-        check_psd("D", Dinv, strict=True)
-    except (np.linalg.LinAlgError, ValidationError):
+        Dinv = _cached(m, "Dinv", inverse)
+    except np.linalg.LinAlgError:
         raise ModelError(
             "D is singular, so entropy production (which weighs the current by D^-1) is "
             "infinite or undefined; give the noise full rank"

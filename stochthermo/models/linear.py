@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 
 from .._validation import (
     as_square_matrix,
@@ -26,14 +27,44 @@ from ..errors import UnstableModelError, ValidationError
 __all__ = ["LinearLangevin", "LinearizedSGD"]
 
 
-def _check_stable(name: str, A: np.ndarray) -> None:
-    eig = np.linalg.eigvals(A)
+def _decompose(A: np.ndarray):
+    """Spectral data of A reused by the closed forms: ("sym", eigenvalues, eigenvectors) for
+    symmetric A, else ("schur", T, U) with the real Schur form ``A = U T U^T``."""
+    if np.array_equal(A, A.T):
+        w, V = np.linalg.eigh(A)
+        return ("sym", w, V), w.astype(complex)
+    T, U = sla.schur(A, output="real")
+    return ("schur", T, U), _schur_eigenvalues(T)
+
+
+def _schur_eigenvalues(T: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a real quasi-triangular Schur factor (1x1 and 2x2 diagonal blocks)."""
+    n = T.shape[0]
+    out = np.empty(n, dtype=complex)
+    i = 0
+    while i < n:
+        if i + 1 < n and T[i + 1, i] != 0.0:
+            a, b, c, d = T[i, i], T[i, i + 1], T[i + 1, i], T[i + 1, i + 1]
+            tr, det = a + d, a * d - b * c
+            disc = complex(tr * tr / 4.0 - det)
+            root = np.sqrt(disc)
+            out[i], out[i + 1] = tr / 2.0 + root, tr / 2.0 - root
+            i += 2
+        else:
+            out[i] = T[i, i]
+            i += 1
+    return out
+
+
+def _check_stable(name: str, A: np.ndarray):
+    decomp, eig = _decompose(A)
     if eig.size and eig.real.min() <= 0:
         raise UnstableModelError(
             f"{name} must be stable (all eigenvalues with positive real part), but it has the "
             f"eigenvalue {eig[np.argmin(eig.real)]:.4g} ({short_repr(A)}); the process has no "
             "stationary state. Near a minimum the Hessian must be positive definite"
         )
+    return decomp
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +113,7 @@ class LinearLangevin:
         D = as_square_matrix("D", self.D, dim=d)
         D = check_symmetric("D", D)
         check_psd("D", D)
-        _check_stable("A", A)
+        decomp = _check_stable("A", A)
         x_star = np.zeros(d) if self.x_star is None else as_vector("x_star", self.x_star, d)
         blocks = normalize_blocks(self.blocks, d)
         if self.temperatures is None:
@@ -97,6 +128,7 @@ class LinearLangevin:
             val.setflags(write=False)
             object.__setattr__(self, name, val)
         object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "_decomposition", decomp)
 
     @property
     def dim(self) -> int:
@@ -125,6 +157,11 @@ class LinearLangevin:
         """The same process with another subsystem split."""
         return LinearLangevin(self.A, self.D, x_star=self.x_star, blocks=blocks,
                               temperatures=temperatures)
+
+    @property
+    def spectral(self):
+        """Spectral data of A computed once at construction (used by ``stochthermo.exact``)."""
+        return self._decomposition
 
     def __repr__(self) -> str:
         return (
