@@ -21,7 +21,7 @@ import numpy as np
 import stochthermo as st
 from stochthermo._rng import trajectory_seeds
 from stochthermo.kernels._random import fill_normals
-from stochthermo.simulate import _ziggurat_table, simulate
+from stochthermo.simulation import _ziggurat_table, simulate
 
 QUICK = "--quick" in sys.argv
 REPEATS = 3

@@ -28,7 +28,20 @@ _LAZY = {
     "bridge": ("stochthermo.bridge", None),
     "plotting": ("stochthermo.plotting", None),
     "learning": ("stochthermo.learning", None),
-    "simulate": ("stochthermo.simulate", "simulate"),
+    "simulate": ("stochthermo.simulation", "simulate"),
+    "simulation": ("stochthermo.simulation", None),
+    "LinearCurrent": ("stochthermo.simulation", "LinearCurrent"),
+    "NonlinearLangevin": ("stochthermo.models.nonlinear", "NonlinearLangevin"),
+    "DrivenTrap": ("stochthermo.models.nonlinear", "DrivenTrap"),
+    "double_well": ("stochthermo.models.nonlinear", "double_well"),
+    "dragged_trap": ("stochthermo.models.nonlinear", "dragged_trap"),
+    "learn": ("stochthermo.learning", "learn"),
+    "LearningEnsemble": ("stochthermo.learning", "LearningEnsemble"),
+    "GaussianLearner": ("stochthermo.learning", "GaussianLearner"),
+    "GaussianMean": ("stochthermo.learning", "GaussianMean"),
+    "LinearRegression": ("stochthermo.learning", "LinearRegression"),
+    "SoftmaxRegression": ("stochthermo.learning", "SoftmaxRegression"),
+    "MLPClassifier": ("stochthermo.learning", "MLPClassifier"),
 }
 
 __all__ = [

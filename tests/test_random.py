@@ -6,7 +6,7 @@ from scipy import stats
 
 from stochthermo._rng import trajectory_seeds
 from stochthermo.kernels._random import fill_normals
-from stochthermo.simulate import _ziggurat_table, standard_normals
+from stochthermo.simulation import _ziggurat_table, standard_normals
 
 
 def test_ziggurat_table_closes():

@@ -23,7 +23,7 @@ from stochthermo.errors import (
     ValidationError,
 )
 from stochthermo.models.nonlinear import DrivenTrap, NonlinearLangevin, double_well, dragged_trap
-from stochthermo.simulate import LinearCurrent, _psd_sqrt, simulate
+from stochthermo.simulation import LinearCurrent, _psd_sqrt, simulate
 
 NONEQ = st.LinearLangevin([[1.0, 0.6], [-0.4, 1.5]], np.diag([1.0, 0.5]))
 ROT = LinearCurrent("rot", [[0.0, -1.0], [1.0, 0.0]], [0.2, -0.1])
@@ -344,7 +344,7 @@ def test_sgd_diagonal_fast_path_matches_twin():
 
 
 def test_scalar_fast_path_uses_the_trajectory_streams():
-    from stochthermo.simulate import standard_normals
+    from stochthermo.simulation import standard_normals
 
     m = st.LinearLangevin([[1.5]], [[0.4]], x_star=[0.2])
     h, n, K = 0.1, 50, 7

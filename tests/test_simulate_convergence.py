@@ -2,7 +2,7 @@
 
 Coarse increments are sums of fine ones (``z_coarse = sum z_fine / sqrt(k)``), so every
 scheme sees the same Brownian path; the order is the slope of log error against log dt.
-Orders for additive noise (``stochthermo.simulate.METHODS``): Euler strong 1 / weak 1, Heun
+Orders for additive noise (``stochthermo.simulation.METHODS``): Euler strong 1 / weak 1, Heun
 strong 1 / weak 2.
 """
 
@@ -11,7 +11,7 @@ import pytest
 
 import stochthermo as st
 from stochthermo.models.nonlinear import double_well
-from stochthermo.simulate import METHODS, simulate
+from stochthermo.simulation import METHODS, simulate
 
 OU = st.LinearLangevin([[1.0]], [[0.5]])
 

@@ -6,7 +6,7 @@ import pytest
 import stochthermo as st
 from stochthermo import exact
 from stochthermo.models.nonlinear import DrivenTrap, dragged_trap
-from stochthermo.simulate import simulate
+from stochthermo.simulation import simulate
 
 NONEQ2 = st.LinearLangevin([[1.0, 0.8], [-0.6, 1.2]], np.diag([1.0, 0.5]))
 BLOCK3 = st.LinearLangevin([[1.2, 0.5, 0.0], [-0.3, 1.0, 0.6], [0.4, -0.2, 0.9]],

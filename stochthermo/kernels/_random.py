@@ -8,7 +8,7 @@ continued anywhere by saving its counter, and its values do not depend on which 
 Normals come from a 256-layer ziggurat (Marsaglia & Tsang) that uses one 64-bit word per
 accepted draw on its fast path: 8 bits pick the layer, 1 bit the sign, the top 53 bits the
 uniform. The tables (shape ``(3, 257)``: layer edges ``x``, ratios ``x[i+1]/x[i]`` and
-``exp(-x^2/2)``) are built by ``stochthermo.simulate._ziggurat_table`` and passed in as an array.
+``exp(-x^2/2)``) are built by ``stochthermo.simulation._ziggurat_table`` and passed in as an array.
 See ``theory/simulation.md`` [SIM-rng].
 """
 

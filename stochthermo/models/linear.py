@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from .._validation import (
     as_square_matrix,
@@ -33,6 +32,8 @@ def _decompose(A: np.ndarray):
     if np.array_equal(A, A.T):
         w, V = np.linalg.eigh(A)
         return ("sym", w, V), w.astype(complex)
+    import scipy.linalg as sla
+
     T, U = sla.schur(A, output="real")
     return ("schur", T, U), _schur_eigenvalues(T)
 
