@@ -12,9 +12,8 @@ production, heat, information flow) refers to the continuous-time limit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
@@ -228,7 +227,8 @@ def _as_times(t, integer: bool) -> np.ndarray:
     if np.any(arr < 0):
         raise ValidationError(f"t={t!r} must be >= 0")
     if integer and np.any(arr != np.round(arr)):
-        raise ValidationError(f"t={t!r} must be whole numbers of SGD steps for a LinearizedSGD model")
+        raise ValidationError(
+            f"t={t!r} must be whole numbers of SGD steps for a LinearizedSGD model")
     return arr
 
 
@@ -423,9 +423,10 @@ def _with_blocks(model, blocks, temperatures):
 
 
 def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
-    r"""Entropy flow into each block's bath per unit time, :math:`\langle (D^{-1} F)_i \circ \dot x_i\rangle`.
+    r"""Entropy flow into each block's bath per unit time.
 
-    [LL-heat] With drift :math:`F = -A(x - x_\star)`: steady state
+    :math:`\dot S_i = \langle (D^{-1} F)_i \circ \dot x_i\rangle` [LL-heat]. With drift
+    :math:`F = -A(x - x_\star)`: steady state
     :math:`\dot S_i = -\mathrm{tr}_i(D^{-1} A C M^\top)`; transient adds
     :math:`(D^{-1}A\tilde m)_i \cdot (A\tilde m)_i`.
     """
@@ -456,7 +457,9 @@ def heat_rates(model, *, blocks=None, temperatures=None, mean=None, cov=None) ->
 
 
 def information_flows(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
-    r"""Information flow into each subsystem, :math:`\dot I_i = \langle v_i \cdot \nabla_i \ln p(x_{\bar i} | x_i)\rangle`.
+    r"""Information flow into each subsystem (nats per unit time).
+
+    :math:`\dot I_i = \langle v_i \cdot \nabla_i \ln p(x_{\bar i} | x_i)\rangle`.
 
     Notes
     -----
@@ -477,7 +480,9 @@ def information_flows(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
 
 
 def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
-    r"""Entropy production of each subsystem, :math:`\sigma_i = \langle v_i^\top D_i^{-1} v_i\rangle \ge 0`.
+    r"""Entropy production of each subsystem (nats per unit time).
+
+    :math:`\sigma_i = \langle v_i^\top D_i^{-1} v_i\rangle \ge 0`.
 
     Notes
     -----
@@ -572,7 +577,7 @@ def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = Fa
 
 
 def stationary_logpdf(model, x) -> np.ndarray:
-    r"""Log density of the stationary Gaussian law :math:`N(x_\star, C)` at ``x`` (shape ``(..., d)``)."""
+    r"""Log density of the stationary law :math:`N(x_\star, C)` at ``x`` (shape ``(..., d)``)."""
     C = stationary_covariance(model)
     d = C.shape[0]
     x = as_float_array("x", x, ndim=None)

@@ -28,6 +28,7 @@ DEFAULT_MODEL = {
 
 
 def configure(p):
+    """Add the options of this subcommand to the argparse parser ``p``."""
     p.add_argument("--out", metavar="DIR", default="stochthermo-report",
                    help="where report.html, results.json and the figures go "
                    "(default: stochthermo-report)")
@@ -388,6 +389,7 @@ def _strip_png(obj):
 
 
 def run(args) -> int:
+    """Run the subcommand; returns the exit code."""
     import sys
     import time
     from pathlib import Path

@@ -21,6 +21,7 @@ examples:
 
 
 def configure(p):
+    """Add the options of this subcommand to the argparse parser ``p``."""
     g = p.add_argument_group("linear Langevin model")
     g.add_argument("--A", metavar="MATRIX", help="drift matrix, e.g. '[[2,0.5],[0.5,1]]'")
     g.add_argument("--D", metavar="MATRIX", help="diffusion matrix (symmetric)")
@@ -113,6 +114,7 @@ def _numeric(deriv, name):
 
 
 def run(args) -> int:
+    """Run the subcommand; returns the exit code."""
     import sympy as sp
 
     from ..cli import UsageError

@@ -27,8 +27,11 @@ __all__ = ["LinearLangevin", "LinearizedSGD"]
 
 
 def _decompose(A: np.ndarray):
-    """Spectral data of A reused by the closed forms: ("sym", eigenvalues, eigenvectors) for
-    symmetric A, else ("schur", T, U) with the real Schur form ``A = U T U^T``."""
+    """Spectral data of A reused by the closed forms.
+
+    ``("sym", eigenvalues, eigenvectors)`` for symmetric A, else ``("schur", T, U)`` with the
+    real Schur form ``A = U T U^T``.
+    """
     if np.array_equal(A, A.T):
         w, V = np.linalg.eigh(A)
         return ("sym", w, V), w.astype(complex)
@@ -303,7 +306,7 @@ class LinearizedSGD:
         return np.vstack([top, bottom])
 
     def to_langevin(self, blocks=None, temperatures=None) -> LinearLangevin:
-        """The continuous-time limit: ``A = H / (1 - beta)``, ``D = diffusion``; time ``t = r n``."""
+        """The continuous limit: ``A = H / (1 - beta)``, ``D = diffusion``; time ``t = r n``."""
         return LinearLangevin(
             self.hessian / (1.0 - self.momentum), self.diffusion, x_star=self.theta_star,
             blocks=blocks, temperatures=temperatures,

@@ -139,8 +139,11 @@ def _split_top(s: str, name: str) -> list[str]:
 
 
 def parse_matrix(value, name: str = "matrix", symbols: dict | None = None) -> sp.Matrix:
-    """Turn a SymPy matrix, nested list (of numbers, expressions or strings) or a string such as
-    ``"[[k, 1], [0, 2*k]]"`` into a square :class:`sympy.Matrix` (scalars become 1x1)."""
+    """Turn user input into a square :class:`sympy.Matrix`.
+
+    Accepts a SymPy matrix, a nested list (of numbers, expressions or strings) or a string such
+    as ``"[[k, 1], [0, 2*k]]"``; scalars become 1x1.
+    """
     symbols = {} if symbols is None else symbols
     if isinstance(value, sp.MatrixBase):
         rows = value.tolist()
@@ -359,6 +362,7 @@ class CompiledQuantity:
     __doc__: str = ""
 
     def __call__(self, **kwargs):
+        """Evaluate at the given symbol values (keyword arguments, see ``arguments``)."""
         missing = [a for a in self.arguments if a not in kwargs]
         extra = [k for k in kwargs if k not in self.arguments]
         if missing or extra:
