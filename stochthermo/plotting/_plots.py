@@ -210,12 +210,13 @@ def plot_stationary_density(model, *, dims=(0, 1), ax=None, n_grid: int = 121,
         ax.contour(X1, X2, p, levels=6, colors=PALETTE["theory"], linewidths=0.6, alpha=0.7)
         jmax = float(speed.max())
         pmax = float(p.max())
-        scale = float(np.max(np.abs(Ms)) * extent * sd.max() * pmax) if pmax > 0 else 0.0
+        # size of the drift flux A x p(x): the current counts as zero far below it
+        scale = float(np.max(np.abs(model.A)) * extent * sd.max() * pmax)
         from matplotlib.lines import Line2D
 
         handles = [Line2D([], [], color=PALETTE["theory"], lw=0.8,
                           label="exact stationary density p(x)")]
-        if jmax > 1e-12 * max(scale, 1e-300):
+        if jmax > 1e-9 * scale:
             lw = 0.4 + 2.2 * speed / jmax
             ax.streamplot(g1, g2, J[..., 0], J[..., 1], color=PALETTE["estimate"],
                           linewidth=lw, density=n_stream, arrowsize=1.0)
