@@ -121,7 +121,10 @@ def plot_trajectories(ensemble, *, coords=0, n_show: int = 20, model=None, ax=No
                 a.plot(t, mu + sd, color=PALETTE["theory"], lw=1.0, ls="--")
                 a.plot(t, mu - sd, color=PALETTE["theory"], lw=1.0, ls="--")
             a.set_xlabel(time_label or _time_label(ensemble))
-            a.set_ylabel(ylabel or f"$x_{{{c + 1}}}$  [state units]")
+            if ylabel is None and _time_label(ensemble) == TIME_LABELS["sgd"]:
+                a.set_ylabel(rf"$\theta_{{{c + 1}}}$  [parameter units]")
+            else:
+                a.set_ylabel(ylabel or f"$x_{{{c + 1}}}$  [state units]")
             a.set_title(f"ensemble trajectories, coordinate {c + 1}")
             a.legend(loc="best")
         apply_tick_style(arr)
@@ -171,7 +174,8 @@ def plot_stationary_density(model, *, dims=(0, 1), ax=None, n_grid: int = 121,
     from .. import exact
     from ..models.linear import LinearizedSGD, LinearLangevin
 
-    if isinstance(model, LinearizedSGD):
+    sgd = isinstance(model, LinearizedSGD)
+    if sgd:
         model = model.to_langevin()
     if not isinstance(model, LinearLangevin):
         raise ValidationError(
@@ -237,13 +241,16 @@ def plot_stationary_density(model, *, dims=(0, 1), ax=None, n_grid: int = 121,
                                   ms=3, label=f"simulated states ({pts.shape[0]})"))
         if colorbar:
             cb = ax.figure.colorbar(cf, ax=ax, shrink=0.85)
-            cb.set_label(f"p(x)  [1 / state units²]{' (marginal)' if d > 2 else ''}")
+            unit_cb = "parameter units" if sgd else "state units"
+            cb.set_label(f"p(x)  [1 / {unit_cb}²]{' (marginal)' if d > 2 else ''}")
         ax.set_xlim(g1[0], g1[-1])
         ax.set_ylim(g2[0], g2[-1])
-        ax.set_xlabel(f"$x_{{{i + 1}}}$  [state units]")
-        ax.set_ylabel(f"$x_{{{j + 1}}}$  [state units]")
+        sym, unit = (r"\theta", "parameter units") if sgd else ("x", "state units")
+        ax.set_xlabel(f"${sym}_{{{i + 1}}}$  [{unit}]")
+        ax.set_ylabel(f"${sym}_{{{j + 1}}}$  [{unit}]")
         sigma = exact.entropy_production_rate(model)
-        ax.set_title(f"stationary density and current (σ = {sigma:.3g} nats/time)")
+        ax.set_title(f"stationary density and current\nσ = {sigma:.3g} nats/time"
+                     f"{' (continuous limit)' if sgd else ''}")
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1,
                   frameon=False)
         apply_tick_style(ax)
