@@ -8,6 +8,7 @@ Scripts are discovered by glob, so a new note's checks are picked up without edi
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,33 @@ def test_theory_check_script(script: Path):
             f"--- stderr (tail) ---\n{proc.stderr[-3000:]}"
         )
     assert "OK" in proc.stdout, f"{script.name} printed no OK line:\n{proc.stdout[-2000:]}"
+
+
+def _labels(text: str, prefixes=("LL", "SGD")) -> set[str]:
+    alternatives = "|".join(prefixes)
+    pat = re.compile(r"\[((?:" + alternatives + r")-[A-Za-z0-9-]+)\]")
+    return set(pat.findall(text))
+
+
+def test_cited_labels_are_defined():
+    """Every [LL-*] / [SGD-*] label cited in the package or the tests is derived in theory/."""
+    defined = _labels((ROOT / "theory" / "linear_langevin.md").read_text())
+    defined |= _labels((ROOT / "theory" / "sgd.md").read_text())
+    cited = {}
+    for path in list((ROOT / "stochthermo").rglob("*.py")) + list((ROOT / "tests").glob("*.py")):
+        for label in _labels(path.read_text(encoding="utf-8")):
+            cited.setdefault(label, path.relative_to(ROOT).as_posix())
+    missing = {k: v for k, v in cited.items() if k not in defined}
+    assert not missing, f"labels cited but not defined in theory/: {missing}"
+
+
+def test_readme_indexes_every_note_and_label():
+    readme = (ROOT / "theory" / "README.md").read_text()
+    notes = sorted(p.name for p in (ROOT / "theory").glob("*.md") if p.name != "README.md")
+    assert notes
+    unlisted = [n for n in notes if f"`{n}`" not in readme]
+    assert not unlisted, f"theory/README.md does not list {unlisted}"
+    for note in ("linear_langevin.md", "sgd.md"):
+        labels = _labels((ROOT / "theory" / note).read_text())
+        absent = sorted(lab for lab in labels if f"[{lab}]" not in readme)
+        assert not absent, f"theory/README.md lacks the labels {absent} of {note}"

@@ -153,6 +153,9 @@ def check_discrete_covariance():
     ok("[SGD-rate]", "C_r = r C_1 + r^2 C_2 + O(r^3), H C_1 + C_1 H = Q, H C_2 + C_2 H = H C_1 H")
     # the relative gap is first order: C_r - C_cont = r^2 C_2 + O(r^3) with C_2 != 0
     assert not is_zero(c2)
+    # exactly, C_r - C_cont solves H X + X H = r H C_r H (PSD right side, so C_r >= C_cont)
+    X = C - cont
+    assert is_zero(H * X + X * H - r * H * C * H)
     ok("[SGD-rate]", "|C_r - C_cont| / |C_cont| = r |C_2| / |C_1| + O(r^2): first order in r")
 
 
@@ -237,7 +240,12 @@ def check_detailed_balance():
     C = continuous_cov(Hc, Dc)
     assert is_zero(Hc * C - Dc)
     assert is_zero(C - Hc.inv() * Dc)
-    ok("[SGD-db]", "commuting H, Sigma: C = H^-1 D, A C = D (detailed balance), any 2x2")
+    # the exact discrete chain is then reversible too: P C_r = C_r P^T
+    r = sp.Symbol("r", positive=True)
+    Pc = sp.eye(2) - r * Hc
+    Cr = discrete_cov(Pc, r**2 * Sc)
+    assert is_zero(Pc * Cr - Cr * Pc.T)
+    ok("[SGD-db]", "commuting H, Sigma: C = H^-1 D, A C = D (detailed balance); P C_r symmetric")
     # conversely, A C = D with C symmetric forces [H, C] = 0 and then [H, D] = 0
     Cg = sym_matrix("c", 2, real=True)
     Dg = Hc * Cg                                     # suppose A C = D
@@ -260,7 +268,15 @@ def check_entropy_production():
     sig_g = (Hg * D.inv() * Hg * Cg).trace() - Hg.trace()
     kappa = S[0, 1] * (Hg[0, 0] - Hg[1, 1]) - Hg[0, 1] * (S[0, 0] - S[1, 1])
     assert is_zero(sig_g - kappa**2 / (Hg.trace() * S.det()))
-    ok("[SGD-ep2]", "2x2: sigma = kappa^2 / (tr H det Sigma), independent of r and |b|")
+    # momentum rescales A by 1/(1 - beta) (and D by a scalar): sigma -> sigma / (1 - beta)
+    beta = sp.Symbol("beta", positive=True)
+    Am = Hg / (1 - beta)
+    Dm = D / (1 - beta) ** 2
+    Cm = continuous_cov(Am, Dm)
+    sig_m = (Am.T * Dm.inv() * Am * Cm).trace() - Am.trace()
+    assert is_zero(sig_m - sig_g / (1 - beta))
+    ok("[SGD-ep2]", "2x2: sigma = kappa^2 / (tr H det Sigma), independent of r and |b|; "
+       "momentum: / (1 - beta)")
     # the stationary law and its current: -H x = -D C^-1 x + M x, div(M x p) = 0, M != 0
     M = (-H + D * C.inv()).applyfunc(sp.cancel)
     x = sp.Matrix(sp.symbols("x1 x2", real=True))
