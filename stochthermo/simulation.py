@@ -555,7 +555,8 @@ def _check_resume(resume, model, kind):
 
 
 def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save_every=1,
-             seed=None, observables=(), progress=None, resume=None, _noise=None) -> Ensemble:
+             seed=None, observables=(), progress=None, resume=None, client=None, scheduler=None,
+             chunk_size=None, reduce=None, retries=2, _noise=None, _traj_offset=0):
     r"""Simulate an ensemble of independent trajectories of ``model``.
 
     Parameters
@@ -594,10 +595,28 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
     resume : Ensemble, optional
         Continue a previous run of the same model from its last state, with the same random
         streams: the result equals the corresponding part of one uninterrupted run, bit for bit.
+    client : dask.distributed.Client, optional
+        Run the trajectories in chunks on a Dask cluster (extra ``distributed``); the result
+        is bit-identical to the single-process run with the same seed, whatever the number of
+        workers or ``chunk_size``. See :mod:`stochthermo.distributed`.
+    scheduler : {'dask'} or str, optional
+        ``'dask'``: the running default Dask client; ``'tcp://host:port'``: a client connected
+        to that scheduler for this call.
+    chunk_size : int, optional
+        Trajectories per chunk (task); default about ``n_traj / (4 * workers)``. With
+        ``reduce`` it is rounded up to a multiple of ``stochthermo.distributed.LEAF``. Given
+        without a client, the chunks run one after the other in this process.
+    reduce : {'moments'}, optional
+        Return :class:`stochthermo.distributed.EnsembleMoments` (per-time means and
+        covariances of the state and observables, with the count) reduced chunk by chunk
+        instead of the trajectories; client memory stays flat in ``n_traj``. Works with or
+        without a client, with identical bits.
+    retries : int, optional
+        Times Dask re-runs a chunk whose task raised (lost workers are handled by Dask itself).
 
     Returns
     -------
-    Ensemble
+    Ensemble or EnsembleMoments
         ``x`` of shape ``(n_traj, n_saved, d)`` (SGD: ``theta`` only), ``t``, ``dt``,
         ``observables`` and ``meta`` (method, seed, versions, and ``meta['state']`` for resume).
 
@@ -629,6 +648,15 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
     >>> ens.x.shape, ens.observables["heat"].shape
     ((8, 101, 2), (8, 101, 2))
     """
+    if (client is not None or scheduler is not None or chunk_size is not None
+            or reduce is not None):
+        from . import distributed
+
+        return distributed.simulate(
+            model, n_traj=n_traj, n_steps=n_steps, dt=dt, method=method, x0=x0,
+            save_every=save_every, seed=seed, observables=observables, progress=progress,
+            resume=resume, client=client, scheduler=scheduler, chunk_size=chunk_size,
+            reduce=reduce, retries=retries, _noise=_noise)
     if isinstance(model, LinearizedSGD):
         kind = "sgd"
     elif isinstance(model, LinearLangevin):
@@ -728,7 +756,7 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
         x = np.array(state["x"], dtype=np.float64)
         acc = np.array(state["acc"], dtype=np.float64)
     else:
-        seeds = trajectory_seeds(seed, n_traj)
+        seeds = trajectory_seeds(seed, n_traj, offset=_traj_offset)
         counters = np.zeros(n_traj, dtype=np.uint64)
         x = _initial_state(model, x0, n_traj, plan, seeds, counters, kind)
         n_obs = (plan.n_blocks if plan.heat_on else 0) + int(plan.work_on) + len(plan.currents)

@@ -465,13 +465,41 @@ def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
                      "values": v.tolist()})
 
 
-def diagnose(runs, *, progress=None, **kwargs) -> Diagnostics:
+def diagnose(runs, *, progress=None, client=None, scheduler=None, **kwargs) -> Diagnostics:
     """:func:`diagnose_run` on every run, then the batch-size scaling of the noise variance.
 
     The scaling is fitted on the time-averaged ``noise_var`` of runs whose batch size is known
     (at least two distinct ones); otherwise ``batch_scaling`` is None.
+
+    With ``client=`` (a ``dask.distributed.Client``, extra ``distributed``) or
+    ``scheduler="dask"``, every run is one task on the cluster (workers must see the files at
+    the same paths) and only the diagnostics come back; the result is identical to the
+    in-process one. See :mod:`stochthermo.distributed`.
     """
+    if client is not None or scheduler is not None:
+        from .. import distributed
+
+        return distributed.diagnose(runs, client=client, scheduler=scheduler,
+                                    progress=progress, **kwargs)
     out = tuple(diagnose_run(r, progress=progress, **kwargs) for r in runs)
+    return _batch_scaling_of(out)
+
+
+def _check_runs(runs) -> list:
+    """``runs`` as a list of :class:`Run` (a single Run is accepted)."""
+    from ._runs import Run
+
+    if isinstance(runs, Run):
+        return [runs]
+    runs = list(runs)
+    for r in runs:
+        if not isinstance(r, Run):
+            raise ValidationError(f"runs must hold Run objects from open_runs(), got {type(r)}")
+    return runs
+
+
+def _batch_scaling_of(out: tuple) -> Diagnostics:
+    """Diagnostics of the runs ``out`` with the batch-size scaling fitted across them."""
     known = [r for r in out if r.batch_size is not None and r.noise_var.size]
     scaling = None
     if len({r.batch_size for r in known}) >= 2:

@@ -254,6 +254,11 @@ def learn(
     param_subset=None,
     eval_data=None,
     eval_every=1,
+    client=None,
+    scheduler=None,
+    chunk_size=None,
+    retries=2,
+    _trials=None,
 ) -> LearningEnsemble:
     r"""Train an ensemble of copies of ``model`` by SGD, with lagged generation of X.
 
@@ -311,6 +316,17 @@ def learn(
     eval_every : int
         ``loss``, ``accuracy`` and ``grad_max`` are evaluated only at recorded steps that are
         multiples of ``eval_every`` (and at the last step); NaN elsewhere.
+    client : dask.distributed.Client, optional
+        Run the trials in chunks on a Dask cluster (extra ``distributed``); every trial keeps
+        its own streams, so the result is bit-identical to the single-process run.
+    scheduler : {"dask"} or str, optional
+        ``"dask"``: the running default Dask client; an address ``"tcp://host:port"``: a client
+        connected to that scheduler for this call.
+    chunk_size : int, optional
+        Trials per task (default about ``K / (4 * workers)``); without a client the chunks run
+        one after the other in this process.
+    retries : int
+        Times Dask re-runs a chunk whose task raised.
 
     Returns
     -------
@@ -332,6 +348,16 @@ def learn(
     >>> ens.params.shape
     (3, 6, 1)
     """
+    if client is not None or scheduler is not None or chunk_size is not None:
+        from .. import distributed
+
+        return distributed.learn(
+            model, data, client=client, scheduler=scheduler, chunk_size=chunk_size,
+            retries=retries, seed=seed, n_trials=n_trials, n_datasets=n_datasets, lr=lr,
+            batch_size=batch_size, n_steps=n_steps, method=method, momentum=momentum,
+            init=init, noise_cov=noise_cov, probe=probe, record=record,
+            record_every=record_every, param_subset=param_subset, eval_data=eval_data,
+            eval_every=eval_every)
     if not isinstance(model, PPM):
         raise ValidationError(
             f"model={short_repr(model)} is not a PPM; use GaussianMean, LinearRegression, "
@@ -367,6 +393,13 @@ def learn(
         raise ValidationError(f"batch_size={m} exceeds the training-set size {N}")
     K = n_ds * n_trials
     data_of = np.repeat(np.arange(n_ds, dtype=np.int64), n_trials)
+    # trials [k0, k1) only (a chunk of a distributed run): streams keyed by the global index
+    K_all, k0 = K, 0
+    if _trials is not None:
+        k0, k1 = int(_trials[0]), int(_trials[1])
+        if not 0 <= k0 < k1 <= K:
+            raise ValidationError(f"_trials={_trials!r} must satisfy 0 <= start < stop <= {K}")
+        K, data_of = k1 - k0, data_of[k0:k1]
     d = model.n_params
 
     # probe set
@@ -389,7 +422,7 @@ def learn(
         if init == "shared":
             th0 = np.tile(model.init_params(np.random.default_rng(_child(root, 1))), (K, 1))
         elif init == "own":
-            seeds = trajectory_seeds(_child(root, 1), K)
+            seeds = trajectory_seeds(_child(root, 1), K, offset=k0)
             th0 = np.stack([model.init_params(np.random.default_rng(int(s))) for s in seeds])
         else:
             raise ValidationError(f"unknown init={init!r}; valid choices are 'shared', 'own' "
@@ -397,9 +430,10 @@ def learn(
     else:
         th0 = as_float_array("init", init, ndim=(1, 2))
         if th0.shape == (d,):
-            th0 = np.tile(th0, (K, 1))
-        if th0.shape != (K, d):
-            raise ShapeError(f"init must have shape ({d},) or ({K}, {d}), got {th0.shape}")
+            th0 = np.tile(th0, (K_all, 1))
+        if th0.shape != (K_all, d):
+            raise ShapeError(f"init must have shape ({d},) or ({K_all}, {d}), got {th0.shape}")
+        th0 = th0[k0:k0 + K]
     theta = np.ascontiguousarray(th0, dtype=np.float64)
 
     # noise covariance for the Gaussian variant
@@ -413,9 +447,11 @@ def learn(
                 raise ShapeError(f"noise_cov must have shape ({d}, {d}), got {cov.shape}")
             chol = np.linalg.cholesky(cov + 1e-300 * np.eye(d))
 
-    rng_idx = [np.random.default_rng(int(s)) for s in trajectory_seeds(_child(root, 2), K)]
-    rng_gen = [np.random.default_rng(int(s)) for s in trajectory_seeds(_child(root, 3), K)]
-    rng_xi = [np.random.default_rng(int(s)) for s in trajectory_seeds(_child(root, 4), K)]
+    def streams(j):
+        return [np.random.default_rng(int(s))
+                for s in trajectory_seeds(_child(root, j), K, offset=k0)]
+
+    rng_idx, rng_gen, rng_xi = streams(2), streams(3), streams(4)
     idx_states = [(None, 0)] * K
 
     steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
@@ -471,6 +507,8 @@ def learn(
             if eval_arr is None:
                 for ds in range(n_ds):
                     sel = data_of == ds
+                    if not sel.any():
+                        continue
                     out["accuracy"][sel, j] = model.accuracy(th[sel], (Us[ds], Ys[ds]))
             else:
                 out["accuracy"][:, j] = model.accuracy(th, eval_arr)
@@ -478,7 +516,9 @@ def learn(
             out["output_entropy"][:, j] = model.output_entropy(th, probe_arr)
 
     noise_shape = model.noise_shape(probe_arr)
-    chunk = int(max(1, min(n_steps, 2**21 // max(1, K * max(m, int(np.prod(noise_shape)))))))
+    # time-chunk length from the whole run's K, so that a chunk of trials draws its random
+    # numbers in the same blocks as the whole run (bounded-integer draws are block-dependent)
+    chunk = int(max(1, min(n_steps, 2**21 // max(1, K_all * max(m, int(np.prod(noise_shape)))))))
     x = None
     if gen:
         z0 = _noise_chunk(rng_gen, model.noise_kind, noise_shape, 1)[:, 0]
