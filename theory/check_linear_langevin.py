@@ -340,7 +340,8 @@ def check_bipartite_transient():
     D3 = sp.Matrix([[2, R(1, 2), 0], [R(1, 2), 1, 0], [0, 0, 3]])
     C3 = sp.Matrix([[1, R(1, 5), R(-1, 7)], [R(1, 5), 2, R(1, 3)], [R(-1, 7), R(1, 3), R(3, 2)]])
     g3 = Gaussian(A3, D3, sp.Matrix([R(1, 2), -1, R(1, 3)]), C3, [[0, 1], [2]])
-    bipartite_identities(g3, " (3-d, blocks [[0,1],[2]])")
+    flows, sigmas, sdots = bipartite_identities(g3, " (3-d, blocks [[0,1],[2]])")
+    return g3, flows, sigmas, sdots
 
 
 def check_bipartite_steady():
@@ -493,7 +494,7 @@ def check_gyrator():
 # Comparison with the package (numbers and the symbolic module)
 # ---------------------------------------------------------------------------------------------
 
-def compare_with_package(moment_case, C3, multi3):
+def compare_with_package(moment_case, C3, multi3, transient3):
     import numpy as np
 
     import stochthermo as st
@@ -525,6 +526,16 @@ def compare_with_package(moment_case, C3, multi3):
     close(exact.mutual_information(cov=np.array(C3, dtype=float), blocks=[1, 1, 1]),
           float(multi3))
     ok("package", "stochthermo.exact matches the gyrator, moments and multi-information")
+    # transient 3-d state: the package's formulas against the definitions evaluated above
+    g3, flows, sigmas, sdots = transient3
+    f64 = lambda M: np.array(M, dtype=float)  # noqa: E731
+    m3 = st.LinearLangevin(f64(g3.A), f64(g3.D), blocks=[[0, 1], [2]])
+    state = dict(mean=f64(g3.m).ravel(), cov=f64(g3.C))
+    close(exact.entropy_production_rate(m3, **state), float(g3.sigma()))
+    close(exact.medium_entropy_rates(m3, **state), [float(v) for v in sdots])
+    close(exact.information_flows(m3, **state), [float(v) for v in flows])
+    close(exact.subsystem_entropy_production(m3, **state), [float(v) for v in sigmas])
+    ok("package", "exact transient sigma, Sdot_i, Idot_i, sigma_i match the definitions (3-d)")
 
     from stochthermo.symbolic import derive_linear
 
@@ -548,13 +559,13 @@ def main():
     check_current(A, D, C)
     check_detailed_balance()
     check_entropy_production(A, D, C)
-    check_bipartite_transient()
+    transient3 = check_bipartite_transient()
     check_bipartite_steady()
     C3, multi3 = check_mutual_information()
     check_ou_1d()
     check_rotation()
     check_gyrator()
-    compare_with_package(moment_case, C3, multi3)
+    compare_with_package(moment_case, C3, multi3, transient3)
     print(f"all linear-Langevin checks passed in {time.perf_counter() - T0:.1f} s")
 
 
