@@ -35,7 +35,7 @@ def fig41_data_from_result(result) -> dict:
         "accuracy_label": "accuracy",
         "noise_steps": np.asarray(result.steps)[1:],
         "noise_var": dict(result.noise_variance),
-        "noise_label": r"$(1/d)\sum_i \mathrm{Var}[\eta_i]$  [gradient²]",
+        "noise_label": r"$\overline{\mathrm{Var}[\eta_i]}$ (mean over i)  [gradient²]",
         "reference_steps": np.asarray(result.eval_steps),
         "reference": dict(result.grad_max),
         "reference_label": r"$\max_i |\partial_i U_B|$",
@@ -75,10 +75,10 @@ def fig41_data_from_diagnostics(diag, *, scalar: str | None = None) -> dict:
         "noise_steps": {k: r.steps[1:] for k, r in zip(keys, runs, strict=True)},
         "noise_var": {k: r.noise_var for k, r in zip(keys, runs, strict=True)},
         "noise_var_stderr": {k: r.noise_var_stderr for k, r in zip(keys, runs, strict=True)},
-        "noise_label": r"$r^2 (1/d)\sum_i \mathrm{Var}[\eta_i]$ per step  [param²]",
+        "noise_label": r"$r^2\, \overline{\mathrm{Var}[\eta_i]}$ per step  [param²]",
         "reference_steps": {k: r.steps[1:] for k, r in zip(keys, runs, strict=True)},
         "reference": {k: r.drift_max**2 for k, r in zip(keys, runs, strict=True)},
-        "reference_label": r"$(r \max_i |\partial_i U_B|)^2$",
+        "reference_label": r"$(r\,\max_i |\partial_i U_B|)^2$",
         "autocorr": {k: r.autocorr for k, r in zip(keys, runs, strict=True)},
         "autocorr_stderr": {k: r.autocorr_stderr for k, r in zip(keys, runs, strict=True)},
         "lag_label": "lag  [checkpoints]",
@@ -232,7 +232,9 @@ def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
 
             handles.append(Line2D([], [], color=PALETTE["theory"], ls="--", lw=1.0))
             labels.append("dashed: " + data.get("reference_label", "reference"))
-        c.legend(handles, labels, loc="best")
+        lo, hi = c.get_ylim()
+        c.set_ylim(lo, hi * (hi / lo) ** 0.35)  # head room for the legend
+        c.legend(handles, labels, loc="upper center", ncol=2)
 
         # (d) noise autocorrelation
         if data.get("autocorr"):
