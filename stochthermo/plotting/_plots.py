@@ -227,7 +227,9 @@ def plot_stationary_density(model, *, dims=(0, 1), ax=None, n_grid: int = 121,
             handles.append(Line2D([], [], color=PALETTE["estimate"], lw=1.5,
                                   label="current J = M x p(x)  (width ∝ |J|)"))
         else:
-            ax.text(0.03, 0.97, "J = 0: detailed balance", transform=ax.transAxes, va="top",
+            note = ("J = 0: detailed balance" if d == 2
+                    else "marginal current J = 0 in this plane")
+            ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top",
                     fontsize=9, color=PALETTE["theory"])
         if samples is not None:
             pts = samples.final if hasattr(samples, "final") else as_float_array(
