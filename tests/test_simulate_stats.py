@@ -117,3 +117,19 @@ def test_sgd_stationary_covariance(momentum):
     prods = (d[:, :, None] * d[:, None, :])[:, iu[0], iu[1]]
     assert np.all(np.abs(_z(prods, C[iu])) < 3)
     assert np.all(np.abs(_z(d, 0.0)) < 3)
+
+
+def test_first_law_per_trajectory_dragged_trap():
+    """Energy change = work - heat into the medium, per trajectory, for a moving trap centre."""
+    import numpy as np
+
+    from stochthermo.models.nonlinear import dragged_trap
+
+    trap = dragged_trap(stiffness=2.0, velocity=0.7, temperature=0.5, start=0.3)
+    for method in ("euler", "exact"):
+        ens = simulate(trap, n_traj=16, n_steps=400, dt=0.01, method=method, seed=11,
+                       observables=("heat", "work"), x0=np.array([0.3]))
+        dU = trap.potential(ens.x[:, -1, :], ens.t[-1]) - trap.potential(ens.x[:, 0, :], ens.t[0])
+        W = ens.observables["work"][:, -1]
+        Q = ens.observables["heat"][:, -1, :].sum(axis=-1)
+        np.testing.assert_allclose(dU, W - Q, rtol=0, atol=1e-10)

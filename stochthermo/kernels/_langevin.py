@@ -90,11 +90,12 @@ def affine_dense(x, P, b, Q, q_diag, n, save_every, slot0, step0, seeds, counter
                 for i in range(ds):
                     xm[i] = 0.5 * (xo[i] + xn[i])
             if heat_on:
-                jg = j if G.shape[0] > 1 else 0
+                jG = j if G.shape[0] > 1 else 0
+                jg = j if g.shape[0] > 1 else 0
                 for i in range(dh):
                     f = g[jg, i]
                     for q_ in range(ds):
-                        f += G[jg, i, q_] * xm[q_]
+                        f += G[jG, i, q_] * xm[q_]
                     a[labels[i]] += f * (xn[i] - xo[i])
             if work_on:
                 w = w0[j]
