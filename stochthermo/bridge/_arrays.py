@@ -10,12 +10,31 @@ __all__ = ["ArrayRef"]
 class ArrayRef:
     """An array described by ``shape`` and ``dtype`` and read by ``loader()`` on demand."""
 
-    __slots__ = ("shape", "dtype", "_loader")
+    __slots__ = ("_shape", "_dtype", "_loader", "_header")
 
-    def __init__(self, shape, dtype, loader):
-        self.shape = tuple(int(s) for s in shape)
-        self.dtype = np.dtype(dtype)
+    def __init__(self, shape, dtype, loader, *, header=None):
+        # with ``header`` (a callable returning ``(shape, dtype)``), both are read on first use,
+        # so listing the members of a large archive does not parse every member's header
+        self._header = header
+        self._shape = None if shape is None else tuple(int(s) for s in shape)
+        self._dtype = None if dtype is None else np.dtype(dtype)
         self._loader = loader
+
+    def _resolve(self):
+        if self._shape is None or self._dtype is None:
+            shape, dtype = self._header()
+            self._shape = tuple(int(s) for s in shape)
+            self._dtype = np.dtype(dtype)
+
+    @property
+    def shape(self) -> tuple:
+        self._resolve()
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        self._resolve()
+        return self._dtype
 
     @property
     def size(self) -> int:

@@ -69,6 +69,6 @@ def load_npz(path, fh):
             with npz.zip.open(member) as m:
                 return _header(m)
 
-        shape, dtype = _wrap(path, header)
-        out[name] = ArrayRef(shape, dtype, lambda name=name: _wrap(path, lambda: npz[name]))
+        out[name] = ArrayRef(None, None, lambda name=name: _wrap(path, lambda: npz[name]),
+                             header=lambda header=header: _wrap(path, header))
     return out
