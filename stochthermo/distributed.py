@@ -390,8 +390,8 @@ def simulate(model, *, n_traj, seed=None, x0=None, client=None, scheduler=None,
             arr = np.asarray(x0, dtype=np.float64)
             if arr.ndim == 2 and arr.shape[0] == n_traj and n_traj > 1:
                 x0_rows = arr
-        args = [(model, ss, a, b, kw, x0 if x0_rows is None else x0_rows[a:b], reduce, LEAF)
-                for a, b in bounds]
+        args = ((model, ss, a, b, kw, x0 if x0_rows is None else x0_rows[a:b], reduce, LEAF)
+                for a, b in bounds)  # lazily: nothing per chunk is held before submission
         bar, tick = _progress_bar(progress, len(bounds), "simulate[chunks]")
         first: dict = {}
         if reduce == "moments":
