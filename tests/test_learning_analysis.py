@@ -45,7 +45,7 @@ def test_quasi_static_sweep_softmax_fisher():
     model = SoftmaxRegression(n_in=2, n_classes=2)
     sw = quasi_static_sweep(model, (U, y), lrs=[0.02, 0.04, 0.08], horizon=1.0, batch_size=5,
                             n_trials=30, seed=2, kl="exact", probe=U[:10])
-    assert abs(sw.slope.value - 1) < 0.15
+    assert abs(sw.slope.value - 1) < 0.1
     ens = learn(model, (U, y), lr=0.05, batch_size=5, n_steps=20, n_trials=10, seed=3,
                 probe=U[:10], record=("kl", "kl_fisher", "work", "heat", "energy", "accuracy"))
     a, b = ens.conditional_entropy_production("exact"), ens.conditional_entropy_production("fisher")
@@ -63,9 +63,11 @@ def test_reservoir_comparison_anisotropic_noise():
     ts = np.linalg.lstsq(A, y, rcond=None)[0]
     rc = reservoir_comparison(LinearRegression(n_in=2), (U, y), theta_star=ts, lr=0.05,
                               batch_size=5, n_steps=300, burn_in=100, n_trials=120, seed=2)
-    # the realistic (Lyapunov) covariance is measured; the naive Gibbs one is far off
-    z = (rc.measured_cov.value - rc.lyapunov_cov) / rc.measured_cov.stderr
-    assert np.all(np.abs(np.diag(z)) < 4)
+    # the realistic (Lyapunov) covariance is measured - over the measured window, whose
+    # slowest direction (relaxation ~140 steps) has not fully relaxed - and the naive Gibbs
+    # one is far off
+    z = (rc.measured_cov.value - rc.window_cov) / rc.measured_cov.stderr
+    assert np.all(np.abs(np.diag(z)) < 3)
     assert np.abs(np.diag(rc.gibbs_cov) - np.diag(rc.lyapunov_cov)).max() > \
         10 * np.diag(rc.measured_cov.stderr).max()
     assert rc.ep_rate_realistic > 0 and rc.ep_rate_naive == 0

@@ -88,7 +88,9 @@ def test_simulation_matches_closed_forms(sim, closed):
         err = np.asarray(e.stderr)
         # at t=0 some quantities are exactly zero in every sample (no error bar)
         z = np.where(err > 0, (e.value - closed[key]) / np.where(err > 0, err, 1), 0.0)
-        assert np.all(np.abs(z) < 3.0), (key, e.value, closed[key], err)
+        # 15 quantities x 4 times = 60 comparisons: 3.5 standard errors keeps the family-wise
+        # false-alarm rate near 3% (3.0 would fail a correct estimator ~15% of the time)
+        assert np.all(np.abs(z) < 3.5), (key, e.value, closed[key], err)
         if key in ("m_info", "l_info", "i_x_theta", "entropy_theta"):
             assert np.all(err[1:] > 0)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._rng import as_seed_sequence
 from .._validation import as_float_array, positive_float, positive_int
 from ..errors import ValidationError
 from ..results import Estimate
@@ -88,12 +89,13 @@ def quasi_static_sweep(model, data, *, lrs, horizon, batch_size, n_trials=200, n
     rec = "kl" if kl == "exact" else "kl_fisher"
     if kl not in ("exact", "fisher"):
         raise ValidationError(f"unknown kl={kl!r}; valid choices are 'exact', 'fisher'")
-    ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+    ss = as_seed_sequence(seed)
     vals, errs = [], []
-    for j, (lr, n) in enumerate(zip(lrs, steps, strict=True)):
-        child = np.random.SeedSequence(entropy=ss.entropy, spawn_key=tuple(ss.spawn_key) + (j,))
+    for lr, n in zip(lrs, steps, strict=True):
+        # one seed for every learning rate: the same initialisation (and training sets) at each
+        # lr, so the sweep compares learning rates along the same start, not different starts
         ens = learn(model, data, lr=float(lr), batch_size=batch_size, n_steps=int(n),
-                    n_trials=n_trials, n_datasets=n_datasets, seed=child, method=method,
+                    n_trials=n_trials, n_datasets=n_datasets, seed=ss, method=method,
                     record=(rec,), record_every=int(n), **learn_kw)
         e = ens.conditional_entropy_production(kl)
         vals.append(float(e.value))
@@ -122,7 +124,12 @@ class ReservoirComparison:
     lyapunov_cov : ndarray
         Realistic prediction: ``C = (I - lr H) C (I - lr H)^T + lr^2 Sigma_g / |b|``.
     measured_cov : Estimate
-        Stationary covariance of the simulated parameters (jackknife errors).
+        Covariance of the simulated parameters over steps ``burn_in..n_steps`` (jackknife
+        errors).
+    window_cov : ndarray
+        Exact prediction for ``measured_cov``: the trials start at ``theta_star``, so step ``n``
+        has ``C_n = C - P^n C P^{nT}`` (``P = I - lr H``), averaged over the same steps. It
+        equals ``lyapunov_cov`` once ``burn_in`` exceeds the slowest relaxation time.
     ep_rate_naive : float
         0: isotropic noise obeys detailed balance (Clausius equality).
     ep_rate_realistic : float
@@ -142,6 +149,7 @@ class ReservoirComparison:
     ep_rate_realistic: float
     ep_rate_measured: Estimate
     meta: Any = None
+    window_cov: np.ndarray | None = None
 
 
 def _ep_rate(A, D, C):
@@ -190,6 +198,12 @@ def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400
                 n_trials=n_trials, seed=seed, method="gaussian", noise_cov=S, init=th,
                 record=("params",))
     X = ens.params[:, burn_in:, :] - th  # (K, n, d)
+    steps = np.asarray(getattr(ens, "steps", np.arange(ens.params.shape[1])))[burn_in:]
+    window = np.zeros((d, d))
+    for n in steps:
+        Pn = np.linalg.matrix_power(P, int(n))
+        window += lyap - Pn @ lyap @ Pn.T
+    window /= len(steps)
 
     def stat(idx):
         x = X[idx]
@@ -209,4 +223,5 @@ def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400
         ep_rate_naive=0.0, ep_rate_realistic=ep_real,
         ep_rate_measured=Estimate(float(val[-1]), float(se[-1]), "lag-one linear fit"),
         meta={"n_trials": n_trials, "n_steps": n_steps, "burn_in": burn_in},
+        window_cov=window,
     )
