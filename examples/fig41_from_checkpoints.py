@@ -95,8 +95,11 @@ def main():
           f"(data: {label}, {U.shape[0]} samples)")
 
     runs = open_runs(root)
-    # track a few informative parameters (central pixels; corner pixels of digits are always 0)
-    shown = [("weight", 27 * 10 + 3), ("weight", 36 * 10 + 5), ("bias", 2)]
+    # track a few informative parameters: weights of central inputs (the corner pixels of
+    # digits are always 0), whatever the data set's number of inputs
+    n_in, n_cls = U.shape[1], int(y.max()) + 1
+    shown = [("weight", (n_in * 3 // 7) * n_cls + 3 % n_cls),
+             ("weight", (n_in * 4 // 7) * n_cls + 5 % n_cls), ("bias", 2 % n_cls)]
     diag = diagnose(runs, max_lag=5, indices=shown)
     print(f"{'run':>6s} {'|b|':>4s} {'mean noise var per step':>26s} {'autocorr lag 1':>16s}")
     for r in diag.runs:
