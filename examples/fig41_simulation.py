@@ -18,7 +18,7 @@ def main():
     a = ap.parse_args()
     width = 64 if a.quick else 200
     res = fig41(data=a.data, hidden=(width,) * 3, n_trials=8 if a.quick else 10,
-                n_steps=60 if a.quick else 100, progress=print)
+                n_steps=100 if a.quick else 200, progress=print)
     plot_fig41(res, a.out)
     write_json_atomic(res.to_dict(), a.out / "fig41.json")
     print(f"noise exponent {res.exponent:.3f} ± {res.exponent_stderr:.3f}; lag-1 autocorrelation",

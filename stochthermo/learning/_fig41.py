@@ -203,7 +203,7 @@ class Fig41Result:
 
 
 def fig41(*, data="auto", hidden=(200, 200, 200), activation="relu", batch_sizes=(1, 10, 100),
-          n_trials=10, n_steps=100, lr=0.01, seed=0, n_noise_params=2000, n_show=4,
+          n_trials=10, n_steps=200, lr=0.005, seed=0, n_noise_params=2000, n_show=4,
           n_eval=256, eval_every=10, max_samples=None, max_lag=5, progress=None):
     """Run the Fig. 4.1 experiment: MLP, SGD, several batch sizes, trials sharing their start.
 
