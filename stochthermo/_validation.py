@@ -108,7 +108,7 @@ def as_vector(name: str, value, dim: int) -> np.ndarray:
 
 
 def check_symmetric(name: str, mat: np.ndarray, *, rtol: float = 1e-10) -> np.ndarray:
-    """Raise unless ``mat`` is symmetric to relative tolerance ``rtol``; return its symmetric part."""
+    """Raise unless ``mat`` is symmetric (to relative ``rtol``); return its symmetric part."""
     scale = max(np.abs(mat).max(initial=0.0), np.finfo(float).tiny)
     asym = np.abs(mat - mat.T).max(initial=0.0)
     if asym > rtol * scale:
