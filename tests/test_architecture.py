@@ -56,3 +56,18 @@ def test_import_is_cheap():
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ruff_clean():
+    """The configured lint rules (pyproject.toml) hold for the whole tree."""
+    import shutil
+
+    import pytest
+
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the 'test' extra)")
+    root = PKG.parent
+    out = subprocess.run([ruff, "check", "--quiet", str(root)], capture_output=True, text=True,
+                         cwd=root)
+    assert out.returncode == 0, out.stdout + out.stderr
