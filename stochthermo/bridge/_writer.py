@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 
 import numpy as np
 
+from .._atomic import write_atomic
 from .._validation import nonnegative_int, positive_int
 from ..errors import ValidationError
 
@@ -20,19 +20,7 @@ SHARD_MARKER = "__stochthermo_shard__"
 
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomic(path, data, mode="wb")
 
 
 def _to_numpy(name, value) -> np.ndarray:

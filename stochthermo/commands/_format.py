@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import textwrap
-from pathlib import Path
 
 import numpy as np
+
+from .._atomic import write_atomic
 
 __all__ = ["format_table", "to_jsonable", "dump_json", "write_atomic", "parse_matrix_arg"]
 
@@ -56,27 +55,6 @@ def to_jsonable(x):
 def dump_json(obj) -> str:
     """Indented JSON text of ``obj``."""
     return json.dumps(to_jsonable(obj), indent=2, sort_keys=False)
-
-
-def write_atomic(path, data, mode: str = "w") -> Path:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        with os.fdopen(fd, mode) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def parse_matrix_arg(text: str, name: str):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import write_atomic
 from .._validation import positive_float, positive_int
 from ..errors import CorruptFileError, ValidationError
 from ._analysis import fit_loglog_slope
@@ -336,10 +337,4 @@ def plot_fig41(result: Fig41Result, out_dir) -> list:
 
 def write_json_atomic(obj, path) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(obj, indent=1))

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import savefig_atomic as _savefig_atomic
 from ..errors import ValidationError
 
 __all__ = ["PALETTE", "SERIES", "STYLE", "style", "savefig_atomic", "get_axes", "series_color"]
@@ -121,16 +121,7 @@ def savefig_atomic(fig, path, **kwargs) -> Path:
     kwargs.setdefault("dpi", STYLE["savefig.dpi"])
     kwargs.setdefault("bbox_inches", "tight")
     kwargs.setdefault("format", suffix[1:].lower())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return _savefig_atomic(fig, path, **kwargs)
 
 
 def value_and_error(est):
