@@ -17,6 +17,6 @@ def test_readme_quickstart_matches_ci():
     root = pathlib.Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
     ci = (root / ".ci" / "run").read_text()
-    test_cmd = "pip install -e '.[test]' && python -m pytest -m \"not slow\""
+    test_cmd = "pip install -e '.[test]' && python -m pytest"
     assert test_cmd in readme and test_cmd in ci
     assert "pip install -e . && stochthermo demo" in readme
