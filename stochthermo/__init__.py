@@ -26,6 +26,8 @@ _LAZY = {
     "symbolic": ("stochthermo.symbolic", None),
     "estimate": ("stochthermo.estimate", None),
     "bridge": ("stochthermo.bridge", None),
+    "store": ("stochthermo.store", None),
+    "distributed": ("stochthermo.distributed", None),
     "plotting": ("stochthermo.plotting", None),
     "learning": ("stochthermo.learning", None),
     "simulate": ("stochthermo.simulation", "simulate"),

@@ -21,6 +21,10 @@ def as_trajectories(name: str, ensemble, dt=None):
     if isinstance(ensemble, Ensemble):
         x = ensemble.x
         tau = ensemble.sample_interval if dt is None else positive_float("dt", dt)
+    elif _is_stored(ensemble):
+        # on-disk ensemble (stochthermo.store): keep it lazy, groups are read one at a time
+        x = _LazyTrajectories(ensemble.x)
+        tau = ensemble.sample_interval if dt is None else positive_float("dt", dt)
     else:
         x = as_ensemble_array(name, ensemble)
         if dt is None:
@@ -34,6 +38,45 @@ def as_trajectories(name: str, ensemble, dt=None):
             f"{name} has n_time={x.shape[1]} saved points; at least 2 are needed to form increments"
         )
     return x, float(tau)
+
+
+def _is_stored(obj) -> bool:
+    from ..store import StoredEnsemble
+
+    return isinstance(obj, StoredEnsemble)
+
+
+class _LazyTrajectories:
+    """An on-disk array ``(n_traj, n_time, dim)`` read as float64 blocks when indexed."""
+
+    def __init__(self, arr):
+        self._arr = arr
+        self.shape = tuple(int(s) for s in arr.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, key):
+        block = np.ascontiguousarray(self._arr[key], dtype=np.float64)
+        if not np.all(np.isfinite(block)):
+            raise ValidationError("the stored ensemble contains non-finite values")
+        return block
+
+
+class _LazyGroups:
+    """Groups of trajectories read from disk on access (memory: one group at a time)."""
+
+    def __init__(self, x, slices):
+        self._x, self._slices = x, slices
+
+    def __len__(self):
+        return len(self._slices)
+
+    def __getitem__(self, i):
+        return self._x[self._slices[i]]
+
+    def __iter__(self):
+        for s in self._slices:
+            yield self._x[s]
 
 
 def group_slices(n: int, n_groups: int):
@@ -54,6 +97,8 @@ def split_groups(x: np.ndarray, n_groups, *, min_time: int = 2):
         raise ValidationError(f"n_groups={n_groups} must be >= 2 for a jackknife error bar")
     n_traj, n_time = x.shape[:2]
     if n_traj >= n_groups:
+        if isinstance(x, _LazyTrajectories):
+            return _LazyGroups(x, group_slices(n_traj, n_groups)), "trajectories"
         return [x[s] for s in group_slices(n_traj, n_groups)], "trajectories"
     if n_time // n_groups < min_time:
         raise InsufficientDataError(
