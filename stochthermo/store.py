@@ -82,7 +82,37 @@ class StoredEnsemble:
                         dt=self.dt, observables=obs, meta=dict(self.meta))
 
 
-def _spec(model, n_traj, kw, chunk_size, ss) -> dict:
+def _fingerprint(obj) -> str:
+    """A SHA-256 of a model's (or start's) numbers, so a resumed run must use the same ones."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def feed(v):
+        if isinstance(v, np.ndarray):
+            h.update(str(v.shape).encode() + v.dtype.str.encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, (list, tuple)):
+            for u in v:
+                feed(u)
+        elif isinstance(v, (int, float, str, bool, type(None))):
+            h.update(repr(v).encode())
+        elif callable(v):
+            h.update(getattr(v, "__qualname__", type(v).__name__).encode())
+        elif hasattr(v, "__dict__"):
+            for k, u in sorted(vars(v).items()):
+                if k.startswith("_"):  # caches, not parameters
+                    continue
+                h.update(k.encode())
+                feed(u)
+        else:
+            h.update(type(v).__name__.encode())
+
+    feed(obj)
+    return h.hexdigest()
+
+
+def _spec(model, n_traj, kw, chunk_size, ss, x0=None) -> dict:
     def plain(v):
         if isinstance(v, np.ndarray):
             return v.tolist()
@@ -92,6 +122,8 @@ def _spec(model, n_traj, kw, chunk_size, ss) -> dict:
 
     return {
         "model": repr(model),
+        "model_fingerprint": _fingerprint(model),
+        "x0": _fingerprint(x0 if isinstance(x0, str) or x0 is None else np.asarray(x0)),
         "n_traj": int(n_traj),
         "chunk_size": int(chunk_size),
         "seed": {"entropy": str(ss.entropy), "spawn_key": list(ss.spawn_key)},
@@ -150,7 +182,7 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
                 f"the store at {str(path)!r} holds a run with another seed; choose a new path "
                 "or pass the same seed to continue it"
             )
-        spec = _spec(model, n_traj, kwargs, chunk_size, ss)
+        spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
         if json.dumps(spec, sort_keys=True) != json.dumps(stored, sort_keys=True):
             raise ValidationError(
                 f"the store at {str(path)!r} holds a different run ({stored['model']}, "
@@ -159,7 +191,7 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
             )
     else:
         ss = as_seed_sequence(seed)
-        spec = _spec(model, n_traj, kwargs, chunk_size, ss)
+        spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
         root.attrs["spec"] = spec
         root.attrs["done"] = []
     bounds = chunk_bounds(n_traj, chunk_size)

@@ -77,6 +77,9 @@ def test_store_refuses_another_run(tmp_path):
     simulate_to_store(MODEL, path, n_traj=20, seed=3, chunk_size=10, **KW)
     with pytest.raises(ValidationError, match="different run"):
         simulate_to_store(MODEL, path, n_traj=30, seed=3, chunk_size=10, **KW)
+    other = st.LinearLangevin([[1.0, 0.8], [-0.8, 1.0]], [[1.0, 0.0], [0.0, 0.31]])
+    with pytest.raises(ValidationError, match="different run"):
+        simulate_to_store(other, path, n_traj=20, seed=3, chunk_size=10, **KW)
     with pytest.raises(ValidationError, match="another seed"):
         simulate_to_store(MODEL, path, n_traj=20, seed=4, chunk_size=10, **KW)
     with pytest.raises(ValidationError, match="not a stochthermo store"):
