@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .._fits import loglog_fit
 from .._rng import as_seed_sequence
 from .._validation import nonnegative_int, positive_float, positive_int
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
@@ -442,26 +443,10 @@ def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
         raise InsufficientDataError("the batch-size fit needs at least two distinct batch sizes")
     if np.any(b <= 0) or np.any(v <= 0) or not np.all(np.isfinite(v)):
         raise EstimationError(f"batch sizes and values must be positive (got {b}, {v})")
-    x, y = np.log(b), np.log(v)
-    X = np.stack([np.ones_like(x), x], axis=1)
-    if stderr is not None:
-        se = np.asarray(stderr, dtype=np.float64) / v
-        w = 1.0 / np.maximum(se, 1e-300) ** 2
-        cov = np.linalg.inv(X.T @ (w[:, None] * X))
-        coef = cov @ (X.T @ (w * y))
-        method = "wls-loglog"
-    else:
-        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-        dof = b.size - 2
-        if dof > 0:
-            s2 = float(np.sum((y - X @ coef) ** 2)) / dof
-            cov = s2 * np.linalg.inv(X.T @ X)
-        else:
-            cov = np.full((2, 2), np.nan)
-        method = "ols-loglog"
-    return Estimate(float(coef[1]), float(math.sqrt(cov[1, 1])) if np.isfinite(cov[1, 1])
-                    else math.nan, method,
-                    {"prefactor": float(math.exp(coef[0])), "batch_sizes": b.tolist(),
+    alpha, se, log_c = loglog_fit(b, v, stderr)
+    method = "ols-loglog" if stderr is None else "wls-loglog"
+    return Estimate(alpha, se, method,
+                    {"prefactor": float(math.exp(log_c)), "batch_sizes": b.tolist(),
                      "values": v.tolist()})
 
 

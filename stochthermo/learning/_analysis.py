@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._fits import loglog_fit
 from .._rng import as_seed_sequence
 from .._validation import as_float_array, positive_float, positive_int
 from ..errors import ValidationError
@@ -22,21 +23,10 @@ def fit_loglog_slope(x, y, yerr=None):
     """Weighted least-squares slope of ``ln y`` against ``ln x``; returns ``(slope, stderr)``.
 
     ``yerr`` (standard errors of ``y``) weights each point by ``(y / yerr)^2``; without it the
-    standard error comes from the residual scatter.
+    standard error comes from the residual scatter (see :func:`stochthermo._fits.loglog_fit`).
     """
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    A = np.stack([lx, np.ones_like(lx)], axis=1)
-    if yerr is None:
-        coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
-        dof = max(lx.size - 2, 1)
-        s2 = float(((ly - A @ coef) ** 2).sum()) / dof
-        cov = s2 * np.linalg.inv(A.T @ A)
-    else:
-        w = (np.asarray(y, float) / np.asarray(yerr, float)) ** 2
-        Aw = A * w[:, None]
-        cov = np.linalg.inv(A.T @ Aw)
-        coef = cov @ (Aw.T @ ly)
-    return float(coef[0]), float(np.sqrt(cov[0, 0]))
+    slope, se, _ = loglog_fit(x, y, yerr)
+    return slope, se
 
 
 @dataclass(frozen=True)
