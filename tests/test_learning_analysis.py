@@ -91,9 +91,10 @@ def test_fig41_tiny(tmp_path):
     for b in res.batch_sizes:
         assert abs(res.autocorrelation[b][1]) < 0.05
         assert res.accuracy_mean[b].shape == res.eval_steps.shape
-    from stochthermo.learning import plot_fig41
+    from stochthermo.plotting import fig41_data_from_result, save_fig41_panels
 
-    paths = plot_fig41(res, tmp_path)
+    paths = save_fig41_panels(fig41_data_from_result(res), tmp_path)
+    assert len(paths) == 4
     assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
     json.dumps(res.to_dict())
 

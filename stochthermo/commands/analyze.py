@@ -35,91 +35,19 @@ def configure(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _atomic_savefig(fig, path):
-    import os
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+PANEL_FILES = ("panel_a_trajectories.png", "panel_b_accuracy.png", "panel_c_noise.png",
+               "panel_d_autocorr.png")
 
 
 def write_panels(diag, out_dir) -> list[str]:
     """Draw the four Fig. 4.1 panels of ``diag`` (a :class:`Diagnostics`) into ``out_dir``."""
-    import os
-
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from ..plotting import fig41_data_from_diagnostics, save_fig41_panels
 
-    written = []
-    runs = diag.runs
-
-    def save(fig, name):
-        path = os.path.join(out_dir, name)
-        fig.tight_layout()
-        _atomic_savefig(fig, path)
-        plt.close(fig)
-        written.append(path)
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    r0 = runs[0]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, label in enumerate(r0.indices):
-        c = colors[i % len(colors)]
-        for j in range(r0.trajectories.shape[0]):
-            ax.plot(r0.steps, r0.trajectories[j, :, i], color=c, alpha=0.25, lw=0.8,
-                    label=label if j == 0 else None)
-    ax.set(xlabel="step", ylabel="parameter value", title=f"(a) trajectories, {r0.name}")
-    ax.legend(fontsize=7)
-    save(fig, "panel_a_trajectories.png")
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for r in runs:
-        tag = next((t for t in r.scalars if "acc" in t.lower()), None) or next(
-            iter(r.scalars), None)
-        if tag is None:
-            continue
-        steps, mean, var, _ = r.scalars[tag]
-        line, = ax.plot(steps, mean, label=f"{r.name}: {tag}")
-        ax.fill_between(steps, mean - np.sqrt(var), mean + np.sqrt(var), alpha=0.2,
-                        color=line.get_color())
-    ax.set(xlabel="step", ylabel="ensemble mean ± sd", title="(b) accuracy / loss")
-    if ax.lines:
-        ax.legend(fontsize=7)
-    save(fig, "panel_b_accuracy.png")
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for r in runs:
-        mid = r.steps[1:]
-        line, = ax.semilogy(mid, r.noise_var, label=f"{r.name} (b={r.batch_size})")
-        ax.semilogy(mid, r.drift_max**2, ls=":", color=line.get_color())
-    title = "(c) noise variance"
-    if diag.batch_scaling is not None:
-        title += f", exponent {diag.batch_scaling.value:.2f}±{diag.batch_scaling.stderr:.2f}"
-    ax.set(xlabel="step", ylabel="(1/d) Σ Var[δθ_i] per step", title=title)
-    ax.legend(fontsize=7)
-    save(fig, "panel_c_noise.png")
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for r in runs:
-        lags = np.arange(r.autocorr.size)
-        ax.errorbar(lags, r.autocorr, yerr=r.autocorr_stderr, marker="o", ms=3, capsize=2,
-                    label=r.name)
-    ax.axhline(0.0, color="k", lw=0.5)
-    ax.set(xlabel="lag (checkpoints)", ylabel="normalised autocorrelation",
-           title="(d) noise autocorrelation")
-    ax.legend(fontsize=7)
-    save(fig, "panel_d_autocorr.png")
-    return written
+    paths = save_fig41_panels(fig41_data_from_diagnostics(diag), out_dir, names=PANEL_FILES)
+    return [str(p) for p in paths]
 
 
 def run(args) -> int:

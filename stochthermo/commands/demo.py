@@ -299,14 +299,15 @@ def fig41_section(*, quick: bool, seed: int, out_figs) -> dict:
     """A small analogue of the paper's Fig. 4.1 (MLP ensemble, batch sizes 1, 10, 100)."""
     import numpy as np
 
-    from ..learning import fig41, plot_fig41
+    from ..learning import fig41
+    from ..plotting import fig41_data_from_result, save_fig41_panels
 
     cfg = (dict(hidden=(24, 24, 24), n_trials=5, n_steps=80, max_samples=500, n_eval=128,
                 n_noise_params=300) if quick else
            dict(hidden=(100, 100, 100), n_trials=12, n_steps=300, max_samples=None, n_eval=256,
                 n_noise_params=2000))
     res = fig41(batch_sizes=(1, 10, 100), lr=0.005, seed=seed, eval_every=10, **cfg)
-    paths = plot_fig41(res, out_figs / "fig41")
+    paths = save_fig41_panels(fig41_data_from_result(res), out_figs / "fig41")
     figs = []
     for p in paths:
         figs.append({"file": f"fig41/{p.name}", "caption": p.stem.replace("_", " "),

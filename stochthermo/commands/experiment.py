@@ -37,7 +37,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..cli import UsageError
-    from ..learning._fig41 import fig41, plot_fig41, write_json_atomic
+    from ..learning._fig41 import fig41, write_json_atomic
+    from ..plotting import fig41_data_from_result, save_fig41_panels
 
     try:
         bs = tuple(int(b) for b in args.batch_sizes.split(","))
@@ -50,7 +51,7 @@ def run(args) -> int:
                 n_steps=steps, lr=args.lr, seed=args.seed, max_samples=args.max_samples,
                 progress=lambda msg: print(msg, file=sys.stderr))
     out = Path(args.out)
-    paths = plot_fig41(res, out)
+    paths = save_fig41_panels(fig41_data_from_result(res), out)
     write_json_atomic(res.to_dict(), out / "fig41.json")
     mv = res.mean_noise_variance()
     print(f"data {res.meta['data']}, {res.meta['n_params']} parameters")

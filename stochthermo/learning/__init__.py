@@ -18,7 +18,7 @@ from ._analysis import (
     reservoir_comparison,
 )
 from ._engine import METHODS, RECORDABLE, LearningEnsemble, learn
-from ._fig41 import Fig41Result, fig41, load_dataset, noise_statistics, plot_fig41
+from ._fig41 import Fig41Result, fig41, load_dataset, noise_statistics
 from ._gaussian import CLOSED_FORM_KEYS, GaussianLearner, gaussian_learner_estimates
 from ._info import discrete_mi, gaussian_mi
 from ._ppm import PPM, GaussianMean, LinearRegression, MLPClassifier, SoftmaxRegression
@@ -45,7 +45,6 @@ __all__ = [
     "ReservoirComparison",
     "fig41",
     "Fig41Result",
-    "plot_fig41",
     "load_dataset",
     "noise_statistics",
 ]

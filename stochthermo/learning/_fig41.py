@@ -28,8 +28,7 @@ from ._analysis import fit_loglog_slope
 from ._engine import learn
 from ._ppm import MLPClassifier
 
-__all__ = ["load_dataset", "teacher_student", "Fig41Result", "fig41", "noise_statistics",
-           "plot_fig41"]
+__all__ = ["load_dataset", "teacher_student", "Fig41Result", "fig41", "noise_statistics"]
 
 
 def teacher_student(n=2000, n_in=32, n_classes=10, *, seed=0):
@@ -279,60 +278,6 @@ def fig41(*, data="auto", hidden=(200, 200, 200), activation="relu", batch_sizes
               "n_trials": n_trials, "n_steps": n_steps, "n_params": model.n_params,
               "n_noise_params": int(subset.size), "seed": seed, "activation": activation},
     )
-
-
-def plot_fig41(result: Fig41Result, out_dir) -> list:
-    """Write the four panels as PNG files into ``out_dir``; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    def save(fig, name):
-        path = out_dir / name
-        tmp = out_dir / (name + ".tmp.png")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        os.replace(tmp, path)
-        paths.append(path)
-
-    bs = result.batch_sizes
-    fig, axes = plt.subplots(1, len(bs), figsize=(4 * len(bs), 3.2), squeeze=False)
-    for ax, b in zip(axes[0], bs, strict=True):
-        p = result.shown_params[b]
-        for i in range(p.shape[2]):
-            ax.plot(result.steps, p[:, :, i].T, lw=0.6, color=f"C{i}", alpha=0.6)
-        ax.set(title=f"|b| = {b}", xlabel="step", ylabel="parameter")
-    save(fig, "fig41a_parameters.png")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
-    for b in bs:
-        a1.plot(result.eval_steps, result.accuracy_mean[b], label=f"|b|={b}")
-        a2.plot(result.eval_steps, result.accuracy_var[b], label=f"|b|={b}")
-    a1.set(xlabel="step", ylabel="accuracy (ensemble mean)")
-    a2.set(xlabel="step", ylabel="accuracy (ensemble variance)")
-    a1.legend()
-    save(fig, "fig41b_accuracy.png")
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for i, b in enumerate(bs):
-        ax.semilogy(result.steps[1:], result.noise_variance[b], color=f"C{i}", label=f"|b|={b}")
-        ax.semilogy(result.eval_steps, result.grad_max[b], color=f"C{i}", ls="--", lw=0.8)
-    ax.set(xlabel="step", ylabel="(1/d) sum_i Var[eta_i]",
-           title=f"exponent {result.exponent:.3f} ± {result.exponent_stderr:.3f}")
-    ax.legend(title="dashed: max_i |d_i U_B|", fontsize=7)
-    save(fig, "fig41c_noise_variance.png")
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for b in bs:
-        ac = result.autocorrelation[b]
-        ax.plot(np.arange(ac.size), ac, "o-", label=f"|b|={b}")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set(xlabel="lag (steps)", ylabel="noise autocorrelation")
-    ax.legend()
-    save(fig, "fig41d_autocorrelation.png")
-    return paths
 
 
 def write_json_atomic(obj, path) -> Path:

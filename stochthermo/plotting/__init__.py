@@ -35,7 +35,12 @@ Examples
 
 from __future__ import annotations
 
-from ._fig41 import fig41_data_from_diagnostics, fig41_data_from_result, plot_fig41_panels
+from ._fig41 import (
+    fig41_data_from_diagnostics,
+    fig41_data_from_result,
+    plot_fig41_panels,
+    save_fig41_panels,
+)
 from ._plots import (
     INFO_LABELS,
     fit_slope,
@@ -59,6 +64,7 @@ __all__ = [
     "plot_entropy_production",
     "plot_information",
     "plot_fig41_panels",
+    "save_fig41_panels",
     "fig41_data_from_result",
     "fig41_data_from_diagnostics",
     "plot_convergence",

@@ -8,12 +8,19 @@ sources are drawn the same way. ``theory.md`` section 6; ``theory/learning.md``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import ValidationError
-from ._style import PALETTE, apply_tick_style, get_axes, series_color, style
+from ._style import PALETTE, apply_tick_style, get_axes, savefig_atomic, series_color, style
 
-__all__ = ["plot_fig41_panels", "fig41_data_from_result", "fig41_data_from_diagnostics"]
+__all__ = ["plot_fig41_panels", "save_fig41_panels", "fig41_data_from_result",
+           "fig41_data_from_diagnostics"]
+
+#: default file names of the four panels written by :func:`save_fig41_panels`
+FIG41_FILES = ("fig41a_parameters.png", "fig41b_accuracy.png", "fig41c_noise_variance.png",
+               "fig41d_autocorrelation.png")
 
 _REQUIRED = ("batch_sizes", "steps", "shown", "noise_var")
 
@@ -257,3 +264,39 @@ def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
         if created:
             flat[0].figure.tight_layout()
     return axes
+
+
+def save_fig41_panels(data, out_dir, *, names=FIG41_FILES, **kwargs) -> list:
+    """Draw the four panels of :func:`plot_fig41_panels` as four PNG files, written atomically.
+
+    Parameters
+    ----------
+    data : dict
+        As for :func:`plot_fig41_panels` (see :func:`fig41_data_from_result` and
+        :func:`fig41_data_from_diagnostics`).
+    out_dir : str or os.PathLike
+        Created if missing.
+    names : sequence of 4 str
+        File names of panels (a)-(d).
+    **kwargs
+        Passed to :func:`plot_fig41_panels` (``show_batch``, ``n_params``).
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    import matplotlib.pyplot as plt
+
+    if len(names) != 4:
+        raise ValidationError(f"names={names!r} must give 4 file names, one per panel")
+    out_dir = Path(out_dir)
+    with style():
+        figs = [plt.figure(figsize=(5.6, 4.0)) for _ in range(4)]
+        axes = [f.add_subplot() for f in figs]
+        plot_fig41_panels(data, axes=np.array(axes), **kwargs)
+    paths = []
+    for fig, name in zip(figs, names):
+        fig.tight_layout()
+        paths.append(savefig_atomic(fig, out_dir / name))
+        plt.close(fig)
+    return paths
