@@ -173,30 +173,13 @@ def _sgd_figures(lang, ens, rows, out_figs) -> list:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .. import exact
+    from ..plotting import plot_stationary_density
     from ..report import figure_png
 
-    C = exact.stationary_covariance(lang)
-    M = exact.current_matrix(lang)
-    s = 3.2 * np.sqrt(np.diag(C))
-    g0, g1 = np.meshgrid(np.linspace(-s[0], s[0], 80), np.linspace(-s[1], s[1], 80))
-    pts = np.stack([g0, g1], axis=-1)
-    logp = exact.stationary_logpdf(lang, pts)
-    fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.6, 4.6), layout="constrained")
     sample = ens.x[:, :: max(1, ens.n_time // 40), :].reshape(-1, 2)[:1500]
-    ax.scatter(sample[:, 0], sample[:, 1], s=3, color="#9aa5b1", alpha=0.5,
-               label="simulated states")
-    cs = ax.contour(g0, g1, np.exp(logp), levels=6, colors="#1f4e79", linewidths=1.0)
-    ax.clabel(cs, fontsize=6, fmt="%.0f")
-    q0, q1 = np.meshgrid(np.linspace(-s[0], s[0], 13), np.linspace(-s[1], s[1], 13))
-    qp = np.stack([q0, q1], axis=-1)
-    J = (qp @ M.T) * np.exp(exact.stationary_logpdf(lang, qp))[..., None]
-    ax.quiver(q0, q1, J[..., 0], J[..., 1], color="#c0392b", width=0.004)
-    ax.plot([], [], color="#1f4e79", label="exact stationary density p(x)")
-    ax.plot([], [], color="#c0392b", label="probability current J = M x p(x)")
-    ax.set(xlabel=r"$\theta_1 - \theta_1^*$", ylabel=r"$\theta_2 - \theta_2^*$",
-           title="Linearized SGD: stationary law and current")
-    ax.legend(fontsize=7, loc="upper right")
+    plot_stationary_density(lang, ax=ax, samples=sample)
+    ax.set_title("Linearized SGD: stationary law and current")
     png1 = figure_png(fig)
     ep = [r for r in rows if r["quantity"].startswith(("entropy production", "TUR"))]
     fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
@@ -257,7 +240,8 @@ def learner_section(*, quick: bool, seed: int, out_figs) -> dict:
     ordered = bool(np.all(cf["l_info"] <= cf["m_info"] + 1e-15))
     grid = np.arange(0, n_steps)
     curves = L.closed_form(grid)
-    figs = _learner_figures(grid, curves, ts, est, out_figs)
+    dense = np.arange(1, n_steps - 1)  # every step, for the figure's error bands
+    figs = _learner_figures(grid, curves, dense, L.estimate(ens, dense), out_figs)
     return {"parameters": LEARNER_DEFAULTS, "n_steps": n_steps, "n_datasets": n_datasets,
             "comparison": rows, "l_info_le_m_info": ordered,
             "closed_form_curves": {k: curves[k] for k in LEARNER_KEYS}, "figures": figs}
@@ -268,26 +252,17 @@ def _learner_figures(grid, curves, ts, est, out_figs) -> list:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
+    from ..plotting import plot_information
     from ..report import figure_png
 
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.9), layout="constrained")
-    palette = {"m_info": "#1f4e79", "l_info": "#c0392b", "i_x_theta": "#2e7d32",
-               "work": "#6a1b9a", "heat": "#ef6c00", "sigma_x": "#00838f"}
-    labels = {"m_info": "M-info I(Θ_t; B)", "l_info": "L-info I(X_{t+1}; B)",
-              "i_x_theta": "I(X_{t+1}; Θ_t)", "work": "mean work ⟨w_t⟩",
-              "heat": "mean heat ⟨q_t⟩", "sigma_x": "σ^X_t"}
-    for ax, keys, ylabel in ((axes[0], ("m_info", "l_info", "i_x_theta"), "information (nats)"),
-                             (axes[1], ("work", "heat", "sigma_x"), "per step (nats)")):
-        for k in keys:
-            ax.plot(grid, curves[k], color=palette[k], lw=1.5, label=labels[k] + " (exact)")
-            e = est[k]
-            ax.errorbar(ts, np.asarray(e.value), yerr=2 * np.asarray(e.stderr), fmt="o",
-                        color=palette[k], ms=4, capsize=2)
-        ax.set(xlabel="SGD step t", ylabel=ylabel)
-        ax.legend(fontsize=7)
-    axes[0].set_title("Lines: closed form; points: simulation ± 2 s.e.", fontsize=9)
+    for ax, keys, ylabel in ((axes[0], ("m_info", "l_info", "i_x_theta"), "information  [nats]"),
+                             (axes[1], ("work", "heat", "sigma_x"), "per step  [nats]")):
+        plot_information(grid, {k: {"theory": curves[k], "simulation": (ts, est[k])}
+                                for k in keys}, ax=ax, ylabel=ylabel)
+    axes[0].set_title("Information: closed form vs simulation ± 1 s.e.", fontsize=9)
+    axes[1].set_title("Work, heat and σ^X per step: closed form vs simulation", fontsize=9)
     axes[1].axhline(0, color="k", lw=0.5)
     png = figure_png(fig)
     return _save_figs(out_figs, [("learner_information.png", png,
