@@ -131,12 +131,32 @@ def _default_chunk(n, client, align):
     return max(align, min(per, 1 << 14))
 
 
-def _run_tasks(client, fn, args_list, *, retries, on_result, max_in_flight=None, progress=None):
+def _run_tasks(client, fn, args_list, *, retries, on_result, max_in_flight=None, progress=None,
+               total=None, desc="tasks"):
     """Run ``fn(*args)`` for each args; call ``on_result(i, value)`` as results arrive.
 
     ``client`` None runs in order in this process. At most ``max_in_flight`` tasks are
-    submitted at once, so that results held on the client stay bounded.
+    submitted at once, so that results held on the client stay bounded. ``progress`` (bool)
+    shows a bar of ``total`` tasks labelled ``desc``.
     """
+    bar, tick = _progress_bar(progress, total, desc)
+    try:
+        _run_all(client, fn, args_list, retries, on_result, max_in_flight, tick)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _x0_for_chunks(x0, n_traj):
+    """``x0`` for the chunk ``[a, b)``: one row per trajectory is sliced, anything else shared."""
+    if x0 is not None and not isinstance(x0, str):
+        arr = np.asarray(x0, dtype=np.float64)
+        if arr.ndim == 2 and arr.shape[0] == n_traj and n_traj > 1:
+            return lambda a, b: arr[a:b]
+    return lambda a, b: x0
+
+
+def _run_all(client, fn, args_list, retries, on_result, max_in_flight, progress):
     if client is None:
         for i, args in enumerate(args_list):
             on_result(i, fn(*args))
@@ -385,14 +405,10 @@ def simulate(model, *, n_traj, seed=None, x0=None, client=None, scheduler=None,
             chunk_size = _default_chunk(n_traj, cl, align)
         bounds = chunk_bounds(n_traj, chunk_size, align)
         ss = as_seed_sequence(seed)  # resolved once: every chunk shares one root
-        x0_rows = None
-        if x0 is not None and not isinstance(x0, str):
-            arr = np.asarray(x0, dtype=np.float64)
-            if arr.ndim == 2 and arr.shape[0] == n_traj and n_traj > 1:
-                x0_rows = arr
-        args = ((model, ss, a, b, kw, x0 if x0_rows is None else x0_rows[a:b], reduce, LEAF)
+        x0_of = _x0_for_chunks(x0, n_traj)
+        args = ((model, ss, a, b, kw, x0_of(a, b), reduce, LEAF)
                 for a, b in bounds)  # lazily: nothing per chunk is held before submission
-        bar, tick = _progress_bar(progress, len(bounds), "simulate[chunks]")
+        bar_opts = {"progress": progress, "total": len(bounds), "desc": "simulate[chunks]"}
         first: dict = {}
         if reduce == "moments":
             acc = [None]
@@ -403,12 +419,8 @@ def simulate(model, *, n_traj, seed=None, x0=None, client=None, scheduler=None,
                 for part in res["leaves"]:
                     acc[0] = part if acc[0] is None else merge_moments(acc[0], part)
 
-            try:
-                _run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=_Ordered(sink),
-                           progress=tick)
-            finally:
-                if bar is not None:
-                    bar.close()
+            _run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=_Ordered(sink),
+                       **bar_opts)
             n, mean, m2 = acc[0]
             meta = dict(first["meta"], seed=seed_repr(seed), reduce="moments", leaf=LEAF,
                         chunks=len(bounds))
@@ -419,12 +431,7 @@ def simulate(model, *, n_traj, seed=None, x0=None, client=None, scheduler=None,
         def keep(i, res):
             parts[i] = res
 
-        try:
-            _run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=keep,
-                       progress=tick)
-        finally:
-            if bar is not None:
-                bar.close()
+        _run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=keep, **bar_opts)
     finally:
         if owned:
             cl.close()
@@ -507,12 +514,8 @@ def learn(model, data, *, client=None, scheduler=None, chunk_size=None, retries=
         def keep(i, res):
             parts[i] = res
 
-        bar, tick = _progress_bar(progress, len(bounds), "learn[chunks]")
-        try:
-            _run_tasks(cl, _learn_chunk, args, retries=retries, on_result=keep, progress=tick)
-        finally:
-            if bar is not None:
-                bar.close()
+        _run_tasks(cl, _learn_chunk, args, retries=retries, on_result=keep, progress=progress,
+                   total=len(bounds), desc="learn[chunks]")
     finally:
         if owned:
             cl.close()

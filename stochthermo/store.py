@@ -164,7 +164,13 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
     ``seed=None`` the drawn root seed is stored, so resuming reproduces it too.
     """
     zarr = _zarr()
-    from .distributed import _progress_bar, _run_tasks, _simulate_chunk, chunk_bounds, get_client
+    from .distributed import (
+        _run_tasks,
+        _simulate_chunk,
+        _x0_for_chunks,
+        chunk_bounds,
+        get_client,
+    )
 
     n_traj = positive_int("n_traj", n_traj)
     chunk_size = positive_int("chunk_size", chunk_size)
@@ -197,13 +203,8 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
     bounds = chunk_bounds(n_traj, chunk_size)
     done = set(root.attrs.get("done", []))
     todo = [i for i in range(len(bounds)) if i not in done]
-    rows = None
-    if x0 is not None and not isinstance(x0, str):
-        arr = np.asarray(x0, dtype=np.float64)
-        if arr.ndim == 2 and arr.shape[0] == n_traj and n_traj > 1:
-            rows = arr
-    args = ((model, ss, bounds[i][0], bounds[i][1], kwargs,
-             x0 if rows is None else rows[bounds[i][0]:bounds[i][1]], None, 1) for i in todo)
+    x0_of = _x0_for_chunks(x0, n_traj)
+    args = ((model, ss, *bounds[i], kwargs, x0_of(*bounds[i]), None, 1) for i in todo)
 
     def write(j, res):
         i = todo[j]
@@ -216,14 +217,11 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
         root.attrs["done"] = sorted(set(root.attrs.get("done", [])) | {i})
 
     if todo:
-        cl, owned = get_client(client, scheduler) if (client or scheduler) else (None, False)
-        bar, tick = _progress_bar(progress, len(todo), "simulate_to_store[chunks]")
+        cl, owned = get_client(client, scheduler)
         try:
             _run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=write,
-                       progress=tick)
+                       progress=progress, total=len(todo), desc="simulate_to_store[chunks]")
         finally:
-            if bar is not None:
-                bar.close()
             if owned:
                 cl.close()
     return open_store(path)
