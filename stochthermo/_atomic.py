@@ -1,55 +1,53 @@
-"""Atomic file writes: a temporary file in the target folder, fsync, then ``os.replace``.
+"""Atomic file writes: a temporary file in the target folder, then ``os.replace``.
 
 An interruption leaves either the old file or the new one, never a partial file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "savefig_atomic"]
+__all__ = ["write_atomic", "savefig_atomic", "replacing"]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+@contextlib.contextmanager
+def replacing(path, *, suffix: str = ".tmp"):
+    """Yield a temporary path beside ``path``; on success it atomically becomes ``path``.
+
+    The temporary file gets the usual permissions (``0666`` less the umask) rather than
+    ``mkstemp``'s ``0600``; on any error it is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def write_atomic(path, data, mode: str = "w") -> Path:
     """Write ``data`` (str for ``mode="w"``, bytes for ``"wb"``) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        with os.fdopen(fd, mode) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with replacing(path) as tmp, open(tmp, mode) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
 
 
 def savefig_atomic(fig, path, **kwargs) -> Path:
     """``fig.savefig`` through a temporary file and an atomic rename; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("format", path.suffix[1:].lower() or "png")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
+    with replacing(path, suffix=path.suffix) as tmp:
         fig.savefig(tmp, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
