@@ -9,7 +9,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate"]
+__all__ = ["Estimate", "to_jsonable"]
+
+
+def to_jsonable(x):
+    """Convert NumPy values, objects with ``to_dict`` and containers to JSON types.
+
+    Non-finite floats become ``None``, so the output is strict JSON.
+    """
+    if hasattr(x, "to_dict"):
+        return to_jsonable(x.to_dict())
+    if isinstance(x, dict) or hasattr(x, "items"):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return to_jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return to_jsonable(x.item())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 def _freeze(mapping) -> MappingProxyType:
@@ -69,19 +89,11 @@ class Estimate:
         return f"Estimate({self:.6g}, method={self.method!r})"
 
     def to_dict(self) -> dict:
-        """JSON-friendly dictionary."""
-
-        def conv(x):
-            if isinstance(x, np.ndarray):
-                return x.tolist()
-            if isinstance(x, np.generic):
-                return x.item()
-            return x
-
+        """JSON-friendly dictionary (non-finite numbers as ``None``)."""
         return {
-            "value": conv(self.value),
-            "stderr": conv(self.stderr),
+            "value": to_jsonable(self.value),
+            "stderr": to_jsonable(self.stderr),
             "method": self.method,
-            "bias": conv(self.bias),
-            "meta": {k: conv(v) for k, v in self.meta.items()},
+            "bias": to_jsonable(self.bias),
+            "meta": to_jsonable(dict(self.meta)),
         }

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-import numpy as np
-
 from .._atomic import write_atomic
+from ..results import to_jsonable
 
 __all__ = ["format_table", "to_jsonable", "dump_json", "write_atomic", "parse_matrix_arg"]
 
@@ -33,23 +32,6 @@ def format_table(headers, rows, *, widths=None, max_width: int = 48) -> str:
             lines.append(sep.join((c[k] if k < len(c) else "").ljust(w)
                                   for c, w in zip(cells, widths)).rstrip())
     return "\n".join(lines)
-
-
-def to_jsonable(x):
-    """Convert NumPy values, dataclasses with ``to_dict`` and containers to JSON types."""
-    if hasattr(x, "to_dict"):
-        return to_jsonable(x.to_dict())
-    if isinstance(x, dict):
-        return {str(k): to_jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return to_jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
 
 
 def dump_json(obj) -> str:

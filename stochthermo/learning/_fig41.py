@@ -24,6 +24,7 @@ import numpy as np
 from .._atomic import write_atomic
 from .._validation import positive_float, positive_int
 from ..errors import CorruptFileError, ValidationError
+from ..results import to_jsonable
 from ._analysis import fit_loglog_slope
 from ._engine import learn
 from ._ppm import MLPClassifier
@@ -181,18 +182,7 @@ class Fig41Result:
 
     def to_dict(self) -> dict:
         """JSON-friendly numbers."""
-        def conv(v):
-            if isinstance(v, dict):
-                return {str(k): conv(x) for k, x in v.items()}
-            if isinstance(v, np.ndarray):
-                return v.tolist()
-            if isinstance(v, np.generic):
-                return v.item()
-            if isinstance(v, tuple | list):
-                return [conv(x) for x in v]
-            return v
-
-        return conv({
+        return to_jsonable({
             "batch_sizes": self.batch_sizes, "steps": self.steps, "eval_steps": self.eval_steps,
             "accuracy_mean": self.accuracy_mean, "accuracy_var": self.accuracy_var,
             "noise_variance": self.noise_variance, "mean_noise_variance":
