@@ -100,6 +100,17 @@ def _pm(value, se, digits=4):
     return f"{value:.{digits}g} ± {se:.2g}"
 
 
+def _comparison_cells(rows, *, kind=False, ref=False):
+    """Table cells of comparison rows: quantity, theory, value ± se, [kind], z, status, [ref]."""
+    out = []
+    for c in rows:
+        cells = [c["quantity"], f"{c['theory']:.5g}", _pm(c["value"], c["stderr"])]
+        cells += [c["kind"]] if kind else []
+        cells += [f"{c['z']:+.2f}", c["status"]] + ([c["ref"]] if ref else [])
+        out.append(cells)
+    return out
+
+
 def _status(z, *, tol=3.0):
     return "ok" if abs(z) <= tol else f"CHECK (|z| = {abs(z):.1f})"
 
@@ -326,9 +337,7 @@ def _build_report(result) -> str:
         s.text(f"Simulated ensemble: {sim['n_traj']} trajectories x {sim['n_steps']} steps, "
                f"dt = {sim['dt']}, exact OU transition, stationary start.")
         s.table(["quantity", "theory", "simulation / estimate", "kind", "z", "status", "formula"],
-                [[c["quantity"], f"{c['theory']:.5g}", _pm(c["value"], c["stderr"]), c["kind"],
-                  f"{c['z']:+.2f}", c["status"], c["ref"]] for c in r["comparison"]],
-                status_col=5)
+                _comparison_cells(r["comparison"], kind=True, ref=True), status_col=5)
         for f in r["figures"]:
             s.figure(f["png"], f["caption"])
     if "learner" in result:
@@ -337,9 +346,7 @@ def _build_report(result) -> str:
         s.text(f"Parameters: {r['parameters']}; {r['n_datasets']} training sets, "
                f"Gaussian-noise SGD. I_L <= I_M at every step: {r['l_info_le_m_info']}.")
         s.table(["quantity", "theory", "simulation", "kind", "z", "status", "formula"],
-                [[c["quantity"], f"{c['theory']:.5g}", _pm(c["value"], c["stderr"]), c["kind"],
-                  f"{c['z']:+.2f}", c["status"], c["ref"]] for c in r["comparison"]],
-                status_col=5)
+                _comparison_cells(r["comparison"], kind=True, ref=True), status_col=5)
         for f in r["figures"]:
             s.figure(f["png"], f["caption"])
     if "fig41" in result:
@@ -411,16 +418,12 @@ def run(args) -> int:
                                 "SciPy value", "rel. diff"], rows, widths=[28, 46, 22, 22, 9]))
             print()
             print(format_table(["quantity", "theory", "simulation / estimate", "z", "status"],
-                               [[c["quantity"], f"{c['theory']:.5g}",
-                                 _pm(c["value"], c["stderr"]), f"{c['z']:+.2f}", c["status"]]
-                                for c in result["sgd"]["comparison"]],
+                               _comparison_cells(result["sgd"]["comparison"]),
                                widths=[38, 11, 22, 6, 22]))
         if "learner" in result:
             print("\n2. linear-Gaussian lagged learner: closed form vs simulation")
             print(format_table(["quantity", "theory", "simulation", "z", "status"],
-                               [[c["quantity"], f"{c['theory']:.5g}",
-                                 _pm(c["value"], c["stderr"]), f"{c['z']:+.2f}", c["status"]]
-                                for c in result["learner"]["comparison"]],
+                               _comparison_cells(result["learner"]["comparison"]),
                                widths=[28, 11, 22, 6, 22]))
         if "fig41" in result:
             r = result["fig41"]
