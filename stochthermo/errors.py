@@ -20,6 +20,8 @@ __all__ = [
     "UnsafeFileError",
     "CorruptFileError",
     "MissingDependencyError",
+    "ResourceError",
+    "DamagedStoreError",
 ]
 
 
@@ -87,3 +89,19 @@ class CorruptFileError(BridgeError):
 
 class MissingDependencyError(StochThermoError, ImportError):
     """An optional dependency is not installed; the message names the extra that provides it."""
+
+
+class ResourceError(StochThermoError, ValueError):
+    """A request would need more memory, time or disk than allowed; nothing was started.
+
+    The message names the request, the estimated cost and a way to cut it (``save_every``,
+    ``record_every``, ``reduce="moments"``, an on-disk store, numeric values for symbolic entries).
+    """
+
+
+class DamagedStoreError(CorruptFileError):
+    """An on-disk ensemble has missing or damaged chunks; ``chunks`` lists their indices."""
+
+    def __init__(self, message, *, chunks=()):
+        super().__init__(message)
+        self.chunks = tuple(chunks)
