@@ -18,10 +18,12 @@ __all__ = [
     "as_square_matrix",
     "as_vector",
     "check_finite",
+    "check_callable",
     "check_symmetric",
     "check_psd",
     "positive_float",
     "nonnegative_float",
+    "finite_float",
     "positive_int",
     "nonnegative_int",
     "choose_method",
@@ -53,11 +55,81 @@ def check_finite(name: str, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def as_float_array(name: str, value, *, ndim=None, finite: bool = True) -> np.ndarray:
-    """Convert ``value`` to a C-contiguous float64 array, checking its rank and finiteness."""
+def _is_bool(value) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def _refuse_non_real(name: str, value, *, allow_bool: bool) -> None:
+    """Raise for input that NumPy would silently turn into wrong real numbers.
+
+    ``np.array(z, dtype=float)`` drops the imaginary part of a complex array (only a
+    ``ComplexWarning``), parses strings (``"1"`` becomes 1.0) and turns ``None`` into NaN.
+    """
+    if _is_bool(value) or (isinstance(value, np.ndarray) and value.dtype == np.bool_
+                           and not allow_bool):
+        raise ValidationError(
+            f"{name}={short_repr(value)} is a boolean; pass numbers (e.g. 1.0 or a float array)"
+        )
+    if isinstance(value, str | bytes):
+        raise ValidationError(
+            f"{name}={short_repr(value)} is a string; pass numbers, not text"
+        )
+    try:
+        probe = np.asarray(value)
+    except (TypeError, ValueError):
+        return  # ragged or exotic input: the float conversion reports it
+    kind = probe.dtype.kind
+    if kind == "b" and not allow_bool and probe.ndim:
+        raise ValidationError(
+            f"{name}={short_repr(value)} is a boolean array; pass numbers (e.g. "
+            "numpy.asarray(mask, dtype=float) if 0/1 is meant)"
+        )
+    if kind == "c":
+        imag = float(np.max(np.abs(probe.imag), initial=0.0))
+        raise ValidationError(
+            f"{name}={short_repr(value)} is complex (largest |imaginary part| {imag:.3g}); "
+            "this quantity must be real: pass the real part explicitly (numpy.real(...)) "
+            "if the imaginary part is round-off"
+        )
+    if kind in "USV":
+        raise ValidationError(
+            f"{name}={short_repr(value)} holds text or raw bytes; pass numbers"
+        )
+    if kind == "O":
+        for item in probe.ravel().tolist():
+            if item is None or isinstance(item, str | bytes | complex | np.complexfloating):
+                what = "None" if item is None else type(item).__name__
+                raise ValidationError(
+                    f"{name}={short_repr(value)} contains {what} ({item!r}); every entry must "
+                    "be a real number"
+                )
+            if _is_bool(item) and not allow_bool:
+                raise ValidationError(
+                    f"{name}={short_repr(value)} contains a boolean; pass numbers"
+                )
+
+
+def check_callable(name: str, value, what: str = "a function"):
+    """Raise unless ``value`` is callable; ``what`` describes the expected signature."""
+    if not callable(value):
+        raise ValidationError(
+            f"{name}={short_repr(value)} is not callable; pass {what}"
+        )
+    return value
+
+
+def as_float_array(name: str, value, *, ndim=None, finite: bool = True,
+                   allow_bool: bool = True) -> np.ndarray:
+    """Convert ``value`` to a C-contiguous float64 array, checking its rank and finiteness.
+
+    Complex input, strings and ``None`` entries are refused (NumPy would drop the imaginary
+    part, parse the text or produce NaN); a bare boolean is refused as a number, and boolean
+    arrays too unless ``allow_bool``.
+    """
+    _refuse_non_real(name, value, allow_bool=allow_bool)
     try:
         arr = np.array(value, dtype=np.float64, order="C", copy=True)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(
             f"{name}={short_repr(value)} cannot be converted to a float array ({exc}); "
             "pass numbers in a list or NumPy array"
@@ -75,8 +147,16 @@ def as_float_array(name: str, value, *, ndim=None, finite: bool = True) -> np.nd
 
 
 def as_square_matrix(name: str, value, *, dim: int | None = None) -> np.ndarray:
-    """A finite float64 square matrix (scalars become 1x1), optionally of a given size."""
-    arr = as_float_array(name, value, ndim=(0, 1, 2))
+    """A finite float64 square matrix (scalars become 1x1), optionally of a given size.
+
+    Booleans, complex numbers, text and empty (0x0) matrices are refused.
+    """
+    arr = as_float_array(name, value, ndim=(0, 1, 2), allow_bool=False)
+    if arr.size == 0:
+        raise ShapeError(
+            f"{name} is empty (shape {arr.shape}); a model needs at least one dimension: "
+            "pass a (d, d) matrix with d >= 1"
+        )
     if arr.ndim == 0:
         arr = arr.reshape(1, 1)
     elif arr.ndim == 1:
@@ -98,8 +178,8 @@ def as_square_matrix(name: str, value, *, dim: int | None = None) -> np.ndarray:
 
 
 def as_vector(name: str, value, dim: int) -> np.ndarray:
-    """A finite float64 vector of length ``dim`` (a scalar is broadcast)."""
-    arr = as_float_array(name, value, ndim=(0, 1))
+    """A finite real float64 vector of length ``dim`` (a scalar is broadcast; no booleans)."""
+    arr = as_float_array(name, value, ndim=(0, 1), allow_bool=False)
     if arr.ndim == 0:
         arr = np.full(dim, float(arr))
     if arr.shape != (dim,):
@@ -139,15 +219,33 @@ def check_psd(name: str, mat: np.ndarray, *, rtol: float = 1e-10, strict: bool =
 
 
 def _real_scalar(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if _is_bool(value):
+        raise ValidationError(
+            f"{name}={value!r} is a boolean, not a number; pass a float such as 1.0"
+        )
+    if not isinstance(value, numbers.Real):
+        _refuse_non_real(name, value, allow_bool=False)
         try:
-            value = float(np.asarray(value, dtype=np.float64).item())
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"{name}={short_repr(value)} must be a real number") from exc
-    value = float(value)
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.size != 1:
+                raise ValueError(f"expected one number, got shape {arr.shape}")
+            value = float(arr.item())
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValidationError(
+                f"{name}={short_repr(value)} must be a real number ({exc})"
+            ) from exc
+    try:
+        value = float(value)
+    except OverflowError as exc:
+        raise ValidationError(f"{name}={short_repr(value)} is too large for a float") from exc
     if not np.isfinite(value):
         raise ValidationError(f"{name}={value!r} must be finite")
     return value
+
+
+def finite_float(name: str, value) -> float:
+    """A finite real float (no booleans, complex numbers or text)."""
+    return _real_scalar(name, value)
 
 
 def positive_float(name: str, value) -> float:
@@ -167,10 +265,17 @@ def nonnegative_float(name: str, value) -> float:
 
 
 def _integer(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if _is_bool(value):
+        # bool is a subclass of int: True would silently count as 1
+        raise ValidationError(
+            f"{name}={value!r} is a boolean, not a count; pass an int such as 1"
+        )
+    if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
             return int(value)
-        raise ValidationError(f"{name}={short_repr(value)} must be an integer")
+        raise ValidationError(
+            f"{name}={short_repr(value)} must be an integer; pass a whole number such as 10"
+        )
     return int(value)
 
 

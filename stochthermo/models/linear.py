@@ -23,7 +23,14 @@ from .._validation import (
 )
 from ..errors import UnstableModelError, ValidationError
 
-__all__ = ["LinearLangevin", "LinearizedSGD"]
+__all__ = [
+    "LinearLangevin",
+    "LinearizedSGD",
+    "check_stable_drift",
+    "MAX_DRIFT_CONDITION",
+    "MIN_DRIFT_RATE",
+    "MIN_MAP_GAP",
+]
 
 
 def _decompose(A: np.ndarray):
@@ -60,15 +67,128 @@ def _schur_eigenvalues(T: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Largest accepted ratio ``||A||_F / min Re(eig A)`` of a drift matrix. Eigenvalues of a
+#: floating-point matrix are only known to about ``eps * ||A||`` (eps = 2.2e-16), so when the
+#: slowest relaxation rate is below ~1e-15 of the matrix norm, its sign (stable or not) and the
+#: stationary covariance (which scales as its inverse) are not determined by the numbers given.
+MAX_DRIFT_CONDITION = 1e15
+
+#: Smallest accepted real part of a drift eigenvalue: the smallest normal float64. Below it the
+#: rate is a subnormal number with few significant digits and ``1 / rate`` overflows to inf,
+#: which made e.g. ``A = diag(1e-320, 1)`` give an inf/NaN covariance.
+MIN_DRIFT_RATE = float(np.finfo(np.float64).tiny)
+
+#: Smallest accepted spectral gap ``1 - rho`` of the discrete SGD update map: a relaxation over
+#: more than ``1 / MIN_MAP_GAP`` steps is beyond float64 resolution (``I - lr H`` rounds to ``I``
+#: when ``lr * H`` is below ~1e-16), the same bound as :data:`MAX_DRIFT_CONDITION`.
+MIN_MAP_GAP = 1.0 / MAX_DRIFT_CONDITION
+
+
+def _frobenius(A: np.ndarray) -> float:
+    """``||A||_F`` without overflow for entries near the float64 limit."""
+    scale = float(np.max(np.abs(A), initial=0.0))
+    if scale == 0.0:
+        return 0.0
+    return scale * float(np.linalg.norm(A / scale))
+
+
 def _check_stable(name: str, A: np.ndarray):
-    decomp, eig = _decompose(A)
-    if eig.size and eig.real.min() <= 0:
+    """Refuse a drift matrix without a (numerically resolvable) stationary state.
+
+    Returns the spectral decomposition used by the closed forms. Raises
+    :class:`~stochthermo.errors.UnstableModelError` if an eigenvalue has real part <= 0, or if
+    the slowest rate is subnormal or below ``||A||_F / MAX_DRIFT_CONDITION``.
+    """
+    with np.errstate(all="ignore"):
+        decomp, eig = _decompose(A)
+    if not np.all(np.isfinite(eig)):
+        raise UnstableModelError(
+            f"the eigenvalues of {name} overflow float64 ({short_repr(A)}); rescale time or "
+            "units so that its entries are well inside +-1e154"
+        )
+    lo = eig[np.argmin(eig.real)]
+    if lo.real <= 0:
         raise UnstableModelError(
             f"{name} must be stable (all eigenvalues with positive real part), but it has the "
-            f"eigenvalue {eig[np.argmin(eig.real)]:.4g} ({short_repr(A)}); the process has no "
+            f"eigenvalue {lo:.4g} ({short_repr(A)}); the process has no "
             "stationary state. Near a minimum the Hessian must be positive definite"
         )
+    if lo.real < MIN_DRIFT_RATE:
+        raise UnstableModelError(
+            f"{name} has the eigenvalue {lo:.4g}, a subnormal rate below {MIN_DRIFT_RATE:.3g} "
+            f"(the smallest normal float64), so 1/rate overflows ({short_repr(A)}); rescale "
+            "time or units so that the slowest rate is a normal number"
+        )
+    norm = _frobenius(A)
+    with np.errstate(over="ignore"):
+        cond = norm / lo.real
+    if cond > MAX_DRIFT_CONDITION:
+        raise UnstableModelError(
+            f"{name} is too ill-conditioned: ||{name}||_F / min Re(eigenvalue) = {cond:.3g} > "
+            f"{MAX_DRIFT_CONDITION:.0e} (slowest eigenvalue {lo:.4g}, ||{name}||_F = {norm:.4g};"
+            f" {short_repr(A)}); at float64 precision its stability and stationary covariance "
+            "are not determined. Rescale time or units, or drop the nearly free direction, "
+            f"so that the ratio of fastest to slowest rate is below {MAX_DRIFT_CONDITION:.0e}"
+        )
     return decomp
+
+
+def check_stable_drift(A, name: str = "A") -> np.ndarray:
+    """Validate a drift matrix as :class:`LinearLangevin` does and return it as float64.
+
+    Real, finite, square, non-empty, stable (every eigenvalue with positive real part), with
+    the slowest rate a normal float64 and ``||A||_F / min Re(eig A) <= MAX_DRIFT_CONDITION``.
+
+    Raises
+    ------
+    ValidationError, ShapeError
+        For malformed input (complex, non-finite, wrong shape, empty).
+    UnstableModelError
+        For a drift without a numerically resolvable stationary state.
+    """
+    A = as_square_matrix(name, A)
+    _check_stable(name, A)
+    return A
+
+
+def _sgd_map_stability(h: np.ndarray, lr: float, beta: float):
+    """``(rho, gap, max_stable_lr, h_max)`` of the SGD map from the Hessian eigenvalues ``h``.
+
+    Per Hessian eigendirection the (heavy-ball) map is ``z^2 - (1 + beta - r h) z + beta = 0``;
+    it contracts iff ``0 < r h < 2 (1 + beta)`` (Jury's conditions). Without momentum the gap
+    ``1 - |1 - r h|`` is computed as ``min(r h, 2 - r h)`` to keep its relative accuracy.
+    """
+    h_max = float(h.max())
+    rh = lr * h
+    lr_max = 2.0 * (1.0 + beta) / h_max
+    if beta == 0.0:
+        gap = float(min(rh.min(), 2.0 - rh.max()))
+        return 1.0 - gap, gap, lr_max, h_max
+    b = 1.0 + beta - rh
+    disc = b * b - 4.0 * beta
+    mod = np.where(disc >= 0.0, 0.5 * (np.abs(b) + np.sqrt(np.maximum(disc, 0.0))),
+                   np.sqrt(beta))
+    rho = float(mod.max())
+    return rho, 1.0 - rho, lr_max, h_max
+
+
+def _bounded(text: str, limit: int = 300) -> str:
+    """Cut a repr to ``limit`` characters (a last guard: the parts are summarised already)."""
+    return text if len(text) <= limit else text[: limit - 4] + "...)"
+
+
+def _summary(name: str, arr, small: int = 9) -> str:
+    """``name=[[1, 0.5], [0, 1]]`` for a few entries, ``name=<500x500>`` for more."""
+    if arr is None:
+        return f"{name}=None"
+    arr = np.asarray(arr)
+    if arr.size <= small:
+        with np.printoptions(precision=4, suppress=False, floatmode="maxprec"):
+            text = np.array2string(arr, separator=", ")
+        text = " ".join(text.split())
+        if len(text) <= 60:
+            return f"{name}={text}"
+    return f"{name}=<{'x'.join(map(str, arr.shape))}>"
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,10 +288,13 @@ class LinearLangevin:
         return self._decomposition
 
     def __repr__(self) -> str:
-        return (
-            f"LinearLangevin(dim={self.dim}, A={short_repr(self.A, 60)}, "
-            f"D={short_repr(self.D, 60)}, blocks={self.blocks})"
-        )
+        parts = [f"d={self.dim}", _summary("A", self.A), _summary("D", self.D)]
+        if np.any(self.x_star != 0.0):
+            parts.append(_summary("x_star", self.x_star, small=4))
+        blocks = repr(self.blocks)
+        parts.append(f"blocks={blocks}" if len(blocks) <= 40 else f"n_blocks={self.n_blocks}")
+        parts.append(_summary("temperatures", self.temperatures, small=4))
+        return _bounded(f"LinearLangevin({', '.join(parts)})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,6 +371,7 @@ class LinearizedSGD:
         object.__setattr__(self, "batch_size", b)
         object.__setattr__(self, "momentum", beta)
         object.__setattr__(self, "dataset_size", n)
+        object.__setattr__(self, "_map", _sgd_map_stability(np.linalg.eigvalsh(H), lr, beta))
 
     @property
     def dim(self) -> int:
@@ -295,6 +419,58 @@ class LinearizedSGD:
             )
         return t
 
+    @property
+    def spectral_radius(self) -> float:
+        """Spectral radius ``rho`` of the deterministic update map (:meth:`update_matrix`).
+
+        Computed at construction from the Hessian's eigenvalues ``h``: ``|1 - r h|`` without
+        momentum, the larger root modulus of ``z^2 - (1 + beta - r h) z + beta`` with it.
+        The iteration has a stationary state iff ``rho < 1`` (``theory/sgd.md`` [SGD-cov]).
+        """
+        return self._map[0]
+
+    @property
+    def max_stable_lr(self) -> float:
+        """Largest stable learning rate (exclusive): ``2 (1 + beta) / max eig(H)``."""
+        return self._map[2]
+
+    @property
+    def is_stable_map(self) -> bool:
+        """True when the update map contracts, with a gap ``1 - rho >= MIN_MAP_GAP``."""
+        return self._map[1] >= MIN_MAP_GAP
+
+    def check_stable_map(self) -> LinearizedSGD:
+        """Raise unless the discrete SGD iteration has a stationary state; return ``self``.
+
+        Raises
+        ------
+        UnstableModelError
+            If the spectral radius of the update map is >= 1 (the iteration diverges; the
+            message gives the largest stable lr), or if ``1 - rho < MIN_MAP_GAP`` (relaxation
+            over more steps than float64 resolves).
+        """
+        rho, gap, lr_max = self._map
+        where = (f"lr={self.lr!r}, largest Hessian eigenvalue {self._map[3]:.6g}, "
+                 f"momentum={self.momentum!r}")
+        if gap <= 0.0:
+            raise UnstableModelError(
+                f"the SGD update map has spectral radius {rho:.6g} >= 1 ({where}), so the "
+                "iteration diverges and has no stationary state; use lr < 2 (1 + momentum) / "
+                f"(largest Hessian eigenvalue) = {lr_max:.6g}"
+            )
+        if gap < MIN_MAP_GAP:
+            if self.lr * self._map[3] < 1.0 + self.momentum:
+                fix = ("raise lr (lr * smallest Hessian eigenvalue is below float64 "
+                       "resolution next to 1), or use the continuous limit model.to_langevin()")
+            else:
+                fix = f"use an lr clearly below the largest stable lr {lr_max:.6g}"
+            raise UnstableModelError(
+                f"the SGD update map has spectral radius {rho!r}, only {gap:.3g} below 1 "
+                f"({where}): it relaxes over ~{1.0 / gap:.3g} steps, more than float64 "
+                f"resolves (limit 1 - rho >= {MIN_MAP_GAP:.0e}); {fix}"
+            )
+        return self
+
     def update_matrix(self) -> np.ndarray:
         """Deterministic part of one step on the state (theta_n, theta_{n-1}) (or theta_n)."""
         d, r, beta = self.dim, self.lr, self.momentum
@@ -313,7 +489,10 @@ class LinearizedSGD:
         )
 
     def __repr__(self) -> str:
-        return (
-            f"LinearizedSGD(dim={self.dim}, lr={self.lr}, batch_size={self.batch_size}, "
-            f"momentum={self.momentum}, dataset_size={self.dataset_size})"
-        )
+        parts = [f"d={self.dim}", _summary("hessian", self.hessian),
+                 _summary("grad_noise_cov", self.grad_noise_cov), f"lr={self.lr!r}",
+                 f"batch_size={self.batch_size}", f"momentum={self.momentum!r}",
+                 f"dataset_size={self.dataset_size}"]
+        if np.any(self.theta_star != 0.0):
+            parts.append(_summary("theta_star", self.theta_star, small=4))
+        return _bounded(f"LinearizedSGD({', '.join(parts)})")
