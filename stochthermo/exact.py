@@ -213,6 +213,7 @@ def stationary_covariance(model, *, continuous: bool = False, augmented: bool = 
            [0. , 0.5]])
     """
     if isinstance(model, LinearizedSGD) and not continuous:
+        model.check_stable_map()  # the same refusal as simulate's (radius, largest stable lr)
         C = _discrete_lyapunov(model.update_matrix(), _sgd_noise_augmented(model))
         if augmented or model.momentum == 0.0:
             return C
@@ -260,6 +261,7 @@ def moments(model, t, *, mean0=None, cov0=None) -> Moments:
         times = _as_times(t, integer=True)
         d = model.dim
         x_star = model.theta_star
+        model.check_stable_map()
         P = model.update_matrix()
         Cinf = _discrete_lyapunov(P, _sgd_noise_augmented(model))
         k = P.shape[0]

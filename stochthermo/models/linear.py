@@ -449,8 +449,8 @@ class LinearizedSGD:
             message gives the largest stable lr), or if ``1 - rho < MIN_MAP_GAP`` (relaxation
             over more steps than float64 resolves).
         """
-        rho, gap, lr_max = self._map
-        where = (f"lr={self.lr!r}, largest Hessian eigenvalue {self._map[3]:.6g}, "
+        rho, gap, lr_max, h_max = self._map
+        where = (f"lr={self.lr!r}, largest Hessian eigenvalue {h_max:.6g}, "
                  f"momentum={self.momentum!r}")
         if gap <= 0.0:
             raise UnstableModelError(
@@ -459,7 +459,7 @@ class LinearizedSGD:
                 f"(largest Hessian eigenvalue) = {lr_max:.6g}"
             )
         if gap < MIN_MAP_GAP:
-            if self.lr * self._map[3] < 1.0 + self.momentum:
+            if self.lr * h_max < 1.0 + self.momentum:
                 fix = ("raise lr (lr * smallest Hessian eigenvalue is below float64 "
                        "resolution next to 1), or use the continuous limit model.to_langevin()")
             else:

@@ -21,15 +21,20 @@ from typing import Any
 import numpy as np
 
 from .._validation import (
+    as_float_array,
     as_square_matrix,
     as_vector,
+    check_callable,
     check_psd,
     check_symmetric,
+    finite_float,
     normalize_blocks,
     positive_float,
+    positive_int,
     short_repr,
 )
 from ..errors import ValidationError
+from .linear import _bounded, _summary
 
 __all__ = ["NonlinearLangevin", "DrivenTrap", "double_well", "dragged_trap"]
 
@@ -44,8 +49,7 @@ def _n_args(func) -> int:
 
 def _as_jit(name: str, func):
     """Return ``func`` as a Numba dispatcher (compiling a plain Python function with njit)."""
-    if not callable(func):
-        raise ValidationError(f"{name}={short_repr(func)} must be a function")
+    check_callable(name, func, "a function (a numba.njit function or a plain Python one)")
     if hasattr(func, "py_func"):
         return func
     from numba import njit
@@ -158,21 +162,34 @@ class NonlinearLangevin:
     name: str = "NonlinearLangevin"
 
     def __post_init__(self):
-        D = np.asarray(self.D, dtype=np.float64) if not callable(self.D) else None
-        if D is None:
-            raise ValidationError(f"D={short_repr(self.D)} must be a number or a matrix")
+        check_callable("drift", self.drift,
+                       "a function drift(x, t, out) or drift(x, t, params, out)")
+        if callable(self.D):
+            raise ValidationError(
+                f"D={short_repr(self.D)} is a function; D must be a constant number or "
+                "matrix (state-dependent noise is not supported)"
+            )
+        dim = None if self.dim is None else positive_int("dim", self.dim)
+        D = as_float_array("D", self.D, ndim=(0, 1, 2), allow_bool=False)
         if D.ndim == 0:
-            if self.dim is None:
-                raise ValidationError("D is a scalar, so dim= must be given (the state size)")
-            D = float(D) * np.eye(int(self.dim))
-        D = as_square_matrix("D", D, dim=self.dim)
+            if dim is None:
+                raise ValidationError(
+                    f"D={float(D)!r} is a scalar, so dim= must be given (the state size), "
+                    "e.g. dim=1"
+                )
+            D = float(D) * np.eye(dim)
+        D = as_square_matrix("D", D, dim=dim)
         D = check_symmetric("D", D)
         check_psd("D", D)
         d = D.shape[0]
         params = np.zeros(0) if self.params is None else np.atleast_1d(
-            np.asarray(self.params, dtype=np.float64)).ravel().copy()
-        if not np.all(np.isfinite(params)):
-            raise ValidationError(f"params={short_repr(params)} must be finite")
+            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
+        if not isinstance(self.time_dependent, bool | np.bool_):
+            raise ValidationError(
+                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
+            )
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
         nargs = _n_args(self.drift)
         if nargs not in (3, 4):
             raise ValidationError(
@@ -197,6 +214,10 @@ class NonlinearLangevin:
             temps = np.array([np.mean(np.diag(D)[list(b)]) for b in blocks])
         else:
             temps = as_vector("temperatures", self.temperatures, len(blocks))
+            if np.any(temps <= 0):
+                raise ValidationError(
+                    f"temperatures={temps.tolist()} must all be > 0 (one per block)"
+                )
         D.setflags(write=False)
         params.setflags(write=False)
         object.__setattr__(self, "D", D)
@@ -224,7 +245,21 @@ class NonlinearLangevin:
         return out
 
     def __repr__(self) -> str:
-        return f"{self.name}(dim={self.dim}, D={short_repr(self.D, 60)})"
+        parts = [f"d={self.dim}", f"drift={_func_name(self.drift)}", _summary("D", self.D)]
+        if self.params.size:
+            parts.append(_summary("params", self.params, small=6))
+        if self.potential is not None:
+            parts.append(f"potential={_func_name(self.potential)}")
+        if self.time_dependent:
+            parts.append("time_dependent=True")
+        return _bounded(f"{self.name[:40]}({', '.join(parts)})")
+
+
+def _func_name(func) -> str:
+    """The (shortened) name of a function, for reprs."""
+    py = getattr(func, "py_func", func)
+    name = getattr(py, "__qualname__", None) or getattr(py, "__name__", None) or type(py).__name__
+    return name if len(name) <= 40 else name[:37] + "..."
 
 
 def double_well(barrier: float = 1.0, temperature: float = 1.0, *, dim: int = 1,
@@ -249,9 +284,11 @@ def double_well(barrier: float = 1.0, temperature: float = 1.0, *, dim: int = 1,
     """
     h = positive_float("barrier", barrier)
     T = positive_float("temperature", temperature)
+    d = positive_int("dim", dim)
+    eps = finite_float("tilt", tilt)
     fns = _builtin_functions()
     return NonlinearLangevin(
-        fns["double_well_drift"], T * np.eye(int(dim)), params=[h, float(tilt)],
+        fns["double_well_drift"], T * np.eye(d), params=[h, eps],
         potential=fns["double_well_potential"], name="DoubleWell",
     )
 
@@ -259,12 +296,13 @@ def double_well(barrier: float = 1.0, temperature: float = 1.0, *, dim: int = 1,
 def _eval_schedule(name: str, func, times: np.ndarray, shape) -> np.ndarray:
     out = np.empty((times.size, *shape))
     for i, t in enumerate(times):
+        raw = func(float(t))
+        v = as_float_array(f"{name}(t={float(t)!r})", raw, finite=False, allow_bool=False)
         try:
-            v = np.asarray(func(float(t)), dtype=np.float64)
             out[i] = np.broadcast_to(v, shape)
-        except (TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise ValidationError(
-                f"{name}(t={t!r}) returned {short_repr(func(float(t)))}, which cannot be read as "
+                f"{name}(t={float(t)!r}) returned {short_repr(raw)}, which cannot be read as "
                 f"an array of shape {shape}: {exc}"
             ) from exc
     if not np.all(np.isfinite(out)):
@@ -316,7 +354,11 @@ class DrivenTrap:
         centre = self.centre
         if centre is None:
             centre = np.zeros(d)
-        if not callable(centre):
+        if callable(centre):
+            # evaluate once now, so that a schedule returning the wrong shape, complex or
+            # non-finite values is refused at construction rather than inside a simulation
+            _eval_schedule("centre", centre, np.zeros(1), (d,))
+        else:
             centre = as_vector("centre", centre, d)
             centre.setflags(write=False)
         scale = self.stiffness_scale
@@ -394,9 +436,13 @@ class DrivenTrap:
         return 0.5 * s * np.einsum("...i,ij,...j->...", y, self.stiffness, y)
 
     def __repr__(self) -> str:
-        return (f"DrivenTrap(dim={self.dim}, K={short_repr(self.stiffness, 50)}, "
-                f"T={self.temperature}, moving_centre={self.moving_centre}, "
-                f"moving_stiffness={self.moving_stiffness})")
+        centre = (f"centre={_func_name(self.centre)}" if self.moving_centre
+                  else _summary("centre", self.centre, small=4))
+        parts = [f"d={self.dim}", _summary("K", self.stiffness), f"T={self.temperature!r}",
+                 centre]
+        if self.moving_stiffness:
+            parts.append(f"stiffness_scale={_func_name(self.stiffness_scale)}")
+        return _bounded(f"DrivenTrap({', '.join(parts)})")
 
 
 def dragged_trap(stiffness=1.0, velocity=1.0, temperature: float = 1.0, *, start=0.0,
@@ -418,9 +464,11 @@ def dragged_trap(stiffness=1.0, velocity=1.0, temperature: float = 1.0, *, start
     :math:`\langle e^{-W/T}\rangle = 1`; in the steady state the mean work rate is
     :math:`\gamma v^2` with mobility 1 (:math:`\gamma = 1`).
     """
-    K = np.asarray(stiffness, dtype=np.float64)
+    d_given = None if dim is None else positive_int("dim", dim)
+    K = as_float_array("stiffness", stiffness, ndim=(0, 2), allow_bool=False)
     if K.ndim == 0:
-        K = float(K) * np.eye(1 if dim is None else int(dim))
+        K = float(K) * np.eye(1 if d_given is None else d_given)
+    K = as_square_matrix("stiffness", K, dim=d_given)
     d = K.shape[0]
     v = as_vector("velocity", velocity, d)
     c0 = as_vector("start", start, d)
