@@ -17,23 +17,16 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-from sympy.parsing.sympy_parser import (
-    auto_number,
-    convert_xor,
-    implicit_multiplication,
-    parse_expr,
-    rationalize,
-)
 from sympy.polys.constructor import construct_domain
 from sympy.polys.matrices import DomainMatrix
 
-from .._validation import normalize_blocks, short_repr
+from .._validation import normalize_blocks
 from ..errors import ModelError, ShapeError, ValidationError
+from ._parse import parse_expression, parse_matrix
 
 __all__ = [
     "derive_linear",
@@ -43,142 +36,6 @@ __all__ = [
     "parse_matrix",
     "parse_expression",
 ]
-
-# ---------------------------------------------------------------------------------------------
-# Parsing user input without executing it
-# ---------------------------------------------------------------------------------------------
-
-_FUNCTIONS = {
-    "sqrt": sp.sqrt,
-    "exp": sp.exp,
-    "log": sp.log,
-    "sin": sp.sin,
-    "cos": sp.cos,
-    "tan": sp.tan,
-    "tanh": sp.tanh,
-    "pi": sp.pi,
-    "E": sp.E,
-    "Rational": sp.Rational,
-}
-_SAFE_CHARS = re.compile(r"^[A-Za-z0-9_+\-*/^(). ,]*$")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TRANSFORMS = (auto_number, rationalize, convert_xor, implicit_multiplication)
-
-
-def parse_expression(text, name: str = "expression", symbols: dict | None = None) -> sp.Expr:
-    """Parse one scalar expression safely.
-
-    Only numbers, identifiers, ``+ - * / ^ **`` and parentheses and a few functions
-    (``sqrt, exp, log, sin, cos, tan, tanh, pi, E, Rational``) are accepted; every other identifier
-    becomes a real :class:`sympy.Symbol`. Decimals become exact rationals (``0.1 -> 1/10``).
-    Nothing in the text is executed as Python.
-    """
-    if isinstance(text, sp.Basic):
-        return sp.sympify(text)
-    if isinstance(text, bool):
-        raise ValidationError(f"{name}={text!r} is a boolean, not a number or expression")
-    if isinstance(text, (int, np.integer)):
-        return sp.Integer(int(text))
-    if isinstance(text, (float, np.floating)):
-        if not np.isfinite(text):
-            raise ValidationError(f"{name} contains the non-finite value {text!r}")
-        return sp.Rational(repr(float(text)))  # shortest decimal that round-trips: 0.1 -> 1/10
-    if not isinstance(text, str):
-        raise ValidationError(
-            f"{name}={short_repr(text)} must be a number, a SymPy expression or a string"
-        )
-    s = text.strip()
-    if not s:
-        raise ValidationError(f"{name} is an empty expression")
-    if not _SAFE_CHARS.match(s) or "__" in s or re.search(r"[A-Za-z_]\s*\.", s):
-        raise ValidationError(
-            f"{name}={text!r} contains characters that are not allowed in an expression; use "
-            "numbers, names, + - * / ^ and parentheses"
-        )
-    local = dict(_FUNCTIONS)
-    symbols = {} if symbols is None else symbols
-    for ident in _IDENT.findall(s):
-        if ident in _FUNCTIONS:
-            continue
-        if keyword.iskeyword(ident):
-            raise ValidationError(f"{name}={text!r} uses the reserved word {ident!r} as a name")
-        local[ident] = symbols.setdefault(ident, sp.Symbol(ident, real=True))
-    glob = {"Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
-            "Symbol": sp.Symbol, "__builtins__": {}}
-    try:
-        expr = parse_expr(s, local_dict=local, global_dict=glob, transformations=_TRANSFORMS)
-    except (SyntaxError, TypeError, ValueError, AttributeError, sp.SympifyError) as exc:
-        raise ValidationError(f"{name}={text!r} is not a valid expression ({exc})") from None
-    if not isinstance(expr, sp.Expr):
-        raise ValidationError(f"{name}={text!r} is not a scalar expression")
-    return expr
-
-
-def _split_top(s: str, name: str) -> list[str]:
-    """Split ``[x, y, [..]]`` at top-level commas; returns the item texts."""
-    s = s.strip()
-    if not (s.startswith("[") and s.endswith("]")):
-        raise ValidationError(f"{name}={s!r} must be a bracketed list like [[a, b], [c, d]]")
-    body, items, depth, cur = s[1:-1], [], 0, []
-    for ch in body:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-            if depth < 0:
-                raise ValidationError(f"{name}={s!r} has unbalanced brackets")
-        if ch == "," and depth == 0:
-            items.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if depth != 0:
-        raise ValidationError(f"{name}={s!r} has unbalanced brackets")
-    items.append("".join(cur))
-    return [i.strip() for i in items if i.strip() != ""]
-
-
-def parse_matrix(value, name: str = "matrix", symbols: dict | None = None) -> sp.Matrix:
-    """Turn user input into a square :class:`sympy.Matrix`.
-
-    Accepts a SymPy matrix, a nested list (of numbers, expressions or strings) or a string such
-    as ``"[[k, 1], [0, 2*k]]"``; scalars become 1x1.
-    """
-    symbols = {} if symbols is None else symbols
-    if isinstance(value, sp.MatrixBase):
-        rows = value.tolist()
-    elif isinstance(value, str) and value.strip().startswith("["):
-        outer = _split_top(value, name)
-        if outer and outer[0].startswith("["):
-            rows = [_split_top(r, name) for r in outer]
-        else:
-            rows = [outer]
-    elif isinstance(value, np.ndarray):
-        rows = value.tolist() if value.ndim == 2 else [[v] for v in np.atleast_1d(value)]
-    elif isinstance(value, Sequence) and not isinstance(value, str):
-        items = list(value)
-        if items and all(isinstance(r, Sequence | np.ndarray) and not isinstance(r, str)
-                         for r in items):
-            rows = [list(r) for r in items]
-        elif len(items) == 1:
-            rows = [items]
-        else:
-            raise ShapeError(
-                f"{name}={short_repr(value)} must be a square matrix (a list of rows), got a "
-                "flat list"
-            )
-    else:
-        rows = [[value]]
-    n = len(rows)
-    if n == 0 or any(len(r) != n for r in rows):
-        raise ShapeError(
-            f"{name} must be a square matrix, got rows of lengths {[len(r) for r in rows]}"
-        )
-    return sp.Matrix(
-        [[parse_expression(e, f"{name}[{i}][{j}]", symbols) for j, e in enumerate(r)]
-         for i, r in enumerate(rows)]
-    )
-
 
 # ---------------------------------------------------------------------------------------------
 # Fraction-free linear algebra: polynomial matrices over one common denominator
