@@ -48,9 +48,11 @@ def check_finite(name: str, arr: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f"{name}[{', '.join(map(str, idx))}]" if idx else name
         raise ValidationError(
-            f"{name} contains a non-finite value ({arr[idx]!r} at index {idx}); "
-            "all entries must be finite numbers"
+            f"{name} contains a non-finite value, {where} = {float(arr[idx])!r} "
+            f"({int(bad.sum())} of {arr.size} entries); all entries must be finite numbers: "
+            "replace or drop the NaN/inf entries"
         )
     return arr
 
@@ -168,7 +170,9 @@ def as_square_matrix(name: str, value, *, dim: int | None = None) -> np.ndarray:
                 "use numpy.diag(...) for a diagonal matrix"
             )
     if arr.shape[0] != arr.shape[1]:
-        raise ShapeError(f"{name} must be square, got shape {arr.shape}")
+        raise ShapeError(
+            f"{name} must be square, got shape {arr.shape}; pass a (d, d) matrix"
+        )
     if dim is not None and arr.shape[0] != dim:
         raise ShapeError(
             f"{name} has shape {arr.shape} but the model has dimension {dim}; "
@@ -190,10 +194,13 @@ def as_vector(name: str, value, dim: int) -> np.ndarray:
 def check_symmetric(name: str, mat: np.ndarray, *, rtol: float = 1e-10) -> np.ndarray:
     """Raise unless ``mat`` is symmetric (to relative ``rtol``); return its symmetric part."""
     scale = max(np.abs(mat).max(initial=0.0), np.finfo(float).tiny)
-    asym = np.abs(mat - mat.T).max(initial=0.0)
+    diff = np.abs(mat - mat.T)
+    asym = diff.max(initial=0.0)
     if asym > rtol * scale:
+        i, j = (int(k) for k in np.unravel_index(np.argmax(diff), diff.shape))
         raise ValidationError(
-            f"{name} must be symmetric, but max|{name} - {name}^T| = {asym:.3g} "
+            f"{name} must be symmetric, but max|{name} - {name}^T| = {asym:.3g}: "
+            f"{name}[{i}, {j}] = {mat[i, j]:.6g} and {name}[{j}, {i}] = {mat[j, i]:.6g} "
             f"({short_repr(mat)}); pass (M + M.T) / 2 if the asymmetry is round-off"
         )
     return 0.5 * (mat + mat.T)
@@ -201,19 +208,25 @@ def check_symmetric(name: str, mat: np.ndarray, *, rtol: float = 1e-10) -> np.nd
 
 def check_psd(name: str, mat: np.ndarray, *, rtol: float = 1e-10, strict: bool = False):
     """Raise unless the symmetric ``mat`` is positive semi-definite (definite if ``strict``)."""
-    eig = np.linalg.eigvalsh(mat)
+    with np.errstate(all="ignore"):
+        eig = np.linalg.eigvalsh(mat)
+    if not np.all(np.isfinite(eig)):
+        raise ValidationError(
+            f"the eigenvalues of {name} overflow float64 ({short_repr(mat)}); rescale units "
+            "so that its entries are well inside +-1e154"
+        )
     scale = max(np.abs(eig).max(initial=0.0), np.finfo(float).tiny)
     lo = float(eig.min()) if eig.size else 0.0
     if strict and lo <= rtol * scale:
         raise ValidationError(
             f"{name} must be positive definite, but its smallest eigenvalue is {lo:.3g} "
-            f"({short_repr(mat)})"
+            f"({short_repr(mat)}); every direction needs a positive stiffness"
         )
     if lo < -rtol * scale:
         raise ValidationError(
             f"{name} must be positive semi-definite, but it has the eigenvalue {lo:.3g} "
             f"({short_repr(mat)}); a diffusion or covariance matrix cannot have negative "
-            "eigenvalues"
+            "eigenvalues: pass a symmetric positive semi-definite matrix (any B @ B.T is one)"
         )
     return mat
 

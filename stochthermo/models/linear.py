@@ -30,6 +30,7 @@ __all__ = [
     "MAX_DRIFT_CONDITION",
     "MIN_DRIFT_RATE",
     "MIN_MAP_GAP",
+    "MAX_ENTRY",
 ]
 
 
@@ -84,6 +85,25 @@ MIN_DRIFT_RATE = float(np.finfo(np.float64).tiny)
 MIN_MAP_GAP = 1.0 / MAX_DRIFT_CONDITION
 
 
+#: Largest accepted magnitude of an entry of a model matrix (A, D, Hessian, noise covariance,
+#: stiffness). The closed forms multiply entries pairwise (``A C``, ``A^T D^-1 A C``, ``lr H``),
+#: so entries must stay well below sqrt(float64 max) ~ 1.3e154; with ``A = 1e308 I`` the
+#: Lyapunov solve overflowed and reported a singular covariance.
+MAX_ENTRY = 1e150
+
+
+def _check_magnitude(name: str, M: np.ndarray) -> np.ndarray:
+    """Raise unless every entry of ``M`` is at most :data:`MAX_ENTRY` in magnitude."""
+    big = float(np.max(np.abs(M), initial=0.0))
+    if big > MAX_ENTRY:
+        idx = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(M)), M.shape))
+        raise ValidationError(
+            f"{name}[{', '.join(map(str, idx))}] = {M[idx]:.4g} exceeds {MAX_ENTRY:.0e} in "
+            "magnitude, where products of entries overflow float64; rescale time or units"
+        )
+    return M
+
+
 def _frobenius(A: np.ndarray) -> float:
     """``||A||_F`` without overflow for entries near the float64 limit."""
     scale = float(np.max(np.abs(A), initial=0.0))
@@ -119,9 +139,14 @@ def _check_stable(name: str, A: np.ndarray):
             f"(the smallest normal float64), so 1/rate overflows ({short_repr(A)}); rescale "
             "time or units so that the slowest rate is a normal number"
         )
-    norm = _frobenius(A)
     with np.errstate(over="ignore"):
+        norm = _frobenius(A)
         cond = norm / lo.real
+    if not np.isfinite(norm):
+        raise UnstableModelError(
+            f"||{name}|| overflows float64 ({short_repr(A)}); rescale time or units so that "
+            "its entries are well inside +-1e154"
+        )
     if cond > MAX_DRIFT_CONDITION:
         raise UnstableModelError(
             f"{name} is too ill-conditioned: ||{name}||_F / min Re(eigenvalue) = {cond:.3g} > "
@@ -146,7 +171,7 @@ def check_stable_drift(A, name: str = "A") -> np.ndarray:
     UnstableModelError
         For a drift without a numerically resolvable stationary state.
     """
-    A = as_square_matrix(name, A)
+    A = _check_magnitude(name, as_square_matrix(name, A))
     _check_stable(name, A)
     return A
 
@@ -232,9 +257,9 @@ class LinearLangevin:
     temperatures: np.ndarray | None = None
 
     def __post_init__(self):
-        A = as_square_matrix("A", self.A)
+        A = _check_magnitude("A", as_square_matrix("A", self.A))
         d = A.shape[0]
-        D = as_square_matrix("D", self.D, dim=d)
+        D = _check_magnitude("D", as_square_matrix("D", self.D, dim=d))
         D = check_symmetric("D", D)
         check_psd("D", D)
         decomp = _check_stable("A", A)
@@ -341,12 +366,13 @@ class LinearizedSGD:
     theta_star: np.ndarray | None = None
 
     def __post_init__(self):
-        H = as_square_matrix("hessian", self.hessian)
+        H = _check_magnitude("hessian", as_square_matrix("hessian", self.hessian))
         d = H.shape[0]
         H = check_symmetric("hessian", H)
         check_psd("hessian", H)
         _check_stable("hessian", H)
-        S = as_square_matrix("grad_noise_cov", self.grad_noise_cov, dim=d)
+        S = _check_magnitude("grad_noise_cov",
+                             as_square_matrix("grad_noise_cov", self.grad_noise_cov, dim=d))
         S = check_symmetric("grad_noise_cov", S)
         check_psd("grad_noise_cov", S)
         lr = positive_float("lr", self.lr)

@@ -34,7 +34,7 @@ from .._validation import (
     short_repr,
 )
 from ..errors import ValidationError
-from .linear import _bounded, _summary
+from .linear import _bounded, _check_magnitude, _summary
 
 __all__ = ["NonlinearLangevin", "DrivenTrap", "double_well", "dragged_trap"]
 
@@ -178,7 +178,7 @@ class NonlinearLangevin:
                     "e.g. dim=1"
                 )
             D = float(D) * np.eye(dim)
-        D = as_square_matrix("D", D, dim=dim)
+        D = _check_magnitude("D", as_square_matrix("D", D, dim=dim))
         D = check_symmetric("D", D)
         check_psd("D", D)
         d = D.shape[0]
@@ -346,7 +346,7 @@ class DrivenTrap:
     stiffness_scale: Any = None
 
     def __post_init__(self):
-        K = as_square_matrix("stiffness", self.stiffness)
+        K = _check_magnitude("stiffness", as_square_matrix("stiffness", self.stiffness))
         K = check_symmetric("stiffness", K)
         check_psd("stiffness", K, strict=True)
         d = K.shape[0]
