@@ -38,7 +38,19 @@ class ArrayRef:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        n = 1
+        for s in self.shape:  # Python integers: a hostile header cannot overflow the count
+            n *= s
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the materialised array, from the header (before any data is read)."""
+        return self.size * self.dtype.itemsize
+
+    def describe(self) -> str:
+        """Shape and dtype, for messages."""
+        return f"shape {self.shape}, {self.dtype}"
 
     def materialize(self) -> np.ndarray:
         """Read the array (a new, writeable, C-contiguous array in native byte order)."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import BridgeError, CorruptFileError, ValidationError
 from ._arrays import ArrayRef
+from ._files import ReadBudget, open_regular
 from ._pickle import TensorRef
 
 __all__ = [
@@ -38,9 +39,14 @@ def _is_ref(x) -> bool:
 class _Checkpoint:
     """An open checkpoint: its object tree (lazy tensors) and the file they are read from."""
 
-    def __init__(self, path, tree, fh, fmt, meta=None):
+    def __init__(self, path, tree, fh, fmt, meta=None, budget=None):
         self.path, self.tree, self.fh, self.format = path, tree, fh, fmt
         self.meta = dict(meta or {})
+        self.budget = budget
+
+    def materialize(self, refs: dict) -> dict:
+        """Read the lazy arrays ``refs`` (``{name: ref}``) within the file's byte budget."""
+        return _materialize(self.path, refs, self.budget)
 
     def select(self, key=None) -> dict:
         """``{name: lazy array}`` for the parameter mapping chosen by ``key``."""
@@ -67,8 +73,14 @@ class _Checkpoint:
 
 
 @contextlib.contextmanager
-def open_checkpoint(path, *, verify=False):
-    """Context manager yielding an open :class:`_Checkpoint` (format sniffed from the bytes)."""
+def open_checkpoint(path, *, verify=False, max_bytes=None, max_ratio=None, follow_links=False,
+                    root=None):
+    """Context manager yielding an open :class:`_Checkpoint` (format sniffed from the bytes).
+
+    Only regular files are opened (see :func:`~stochthermo.bridge._files.open_regular`); the
+    checkpoint carries a :class:`~stochthermo.bridge._files.ReadBudget` built from
+    ``max_bytes``/``max_ratio`` that every decompression and materialisation is charged to.
+    """
     from ._hdf5 import is_hdf5, load_hdf5
     from ._numpy import is_npy, load_npy, load_npz
     from ._safetensors import is_safetensors, load_safetensors
@@ -76,11 +88,10 @@ def open_checkpoint(path, *, verify=False):
     from ._torch_zip import is_torch_zip, load_torch_zip, open_zip
 
     path = os.fspath(path)
+    fh = open_regular(path, what="checkpoint", root=root, follow_links=follow_links)
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the context manager
-    except OSError as exc:
-        raise BridgeError(f"cannot open checkpoint {path!r}: {exc}") from exc
-    try:
+        budget = ReadBudget(path, os.fstat(fh.fileno()).st_size, max_bytes=max_bytes,
+                            max_ratio=max_ratio)
         head = fh.read(64)
         fh.seek(0)
         if not head:
@@ -93,7 +104,8 @@ def open_checkpoint(path, *, verify=False):
                 fh.seek(0)
                 tree, fmt = load_npz(path, fh), "npz"
             else:
-                tree, fmt = load_torch_zip(path, fh, zf=zf, verify=verify), "torch-zip"
+                tree, fmt = load_torch_zip(path, fh, zf=zf, verify=verify,
+                                           budget=budget), "torch-zip"
         elif is_torch_legacy(head):
             tree, fmt = load_torch_legacy(path, fh), "torch-legacy"
         elif is_npy(head):
@@ -109,7 +121,7 @@ def open_checkpoint(path, *, verify=False):
                 f"{path}: unknown checkpoint format (not a torch.save zip or legacy file, "
                 "safetensors, .npy/.npz or HDF5)"
             )
-        ck = _Checkpoint(path, tree, fh, fmt, meta)
+        ck = _Checkpoint(path, tree, fh, fmt, meta, budget)
     except BaseException:
         fh.close()
         raise
@@ -186,7 +198,12 @@ def _select(path, tree, key):
     )
 
 
-def _materialize(path, refs: dict) -> dict:
+def _materialize(path, refs: dict, budget=None) -> dict:
+    # every array's size is known from the headers: charge them all before reading any data,
+    # so a file that expands past its budget is refused without allocating anything
+    if budget is not None:
+        for name, ref in refs.items():
+            budget.charge(ref.nbytes, f"tensor {str(name)!r} ({ref.describe()})")
     out = {}
     try:
         for name, ref in refs.items():
@@ -198,7 +215,8 @@ def _materialize(path, refs: dict) -> dict:
     return out
 
 
-def read_checkpoint(path, *, key=None, verify=False) -> dict[str, np.ndarray]:
+def read_checkpoint(path, *, key=None, verify=False, max_bytes=None, max_ratio=None,
+                    follow_links=False) -> dict[str, np.ndarray]:
     """Read the parameters stored in a checkpoint file, without PyTorch and without pickle.
 
     Parameters
@@ -215,6 +233,13 @@ def read_checkpoint(path, *, key=None, verify=False) -> dict[str, np.ndarray]:
         Also check the CRC-32 of every storage record of a ``torch.save`` zip file (costs
         about a third of the read time; like ``torch.load``, the default checks the structure
         and sizes only).
+    max_bytes, max_ratio : float, optional
+        The most bytes one read of this file may produce beyond the file's own size (arrays
+        returned, expanded views, decompressed records): ``min(max_bytes, max(max_ratio *
+        file_size, 64 MiB))``. Defaults: ``max_bytes`` 4 GiB, ``max_ratio`` 200. Raise them
+        for a trusted file with large broadcast buffers or a very high compression ratio.
+    follow_links : bool
+        Read ``path`` even if it is a symbolic link to a file outside its own folder.
 
     Returns
     -------
@@ -229,9 +254,14 @@ def read_checkpoint(path, *, key=None, verify=False) -> dict[str, np.ndarray]:
         The pickle names a global outside the allow-list (tensor-rebuild functions, storage
         types, ``OrderedDict``, plain containers), a zip member name escapes the archive, or an
         array needs pickle. Nothing from the file is executed.
+        A FIFO, device or other non-regular file, or a link out of the folder (without
+        ``follow_links``), is refused before it is opened for reading.
     CorruptFileError
         Empty, truncated, malformed or (with ``verify``) checksum-failing files; missing or
-        too-short storage records.
+        too-short storage records; array headers that promise more data than the file holds.
+    ResourceError
+        The file would expand past ``max_bytes``/``max_ratio`` (e.g. a few hundred bytes of
+        zero-stride views asking for gigabytes, or a DEFLATE bomb); nothing was allocated.
 
     Notes
     -----
@@ -244,11 +274,13 @@ def read_checkpoint(path, *, key=None, verify=False) -> dict[str, np.ndarray]:
     >>> sd["net.0.weight"].shape                                   # doctest: +SKIP
     (200, 784)
     """
-    with open_checkpoint(path, verify=verify) as ck:
-        return _materialize(ck.path, ck.select(key))
+    with open_checkpoint(path, verify=verify, max_bytes=max_bytes, max_ratio=max_ratio,
+                         follow_links=follow_links) as ck:
+        return ck.materialize(ck.select(key))
 
 
-def checkpoint_layout(path, *, key=None) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def checkpoint_layout(path, *, key=None,
+                      follow_links=False) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """``{name: (shape, dtype)}`` of the parameters in ``path``, without reading tensor data."""
-    with open_checkpoint(path) as ck:
+    with open_checkpoint(path, follow_links=follow_links) as ck:
         return {str(k): (tuple(v.shape), np.dtype(v.dtype)) for k, v in ck.select(key).items()}

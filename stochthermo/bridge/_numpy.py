@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 
-from ..errors import CorruptFileError, UnsafeFileError
+from ..errors import BridgeError, CorruptFileError, UnsafeFileError
 from ._arrays import ArrayRef
 
 __all__ = ["is_npy", "load_npy", "load_npz"]
@@ -20,6 +20,8 @@ def is_npy(head: bytes) -> bool:
 def _wrap(path, fn):
     try:
         return fn()
+    except BridgeError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc):
             raise UnsafeFileError(
@@ -44,11 +46,27 @@ def _header(fh):
     return shape, dtype
 
 
+def _check_size(path, what, shape, dtype, available):
+    """The header's promise must fit in the bytes that follow it (checked before reading)."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    need = n * dtype.itemsize
+    if need > available:
+        raise CorruptFileError(
+            f"{path}: {what} declares shape {tuple(shape)} of {dtype} ({need} bytes) but only "
+            f"{available} bytes of data follow its header (truncated or malformed file)"
+        )
+
+
 def load_npy(path, fh):
     """Return ``{"array": ArrayRef}`` for an ``.npy`` file."""
     def header():
+        size = fh.seek(0, 2)
         fh.seek(0)
-        return _header(fh)
+        shape, dtype = _header(fh)
+        _check_size(path, "the array", shape, dtype, size - fh.tell())
+        return shape, dtype
 
     shape, dtype = _wrap(path, header)
 
@@ -66,8 +84,12 @@ def load_npz(path, fh):
     for name in npz.files:
         def header(name=name):
             member = name + ".npy" if name + ".npy" in npz.zip.namelist() else name
+            info = npz.zip.getinfo(member)
             with npz.zip.open(member) as m:
-                return _header(m)
+                shape, dtype = _header(m)
+                _check_size(path, f"member {member!r}", shape, dtype,
+                            info.file_size - m.tell())
+                return shape, dtype
 
         out[name] = ArrayRef(None, None, lambda name=name: _wrap(path, lambda: npz[name]),
                              header=lambda header=header: _wrap(path, header))

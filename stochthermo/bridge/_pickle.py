@@ -24,11 +24,7 @@ __all__ = [
     "TensorRef",
     "restricted_load",
     "STORAGE_TYPES",
-    "MAX_EXPANDED_ELEMENTS",
 ]
-
-#: cap on the element count of a tensor whose strides contain zeros (an expanded view)
-MAX_EXPANDED_ELEMENTS = 1 << 27
 
 
 @dataclass(frozen=True)
@@ -149,11 +145,6 @@ class TensorRef:
                     f"{last} of storage record {storage.key!r}, which holds only "
                     f"{storage.numel} items (storage record too short)"
                 )
-            if n > storage.numel and n > MAX_EXPANDED_ELEMENTS:
-                raise CorruptFileError(
-                    f"tensor of size {shape} expands {storage.numel} stored items to {n}; "
-                    "refusing an implausibly large expanded view"
-                )
         self.storage, self.offset, self.shape, self.stride = storage, offset, shape, stride
         storage.refs += 1
         self.stype = stype or storage.stype
@@ -173,6 +164,18 @@ class TensorRef:
         for s in self.shape:
             n *= s
         return n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the materialised array (known from the pickle, before any data is read)."""
+        return self.size * self.dtype.itemsize
+
+    def describe(self) -> str:
+        """Shape, dtype and, for an expanded view, how many stored items it repeats."""
+        text = f"shape {self.shape}, {self.dtype}"
+        if self.size > self.storage.numel:
+            text += f", an expanded view of {self.storage.numel} stored items"
+        return text
 
     def materialize(self) -> np.ndarray:
         """A new C-contiguous array holding exactly the tensor's values."""

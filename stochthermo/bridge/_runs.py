@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -10,8 +11,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..errors import BridgeError, ShapeError
+from ..errors import BridgeError, CorruptFileError, ShapeError
 from ._checkpoint import open_checkpoint
+from ._files import check_regular, open_regular
 from ._scalars import is_scalar_file
 from ._writer import SHARD_MARKER
 
@@ -22,6 +24,7 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".npz", "
 _DIGITS = re.compile(r"(\d+)")
 _BATCH = re.compile(r"(?:^|[_\-/])(?:bs|batch(?:_?size)?|b)[_=\-]?(\d+)(?:$|[_\-])", re.I)
 _CONFIG_NAMES = ("config.json", "meta.json", "run.json", "hparams.json")
+_MAX_CONFIG = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Trial:
     frames: tuple
     scalar_files: tuple
     layout: MappingProxyType
+    #: read limits (``max_bytes``, ``max_ratio``) passed to every checkpoint opened
+    limits: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def steps(self) -> np.ndarray:
@@ -55,22 +60,24 @@ class Trial:
 
     def read(self, frame: Frame, *, key=None, parts=("p",)) -> dict:
         """Read a frame: ``{part: {name: array}}`` for parts ``p`` (params), ``g``, ``G``, ``o``."""
-        from ._checkpoint import _materialize
-
         out = {p: {} for p in parts}
-        with open_checkpoint(frame.path) as ck:
+        with open_checkpoint(frame.path, **self.limits) as ck:
             if frame.member is None:
                 if "p" in parts:
-                    out["p"] = _materialize(frame.path, ck.select(key))
+                    out["p"] = ck.materialize(ck.select(key))
                 return out
             pre = frame.member
+            refs = {}
             for name, ref in ck.tree.items():
                 if not name.startswith(pre):
                     continue
                 rest = name[len(pre):]
                 code, _, sub = rest.partition("/")
                 if code in parts:
-                    out[code][sub or "o"] = ref.materialize()
+                    refs[f"{code}/{sub or 'o'}"] = ref
+            for name, arr in ck.materialize(refs).items():
+                code, _, sub = name.partition("/")
+                out[code][sub] = arr
         return out
 
 
@@ -109,12 +116,22 @@ def _step_from_name(fname: str):
     return int(nums[-1]) if nums else None
 
 
-def _trial_frames(folder, files, key):
+def _vetted(full, root, follow_links):
+    """The path to read ``full`` through: itself, or its target when it is an allowed link."""
+    check_regular(full, what="checkpoint", root=root, follow_links=follow_links)
+    return os.path.realpath(full) if os.path.islink(full) else full
+
+
+def _vetted_log(full):
+    return os.path.realpath(full) if os.path.islink(full) else full
+
+
+def _trial_frames(folder, files, key, root, follow_links, limits):
     frames = []
     for f in files:
-        full = os.path.join(folder, f)
+        full = _vetted(os.path.join(folder, f), root, follow_links)
         if f.startswith("shard_") and f.endswith(".npz"):
-            with open_checkpoint(full) as ck:
+            with open_checkpoint(full, **limits) as ck:
                 if SHARD_MARKER not in ck.tree:
                     raise BridgeError(f"{full}: not a TrajectoryWriter shard")
                 steps = ck.tree[SHARD_MARKER].materialize()
@@ -122,7 +139,7 @@ def _trial_frames(folder, files, key):
             continue
         step = _step_from_name(f)
         if step is None:
-            with open_checkpoint(full) as ck:
+            with open_checkpoint(full, **limits) as ck:
                 step = ck.stored_step()
         if step is None:
             raise BridgeError(
@@ -137,40 +154,142 @@ def _trial_frames(folder, files, key):
     return frames
 
 
-def _layout(frame: Frame, key):
-    with open_checkpoint(frame.path) as ck:
-        if frame.member is None:
-            sel = ck.select(key)
-        else:
-            pre = frame.member + "p/"
-            sel = {k[len(pre):]: v for k, v in ck.tree.items() if k.startswith(pre)}
-        return {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in sel.items()}
+def _layouts(frames, key, limits):
+    """``{frame: layout}`` read from the headers only (each file opened once)."""
+    by_path: dict[str, list] = {}
+    for fr in frames:
+        by_path.setdefault(fr.path, []).append(fr)
+    out = {}
+    for path, group in by_path.items():
+        with open_checkpoint(path, **limits) as ck:
+            for fr in group:
+                if fr.member is None:
+                    sel = ck.select(key)
+                else:
+                    pre = fr.member + "p/"
+                    sel = {k[len(pre):]: v for k, v in ck.tree.items() if k.startswith(pre)}
+                out[fr] = {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in sel.items()}
+    return out
 
 
-def _read_config(folder):
+def _check_layouts(frames, key, limits):
+    """The first frame's layout, after checking every other frame has the same (headers only).
+
+    A checkpoint whose parameters differ from the trial's first is reported here, before any
+    tensor data of the run is read.
+    """
+    layouts = _layouts(frames, key, limits)
+    ref = layouts[frames[0]]
+    for fr in frames[1:]:
+        got = layouts[fr]
+        if got != ref:
+            diff = sorted(set(got.items()) ^ set(ref.items()), key=str)[:4]
+            raise ShapeError(
+                f"checkpoint {fr.path} (step {fr.step}) does not hold the same parameters as "
+                f"{frames[0].path} (step {frames[0].step}): differing entries {diff}; every "
+                "checkpoint of a trial must store the same model"
+            )
+    return ref
+
+
+def _read_config(folder, root, follow_links):
     for name in _CONFIG_NAMES:
         p = os.path.join(folder, name)
-        if os.path.isfile(p):
-            try:
-                with open(p, encoding="utf-8") as fh:
-                    cfg = json.load(fh)
-            except (OSError, ValueError) as exc:
-                raise BridgeError(f"{p}: unreadable run configuration ({exc})") from exc
-            return cfg if isinstance(cfg, dict) else {}
-    return {}
+        if not os.path.lexists(p):
+            continue
+        with open_regular(p, what="run configuration", root=root,
+                          follow_links=follow_links) as fh:
+            raw = fh.read(_MAX_CONFIG + 1)
+        if len(raw) > _MAX_CONFIG:
+            raise CorruptFileError(
+                f"{p}: the run configuration is larger than {_MAX_CONFIG >> 20} MiB; a "
+                "config.json holds a few settings (batch_size, lr, ...)"
+            )
+        try:
+            cfg = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CorruptFileError(
+                f"{p}: the run configuration is not UTF-8 text ({exc})"
+            ) from None
+        except ValueError as exc:
+            raise CorruptFileError(
+                f"{p}: the run configuration is not valid JSON ({exc}); fix or remove the file"
+            ) from None
+        except RecursionError:
+            raise CorruptFileError(f"{p}: the run configuration is nested too deeply") from None
+        if not isinstance(cfg, dict):
+            raise CorruptFileError(
+                f"{p}: the run configuration is a JSON {_json_kind(cfg)}, not an object; write "
+                'it as {"batch_size": 32, "lr": 0.01, ...}'
+            )
+        return cfg, p
+    return {}, None
 
 
-def _run_meta(folder, name, extra):
-    cfg = _read_config(folder)
+def _json_kind(v) -> str:
+    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(v), "number")
+
+
+def _config_int(where, value):
+    """A positive integer from a configuration value (int, integral float, digit string)."""
+    v = value
+    if isinstance(v, str) and v.strip().isdigit():
+        v = int(v.strip())
+    elif isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise BridgeError(
+            f"{where} is {value!r}; it must be a positive integer such as 32 (fix the file, "
+            "or override it with open_runs(..., meta={'batch_size': ...}))"
+        )
+    return v
+
+
+def _config_float(where, value):
+    """A positive finite number from a configuration value (number or numeric string)."""
+    v = value
+    if isinstance(v, str):
+        try:
+            v = float(v.strip())
+        except ValueError:
+            v = value
+    if (isinstance(v, bool) or not isinstance(v, int | float)
+            or not math.isfinite(v) or v <= 0):
+        raise BridgeError(
+            f"{where} is {value!r}; it must be a positive finite number such as 0.01 (fix the "
+            "file, or override it with open_runs(..., meta={'lr': ...}))"
+        )
+    return float(v)
+
+
+def _setting(keys, extra, cfg, cfg_path):
+    """``(value, where)`` of the first of ``keys`` set in ``extra`` (meta=), else in the file."""
+    for source, label in ((extra, "open_runs(meta=...)"), (cfg, cfg_path)):
+        for k in keys:
+            if source.get(k) is not None:
+                return source[k], f"{label}: key {k!r}"
+    return None, None
+
+
+def _run_meta(folder, name, extra, root, follow_links):
+    cfg, cfg_path = _read_config(folder, root, follow_links)
     meta = dict(cfg)
-    bs = cfg.get("batch_size", cfg.get("batch"))
-    if bs is None:
+    extra = dict(extra or {})
+    bs, where = _setting(("batch_size", "batch"), extra, cfg, cfg_path)
+    if bs is not None:
+        bs = _config_int(where, bs)
+    else:
         m = _BATCH.search(name)
-        bs = int(m.group(1)) if m else None
-    lr = cfg.get("lr", cfg.get("learning_rate"))
-    meta["batch_size"] = int(bs) if bs is not None else None
-    meta["lr"] = float(lr) if lr is not None else None
-    meta.update(extra or {})
+        if m:
+            bs = _config_int(f"the batch size in the name of run folder {folder!r}",
+                             int(m.group(1)))
+    lr, where = _setting(("lr", "learning_rate"), extra, cfg, cfg_path)
+    if lr is not None:
+        lr = _config_float(where, lr)
+    meta.update(extra)
+    meta["batch_size"] = bs
+    meta["lr"] = lr
     return meta
 
 
@@ -178,7 +297,8 @@ def _is_ckpt(name):
     return name.endswith(CHECKPOINT_SUFFIXES) and not name.startswith(".")
 
 
-def open_runs(root, *, key=None, meta=None) -> list[Run]:
+def open_runs(root, *, key=None, meta=None, follow_links=False, max_bytes=None,
+              max_ratio=None) -> list[Run]:
     """Find the runs under ``root``: trials (one folder each) and their checkpoints.
 
     Parameters
@@ -190,6 +310,12 @@ def open_runs(root, *, key=None, meta=None) -> list[Run]:
         Passed to :func:`read_checkpoint` to select the parameters inside wrappers.
     meta : dict, optional
         Values that override each run's configuration (``batch_size``, ``lr``, ...).
+    follow_links : bool
+        Read checkpoints, logs and configurations that are symbolic links to files outside
+        ``root`` (refused by default). Linked folders are never walked.
+    max_bytes, max_ratio : float, optional
+        Per-file read limits passed to every checkpoint read (see :func:`read_checkpoint`;
+        defaults 4 GiB and 200).
 
     Returns
     -------
@@ -203,17 +329,30 @@ def open_runs(root, *, key=None, meta=None) -> list[Run]:
     Raises
     ------
     ShapeError
-        Trials whose parameter shapes disagree; the message names both files.
+        Trials, or checkpoints of one trial, whose parameter shapes disagree; the message
+        names both files. Found from the files' headers, before any tensor data is read.
+    UnsafeFileError
+        A checkpoint, log or configuration that is a FIFO, device or socket, or a link out
+        of ``root`` (without ``follow_links``); nothing is opened for reading.
+    BridgeError
+        An unreadable configuration file, or a ``batch_size``/``lr`` that is not a positive
+        number; the message names the file and the key.
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise BridgeError(f"root={root!r} is not a folder")
+    if meta is not None and not isinstance(meta, dict | MappingProxyType):
+        raise BridgeError(f"meta={meta!r} must be a dict such as {{'batch_size': 32}}")
+    limits = MappingProxyType({"max_bytes": max_bytes, "max_ratio": max_ratio})
     trial_dirs = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         if any(_is_ckpt(f) for f in filenames):
-            trial_dirs.append((dirpath, sorted(f for f in filenames if _is_ckpt(f)),
-                               sorted(f for f in filenames if is_scalar_file(f))))
+            scalars = sorted(f for f in filenames if is_scalar_file(f))
+            for f in scalars:
+                check_regular(os.path.join(dirpath, f), what="scalar log", root=root,
+                              follow_links=follow_links)
+            trial_dirs.append((dirpath, sorted(f for f in filenames if _is_ckpt(f)), scalars))
     if not trial_dirs:
         raise BridgeError(
             f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) found under {root!r}"
@@ -226,16 +365,18 @@ def open_runs(root, *, key=None, meta=None) -> list[Run]:
     for run_dir, items in sorted(groups.items()):
         trials = []
         for dirpath, files, scalars in items:
-            frames = _trial_frames(dirpath, files, key)
+            frames = _trial_frames(dirpath, files, key, root, follow_links, limits)
             if not frames:
                 continue
+            layout = _check_layouts(frames, key, limits)
             trials.append(Trial(
                 name=os.path.relpath(dirpath, run_dir) if dirpath != run_dir else
                 os.path.basename(dirpath),
                 path=dirpath,
                 frames=tuple(frames),
-                scalar_files=tuple(os.path.join(dirpath, s) for s in scalars),
-                layout=MappingProxyType(_layout(frames[0], key)),
+                scalar_files=tuple(_vetted_log(os.path.join(dirpath, s)) for s in scalars),
+                layout=MappingProxyType(layout),
+                limits=limits,
             ))
         ref = trials[0]
         for t in trials[1:]:
@@ -257,7 +398,7 @@ def open_runs(root, *, key=None, meta=None) -> list[Run]:
             path=run_dir,
             trials=tuple(trials),
             steps=np.array(sorted(common), dtype=np.int64),
-            meta=MappingProxyType(_run_meta(run_dir, name, meta)),
+            meta=MappingProxyType(_run_meta(run_dir, name, meta, root, follow_links)),
             dropped_steps=tuple(sorted(every - common)),
         ))
     return runs

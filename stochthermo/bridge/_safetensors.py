@@ -52,7 +52,7 @@ def load_safetensors(path, fh):
     meta = header.pop("__metadata__", None) or {}
     if not isinstance(meta, dict):
         raise CorruptFileError(f"{path}: safetensors __metadata__ is not an object")
-    out = {}
+    out, ranges = {}, []
     for name, entry in header.items():
         try:
             code = _DTYPES[entry["dtype"]]
@@ -91,4 +91,14 @@ def load_safetensors(path, fh):
             return arr.reshape(shape)
 
         out[name] = ArrayRef(shape, np.float32 if bf16 else dtype.newbyteorder("="), loader)
+        ranges.append((begin, end, name))
+    # like the safetensors package: byte ranges may not overlap (tensors sharing bytes would
+    # let a small file be returned many times over)
+    ranges.sort()
+    for (_, end_a, a), (begin_b, _, b) in zip(ranges, ranges[1:], strict=False):
+        if begin_b < end_a:
+            raise CorruptFileError(
+                f"{path}: the byte ranges of tensors {a!r} and {b!r} overlap; a safetensors "
+                "file stores each tensor in its own range"
+            )
     return out, meta

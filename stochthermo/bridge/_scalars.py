@@ -9,6 +9,7 @@ optional ``tensorboard`` package can be used instead (``backend="tensorboard"``)
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import numpy as np
 
 from .._validation import choose_method
 from ..errors import BridgeError, CorruptFileError
+from ._files import check_regular, open_regular
 
 __all__ = ["read_scalars", "crc32c", "masked_crc32c", "is_scalar_file", "SCALAR_PATTERNS"]
 
@@ -157,7 +159,7 @@ def _event_scalars(data, out):
 
 def _read_tfevents_builtin(path):
     out: dict = {}
-    with open(path, "rb") as fh:
+    with open_regular(path, what="scalar log") as fh:
         data = fh.read()
     i, n = 0, len(data)
     if n == 0:
@@ -225,8 +227,14 @@ def _number(text):
     return v
 
 
+def _text(path):
+    """A scalar log opened as text, after checking it is a regular file."""
+    return io.TextIOWrapper(open_regular(path, what="scalar log"), encoding="utf-8",
+                            newline="")
+
+
 def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as fh:
+    with _text(path) as fh:
         reader = csv.reader(fh)
         try:
             header = [h.strip() for h in next(reader)]
@@ -248,7 +256,7 @@ def _from_table(path, header, rows, get):
             tag = row[jt] if isinstance(row, list) else row.get(header[jt])
             if val is None or step is None or tag is None:
                 continue
-            out.setdefault(str(tag).strip(), []).append((int(step), val))
+            out.setdefault(str(tag).strip(), []).append((_step(path, k, step), val))
         return out
     for k, row in enumerate(rows):
         step = get(row, step_col) if step_col is not None else k
@@ -259,13 +267,22 @@ def _from_table(path, header, rows, get):
                 continue
             val = get(row, j)
             if val is not None:
-                out.setdefault(name, []).append((int(step), val))
+                out.setdefault(name, []).append((_step(path, k, step), val))
     return out
+
+
+def _step(path, row, value) -> int:
+    """A step number from a log row: a finite, whole, non-negative number."""
+    if not math.isfinite(value) or not float(value).is_integer() or value < 0 or value > 2**62:
+        raise CorruptFileError(
+            f"{path}: row {row + 1} has the step {value!r}; steps must be whole numbers >= 0"
+        )
+    return int(value)
 
 
 def _read_jsonl(path):
     records = []
-    with open(path, encoding="utf-8") as fh:
+    with _text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
@@ -333,12 +350,14 @@ def read_scalars(path, *, backend: str = "builtin") -> dict[str, tuple[np.ndarra
         out: dict = {}
         for name in sorted(os.listdir(path)):
             full = os.path.join(path, name)
-            if os.path.isfile(full) and is_scalar_file(name):
+            if is_scalar_file(name) and not os.path.isdir(full):
+                check_regular(full, what="scalar log", root=path)
                 for tag, v in read_scalars(full, backend=backend).items():
                     out.setdefault(tag, v)
         return out
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise BridgeError(f"scalar log {path!r} does not exist")
+    check_regular(path, what="scalar log")
     base = os.path.basename(path)
     try:
         if "tfevents" in base:

@@ -1,7 +1,9 @@
 """``torch.save`` zip format (PyTorch >= 1.6): ``<prefix>/data.pkl`` plus ``<prefix>/data/<key>``.
 
 Uncompressed storage records (what ``torch.save`` writes) are read straight from the file into
-a NumPy buffer, after checking their CRC32; compressed ones go through :mod:`zipfile`.
+a NumPy buffer, after checking their CRC32; compressed ones are stream-decompressed through
+:mod:`zipfile` with a running limit, after charging the size the zip directory declares to the
+file's :class:`~stochthermo.bridge._files.ReadBudget` (so a DEFLATE bomb is refused up front).
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ def open_zip(path, fh) -> zipfile.ZipFile:
         raise CorruptFileError(f"{path}: not a readable zip archive ({exc})") from exc
 
 
-def load_torch_zip(path, fh, *, zf=None, verify=False):
+def load_torch_zip(path, fh, *, zf=None, verify=False, budget=None):
     """Unpickle the checkpoint in the open binary file ``fh``; return its object tree.
 
     Storages are resolved lazily and read from ``fh`` when a tensor is materialised, so the
     file must stay open until then. ``verify`` checks each storage record's CRC-32.
+    Decompressed records are charged to ``budget``.
     """
     zf = open_zip(path, fh) if zf is None else zf
     infos = zf.infolist()
@@ -65,11 +68,11 @@ def load_torch_zip(path, fh, *, zf=None, verify=False):
     by_name = {i.filename: i for i in infos}
     big_endian = False
     if prefix + "byteorder" in by_name:
-        order = _read_member(path, zf, prefix + "byteorder", 16).strip()
+        order = _read_member(path, zf, prefix + "byteorder", 16, budget).strip()
         if order not in (b"little", b"big"):
             raise CorruptFileError(f"{path}: unknown byte order {order[:16]!r}")
         big_endian = order == b"big"
-    data = _read_member(path, zf, pkls[0], _MAX_PICKLE)
+    data = _read_member(path, zf, pkls[0], _MAX_PICKLE, budget)
     file_size = fh.seek(0, 2)
     cache: dict[str, Storage] = {}
 
@@ -93,7 +96,7 @@ def load_torch_zip(path, fh, *, zf=None, verify=False):
         dtype = stype.dtype.newbyteorder(">" if big_endian else "<")
 
         def loader():
-            raw = _read_record(path, fh, zf, info, nbytes, file_size, verify)
+            raw = _read_record(path, fh, zf, info, nbytes, file_size, verify, budget)
             arr = (np.frombuffer(raw, dtype=dtype, count=numel) if numel
                    else np.empty(0, dtype))
             if not arr.dtype.isnative:
@@ -107,21 +110,35 @@ def load_torch_zip(path, fh, *, zf=None, verify=False):
     return restricted_load(data, resolve, pid_len=(5,), what=str(path))
 
 
-def _read_member(path, zf, name, limit):
+def _read_member(path, zf, name, limit, budget=None):
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise CorruptFileError(f"{path}: record {name!r} is implausibly large ({info.file_size})")
+    if budget is not None and info.compress_type != zipfile.ZIP_STORED:
+        budget.charge(info.file_size, f"decompressing record {name!r} ({info.compress_size} "
+                      f"bytes compressed, {info.file_size} declared)")
+    out = bytearray()
     try:
-        return zf.read(name)
+        with zf.open(info) as member:
+            while True:
+                block = member.read(min(1 << 20, info.file_size - len(out) + 1))
+                if not block:
+                    break
+                out += block
+                if len(out) > info.file_size:  # never more than the directory declared
+                    raise CorruptFileError(
+                        f"{path}: record {name!r} decompresses past its declared size "
+                        f"{info.file_size}"
+                    )
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
             NotImplementedError, RuntimeError) as exc:
         raise CorruptFileError(f"{path}: cannot read record {name!r} ({exc})") from exc
+    return out
 
 
-def _read_record(path, fh, zf, info, nbytes, file_size, verify):
+def _read_record(path, fh, zf, info, nbytes, file_size, verify, budget=None):
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-        raw = _read_member(path, zf, info.filename, max(info.file_size, 0))
-        return bytearray(raw[:nbytes])
+        return _read_member(path, zf, info.filename, max(info.file_size, 0), budget)
     fh.seek(info.header_offset)
     head = fh.read(30)
     if len(head) != 30 or head[:4] != b"PK\x03\x04":
