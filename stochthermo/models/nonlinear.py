@@ -258,7 +258,7 @@ class NonlinearLangevin:
 def _func_name(func) -> str:
     """The (shortened) name of a function, for reprs."""
     py = getattr(func, "py_func", func)
-    name = getattr(py, "__qualname__", None) or getattr(py, "__name__", None) or type(py).__name__
+    name = getattr(py, "__name__", None) or type(py).__name__
     return name if len(name) <= 40 else name[:37] + "..."
 
 
