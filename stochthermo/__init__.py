@@ -15,7 +15,7 @@ import importlib
 from . import errors
 from .ensemble import Ensemble
 from .errors import StochThermoError
-from .models import LinearizedSGD, LinearLangevin
+from .models import BipartiteJump, LinearizedSGD, LinearLangevin, MarkovJump
 from .results import Estimate
 
 __version__ = "0.1.0"
@@ -54,6 +54,8 @@ __all__ = [
     "Ensemble",
     "LinearLangevin",
     "LinearizedSGD",
+    "MarkovJump",
+    "BipartiteJump",
     *_LAZY,
 ]
 

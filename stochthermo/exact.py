@@ -20,6 +20,7 @@ import scipy.linalg as sla
 
 from ._validation import as_float_array, as_square_matrix, as_vector, check_psd, check_symmetric
 from .errors import ModelError, ShapeError, UnstableModelError, ValidationError
+from .models.jump import MarkovJump
 from .models.linear import LinearizedSGD, LinearLangevin
 
 __all__ = [
@@ -37,6 +38,11 @@ __all__ = [
     "mutual_information",
     "stationary_logpdf",
     "summary",
+    "stationary_distribution",
+    "transient_distribution",
+    "probability_currents",
+    "environment_entropy_flows",
+    "learning_efficiency",
 ]
 
 
@@ -344,6 +350,10 @@ def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
     ``A C`` is symmetric; for invertible ``D`` iff :math:`D^{-1} A` is symmetric, and for SGD iff
     the Hessian and the gradient-noise covariance commute [LL-db], [SGD-db].
     """
+    if isinstance(model, MarkovJump):  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("detailed_balance", model, None)
     m = _langevin(model)
     C = _stationary(m)
     scale = max(np.linalg.norm(m.D), np.finfo(float).tiny)
@@ -376,7 +386,7 @@ def _dinv(m: LinearLangevin) -> np.ndarray:
     return Dinv
 
 
-def entropy_production_rate(model, *, mean=None, cov=None) -> float:
+def entropy_production_rate(model, *, mean=None, cov=None, p=None) -> float:
     r"""Total entropy production rate :math:`\sigma = \langle v^\top D^{-1} v\rangle` (nats/time).
 
     Parameters
@@ -399,6 +409,10 @@ def entropy_production_rate(model, *, mean=None, cov=None) -> float:
     >>> round(st.exact.entropy_production_rate(m), 12)
     2.0
     """
+    if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("entropy_production_rate", model, p, mean=mean, cov=cov)
     m = _langevin(model)
     dm, C, Cinv = _state(m, mean, cov)
     Dinv = _dinv(m)
@@ -426,7 +440,7 @@ def _with_blocks(model, blocks, temperatures):
     return m
 
 
-def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
+def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None, p=None) -> np.ndarray:
     r"""Entropy flow into each block's bath per unit time.
 
     :math:`\dot S_i = \langle (D^{-1} F)_i \circ \dot x_i\rangle` [LL-heat]. With drift
@@ -434,6 +448,10 @@ def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None) -> np.ndarr
     :math:`\dot S_i = -\mathrm{tr}_i(D^{-1} A C M^\top)`; transient adds
     :math:`(D^{-1}A\tilde m)_i \cdot (A\tilde m)_i`.
     """
+    if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("environment_entropy_flows", model, p, blocks=blocks, mean=mean, cov=cov)
     m = _with_blocks(model, blocks, None)
     _require_bipartite(m, "medium_entropy_rates")
     dm, C, Cinv = _state(m, mean, cov)
@@ -460,7 +478,7 @@ def heat_rates(model, *, blocks=None, temperatures=None, mean=None, cov=None) ->
     return m.temperatures * medium_entropy_rates(m, mean=mean, cov=cov)
 
 
-def information_flows(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
+def information_flows(model, *, blocks=None, mean=None, cov=None, p=None) -> np.ndarray:
     r"""Information flow into each subsystem (nats per unit time).
 
     :math:`\dot I_i = \langle v_i \cdot \nabla_i \ln p(x_{\bar i} | x_i)\rangle`.
@@ -471,6 +489,10 @@ def information_flows(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
     :math:`\dot I_i = -\mathrm{tr}_i(M_t) + \mathrm{tr}(C_{ii}^{-1} (M_t C)_{ii})` and they sum
     to :math:`dI/dt` (the multi-information for more than two blocks).
     """
+    if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("information_flows", model, p, blocks=blocks, mean=mean, cov=cov)
     m = _with_blocks(model, blocks, None)
     _require_bipartite(m, "information_flows")
     dm, C, Cinv = _state(m, mean, cov)
@@ -483,7 +505,7 @@ def information_flows(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
     return out
 
 
-def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None) -> np.ndarray:
+def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None, p=None) -> np.ndarray:
     r"""Entropy production of each subsystem (nats per unit time).
 
     :math:`\sigma_i = \langle v_i^\top D_i^{-1} v_i\rangle \ge 0`.
@@ -494,6 +516,10 @@ def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None) -> 
     the mean term); :math:`\sum_i \sigma_i = \sigma` and
     :math:`\sigma_i = \dot Q_i / T_i + \dot S_i - \dot I_i` (:math:`\dot S_i = 0` in steady state).
     """
+    if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("subsystem_entropy_production", model, p, blocks=blocks, mean=mean, cov=cov)
     m = _with_blocks(model, blocks, None)
     _require_bipartite(m, "subsystem_entropy_production")
     dm, C, Cinv = _state(m, mean, cov)
@@ -504,7 +530,7 @@ def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None) -> 
     return _block_sums(m, diag)
 
 
-def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = False):
+def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = False, p=None):
     r"""Mutual information between the blocks of a Gaussian state (nats).
 
     Parameters
@@ -524,6 +550,10 @@ def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = Fa
         Two blocks: :math:`I = \tfrac12 \ln(\det C_{11} \det C_{22} / \det C)` [LL-mi]. More
         blocks: the multi-information :math:`\tfrac12 (\sum_i \ln\det C_{ii} - \ln\det C)`.
     """
+    if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("mutual_information", model, p, cov=cov, blocks=blocks, pairwise=pairwise)
     if model is None and cov is None:
         raise ValidationError("give a model or cov= to mutual_information")
     if cov is None:
@@ -597,6 +627,10 @@ def stationary_logpdf(model, x) -> np.ndarray:
 
 def summary(model) -> dict:
     """Every steady-state closed form of ``model`` in one dictionary (NumPy values)."""
+    if isinstance(model, MarkovJump):  # jump processes: theory/jump.md
+        from ._exact_jump import dispatch
+
+        return dispatch("summary", model, None)
     m = _langevin(model)
     out = {
         "stationary_covariance": stationary_covariance(model),
@@ -612,3 +646,60 @@ def summary(model) -> dict:
         out["subsystem_entropy_production"] = subsystem_entropy_production(m)
         out["mutual_information"] = mutual_information(m)
     return out
+
+
+# --- Markov jump processes (theory/jump.md); implemented in stochthermo._exact_jump ---------
+
+
+def stationary_distribution(model, *, grid: bool = False):
+    r"""Stationary distribution of a jump model, :math:`W p = 0` [JP-stat].
+
+    Subtraction-free state reduction (GTH): full relative accuracy for rates spanning many
+    decades. ``grid=True`` returns ``p[x, y]`` for a :class:`~stochthermo.BipartiteJump`.
+
+    Examples
+    --------
+    >>> import stochthermo as st
+    >>> m = st.MarkovJump([[0.0, 1.0], [3.0, 0.0]])
+    >>> st.exact.stationary_distribution(m)
+    array([0.25, 0.75])
+    """
+    from . import _exact_jump
+
+    return _exact_jump.stationary_distribution(model, grid=grid)
+
+
+def transient_distribution(model, t, *, p0):
+    r"""Distribution of a jump model at times ``t``: :math:`p(t) = e^{W t} p_0` [JP-transient].
+
+    Returns shape ``(n,)`` for scalar ``t``, else ``(n_t, n)``; pass it as ``p=`` to any
+    quantity here for its transient value.
+    """
+    from . import _exact_jump
+
+    return _exact_jump.transient_distribution(model, t, p0=p0)
+
+
+def probability_currents(model, *, p=None):
+    r"""Net currents :math:`J_{ij} = W_{ij} p_j - W_{ji} p_i` of a jump model [JP-current]."""
+    from . import _exact_jump
+
+    return _exact_jump.probability_currents(model, p=p)
+
+
+def environment_entropy_flows(model, *, p=None):
+    r"""Entropy flow into each reservoir of a jump model [JP-env].
+
+    :math:`\dot S^{\rm env}_r = \sum_{i<j,\,r} J_{ij} \ln(W_{ij}/W_{ji})`; for a
+    :class:`~stochthermo.BipartiteJump`, :math:`(\dot S^X_{\rm env}, \dot S^Y_{\rm env})`.
+    """
+    from . import _exact_jump
+
+    return _exact_jump.environment_entropy_flows(model, p=p)
+
+
+def learning_efficiency(model, *, p=None, learner: str = "x"):
+    r"""Learning efficiency :math:`\dot I^X / \dot S^X_{\rm env} \le 1` (steady state) [JP-eff]."""
+    from . import _exact_jump
+
+    return _exact_jump.learning_efficiency(model, p=p, learner=learner)
