@@ -1,0 +1,308 @@
+"""Hostile files, stores and output folders: each reproducer gives our own error, fast.
+
+Checkpoints that expand a few hundred bytes into gigabytes, DEFLATE bombs, FIFOs named like
+checkpoints, links out of the run folder, malformed ``config.json`` values, damaged on-disk
+stores and interrupted output folders (issue 11).
+"""
+
+import io
+import json
+import os
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+from stochthermo.bridge import open_runs, read_checkpoint
+from stochthermo.errors import (
+    BridgeError,
+    CorruptFileError,
+    ResourceError,
+    ShapeError,
+    UnsafeFileError,
+)
+
+# ---- torch.save files written by hand (no torch needed) -------------------------------------
+
+
+def _u(text: str) -> bytes:
+    raw = text.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+def _int(v: int) -> bytes:
+    return b"J" + struct.pack("<i", v)
+
+
+def _tensor_pickle(tensors) -> bytes:
+    """Protocol-2 pickle of ``{name: _rebuild_tensor_v2(storage key, 0, size, stride)}``.
+
+    ``tensors`` is a list of ``(name, key, numel, size, stride)``; storages are FloatStorage.
+    """
+    out = [b"\x80\x02}("]
+    for name, key, numel, size, stride in tensors:
+        out += [
+            _u(name), b"ctorch._utils\n_rebuild_tensor_v2\n(",
+            b"(", _u("storage"), b"ctorch\nFloatStorage\n", _u(key), _u("cpu"), _int(numel),
+            b"tQ", _int(0),
+            b"(" + b"".join(_int(s) for s in size) + b"t",
+            b"(" + b"".join(_int(s) for s in stride) + b"t",
+            b"\x89ccollections\nOrderedDict\n)R", b"tR",
+        ]
+    out.append(b"u.")
+    return b"".join(out)
+
+
+def _torch_zip(data_pkl: bytes, records, *, compress=()):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", data_pkl)
+        z.writestr("archive/byteorder", "little")
+        for key, data in records.items():
+            kind = zipfile.ZIP_DEFLATED if key in compress else zipfile.ZIP_STORED
+            z.writestr(f"archive/data/{key}", data, compress_type=kind)
+    return buf.getvalue()
+
+
+def test_hand_written_zip_reads_like_torch(tmp_path):
+    """The builder itself is right: a contiguous tensor and a broadcast view read exactly."""
+    pkl = _tensor_pickle([("w", "0", 6, (2, 3), (3, 1)), ("b", "1", 1, (4,), (0,))])
+    p = tmp_path / "ok.pt"
+    p.write_bytes(_torch_zip(pkl, {"0": np.arange(6, dtype="<f4").tobytes(),
+                                   "1": np.float32(2.5).tobytes()}))
+    sd = read_checkpoint(p)
+    np.testing.assert_array_equal(sd["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(sd["b"], np.full(4, 2.5, np.float32))
+
+
+def test_stride0_views_have_a_total_budget_per_file(tmp_path):
+    # 8 views of one stored float, 2^27 elements each: 4 GiB from a file of < 1 KB
+    pkl = _tensor_pickle([(f"w{i}", "0", 1, (1 << 27,), (0,)) for i in range(8)])
+    p = tmp_path / "stride0.pt"
+    p.write_bytes(_torch_zip(pkl, {"0": np.float32(1).tobytes()}))
+    assert p.stat().st_size < 2000
+    with pytest.raises(ResourceError, match=r"stride0\.pt.*'w0'.*expanded view.*max_bytes="):
+        read_checkpoint(p)
+    # a raised limit reads what is really wanted (one small broadcast buffer)
+    pkl = _tensor_pickle([("w", "0", 1, (1 << 20,), (0,))])
+    p.write_bytes(_torch_zip(pkl, {"0": np.float32(3).tobytes()}))
+    with pytest.raises(ResourceError):
+        read_checkpoint(p, max_bytes=1 << 20)
+    assert read_checkpoint(p)["w"].sum() == 3 * (1 << 20)
+
+
+def _deflated_zeros(n_bytes: int, header: bytes = b"") -> tuple[bytes, int]:
+    """A raw DEFLATE stream of ``header`` + ``n_bytes`` zeros, and its CRC-32."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    parts, crc = [c.compress(header)], zlib.crc32(header)
+    block = bytes(1 << 22)
+    for _ in range(n_bytes // len(block)):
+        parts.append(c.compress(block))
+        crc = zlib.crc32(block, crc)
+    parts.append(c.flush())
+    return b"".join(parts), crc
+
+
+def _bomb_torch_zip(path, n_items):
+    pkl = _tensor_pickle([("w", "0", n_items, (n_items,), (1,))])
+    comp, crc = _deflated_zeros(4 * n_items)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", "little")
+        info = zipfile.ZipInfo("archive/data/0")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(info, b"")  # placeholder, rewritten below
+    # rebuild with the pre-compressed record: local header, data, central directory
+    return _replace_member(buf.getvalue(), "archive/data/0", comp, crc, 4 * n_items, path)
+
+
+def _replace_member(raw, name, comp, crc, size, path):
+    """Re-emit the zip ``raw`` with member ``name`` holding the DEFLATE stream ``comp``."""
+    src = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    central = []
+    for info in src.infolist():
+        data = src.read(info.filename)
+        if info.filename == name:
+            method, payload, c, usize = 8, comp, crc, size
+        else:
+            method, payload, c, usize = 0, data, zlib.crc32(data), len(data)
+        fname = info.filename.encode()
+        off = out.tell()
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0, c,
+                              len(payload), usize, len(fname), 0) + fname + payload)
+        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0,
+                                   c, len(payload), usize, len(fname), 0, 0, 0, 0, 0, off)
+                       + fname)
+    start = out.tell()
+    cd = b"".join(central)
+    out.write(cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central),
+                               len(cd), start, 0))
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_deflate_bomb_is_refused_before_decompressing(tmp_path):
+    # 128 MiB of zeros in a ~130 KB file: more than 200x and more than the 64 MiB floor
+    p = _bomb_torch_zip(tmp_path / "bomb.pt", 1 << 25)
+    assert p.stat().st_size < 300_000
+    with pytest.raises(ResourceError, match=r"bomb\.pt.*max_ratio="):
+        read_checkpoint(p)
+    assert read_checkpoint(p, max_ratio=10_000)["w"].shape == (1 << 25,)
+
+
+def _npy_header(shape, dtype="<f4") -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
+
+
+def _bomb_npz(path, n_items):
+    header = _npy_header((n_items,))
+    comp, crc = _deflated_zeros(4 * n_items, header)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("w.npy", b"")
+    return _replace_member(buf.getvalue(), "w.npy", comp, crc, len(header) + 4 * n_items, path)
+
+
+def test_npz_bomb_and_shape_mismatch_found_from_headers(tmp_path):
+    p = _bomb_npz(tmp_path / "bomb.npz", 1 << 25)
+    with pytest.raises(ResourceError, match=r"bomb\.npz"):
+        read_checkpoint(p)
+    # in a run, the bomb's header (another shape) is caught before any data is read
+    trial = tmp_path / "run" / "t0"
+    trial.mkdir(parents=True)
+    np.savez(trial / "step_000000.npz", w=np.zeros(3, np.float32))
+    _bomb_npz(trial / "step_000010.npz", 1 << 25)
+    with pytest.raises(ShapeError, match=r"step_000010\.npz.*step 10"):
+        open_runs(tmp_path / "run")
+
+
+def test_header_promising_more_than_the_file_holds(tmp_path):
+    p = tmp_path / "lie.npy"
+    p.write_bytes(_npy_header((1 << 40,)) + bytes(64))
+    with pytest.raises(CorruptFileError, match="declares shape"):
+        read_checkpoint(p)
+
+
+def test_overlapping_safetensors_ranges(tmp_path):
+    header = {f"t{i}": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
+              for i in range(3)}
+    text = json.dumps(header).encode()
+    p = tmp_path / "o.safetensors"
+    p.write_bytes(struct.pack("<Q", len(text)) + text + bytes(16))
+    with pytest.raises(CorruptFileError, match="overlap"):
+        read_checkpoint(p)
+
+
+# ---- FIFOs and links --------------------------------------------------------------------------
+
+
+def _trial(root, steps=(0, 1), shape=(3,)):
+    root.mkdir(parents=True, exist_ok=True)
+    for s in steps:
+        np.save(root / f"step_{s:06d}.npy", np.full(shape, float(s)))
+    return root
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.timeout(20)
+def test_fifo_named_like_a_checkpoint_never_blocks(tmp_path):
+    from stochthermo.cli import main
+
+    trial = _trial(tmp_path / "runs" / "t0")
+    os.mkfifo(trial / "step_000010.pt")
+    with pytest.raises(UnsafeFileError, match=r"step_000010\.pt.*FIFO"):
+        read_checkpoint(trial / "step_000010.pt")
+    with pytest.raises(UnsafeFileError, match="FIFO"):
+        open_runs(tmp_path / "runs")
+    assert main(["analyze", str(tmp_path / "runs"), "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this platform")
+def test_links_out_of_the_run_folder_need_follow_links(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    np.save(outside / "secret.npy", np.arange(3.0))
+    trial = _trial(tmp_path / "runs" / "t0")
+    link = trial / "step_000005.npy"
+    os.symlink(outside / "secret.npy", link)
+    with pytest.raises(UnsafeFileError, match="follow_links=True"):
+        read_checkpoint(link)
+    with pytest.raises(UnsafeFileError, match="outside"):
+        open_runs(tmp_path / "runs")
+    np.testing.assert_array_equal(read_checkpoint(link, follow_links=True)["array"],
+                                  np.arange(3.0))
+    (run,) = open_runs(tmp_path / "runs", follow_links=True)
+    assert run.steps.tolist() == [0, 1, 5]
+    # a link inside the folder is fine
+    link.unlink()
+    os.symlink(trial / "step_000001.npy", link)
+    assert open_runs(tmp_path / "runs")[0].steps.tolist() == [0, 1, 5]
+
+
+# ---- config.json ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[{"batch_size": 10}]', "JSON list"),
+    ('{"batch_size": "abc"}', "'batch_size'"),
+    ('{"batch_size": "ten"}', "'batch_size'"),
+    ('{"batch_size": 1e999}', "'batch_size'"),
+    ('{"batch_size": NaN}', "'batch_size'"),
+    ('{"batch_size": 0}', "'batch_size'"),
+    ('{"batch_size": -4}', "'batch_size'"),
+    ('{"batch_size": true}', "'batch_size'"),
+    ('{"batch_size": 2.5}', "'batch_size'"),
+    ('{"batch": "x"}', "'batch'"),
+    ('{"lr": "abc"}', "'lr'"),
+    ('{"lr": 1e999}', "'lr'"),
+    ('{"lr": NaN}', "'lr'"),
+    ('{"lr": 0}', "'lr'"),
+    ('{"lr": -0.1}', "'lr'"),
+    ('{"lr": false}', "'lr'"),
+    ('{"learning_rate": [1]}', "'learning_rate'"),
+    ('{"batch_size": 10,', "not valid JSON"),
+    ('"bs10"', "JSON string"),
+])
+def test_config_json_problems_name_the_file_and_key(tmp_path, text, key):
+    run = tmp_path / "bs10"
+    _trial(run / "t0")
+    (run / "config.json").write_text(text)
+    with pytest.raises(BridgeError) as info:
+        open_runs(run)
+    msg = str(info.value)
+    assert str(run / "config.json") in msg and key in msg
+    for foreign in ("invalid literal", "could not convert", "division by zero"):
+        assert foreign not in msg
+
+
+def test_config_values_that_are_fine(tmp_path):
+    run = tmp_path / "r"
+    _trial(run / "t0")
+    (run / "config.json").write_text('{"batch_size": "32", "lr": "0.5", "note": [1, 2]}')
+    (r,) = open_runs(run)
+    assert (r.batch_size, r.lr, r.meta["note"]) == (32, 0.5, [1, 2])
+    (r,) = open_runs(run, meta={"batch_size": 8.0})
+    assert r.batch_size == 8
+    with pytest.raises(BridgeError, match=r"meta=.*'lr'"):
+        open_runs(run, meta={"lr": float("nan")})
+    bs0 = tmp_path / "bs0"
+    _trial(bs0 / "t0")
+    with pytest.raises(BridgeError, match="name of run folder"):
+        open_runs(bs0)
+
+
+def test_scalar_log_with_nan_step(tmp_path):
+    from stochthermo.bridge import read_scalars
+
+    p = tmp_path / "log.csv"
+    p.write_text("step,loss\n0,1.0\nnan,2.0\n")
+    with pytest.raises(CorruptFileError, match=r"log\.csv.*row 2"):
+        read_scalars(p)
