@@ -187,7 +187,10 @@ def as_vector(name: str, value, dim: int) -> np.ndarray:
     if arr.ndim == 0:
         arr = np.full(dim, float(arr))
     if arr.shape != (dim,):
-        raise ShapeError(f"{name} must have shape ({dim},), got {arr.shape} ({short_repr(value)})")
+        raise ShapeError(
+            f"{name} must have shape ({dim},), got {arr.shape} ({short_repr(value)}); pass one "
+            f"number per dimension ({dim}) or a single scalar"
+        )
     return arr
 
 
@@ -252,7 +255,7 @@ def _real_scalar(name: str, value) -> float:
     except OverflowError as exc:
         raise ValidationError(f"{name}={short_repr(value)} is too large for a float") from exc
     if not np.isfinite(value):
-        raise ValidationError(f"{name}={value!r} must be finite")
+        raise ValidationError(f"{name}={value!r} must be finite; pass a finite number")
     return value
 
 
