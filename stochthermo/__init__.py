@@ -37,6 +37,8 @@ _LAZY = {
     "DrivenTrap": ("stochthermo.models.nonlinear", "DrivenTrap"),
     "double_well": ("stochthermo.models.nonlinear", "double_well"),
     "dragged_trap": ("stochthermo.models.nonlinear", "dragged_trap"),
+    "simulate_jump": ("stochthermo._simulate_jump", "simulate_jump"),
+    "JumpEnsemble": ("stochthermo._simulate_jump", "JumpEnsemble"),
     "learn": ("stochthermo.learning", "learn"),
     "LearningEnsemble": ("stochthermo.learning", "LearningEnsemble"),
     "GaussianLearner": ("stochthermo.learning", "GaussianLearner"),
