@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -81,6 +82,47 @@ class Ensemble:
     def final(self) -> np.ndarray:
         """The last saved state of each trajectory, shape ``(n_traj, dim)``."""
         return self.x[:, -1, :]
+
+    @classmethod
+    def concat(cls, parts: Sequence[Ensemble], *, meta: Mapping | None = None) -> Ensemble:
+        """Stack ensembles sharing one time grid along the trajectory axis.
+
+        Parameters
+        ----------
+        parts : sequence of Ensemble
+            In trajectory order; same ``t``, ``dt``, dimension and observable names.
+        meta : mapping, optional
+            Meta of the result (default: the first part's). Each feature that runs in chunks
+            merges its own meta entries (e.g. ``simulate`` the resume state) and passes them.
+
+        Returns
+        -------
+        Ensemble
+            ``x`` and every observable concatenated along axis 0 (a single part is returned
+            with its arrays unchanged).
+        """
+        parts = list(parts)
+        if not parts:
+            raise ValidationError("Ensemble.concat needs at least one ensemble")
+        first = parts[0]
+        for p in parts[1:]:
+            if (p.t.shape != first.t.shape or not np.array_equal(p.t, first.t)
+                    or p.dt != first.dt or p.dim != first.dim
+                    or set(p.observables) != set(first.observables)):
+                raise ShapeError(
+                    "Ensemble.concat needs parts with the same time grid, dimension and "
+                    f"observables; got t of shape {p.t.shape} vs {first.t.shape}, dim "
+                    f"{p.dim} vs {first.dim}, observables {sorted(p.observables)} vs "
+                    f"{sorted(first.observables)}"
+                )
+        if len(parts) == 1:
+            x, obs = first.x, dict(first.observables)
+        else:
+            x = np.concatenate([p.x for p in parts])
+            obs = {k: np.concatenate([p.observables[k] for p in parts])
+                   for k in first.observables}
+        return cls(x=x, t=first.t, dt=first.dt, observables=obs,
+                   meta=first.meta if meta is None else meta)
 
     @classmethod
     def from_array(cls, x, *, dt: float, t0: float = 0.0, save_every: int = 1, meta=None):

@@ -12,7 +12,7 @@ import pytest
 import stochthermo as st
 from stochthermo import distributed as sd
 from stochthermo.errors import MissingDependencyError, ValidationError
-from stochthermo.learning import GaussianMean, SoftmaxRegression, learn
+from stochthermo.learning import GaussianMean, LearningEnsemble, SoftmaxRegression, learn
 
 MODEL = st.LinearLangevin([[1.0, 0.6, 0.0], [-0.6, 1.0, 0.0], [0.0, 0.0, 2.0]],
                           np.diag([1.0, 1.0, 2.0]), blocks=[[0, 1], [2]],
@@ -50,7 +50,7 @@ def softmax_data(rng):
 
 
 def same_learning(a, b):
-    for name in sd._K_ARRAYS + ("data_of", "dataset_mean", "steps"):
+    for name in LearningEnsemble.PER_TRIAL + ("dataset_mean", "steps"):
         x, y = getattr(a, name), getattr(b, name)
         assert (x is None) == (y is None), name
         if x is not None:

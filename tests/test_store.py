@@ -8,8 +8,9 @@ import pytest
 zarr = pytest.importorskip("zarr")
 
 import stochthermo as st  # noqa: E402
-from stochthermo import distributed, estimate  # noqa: E402
+from stochthermo import estimate  # noqa: E402
 from stochthermo.errors import ValidationError  # noqa: E402
+from stochthermo.simulation import _chunked  # noqa: E402
 from stochthermo.store import open_store, simulate_to_store  # noqa: E402
 
 MODEL = st.LinearLangevin([[1.0, 0.8], [-0.8, 1.0]], [[1.0, 0.0], [0.0, 0.3]])
@@ -49,7 +50,7 @@ def test_estimators_read_the_store_lazily(tmp_path):
 
 def test_interrupted_store_resumes_with_only_the_missing_chunks(tmp_path, monkeypatch):
     path = tmp_path / "r.zarr"
-    real = distributed._simulate_chunk
+    real = _chunked.simulate_chunk
     calls = []
     crash = [True]
 
@@ -59,7 +60,7 @@ def test_interrupted_store_resumes_with_only_the_missing_chunks(tmp_path, monkey
             raise RuntimeError("interrupted")
         return real(*args)
 
-    monkeypatch.setattr(distributed, "_simulate_chunk", flaky)
+    monkeypatch.setattr(_chunked, "simulate_chunk", flaky)
     with pytest.raises(RuntimeError, match="interrupted"):
         simulate_to_store(MODEL, path, n_traj=100, seed=9, chunk_size=20, **KW)
     with pytest.raises(ValidationError, match="unfinished"):

@@ -14,12 +14,14 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .. import _executor
 from .._fits import loglog_fit
 from .._rng import as_seed_sequence
 from .._validation import nonnegative_int, positive_float, positive_int
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
 from ._mlp import log_softmax, mlp_forward
+from ._packing import pack, unpack
 from ._scalars import read_scalars
 
 __all__ = ["RunDiagnostics", "Diagnostics", "diagnose_run", "diagnose", "fit_batch_scaling"]
@@ -459,15 +461,43 @@ def diagnose(runs, *, progress=None, client=None, scheduler=None, **kwargs) -> D
     With ``client=`` (a ``dask.distributed.Client``, extra ``distributed``) or
     ``scheduler="dask"``, every run is one task on the cluster (workers must see the files at
     the same paths) and only the diagnostics come back; the result is identical to the
-    in-process one. See :mod:`stochthermo.distributed`.
+    in-process one. See :mod:`stochthermo._executor`.
     """
     if client is not None or scheduler is not None:
-        from .. import distributed
-
-        return distributed.diagnose(runs, client=client, scheduler=scheduler,
+        return _diagnose_on_cluster(runs, client=client, scheduler=scheduler,
                                     progress=progress, **kwargs)
     out = tuple(diagnose_run(r, progress=progress, **kwargs) for r in runs)
     return _batch_scaling_of(out)
+
+
+def _diagnose_chunk(packed_run, kw: dict):
+    """Worker task: :func:`diagnose_run` of one (packed) run, packed for the trip back."""
+    return pack(diagnose_run(unpack(packed_run), **kw))
+
+
+def _diagnose_on_cluster(runs, *, client=None, scheduler=None, retries: int = 2,
+                         progress=None, **kwargs) -> Diagnostics:
+    """One task per run on a Dask cluster; only the small :class:`RunDiagnostics` come back.
+
+    Workers must see the checkpoint files at the same paths (a shared file system).
+    ``progress`` is called with the number of checkpoint frames of a run when it is done.
+    """
+    runs = _check_runs(runs)
+    cl, owned = _executor.get_client(client, scheduler)
+    try:
+        out: list = [None] * len(runs)
+
+        def keep(i, res):
+            out[i] = unpack(res)
+            if progress is not None:
+                progress(len(runs[i].steps) * len(runs[i].trials))
+
+        _executor.run_tasks(cl, _diagnose_chunk, [(pack(r), kwargs) for r in runs],
+                            retries=retries, on_result=keep)
+    finally:
+        if owned:
+            cl.close()
+    return _batch_scaling_of(tuple(out))
 
 
 def _check_runs(runs) -> list:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -19,7 +17,7 @@ from .._validation import (
     short_repr,
 )
 from ..errors import ShapeError, SimulationError, ValidationError
-from ..results import Estimate
+from ._ensemble import LearningEnsemble
 from ._ppm import PPM
 
 __all__ = ["learn", "LearningEnsemble", "RECORDABLE", "METHODS"]
@@ -39,141 +37,6 @@ METHODS = {
 
 def _child(ss: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=ss.entropy, spawn_key=tuple(ss.spawn_key) + (j,))
-
-
-def _freeze(m):
-    return MappingProxyType(dict(m or {}))
-
-
-@dataclass(frozen=True, eq=False)
-class LearningEnsemble:
-    """Result of :func:`learn`: an ensemble of SGD trajectories of one PPM.
-
-    Trials are indexed ``k = dataset * n_trials + trial``; ``data_of[k]`` is the training set
-    of trial ``k``. Step-resolved arrays have shape ``(K, n_steps)`` (entry ``t`` belongs to the
-    move ``theta_t -> theta_{t+1}``); recorded arrays have shape ``(K, n_rec, ...)`` on the
-    step grid ``steps``. Arrays not asked for in ``record`` are ``None``.
-
-    Attributes
-    ----------
-    model : PPM
-    steps : ndarray (n_rec,)
-        Recorded step numbers (0 and ``n_steps`` included).
-    params : ndarray (K, n_rec, d_rec) or None
-        Parameters at the recorded steps (``d_rec`` = ``len(param_subset)`` or d).
-    samples : ndarray (K, n_rec, ...) or None
-        ``samples[:, j]`` is ``X_{steps[j]+1} ~ p(. | theta_{steps[j]})``.
-    loss, accuracy, output_entropy, grad_max : ndarray (K, n_rec) or None
-        Full training-set loss ``U_B``, accuracy (classifiers), output entropy on the probe
-        set, ``max_i |d_i U(theta)|`` on the evaluation data; NaN between evaluation steps
-        (``eval_every``).
-    batch_loss, work, heat, kl, kl_fisher, heat_theta : ndarray (K, n_steps) or None
-        Mini-batch loss, work ``w_t``, heat ``q_t`` absorbed by X, ``KL(p_t || p_{t+1})``, its
-        Fisher approximation, and the parameters' heat (midpoint rule).
-    energy : ndarray (K, n_steps + 1) or None
-        ``u_t = E_{theta_t}(x_{t+1})``; first law ``u_{t+1} - u_t = w_t + q_t``.
-    dataset_mean : ndarray (n_datasets, ...)
-        Mean of each training set's targets (for :class:`GaussianMean`, the sufficient statistic
-        ``Bbar`` of B).
-    probe : ndarray or None
-        Probe inputs on which X is generated (conditional models).
-    """
-
-    model: Any
-    steps: np.ndarray
-    lr: float
-    batch_size: int
-    n_trials: int
-    n_datasets: int
-    data_of: np.ndarray
-    dataset_mean: np.ndarray
-    params: Any = None
-    samples: Any = None
-    loss: Any = None
-    accuracy: Any = None
-    output_entropy: Any = None
-    grad_max: Any = None
-    batch_loss: Any = None
-    work: Any = None
-    heat: Any = None
-    energy: Any = None
-    kl: Any = None
-    kl_fisher: Any = None
-    heat_theta: Any = None
-    probe: Any = None
-    param_subset: Any = None
-    meta: Any = field(default_factory=dict)
-
-    def __post_init__(self):
-        object.__setattr__(self, "meta", _freeze(self.meta))
-        for name in ("params", "samples", "loss", "accuracy", "work", "heat", "energy", "kl"):
-            v = getattr(self, name)
-            if v is not None:
-                v.setflags(write=False)
-
-    @property
-    def n_total(self) -> int:
-        """Number of trajectories ``K = n_datasets * n_trials``."""
-        return int(self.data_of.shape[0])
-
-    @property
-    def n_steps(self) -> int:
-        """Number of SGD steps."""
-        return int(self.steps[-1])
-
-    @property
-    def time(self) -> np.ndarray:
-        """Recorded times ``t = lr * step``."""
-        return self.lr * self.steps
-
-    def _need(self, name):
-        v = getattr(self, name)
-        if v is None:
-            raise ValidationError(
-                f"this ensemble did not record {name!r}; rerun learn(..., record=(..., "
-                f"{name!r}))"
-            )
-        return v
-
-    def first_law_residual(self) -> np.ndarray:
-        """Per trajectory ``|u_T - u_0 - sum_t (w_t + q_t)|`` (zero up to round-off)."""
-        u = self._need("energy")
-        w, q = self._need("work"), self._need("heat")
-        return np.abs(u[:, -1] - u[:, 0] - (w + q).sum(axis=1))
-
-    def conditional_entropy_production(self, method: str = "exact") -> Estimate:
-        """Ensemble mean of ``Sigma_cond = sum_t KL(p_theta_t || p_theta_{t+1})``.
-
-        Parameters
-        ----------
-        method : {"exact", "fisher", "work"}
-            Exact KL, its Fisher approximation ``1/2 delta^T F delta``, or the sampled work
-            ``sum_t w_t`` (whose mean is the same quantity).
-
-        Notes
-        -----
-        ``<w_t> = E KL(p_t || p_{t+1})`` (``theory/learning.md``, section "Work and heat").
-        The standard error treats trials sharing a training set as one cluster.
-        """
-        name = choose_method("method", method, {"exact": "kl", "fisher": "kl_fisher",
-                                                "work": "work"})
-        per = self._need(name).sum(axis=1)
-        return _cluster_mean(per, self.data_of, f"conditional_ep_{method}")
-
-
-def _cluster_mean(values, data_of, method) -> Estimate:
-    """Mean over trajectories; stderr from per-dataset means (clusters)."""
-    values = np.asarray(values, dtype=float)
-    n_ds = int(data_of.max()) + 1
-    if n_ds >= 2:
-        sums = np.zeros((n_ds,) + values.shape[1:])
-        np.add.at(sums, data_of, values)
-        counts = np.bincount(data_of, minlength=n_ds).reshape((-1,) + (1,) * (values.ndim - 1))
-        cm = sums / counts
-        se = cm.std(axis=0, ddof=1) / np.sqrt(n_ds)
-    else:
-        se = values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
-    return Estimate(values.mean(axis=0), se, method, {"n": int(values.shape[0])})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,10 +212,10 @@ def learn(
     (3, 6, 1)
     """
     if client is not None or scheduler is not None or chunk_size is not None:
-        from .. import distributed
+        from ._chunked import learn_chunked
 
-        return distributed.learn(
-            model, data, client=client, scheduler=scheduler, chunk_size=chunk_size,
+        return learn_chunked(
+            learn, model, data, client=client, scheduler=scheduler, chunk_size=chunk_size,
             retries=retries, seed=seed, n_trials=n_trials, n_datasets=n_datasets, lr=lr,
             batch_size=batch_size, n_steps=n_steps, method=method, momentum=momentum,
             init=init, noise_cov=noise_cov, probe=probe, record=record,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ._optional import require
-from ._rng import seed_repr, trajectory_seeds
-from ._validation import (
+from .._optional import require
+from .._rng import seed_repr, trajectory_seeds
+from .._validation import (
     as_float_array,
     as_square_matrix,
     as_vector,
@@ -26,12 +26,12 @@ from ._validation import (
     positive_int,
     short_repr,
 )
-from .ensemble import Ensemble
-from .errors import ModelError, ShapeError, SimulationError, ValidationError
-from .models.linear import LinearizedSGD, LinearLangevin
-from .models.nonlinear import DrivenTrap, NonlinearLangevin
+from ..ensemble import Ensemble
+from ..errors import ModelError, ShapeError, SimulationError, ValidationError
+from ..models.linear import LinearizedSGD, LinearLangevin
+from ..models.nonlinear import DrivenTrap, NonlinearLangevin
 
-__all__ = ["simulate", "LinearCurrent", "METHODS"]
+__all__ = ["run_local", "LinearCurrent", "METHODS", "standard_normals"]
 
 #: Integration methods of continuous-time models, with their (strong, weak) orders for
 #: additive noise. ``exact`` applies to linear models only.
@@ -135,7 +135,7 @@ def standard_normals(seed, n_traj: int, n: int, *, counters=None) -> np.ndarray:
     -------
     numpy.ndarray, shape (n_traj, n)
     """
-    from .kernels._random import fill_normals
+    from ..kernels._random import fill_normals
 
     n_traj = positive_int("n_traj", n_traj)
     n = positive_int("n", n)
@@ -236,7 +236,7 @@ def _linear_time_invariant(A, c, D, h, method):
     else:
         import scipy.linalg as sla
 
-        from .exact import _lyapunov
+        from ..exact import _lyapunov
 
         P = sla.expm(-A * h)
         C = _lyapunov(A, D)
@@ -486,8 +486,8 @@ def _initial_state(model, x0, n_traj, plan, seeds, counters, kind):
                 "x0='stationary' needs a linear model with a known stationary law "
                 "(LinearLangevin or LinearizedSGD); pass an array instead"
             )
-        from . import exact
-        from .kernels._random import fill_normals
+        from .. import exact
+        from ..kernels._random import fill_normals
 
         if kind == "sgd":
             C = exact.stationary_covariance(model, augmented=True)
@@ -554,109 +554,10 @@ def _check_resume(resume, model, kind):
 # --------------------------------------------------------------------------- entry point
 
 
-def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save_every=1,
-             seed=None, observables=(), progress=None, resume=None, client=None, scheduler=None,
-             chunk_size=None, reduce=None, retries=2, _noise=None, _traj_offset=0):
-    r"""Simulate an ensemble of independent trajectories of ``model``.
-
-    Parameters
-    ----------
-    model : LinearLangevin, DrivenTrap, NonlinearLangevin or LinearizedSGD
-        The process. ``LinearizedSGD`` runs its exact discrete map (Gaussian mini-batch noise,
-        momentum on the augmented state ``(theta_n, theta_{n-1})``).
-    n_traj : int
-        Number of trajectories (>= 1). May be omitted with ``resume``.
-    n_steps : int
-        Number of steps (>= 1), a multiple of ``save_every``.
-    dt : float, optional
-        Time step (> 0); required for continuous-time models; must be omitted for SGD, whose
-        time step is the learning rate: ``t = lr * n``. With ``resume``: the resumed ``dt``.
-    method : {'euler', 'heun', 'exact'}, optional
-        Default ``'euler'`` (or the resumed method). ``'exact'`` draws the exact
-        Ornstein-Uhlenbeck transition (linear models; any ``dt``). SGD: ``'sgd'`` (alias
-        ``'exact'``), the only choice.
-    x0 : array_like (d,) or (n_traj, d), or 'stationary', optional
-        Start. Default: the fixed point (``x_star``, ``theta_star``, the trap centre, or 0).
-        ``'stationary'`` draws from the exact stationary law (linear models, including the
-        discrete-time SGD law) using each trajectory's own stream.
-    save_every : int, optional
-        Save the state (and observables) every ``save_every`` steps; ``n_saved =
-        n_steps // save_every + 1`` including the start.
-    seed : int, numpy.random.Generator, SeedSequence or None
-        Turned into one independent stream per trajectory (``stochthermo._rng``).
-    observables : sequence, optional
-        Names among ``'heat'`` (Stratonovich heat into each block's bath, shape
-        ``(n_traj, n_saved, n_blocks)``), ``'work'`` (protocol work, ``(n_traj, n_saved)``),
-        ``'medium_entropy'`` (``sum_i Q_i / T_i``, ``(n_traj, n_saved)``), and
-        :class:`LinearCurrent` objects (``(n_traj, n_saved)`` each). All are cumulative since
-        the start of the run (a resumed run continues the sums).
-    progress : bool, optional
-        Show a tqdm progress bar (needs the ``progress`` extra); the run is cut in chunks.
-    resume : Ensemble, optional
-        Continue a previous run of the same model from its last state, with the same random
-        streams: the result equals the corresponding part of one uninterrupted run, bit for bit.
-    client : dask.distributed.Client, optional
-        Run the trajectories in chunks on a Dask cluster (extra ``distributed``); the result
-        is bit-identical to the single-process run with the same seed, whatever the number of
-        workers or ``chunk_size``. See :mod:`stochthermo.distributed`.
-    scheduler : {'dask'} or str, optional
-        ``'dask'``: the running default Dask client; ``'tcp://host:port'``: a client connected
-        to that scheduler for this call.
-    chunk_size : int, optional
-        Trajectories per chunk (task); default about ``n_traj / (4 * workers)``. With
-        ``reduce`` it is rounded up to a multiple of ``stochthermo.distributed.LEAF``. Given
-        without a client, the chunks run one after the other in this process.
-    reduce : {'moments'}, optional
-        Return :class:`stochthermo.distributed.EnsembleMoments` (per-time means and
-        covariances of the state and observables, with the count) reduced chunk by chunk
-        instead of the trajectories; client memory stays flat in ``n_traj``. Works with or
-        without a client, with identical bits.
-    retries : int, optional
-        Times Dask re-runs a chunk whose task raised (lost workers are handled by Dask itself).
-
-    Returns
-    -------
-    Ensemble or EnsembleMoments
-        ``x`` of shape ``(n_traj, n_saved, d)`` (SGD: ``theta`` only), ``t``, ``dt``,
-        ``observables`` and ``meta`` (method, seed, versions, and ``meta['state']`` for resume).
-
-    Raises
-    ------
-    ValidationError
-        Bad arguments (``dt <= 0``, ``n_traj < 1``, wrong ``x0`` shape, NaN input, unknown
-        method or observable).
-    ModelError
-        An observable that does not exist for the model (e.g. heat with singular ``D``).
-    SimulationError
-        A trajectory left the finite numbers; the message names the step and trajectory, and
-        ``partial`` holds the states saved so far.
-
-    Notes
-    -----
-    Every linear scheme is an affine map ``x' = P x + b + Q z`` [SIM-affine]: Euler
-    ``P = I - A h``; Heun ``P = I - A h + A^2 h^2 / 2``, ``Q = (I - A h / 2) sqrt(h) L``; exact
-    ``P = exp(-A h)``, ``Q Q^T = C - P C P^T``. Heat into block i: ``sum_n (T_i D^{-1}
-    F(x_mid))_i . (x_{n+1} - x_n)_i`` [SIM-heat], which for ``D_i = T_i I`` is the force times
-    the displacement; it matches ``stochthermo.exact.heat_rates``. See
-    ``theory/simulation.md``.
-
-    Examples
-    --------
-    >>> import numpy as np, stochthermo as st
-    >>> m = st.LinearLangevin([[1.0, 0.5], [-0.5, 1.0]], np.eye(2))
-    >>> ens = st.simulate(m, n_traj=8, n_steps=100, dt=0.01, seed=1, observables=("heat",))
-    >>> ens.x.shape, ens.observables["heat"].shape
-    ((8, 101, 2), (8, 101, 2))
-    """
-    if (client is not None or scheduler is not None or chunk_size is not None
-            or reduce is not None):
-        from . import distributed
-
-        return distributed.simulate(
-            model, n_traj=n_traj, n_steps=n_steps, dt=dt, method=method, x0=x0,
-            save_every=save_every, seed=seed, observables=observables, progress=progress,
-            resume=resume, client=client, scheduler=scheduler, chunk_size=chunk_size,
-            reduce=reduce, retries=retries, _noise=_noise)
+def run_local(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save_every=1,
+              seed=None, observables=(), progress=None, resume=None, _noise=None,
+              _traj_offset=0):
+    """:func:`~stochthermo.simulate` in this process (no chunks): the arguments are its own."""
     if isinstance(model, LinearizedSGD):
         kind = "sgd"
     elif isinstance(model, LinearLangevin):
@@ -798,13 +699,13 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
             slot0 = done // save_every + 1
             nz = noise[:, done:done + n] if noise.shape[0] else noise
             if plan.kind == "diag":
-                from .kernels._langevin import affine_diag
+                from ..kernels._langevin import affine_diag
 
                 affine_diag(x, a["p"], a["b"], a["q"], n, save_every, slot0, step0 + done,
                             seeds, counters, zig, nz, out_x, a["gd"], a["g"], a["labels"],
                             nb_k, acc, out_obs, fail)
             elif plan.kind == "dense":
-                from .kernels._langevin import affine_dense
+                from ..kernels._langevin import affine_dense
 
                 def sl(name, a=a, done=done, n=n):
                     arr = a[name]
@@ -819,8 +720,8 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
                              nb_k, plan.work_on, sl("WK"), sl("wk"), sl("w0"), CW, cb,
                              acc, out_obs, fail)
             else:
-                from .kernels._sim_nonlinear import nonlinear_sde
-                from .models.nonlinear import _builtin_functions
+                from ..kernels._sim_nonlinear import nonlinear_sde
+                from ..models.nonlinear import _builtin_functions
 
                 pot = model._kernel_potential or _builtin_functions()["no_potential"]
                 nonlinear_sde(model._kernel_drift, pot, model.params, x, h, a["method"], n,
@@ -863,7 +764,7 @@ def simulate(model, *, n_traj=None, n_steps, dt=None, method=None, x0=None, save
 
     import numba
 
-    from . import __version__
+    from .. import __version__
 
     meta = {
         "method": method,
