@@ -9,6 +9,7 @@ Ensembles are :class:`stochthermo.ensemble.Ensemble` objects or arrays
 
 from __future__ import annotations
 
+from .estimators._jump import jump_entropy_production, jump_information_flow, with_jump_data
 from .estimators.entropy import entropy_production, entropy_production_timeresolved
 from .estimators.flows import information_flow
 from .estimators.fluctuation import fluctuation_theorem
@@ -24,6 +25,10 @@ from .estimators.noise import (
     integrated_time,
     sgd_noise,
 )
+
+# Markov jump data (JumpEnsemble): the same entry points, methods of theory/jump.md
+entropy_production = with_jump_data(entropy_production, jump_entropy_production)
+information_flow = with_jump_data(information_flow, jump_information_flow)
 
 __all__ = [
     "entropy_production",
