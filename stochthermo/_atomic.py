@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "savefig_atomic", "replacing"]
+__all__ = ["write_atomic", "savefig_atomic", "replacing", "staged_folder", "MANIFEST"]
 
 
 @contextlib.contextmanager
@@ -51,3 +51,85 @@ def savefig_atomic(fig, path, **kwargs) -> Path:
     with replacing(path, suffix=path.suffix) as tmp:
         fig.savefig(tmp, **kwargs)
     return path
+
+
+#: written last into a staged output folder: the run's settings and a SHA-256 per file
+MANIFEST = "manifest.json"
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _replaceable(out: Path, known) -> bool:
+    """Whether ``out`` may be swapped away: empty, a previous output, or only known names."""
+    entries = os.listdir(out)
+    return (not entries or MANIFEST in entries
+            or all(e in known for e in entries))
+
+
+@contextlib.contextmanager
+def staged_folder(out, *, manifest=None, known=()):
+    """Yield a temporary folder beside ``out``; on success it replaces ``out`` whole.
+
+    Everything is written into ``.<name>.partial-XXXX`` next to ``out``; then a
+    :data:`MANIFEST` (``manifest`` plus the SHA-256 of every file) is written into it last,
+    the old ``out`` is renamed away, the new folder renamed in, and the old one removed. An
+    interruption (exception, ``KeyboardInterrupt``) removes the partial folder and leaves the
+    old ``out`` as it was, so no folder ever mixes files of two runs or looks complete when
+    it is not.
+
+    An existing ``out`` is replaced only if it is empty, holds a manifest of an earlier run,
+    or holds nothing but the names in ``known`` (an output written before manifests
+    existed); otherwise ``FileExistsError`` names it, so a folder of other files (``--out .``)
+    is never swapped away.
+    """
+    import json
+    import shutil
+
+    out = Path(os.path.abspath(out))
+    cwd = Path(os.getcwd())
+    if out == cwd or out in cwd.parents:
+        raise FileExistsError(
+            f"--out {str(out)!r} is the current folder or holds it; choose a subfolder"
+        )
+    if out.exists() and (not out.is_dir() or not _replaceable(out, set(known))):
+        what = "is not a folder" if not out.is_dir() else "holds files of its own"
+        raise FileExistsError(
+            f"--out {str(out)!r} {what} (no {MANIFEST} of an earlier run); choose a new or "
+            "empty folder so that nothing in it is replaced"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        yield tmp
+        if manifest is not None:
+            files = {str(p.relative_to(tmp).as_posix()): _sha256(p)
+                     for p in sorted(tmp.rglob("*")) if p.is_file()}
+            write_atomic(tmp / MANIFEST,
+                         json.dumps(dict(manifest, files=files), indent=1, default=str))
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.rmdir(old)
+            os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            if old is not None:
+                os.rename(old, out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

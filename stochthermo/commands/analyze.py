@@ -15,6 +15,9 @@ write to DIR:
   panel_d_autocorr.png       noise autocorrelation averaged over parameters
   summary.json               all numbers, including the batch-size exponent
 
+DIR is replaced whole when the analysis is complete (files are written into a temporary
+folder beside it first), so an interrupted run leaves the previous output untouched.
+
 PyTorch is not needed: torch.save files are read with an allow-list unpickler.
 """
 
@@ -37,6 +40,8 @@ def configure(parser):
 
 PANEL_FILES = ("panel_a_trajectories.png", "panel_b_accuracy.png", "panel_c_noise.png",
                "panel_d_autocorr.png")
+#: what analyze writes into --out (an older output holding only these may be replaced)
+OUTPUT_NAMES = (*PANEL_FILES, "summary.json", "manifest.json")
 
 
 def write_panels(diag, out_dir) -> list[str]:
@@ -58,7 +63,8 @@ def run(args) -> int:
 
     import numpy as np
 
-    from ..bridge import diagnose, open_runs
+    from .._atomic import staged_folder
+    from ..bridge import diagnose, open_runs, read_checkpoint
     from ..bridge._writer import atomic_write_bytes
 
     runs = open_runs(args.root, key=args.key)
@@ -72,7 +78,9 @@ def run(args) -> int:
                        disable=None)
         except ImportError:
             bar = None
-    probe = np.load(args.probe, allow_pickle=False) if args.probe else None
+    probe = None
+    if args.probe:  # read like a checkpoint: a regular .npy file, no pickle, size-checked
+        probe = np.asarray(next(iter(read_checkpoint(args.probe).values())))
     try:
         diag = diagnose(runs, key=args.key, lr=args.lr, probe=probe,
                         activation=args.activation, max_lag=args.max_lag, seed=args.seed,
@@ -80,12 +88,14 @@ def run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    os.makedirs(args.out, exist_ok=True)
-    panels = write_panels(diag, args.out)
-    summary = diag.to_dict()
-    summary["panels"] = [os.path.basename(p) for p in panels]
-    text = json.dumps(summary, indent=1, default=str, allow_nan=True)
-    atomic_write_bytes(os.path.join(args.out, "summary.json"), text.encode())
+    # written into a staged folder that replaces --out whole once everything is there (the
+    # settings are in summary.json already, so no separate manifest)
+    with staged_folder(args.out, known=OUTPUT_NAMES) as stage:
+        panels = write_panels(diag, stage)
+        summary = diag.to_dict()
+        summary["panels"] = [os.path.basename(p) for p in panels]
+        text = json.dumps(summary, indent=1, default=str, allow_nan=True)
+        atomic_write_bytes(os.path.join(stage, "summary.json"), text.encode())
     if args.format == "json":
         print(text)
     else:

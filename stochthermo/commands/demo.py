@@ -5,7 +5,9 @@ from __future__ import annotations
 HELP = "run the built-in demonstration: derive, simulate, estimate, compare; write a report"
 DESCRIPTION = """\
 Run the toolkit end to end on built-in defaults and write a self-contained HTML report and a JSON
-of every number into --out (default: stochthermo-report/), atomically:
+of every number into --out (default: stochthermo-report/), atomically: the files are written
+into a temporary folder beside --out that replaces it only when the run is complete, with a
+manifest.json (seed, settings, SHA-256 per file) written last.
 
   1. a 2-d linearized-SGD model whose Hessian and gradient-noise covariance do not commute:
      closed forms derived with SymPy (checked against SciPy), a simulated ensemble, estimators
@@ -311,6 +313,8 @@ def fig41_section(*, quick: bool, seed: int, out_figs) -> dict:
 
 
 SECTIONS = {"sgd": sgd_section, "learner": learner_section, "fig41": fig41_section}
+#: what a demo writes into --out (an older output holding only these may be replaced)
+OUTPUT_NAMES = ("results.json", "report.html", "figures", "manifest.json")
 
 
 def _build_report(result) -> str:
@@ -377,6 +381,7 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
+    from .._atomic import staged_folder
     from ..cli import UsageError
     from ._format import dump_json, format_table, write_atomic
 
@@ -386,20 +391,24 @@ def run(args) -> int:
         raise UsageError(f"stochthermo demo: error: unknown section {bad or chosen!r}; "
                          f"valid: {', '.join(SECTIONS)}")
     out = Path(args.out)
-    figs = out / "figures"
     result = {}
     t_all = time.perf_counter()
-    for k, name in enumerate(chosen, 1):
-        t0 = time.perf_counter()
-        print(f"[{k}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
-        result[name] = SECTIONS[name](quick=args.quick, seed=args.seed, out_figs=figs)
-        print(f"[{k}/{len(chosen)}] {name} done in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr, flush=True)
-    clean = _strip_png(result)
-    clean["meta"] = {"quick": args.quick, "seed": args.seed,
-                     "seconds": time.perf_counter() - t_all}
-    json_path = write_atomic(out / "results.json", dump_json(clean))
-    html_path = write_atomic(out / "report.html", _build_report(result))
+    settings = {"command": "demo", "seed": args.seed, "quick": args.quick, "sections": chosen}
+    # everything goes into a staged folder that replaces --out only when the run is complete
+    with staged_folder(out, manifest=settings, known=OUTPUT_NAMES) as stage:
+        for k, name in enumerate(chosen, 1):
+            t0 = time.perf_counter()
+            print(f"[{k}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
+            result[name] = SECTIONS[name](quick=args.quick, seed=args.seed,
+                                          out_figs=stage / "figures")
+            print(f"[{k}/{len(chosen)}] {name} done in {time.perf_counter() - t0:.1f} s",
+                  file=sys.stderr, flush=True)
+        clean = _strip_png(result)
+        clean["meta"] = {"quick": args.quick, "seed": args.seed,
+                         "seconds": time.perf_counter() - t_all}
+        write_atomic(stage / "results.json", dump_json(clean))
+        write_atomic(stage / "report.html", _build_report(result))
+    json_path, html_path = out / "results.json", out / "report.html"
     if args.format == "json":
         print(dump_json(clean))
     else:

@@ -36,6 +36,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    from .._atomic import staged_folder
     from ..cli import UsageError
     from ..learning._fig41 import fig41, write_json_atomic
     from ..plotting import fig41_data_from_result, save_fig41_panels
@@ -51,8 +52,15 @@ def run(args) -> int:
                 n_steps=steps, lr=args.lr, seed=args.seed, max_samples=args.max_samples,
                 progress=lambda msg: print(msg, file=sys.stderr))
     out = Path(args.out)
-    paths = save_fig41_panels(fig41_data_from_result(res), out)
-    write_json_atomic(res.to_dict(), out / "fig41.json")
+    settings = {"command": "experiment", "name": args.name, "seed": args.seed,
+                "quick": args.quick, "data": args.data, "width": width, "trials": trials,
+                "steps": steps, "lr": args.lr, "batch_sizes": list(bs),
+                "max_samples": args.max_samples}
+    # written into a staged folder that replaces --out whole once everything is there
+    with staged_folder(out, manifest=settings, known=_known_names()) as stage:
+        staged = save_fig41_panels(fig41_data_from_result(res), stage)
+        write_json_atomic(res.to_dict(), stage / "fig41.json")
+    paths = [out / p.name for p in staged]
     mv = res.mean_noise_variance()
     print(f"data {res.meta['data']}, {res.meta['n_params']} parameters")
     print(f"noise variance exponent: {res.exponent:.3f} ± {res.exponent_stderr:.3f} (1/|b|: -1)")
@@ -61,3 +69,10 @@ def run(args) -> int:
               f"{res.autocorrelation[b][1]:+.3f}  final accuracy {res.accuracy_mean[b][-1]:.3f}")
     print("wrote " + ", ".join(str(p) for p in [*paths, out / "fig41.json"]))
     return 0
+
+
+def _known_names():
+    """What the experiment writes into --out (an older output of only these may be replaced)."""
+    from ..plotting._fig41 import FIG41_FILES
+
+    return (*FIG41_FILES, "fig41.json", "manifest.json")
