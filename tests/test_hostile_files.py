@@ -306,3 +306,89 @@ def test_scalar_log_with_nan_step(tmp_path):
     p.write_text("step,loss\n0,1.0\nnan,2.0\n")
     with pytest.raises(CorruptFileError, match=r"log\.csv.*row 2"):
         read_scalars(p)
+
+
+# ---- output folders: all of one run -----------------------------------------------------------
+
+
+def _fake_section(tag, *, fail=False):
+    def section(*, quick, seed, out_figs):
+        from stochthermo._atomic import write_atomic
+
+        write_atomic(out_figs / f"{tag}.png", b"png of " + tag.encode(), mode="wb")
+        if fail:
+            raise KeyboardInterrupt
+        return {"tag": tag, "figures": []}
+
+    return section
+
+
+def test_interrupted_demo_leaves_the_previous_output_intact(tmp_path, monkeypatch):
+    from stochthermo.cli import main
+    from stochthermo.commands import demo
+
+    out = tmp_path / "report"
+    monkeypatch.setattr(demo, "SECTIONS", {"a": _fake_section("old"), "b": _fake_section("b")})
+    monkeypatch.setattr(demo, "_build_report", lambda result: "<html>old</html>")
+    assert main(["demo", "--out", str(out), "--sections", "a,b", "--seed", "1"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 1 and set(manifest["files"]) == {
+        "figures/old.png", "figures/b.png", "results.json", "report.html"}
+    # a second run is interrupted in its second section, after writing a figure
+    monkeypatch.setattr(demo, "SECTIONS", {"a": _fake_section("new"),
+                                           "b": _fake_section("b2", fail=True)})
+    assert main(["demo", "--out", str(out), "--sections", "a,b", "--seed", "2"]) == 130
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # nothing of the new run mixed in, nothing removed
+    assert sorted(os.listdir(tmp_path)) == ["report"]  # no half folder left beside it
+    # an uninterrupted run replaces the output whole
+    monkeypatch.setattr(demo, "SECTIONS", {"a": _fake_section("new"), "b": _fake_section("b")})
+    assert main(["demo", "--out", str(out), "--sections", "a,b", "--seed", "3"]) == 0
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["b.png", "new.png"]
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 3
+
+
+def test_output_folder_of_other_files_is_never_replaced(tmp_path, monkeypatch):
+    from stochthermo.cli import main
+    from stochthermo.commands import demo
+
+    monkeypatch.setattr(demo, "SECTIONS", {"a": _fake_section("x")})
+    monkeypatch.setattr(demo, "_build_report", lambda result: "<html></html>")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    assert main(["demo", "--out", str(mine), "--sections", "a"]) == 1
+    assert os.listdir(mine) == ["thesis.tex"]
+    monkeypatch.chdir(mine)
+    assert main(["demo", "--out", ".", "--sections", "a"]) == 1
+    assert os.listdir(mine) == ["thesis.tex"]
+
+
+def test_interrupted_analyze_keeps_the_old_summary(tmp_path, monkeypatch):
+    from stochthermo.cli import main
+    from stochthermo.commands import analyze
+
+    rng = np.random.default_rng(0)
+    for b in (1, 10):
+        for t in ("t0", "t1"):
+            folder = tmp_path / "runs" / f"bs{b}" / t
+            folder.mkdir(parents=True)
+            theta = np.zeros(4)
+            for s in range(0, 12, 2):
+                np.save(folder / f"step_{s:06d}.npy", theta)
+                theta = theta + rng.normal(size=4) / b
+    out = tmp_path / "o"
+    assert main(["analyze", str(tmp_path / "runs"), "--out", str(out), "--no-progress",
+                 "--lr", "0.1"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(diag, out_dir):
+        (out_dir / "panel_a_trajectories.png").write_bytes(b"new")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analyze, "write_panels", interrupted)
+    assert main(["analyze", str(tmp_path / "runs"), "--out", str(out), "--no-progress",
+                 "--lr", "0.2"]) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(os.listdir(tmp_path)) == ["o", "runs"]
