@@ -68,7 +68,7 @@ def test_closed_form_identities():
         # flows: dI^X_t + dI^Theta_t = I(X_{t+2};Theta_{t+1}) - I(X_{t+1};Theta_t)
         np.testing.assert_allclose(cf["info_flow_x"][:-1] + cf["info_flow_theta"][:-1],
                                    np.diff(cf["i_x_theta"]), atol=1e-12)
-        np.testing.assert_allclose(np.diff(cf["l_info_flow"]), cf["info_flow_x"][:-1],
+        np.testing.assert_allclose(np.diff(cf["info_flow_x_accumulated"]), cf["info_flow_x"][:-1],
                                    atol=1e-14)
 
 
@@ -83,7 +83,7 @@ def test_invalid_arguments():
 
 def test_simulation_matches_closed_forms(sim, closed):
     est = LEARNER.estimate(sim, TIMES)
-    for key in (*CLOSED_FORM_KEYS, "sigma_x_kl", "l_info_flow", "heat_theta", "kl"):
+    for key in (*CLOSED_FORM_KEYS, "sigma_x_kl", "info_flow_x_accumulated", "heat_theta", "kl"):
         e = est[key]
         err = np.asarray(e.stderr)
         # at t=0 some quantities are exactly zero in every sample (no error bar)

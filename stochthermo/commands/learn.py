@@ -46,7 +46,7 @@ def run(args) -> int:
                         batch_size=args.batch_size, model_std=args.model_std, lr=args.lr,
                         init_mean=args.init_mean, init_var=args.init_var)
     cf = g.closed_form(steps)
-    keys = [*CLOSED_FORM_KEYS, "sigma_x_kl", "l_info_flow"]
+    keys = [*CLOSED_FORM_KEYS, "sigma_x_kl", "info_flow_x_accumulated"]
     est = None
     if args.simulate:
         ens = g.simulate(int(steps.max()) + 1, n_datasets=args.simulate, method=args.method,

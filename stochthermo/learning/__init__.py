@@ -19,7 +19,14 @@ from ._analysis import (
 )
 from ._engine import METHODS, RECORDABLE, LearningEnsemble, learn
 from ._fig41 import Fig41Result, fig41, load_dataset, noise_statistics
-from ._gaussian import CLOSED_FORM_KEYS, GaussianLearner, gaussian_learner_estimates
+from ._gaussian import (
+    CLOSED_FORM_KEYS,
+    RESERVOIR_KEYS,
+    GaussianLearner,
+    cosine_schedule,
+    gaussian_learner_estimates,
+    step_decay,
+)
 from ._info import discrete_mi, gaussian_mi
 from ._ppm import PPM, GaussianMean, LinearRegression, MLPClassifier, SoftmaxRegression
 
@@ -35,6 +42,9 @@ __all__ = [
     "RECORDABLE",
     "GaussianLearner",
     "CLOSED_FORM_KEYS",
+    "RESERVOIR_KEYS",
+    "step_decay",
+    "cosine_schedule",
     "gaussian_learner_estimates",
     "gaussian_mi",
     "discrete_mi",

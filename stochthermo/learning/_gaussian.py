@@ -1,136 +1,140 @@
-"""The linear-Gaussian lagged learner: exact closed forms (SymPy) and simulation.
+"""The linear-Gaussian lagged learner: exact closed forms and simulation, in any dimension.
 
-Data ``b_i ~ N(mu, s_d^2)``, model ``p(x | theta) = N(theta, s^2)``, Gaussian-noise SGD
-``theta_{t+1} = (1 - k) theta_t + k (Bbar + xi_t)``, ``xi_t ~ N(0, s_d^2 / m)``, ``k = r / s^2``,
-``theta_0 ~ N(mu_0, v_0)``, ``X_{t+1} ~ N(theta_t, s^2)``. Derivations: ``theory/learning.md``.
+Data ``b_i ~ N(mu, S_d)``, model ``p(x | theta) = N(theta, S)``, Gaussian-noise SGD
+``theta_{t+1} = theta_t - r_t S^-1 (theta_t - Bbar - xi_t)``, ``xi_t ~ N(0, S_d / m)``,
+``theta_0 ~ N(mu_0, V_0)``, ``X_{t+1} ~ N(theta_t, S)``. The one-dimensional learner with a
+constant rate and i.i.d. batches uses the SymPy closed forms of
+:mod:`stochthermo.symbolic.learner`; every other case (vector, learning-rate schedule,
+epoch reshuffling) propagates the joint covariance exactly in NumPy. Derivations:
+``theory/learning.md`` sections 4 and 7-9.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma
 
+from .._rng import as_seed_sequence, seed_repr, trajectory_seeds
 from .._validation import (
+    as_float_array,
+    as_square_matrix,
+    check_psd,
+    check_symmetric,
     choose_method,
     nonnegative_float,
     positive_float,
     positive_int,
+    short_repr,
 )
-from ..errors import ValidationError
+from ..errors import ShapeError, ValidationError
 from ..results import Estimate
 from ._engine import LearningEnsemble, learn
 from ._info import gaussian_mi_bias, gaussian_mi_value, jackknife
 from ._ppm import GaussianMean
 
-__all__ = ["GaussianLearner", "CLOSED_FORM_KEYS", "gaussian_learner_estimates"]
+__all__ = ["GaussianLearner", "CLOSED_FORM_KEYS", "RESERVOIR_KEYS", "DEPRECATED_KEYS",
+           "gaussian_learner_estimates", "step_decay", "cosine_schedule"]
 
 #: keys of :meth:`GaussianLearner.closed_form` (the issue's contract), then extras
 CLOSED_FORM_KEYS = (
     "m_info", "l_info", "i_x_theta", "work", "heat", "info_flow_x", "info_flow_theta",
     "sigma_x", "entropy_theta", "entropy_theta_given_b",
 )
-EXTRA_KEYS = ("sigma_x_kl", "l_info_functional", "l_info_flow", "heat_theta", "kl",
-              "mean_theta", "var_theta", "var_theta_given_b")
+EXTRA_KEYS = ("sigma_x_kl", "l_info_functional", "info_flow_x_accumulated", "heat_theta", "kl",
+              "mean_theta", "var_theta", "var_theta_given_b", "sq_dev_bbar")
+#: the parameter reservoir's second law (``theory/learning.md`` section 7), given B
+RESERVOIR_KEYS = ("medium_entropy_theta", "info_flow_theta_given_b", "sigma_theta",
+                  "sigma_x_given_b", "sigma_total", "entropy_production_theta",
+                  "efficiency", "efficiency_m")
+#: old key -> new key; reading the old one warns (``DeprecationWarning``)
+DEPRECATED_KEYS = {"l_info_flow": "info_flow_x_accumulated"}
 
-_ARGS = ("t", "k", "v0", "sd", "N", "m", "s", "mu", "mu0")
+_SAMPLING = {
+    "iid": "independent batches: xi_t ~ N(0, S_d / m), uncorrelated across steps",
+    "reshuffle": "epoch reshuffling: batches of one epoch drawn without replacement from the "
+                 "N points (anticorrelated batch means)",
+}
 
 
-@functools.lru_cache(maxsize=1)
-def _compiled():
-    """Derive every closed form once with SymPy and compile it with ``lambdify``.
+class _Keys(dict):
+    """A dict of results in which a deprecated key still reads (with a warning)."""
 
-    Returns ``(dict name -> expression, dict name -> function of _ARGS)``.
+    def __missing__(self, key):
+        new = DEPRECATED_KEYS.get(key)
+        if new is None or new not in self:
+            raise KeyError(key)
+        warnings.warn(f"the key {key!r} is deprecated: it is the accumulated information flow "
+                      f"into X, not information about B; use {new!r}",
+                      DeprecationWarning, stacklevel=2)
+        return self[new]
+
+
+def step_decay(lr0, *, factor=0.5, every=10) -> Callable[[int], float]:
+    """Step-decay schedule ``r_t = lr0 * factor ** (t // every)``.
+
+    Examples
+    --------
+    >>> f = step_decay(0.2, factor=0.5, every=10)
+    >>> f(0), f(10), f(25)
+    (0.2, 0.1, 0.05)
     """
-    import sympy as sp
+    lr0 = positive_float("lr0", lr0)
+    factor = positive_float("factor", factor)
+    every = positive_int("every", every)
+    return _Schedule("step_decay", lambda t: lr0 * factor ** (t // every),
+                     (lr0, factor, every))
 
-    t = sp.Symbol("t", integer=True, nonnegative=True)
-    k, v0, sd, N, m, s = sp.symbols("k v0 sd N m s", positive=True)
-    mu, mu0 = sp.symbols("mu mu0", real=True)
-    a = 1 - k
 
-    def moments(tt):
-        """Solution of the mean/variance recursions (checked in theory/check_learning.py)."""
-        c = 1 - a**tt
-        g = (1 - a ** (2 * tt)) / (1 - a**2)
-        V = a ** (2 * tt) * v0 + k**2 * sd**2 * g / m  # Var(theta_t | B)
-        e = c * sd**2 / N  # Cov(theta_t, Bbar)
-        W = V + c * e  # Var theta_t
-        M = a**tt * mu0 + c * mu  # E theta_t
-        return V, W, e, M
+def cosine_schedule(lr0, n_steps, *, lr_min=0.0) -> Callable[[int], float]:
+    """Cosine schedule ``r_t = lr_min + (lr0 - lr_min) (1 + cos(pi t / n_steps)) / 2``.
 
-    V, W, e, M = moments(t)
-    vb = sd**2 / N
-    # joint Gaussian of (Bbar, theta_t, xi_t, z_1, z_2): linear maps to
-    # (Bbar, theta_t, X_{t+1}, theta_{t+1}, X_{t+2}); covariance by L Sigma L^T
-    S0 = sp.Matrix([[vb, e, 0, 0, 0], [e, W, 0, 0, 0], [0, 0, sd**2 / m, 0, 0],
-                    [0, 0, 0, s**2, 0], [0, 0, 0, 0, s**2]])
-    L = sp.Matrix([
-        [1, 0, 0, 0, 0],        # Bbar
-        [0, 1, 0, 0, 0],        # theta_t
-        [0, 1, 0, 1, 0],        # X_{t+1} = theta_t + z1
-        [k, a, k, 0, 0],        # theta_{t+1}
-        [k, a, k, 0, 1],        # X_{t+2} = theta_{t+1} + z2
-    ])
-    C = L * S0 * L.T
-    mean = L * sp.Matrix([mu, M, 0, 0, 0])
-    iB, iT, iX, iT1, iX2 = range(5)
+    Steps beyond ``n_steps`` keep ``lr_min`` (which must then be > 0 to be used).
+    """
+    lr0 = positive_float("lr0", lr0)
+    n_steps = positive_int("n_steps", n_steps)
+    lr_min = nonnegative_float("lr_min", lr_min)
 
-    def mi(i, j):
-        return sp.log(C[i, i] * C[j, j] / (C[i, i] * C[j, j] - C[i, j] ** 2)) / 2
+    def f(t):
+        u = min(t, n_steps) / n_steps
+        return lr_min + (lr0 - lr_min) * 0.5 * (1.0 + math.cos(math.pi * u))
 
-    def ent(var):
-        return sp.log(2 * sp.pi * sp.E * var) / 2
+    return _Schedule("cosine", f, (lr0, n_steps, lr_min))
 
-    # work: <w_t> = E KL(N(theta_t, s^2) || N(theta_{t+1}, s^2)) = E (theta_{t+1}-theta_t)^2/(2s^2)
-    d_mean = mean[iT1] - mean[iT]
-    d_var = C[iT1, iT1] + C[iT, iT] - 2 * C[iT, iT1]
-    work = (d_mean**2 + d_var) / (2 * s**2)
-    # heat: <q_t> = E[(X_{t+2}-theta_{t+1})^2 - (X_{t+1}-theta_{t+1})^2] / (2 s^2)
-    def msq(i, j):
-        return (mean[i] - mean[j]) ** 2 + C[i, i] + C[j, j] - 2 * C[i, j]
 
-    heat = (msq(iX2, iT1) - msq(iX, iT1)) / (2 * s**2)
-    flow_theta = mi(iX, iT1) - mi(iX, iT)
-    flow_x = mi(iX2, iT1) - mi(iX, iT1)
-    sigma_x = ent(C[iX2, iX2]) - ent(C[iX, iX]) - heat - flow_x
-    # route 2: E KL(P(x_{t+1} | theta_{t+1}) || N(theta_{t+1}, s^2)), P Gaussian with
-    # conditional mean A + Bc theta_{t+1} and variance v1
-    Bc = C[iX, iT1] / C[iT1, iT1]
-    v1 = C[iX, iX] - C[iX, iT1] ** 2 / C[iT1, iT1]
-    # E (A + Bc th - th)^2 with A + Bc th - th = mean[iX] - mean[iT1] + (Bc - 1)(th - mean[iT1])
-    off2 = (mean[iX] - mean[iT1]) ** 2 + (Bc - 1) ** 2 * C[iT1, iT1]
-    sigma_x_kl = (v1 / s**2 + off2 / s**2 - 1 - sp.log(v1 / s**2)) / 2
-    # parameter heat, midpoint rule, exact for the quadratic U_B:
-    # q_Theta = -[(theta_{t+1}-Bbar)^2 - (theta_t-Bbar)^2] / (2 s^2)
-    heat_theta = -(msq(iT1, iB) - msq(iT, iB)) / (2 * s**2)
-    exprs = {
-        "m_info": mi(iT, iB),
-        "l_info": mi(iX, iB),
-        "l_info_functional": mi(iT, iB),
-        "i_x_theta": mi(iX, iT),
-        "work": work,
-        "kl": work,
-        "heat": heat,
-        "heat_theta": heat_theta,
-        "info_flow_x": flow_x,
-        "info_flow_theta": flow_theta,
-        "sigma_x": sigma_x,
-        "sigma_x_kl": sigma_x_kl,
-        "entropy_theta": ent(W),
-        "entropy_theta_given_b": ent(V),
-        "mean_theta": M,
-        "var_theta": W,
-        "var_theta_given_b": V,
-    }
-    syms = (t, k, v0, sd, N, m, s, mu, mu0)
-    funcs = {name: sp.lambdify(syms, ex, modules="numpy", cse=True)
-             for name, ex in exprs.items()}
-    return exprs, funcs
+@dataclass(frozen=True)
+class _Schedule:
+    """A named, hashable learning-rate schedule ``step -> lr``."""
+
+    name: str
+    fn: Callable
+    args: tuple
+
+    def __call__(self, t):
+        return self.fn(int(t))
+
+    def __hash__(self):
+        return hash((self.name, self.args))
+
+    def __eq__(self, other):
+        return isinstance(other, _Schedule) and (self.name, self.args) == (other.name,
+                                                                            other.args)
+
+
+def _tuple_vec(v):
+    return tuple(float(x) for x in v)
+
+
+def _tuple_mat(m):
+    return tuple(tuple(float(x) for x in row) for row in m)
+
+
+def _pd_inverse(name, mat):
+    check_psd(name, mat, strict=True)
+    return np.linalg.inv(mat)
 
 
 @dataclass(frozen=True)
@@ -139,26 +143,48 @@ class GaussianLearner:
 
     Parameters
     ----------
-    mu, data_std : float
-        Target ``N(mu, data_std^2)`` of the training data.
+    mu : float or array (d,)
+        Mean of the target ``N(mu, S_d)`` of the training data; a vector makes a
+        d-dimensional learner.
+    data_std : float
+        ``S_d = data_std^2 I`` unless ``data_cov`` is given.
     n_data : int
         Training-set size N.
     batch_size : int
         Mini-batch size m.
     model_std : float
-        Model width s of ``p(x | theta) = N(theta, s^2)``.
+        ``S = model_std^2 I`` unless ``model_cov`` is given (model ``p(x | theta) = N(theta, S)``).
     lr : float
-        Learning rate r; ``k = r / s^2`` must lie in (0, 2).
-    init_mean, init_var : float
-        ``theta_0 ~ N(init_mean, init_var)``.
+        Learning rate r; the gain ``K = r S^-1`` must have eigenvalues in (0, 2).
+    init_mean : float or array (d,)
+        ``E theta_0``.
+    init_var : float
+        ``Var theta_0 = init_var I`` unless ``init_cov`` is given.
+    data_cov, model_cov, init_cov : array (d, d), optional
+        Covariances of the data (positive definite), of the model (positive definite) and of
+        the initial parameters (positive semi-definite). Any of them makes the learner a
+        vector learner, with its closed forms from exact covariance propagation.
+    sampling : {"iid", "reshuffle"}
+        ``"iid"``: the noise ``xi_t ~ N(0, S_d / m)`` is independent across steps (today's
+        model); ``"reshuffle"``: the batches of one epoch (``N // m`` steps, a new
+        permutation each epoch) are disjoint, so the batch-mean noise has
+        ``Cov xi_t = S_d (N - m) / (N m)`` and ``Cov(xi_s, xi_t) = -S_d / N`` within an epoch.
+    lr_schedule : callable or array, optional
+        Learning rate of step t: ``lr_schedule(t)`` or ``lr_schedule[t]`` (then ``lr`` is
+        not used). See :func:`step_decay` and :func:`cosine_schedule`.
 
     Notes
     -----
-    With ``a = 1 - k``, ``c_t = 1 - a^t``, ``g_t = (1 - a^{2t}) / (1 - a^2)``:
+    One dimension, constant rate: with ``a = 1 - k``, ``c_t = 1 - a^t``,
+    ``g_t = (1 - a^{2t}) / (1 - a^2)``:
     ``V_t = a^{2t} v_0 + k^2 s_d^2 g_t / m``, ``Var Theta_t = V_t + c_t^2 s_d^2 / N``,
     ``I_M = 1/2 ln(1 + c_t^2 s_d^2 / (N V_t))``,
     ``I_L = 1/2 ln(1 + c_t^2 s_d^2 / (N (V_t + s^2)))``.
-    Every other quantity follows from the Gaussian joint law of
+    In general ``M_{t+1} = A M_t + K mu``, ``E_{t+1} = A E_t + K S_d / N`` (``E_t =
+    Cov(Theta_t, Bbar)``), ``W_{t+1} = A W_t A^T + K (S_d/N + D) K^T + A (E_t + G_t O) K^T +
+    K (E_t + G_t O)^T A^T`` with ``A = I - K_t``, ``D = Cov xi``, ``O`` the within-epoch
+    cross-covariance and ``G_t`` the gain accumulated since the epoch began
+    (``theory/learning.md`` section 8). Every quantity follows from the Gaussian joint law of
     ``(Bbar, Theta_t, X_{t+1}, Theta_{t+1}, X_{t+2})``.
 
     Examples
@@ -167,6 +193,10 @@ class GaussianLearner:
     ...                     lr=0.1, init_mean=0.0, init_var=1.0)
     >>> cf = g.closed_form([1, 10])
     >>> bool(np.all(cf["l_info"] <= cf["m_info"]))
+    True
+    >>> v = GaussianLearner(mu=[1.0, 0.0], data_cov=[[1.0, 0.3], [0.3, 0.5]], n_data=10,
+    ...                     batch_size=2, model_cov=[[1.0, 0.0], [0.0, 2.0]], lr=0.2)
+    >>> round(v.closed_form(5)["m_info"], 6) > 0
     True
     """
 
@@ -178,26 +208,163 @@ class GaussianLearner:
     lr: float = 0.1
     init_mean: float = 0.0
     init_var: float = 1.0
+    data_cov: tuple | None = None
+    model_cov: tuple | None = None
+    init_cov: tuple | None = None
+    sampling: str = "iid"
+    lr_schedule: object = None
 
     def __post_init__(self):
-        object.__setattr__(self, "mu", float(self.mu))
-        object.__setattr__(self, "init_mean", float(self.init_mean))
-        object.__setattr__(self, "data_std", positive_float("data_std", self.data_std))
-        object.__setattr__(self, "n_data", positive_int("n_data", self.n_data))
-        object.__setattr__(self, "batch_size", positive_int("batch_size", self.batch_size))
-        object.__setattr__(self, "model_std", positive_float("model_std", self.model_std))
-        object.__setattr__(self, "lr", positive_float("lr", self.lr))
-        object.__setattr__(self, "init_var", nonnegative_float("init_var", self.init_var))
-        if not self.k < 2:
+        setv = object.__setattr__
+        setv(self, "data_std", positive_float("data_std", self.data_std))
+        setv(self, "n_data", positive_int("n_data", self.n_data))
+        setv(self, "batch_size", positive_int("batch_size", self.batch_size))
+        setv(self, "model_std", positive_float("model_std", self.model_std))
+        setv(self, "lr", positive_float("lr", self.lr))
+        setv(self, "init_var", nonnegative_float("init_var", self.init_var))
+        choose_method("sampling", self.sampling, _SAMPLING)
+        if self.sampling == "reshuffle" and self.batch_size > self.n_data:
             raise ValidationError(
-                f"lr={self.lr!r} gives k = lr / model_std^2 = {self.k:.4g} >= 2: SGD diverges; "
-                f"use lr < {2 * self.model_std**2:.4g}"
+                f"sampling='reshuffle' needs batch_size <= n_data, got batch_size="
+                f"{self.batch_size} and n_data={self.n_data}"
+            )
+        mu_arr = as_float_array("mu", self.mu, ndim=(0, 1))
+        vector = mu_arr.ndim == 1 or any(
+            x is not None for x in (self.data_cov, self.model_cov, self.init_cov))
+        if not vector:
+            setv(self, "mu", float(mu_arr))
+            setv(self, "init_mean", float(as_float_array("init_mean", self.init_mean, ndim=0)))
+        else:
+            d = self._infer_dim(mu_arr)
+            mu_v = np.full(d, float(mu_arr)) if mu_arr.ndim == 0 else mu_arr
+            if mu_v.shape != (d,):
+                raise ShapeError(f"mu has shape {mu_v.shape} but the covariances are {d} x {d}")
+            im = as_float_array("init_mean", self.init_mean, ndim=(0, 1))
+            im = np.full(d, float(im)) if im.ndim == 0 else im
+            if im.shape != (d,):
+                raise ShapeError(f"init_mean must have shape ({d},), got {im.shape}")
+            covs = {}
+            for name, default in (("data_cov", self.data_std**2), ("model_cov",
+                                                                    self.model_std**2),
+                                  ("init_cov", self.init_var)):
+                val = getattr(self, name)
+                mat = default * np.eye(d) if val is None else as_square_matrix(name, val, dim=d)
+                mat = check_symmetric(name, mat)
+                check_psd(name, mat, strict=name != "init_cov")
+                covs[name] = mat
+            setv(self, "mu", _tuple_vec(mu_v))
+            setv(self, "init_mean", _tuple_vec(im))
+            for name, mat in covs.items():
+                setv(self, name, _tuple_mat(mat))
+        sched = self.lr_schedule
+        if sched is not None and not callable(sched):
+            arr = as_float_array("lr_schedule", sched, ndim=1)
+            if arr.size == 0 or np.any(arr <= 0):
+                raise ValidationError(
+                    f"lr_schedule={short_repr(sched)} must be a callable step -> lr or a "
+                    "non-empty array of positive learning rates"
+                )
+            setv(self, "lr_schedule", _tuple_vec(arr))
+        lam = 1.0 / float(np.linalg.eigvalsh(self.model_cov_matrix).min())
+        if self.lr_schedule is None and not self.lr * lam < 2:
+            if not vector:
+                raise ValidationError(
+                    f"lr={self.lr!r} gives k = lr / model_std^2 = {self.k:.4g} >= 2: SGD "
+                    f"diverges; use lr < {2 * self.model_std**2:.4g}"
+                )
+            raise ValidationError(
+                f"lr={self.lr!r} gives the gain lr S^-1 an eigenvalue {self.lr * lam:.4g} >= 2: "
+                f"SGD diverges; use lr < {2 / lam:.4g}"
             )
 
+    def _infer_dim(self, mu_arr) -> int:
+        if mu_arr.ndim == 1:
+            if mu_arr.size == 0:
+                raise ShapeError("mu is empty; pass a vector of length d >= 1")
+            return int(mu_arr.size)
+        for name in ("data_cov", "model_cov", "init_cov"):
+            val = getattr(self, name)
+            if val is not None:
+                return as_square_matrix(name, val).shape[0]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ properties
     @property
-    def k(self) -> float:
-        """``k = lr / model_std^2``, the per-step contraction."""
+    def is_vector(self) -> bool:
+        """True for a learner built from vectors/matrices (closed forms by propagation)."""
+        return isinstance(self.mu, tuple)
+
+    @property
+    def dim(self) -> int:
+        """Dimension d of theta."""
+        return len(self.mu) if self.is_vector else 1
+
+    @property
+    def mean_vector(self) -> np.ndarray:
+        """``mu`` as an array ``(d,)``."""
+        return np.atleast_1d(np.asarray(self.mu, dtype=float))
+
+    @property
+    def init_mean_vector(self) -> np.ndarray:
+        """``init_mean`` as an array ``(d,)``."""
+        return np.atleast_1d(np.asarray(self.init_mean, dtype=float))
+
+    @property
+    def data_cov_matrix(self) -> np.ndarray:
+        """``S_d`` as a ``(d, d)`` array."""
+        if self.is_vector:
+            return np.array(self.data_cov, dtype=float)
+        return np.array([[self.data_std**2]])
+
+    @property
+    def model_cov_matrix(self) -> np.ndarray:
+        """``S`` as a ``(d, d)`` array."""
+        if self.is_vector:
+            return np.array(self.model_cov, dtype=float)
+        return np.array([[self.model_std**2]])
+
+    @property
+    def init_cov_matrix(self) -> np.ndarray:
+        """``V_0`` as a ``(d, d)`` array."""
+        if self.is_vector:
+            return np.array(self.init_cov, dtype=float)
+        return np.array([[self.init_var]])
+
+    @property
+    def k(self):
+        """``k = lr / model_std^2`` (one dimension), else the gain matrix ``lr S^-1``."""
+        if self.is_vector:
+            return self.lr * np.linalg.inv(self.model_cov_matrix)
         return self.lr / self.model_std**2
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of the move ``step -> step + 1``."""
+        sch = self.lr_schedule
+        if sch is None:
+            return self.lr
+        if callable(sch):
+            val = sch(int(step))
+        else:
+            if step >= len(sch):
+                raise ValidationError(
+                    f"lr_schedule has {len(sch)} entries but step {step} was asked for; pass "
+                    f"at least {step + 1} learning rates"
+                )
+            val = sch[step]
+        val = float(val)
+        if not (math.isfinite(val) and val > 0):
+            raise ValidationError(f"lr_schedule({step}) = {val!r} must be a positive number")
+        lam = 1.0 / float(np.linalg.eigvalsh(self.model_cov_matrix).min())
+        if not val * lam < 2:
+            raise ValidationError(
+                f"lr_schedule({step}) = {val:.4g} makes SGD diverge (gain eigenvalue "
+                f"{val * lam:.4g} >= 2); keep it below {2 / lam:.4g}"
+            )
+        return val
+
+    @property
+    def _symbolic_ok(self) -> bool:
+        return (not self.is_vector) and self.sampling == "iid" and self.lr_schedule is None
 
     def _args(self):
         return (self.k, self.init_var, self.data_std, self.n_data, self.batch_size,
@@ -206,16 +373,36 @@ class GaussianLearner:
     @staticmethod
     def expressions() -> dict:
         """The SymPy expressions behind :meth:`closed_form` (in ``t k v0 sd N m s mu mu0``)."""
-        return dict(_compiled()[0])
+        from ..symbolic.learner import derive_gaussian_learner
 
-    def closed_form(self, t) -> Mapping:
+        return dict(derive_gaussian_learner()[0])
+
+    # ------------------------------------------------------------------ closed forms
+    def closed_form(self, t, *, method="auto") -> Mapping:
         """Exact values at step(s) ``t`` (int or array of ints >= 0).
 
-        Returns a mapping with the keys :data:`CLOSED_FORM_KEYS` (``l_info`` is the ``mi``
-        reading) plus ``sigma_x_kl`` (second route to ``sigma_x``), ``l_info_functional``,
-        ``l_info_flow`` (``sum_{s<t} info_flow_x(s)``), ``heat_theta``, ``kl`` and the
-        moments ``mean_theta``, ``var_theta``, ``var_theta_given_b``. Step-indexed entries
-        (work, heat, flows, sigma_x, kl, heat_theta) refer to the move ``t -> t+1``.
+        Parameters
+        ----------
+        t : int or array of int
+        method : {"auto", "symbolic", "numeric"}
+            ``"symbolic"``: the SymPy closed forms (one dimension, constant rate, i.i.d.
+            batches only); ``"numeric"``: exact covariance propagation (every case);
+            ``"auto"``: symbolic where it applies. Both give the same numbers to round-off.
+
+        Returns
+        -------
+        Mapping
+            The keys :data:`CLOSED_FORM_KEYS` (``l_info`` is the ``mi`` reading) plus
+            ``sigma_x_kl`` (second route to ``sigma_x``), ``l_info_functional``,
+            ``info_flow_x_accumulated`` (``sum_{s<t} info_flow_x(s)``, the accumulated
+            information flow into X; the old name ``l_info_flow`` still reads, with a
+            ``DeprecationWarning``), ``heat_theta``, ``kl``, ``sq_dev_bbar``
+            (``E |Theta_t - Bbar|^2``), the moments ``mean_theta``, ``var_theta``,
+            ``var_theta_given_b`` (arrays ``(d,)``, ``(d, d)`` per step for a vector
+            learner, floats otherwise) and the parameter reservoir's :data:`RESERVOIR_KEYS`
+            (``theory/learning.md`` section 7; NaN under ``sampling="reshuffle"``, whose
+            parameter process is not Markov given B). Step-indexed entries (work, heat,
+            flows, sigma's, kl, heat_theta, medium entropy) refer to the move ``t -> t+1``.
         """
         tt = np.asarray(t)
         if tt.dtype.kind not in "iu":
@@ -225,12 +412,34 @@ class GaussianLearner:
                 raise ValidationError(f"t={t!r} must be an int or an array of ints")
         if np.any(tt < 0):
             raise ValidationError(f"t={t!r} must be >= 0")
-        funcs = _compiled()[1]
+        choose_method("method", method, {"auto": 0, "symbolic": 1, "numeric": 2})
+        if method == "symbolic" and not self._symbolic_ok:
+            raise ValidationError(
+                "method='symbolic' covers the one-dimensional learner with a constant rate and "
+                "sampling='iid' only; use method='numeric' (or 'auto')"
+            )
+        tmax = int(tt.max(initial=0))
+        if tmax > 10_000_000:
+            raise ValidationError(f"t={tmax} is too large (at most 10^7 steps)")
+        num = _propagate(self, tmax)
+        if method == "numeric" or (method == "auto" and not self._symbolic_ok):
+            out = {name: v[tt] for name, v in num.items()}
+        else:
+            out = self._symbolic(tt, tmax)
+            for name in ("sq_dev_bbar", *RESERVOIR_KEYS):
+                out[name] = num[name][tt]
+        if tt.ndim == 0:
+            out = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in out.items()}
+        return _Keys(out)
+
+    def _symbolic(self, tt, tmax):
+        from ..symbolic.learner import derive_gaussian_learner
+
+        funcs = derive_gaussian_learner()[1]
         tf = tt.astype(np.float64)
         args = self._args()
         with np.errstate(divide="ignore", invalid="ignore"):
             out = {name: np.asarray(f(tf, *args) + 0.0 * tf) for name, f in funcs.items()}
-            tmax = int(tt.max(initial=0))
             flows = np.asarray(funcs["info_flow_x"](np.arange(tmax, dtype=float), *args))
             flows = flows + np.zeros(tmax)
         # theta_0 does not depend on B: the information about B is 0 at t = 0 (also when
@@ -238,21 +447,34 @@ class GaussianLearner:
         for name in ("m_info", "l_info", "l_info_functional"):
             out[name] = np.where(tt == 0, 0.0, out[name])
         cum = np.concatenate([[0.0], np.cumsum(flows)])
-        out["l_info_flow"] = cum[tt]
-        if tt.ndim == 0:
-            out = {k: float(v) for k, v in out.items()}
+        out["info_flow_x_accumulated"] = cum[tt]
         return out
 
+    # ------------------------------------------------------------------ simulation
     def model(self) -> GaussianMean:
-        """The PPM ``N(theta, s^2)`` with the learner's initialisation."""
-        return GaussianMean(dim=1, std=self.model_std, init_mean=self.init_mean,
-                            init_std=math.sqrt(self.init_var))
+        """The PPM ``N(theta, s^2 I)`` with the learner's initialisation (isotropic only)."""
+        S, V0 = self.model_cov_matrix, self.init_cov_matrix
+        d = self.dim
+        im = self.init_mean_vector
+        iso = (np.allclose(S, S[0, 0] * np.eye(d), rtol=0, atol=0)
+               and np.allclose(V0, V0[0, 0] * np.eye(d), rtol=0, atol=0)
+               and np.all(im == im[0]))
+        if not iso:
+            raise ValidationError(
+                "this learner has anisotropic covariances or an uneven init_mean; it has no "
+                "GaussianMean equivalent: use GaussianLearner.simulate"
+            )
+        return GaussianMean(dim=d, std=math.sqrt(S[0, 0]), init_mean=float(im[0]),
+                            init_std=math.sqrt(V0[0, 0]))
 
     def draw_data(self, rng) -> np.ndarray:
-        """One training set of ``n_data`` draws from ``N(mu, data_std^2)``."""
-        return self.mu + self.data_std * rng.standard_normal(self.n_data)
+        """One training set of ``n_data`` draws from ``N(mu, S_d)`` (shape (N,) or (N, d))."""
+        if not self.is_vector:
+            return self.mu + self.data_std * rng.standard_normal(self.n_data)
+        L = np.linalg.cholesky(self.data_cov_matrix)
+        return self.mean_vector + rng.standard_normal((self.n_data, self.dim)) @ L.T
 
-    def simulate(self, n_steps, *, n_datasets=2000, n_trials=1, method="gaussian", seed=None,
+    def simulate(self, n_steps, *, n_datasets=2000, n_trials=1, method=None, seed=None,
                  record=("params", "samples", "work", "heat", "energy", "kl", "heat_theta")):
         """Simulate the learner: a :class:`LearningEnsemble` over training sets and seeds.
 
@@ -261,53 +483,425 @@ class GaussianLearner:
         n_steps : int
         n_datasets, n_trials : int
             Training sets drawn from the target, and trials per training set.
-        method : {"gaussian", "minibatch", "shuffle"}
-            ``"gaussian"``: the exact model (noise of variance ``s_d^2 / m`` from the
+        method : {"gaussian", "minibatch", "shuffle"}, optional
+            ``"gaussian"``: the exact model (noise of covariance ``S_d / m`` from the
             population); ``"minibatch"``: true mini-batch SGD with replacement;
-            ``"shuffle"``: without replacement (epoch shuffling).
+            ``"shuffle"``: without replacement (epoch shuffling), the process that
+            ``sampling="reshuffle"`` describes. Default: ``"shuffle"`` for
+            ``sampling="reshuffle"``, else ``"gaussian"``.
         seed : int, Generator or None
 
         Notes
         -----
-        True mini-batch SGD has noise variance ``S_B^2 / m`` (``S_B^2`` the training set's own
-        variance, mean ``(N-1)/N s_d^2``) and non-Gaussian noise that depends on B, so it
-        agrees with the closed forms only up to O(1/N) (``benchmarks/RESULTS_learning.md``).
+        The one-dimensional learner with a constant rate runs on :func:`learn`; vector
+        learners and schedules run on a direct NumPy simulation of the same update (the
+        ensemble's ``model`` is then the learner itself). True mini-batch SGD has noise
+        covariance ``S_B / m`` (``S_B`` the training set's own covariance, mean
+        ``(N-1)/N S_d``) and agrees with the i.i.d. closed forms only up to O(1/N).
         """
+        if method is None:
+            method = "shuffle" if self.sampling == "reshuffle" else "gaussian"
         table = {"gaussian": "gaussian", "minibatch": "replacement", "shuffle": "shuffle"}
         engine_method = choose_method("method", method, table)
-        kw = {}
-        if engine_method == "gaussian":
-            kw["noise_cov"] = self.data_std**2 / self.model_std**4
-        return learn(self.model(), self.draw_data, lr=self.lr, batch_size=self.batch_size,
-                     n_steps=n_steps, n_trials=n_trials, n_datasets=n_datasets, seed=seed,
-                     method=engine_method, init="own", record=record, **kw)
+        n_steps = positive_int("n_steps", n_steps)
+        if not self.is_vector and self.lr_schedule is None:
+            kw = {}
+            if engine_method == "gaussian":
+                kw["noise_cov"] = self.data_std**2 / self.model_std**4
+            return learn(self.model(), self.draw_data, lr=self.lr, batch_size=self.batch_size,
+                         n_steps=n_steps, n_trials=n_trials, n_datasets=n_datasets, seed=seed,
+                         method=engine_method, init="own", record=record, **kw)
+        return _simulate_direct(self, n_steps, positive_int("n_datasets", n_datasets),
+                                positive_int("n_trials", n_trials), engine_method, seed,
+                                record)
 
     def estimate(self, ensemble, t) -> dict:
         """Estimates (with standard errors) of the closed-form quantities from an ensemble."""
-        return gaussian_learner_estimates(ensemble, t, model_std=self.model_std)
+        return gaussian_learner_estimates(ensemble, t, model_cov=self.model_cov_matrix)
 
 
-def _entropy_bias(n_dof: int) -> float:
-    """``E ln(s^2) - ln(sigma^2)`` for a Gaussian sample variance with ``n_dof`` d.o.f."""
-    return float(digamma(n_dof / 2.0) + math.log(2.0 / n_dof))
+# ---------------------------------------------------------------------------------------------
+# exact covariance propagation (any dimension, schedules, reshuffling)
 
 
-def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_std=None) -> dict:
+def _noise_moments(g: GaussianLearner):
+    """``(D, O, epoch)``: per-step noise covariance, within-epoch cross-covariance, length."""
+    Sd, N, m = g.data_cov_matrix, g.n_data, g.batch_size
+    if g.sampling == "reshuffle":
+        return Sd * (N - m) / (N * m), -Sd / N, N // m
+    return Sd / m, np.zeros_like(Sd), 0
+
+
+def _moments(g: GaussianLearner, tmax: int):
+    """Moments at steps 0..tmax+1: mean M, Var W, E = Cov(theta, Bbar), Cov(theta_t, xi_t).
+
+    Also the gains ``K_t`` for t = 0..tmax.
+    """
+    d = g.dim
+    Sinv = np.linalg.inv(g.model_cov_matrix)
+    Sb = g.data_cov_matrix / g.n_data
+    D, Ocross, epoch = _noise_moments(g)
+    mu = g.mean_vector
+    n = tmax + 2
+    M = np.empty((n, d))
+    W = np.empty((n, d, d))
+    E = np.empty((n, d, d))
+    X = np.zeros((n, d, d))  # Cov(theta_t, xi_t)
+    K = np.empty((n - 1, d, d))
+    M[0], W[0], E[0] = g.init_mean_vector, g.init_cov_matrix, 0.0
+    G = np.zeros((d, d))
+    eye = np.eye(d)
+    for s in range(n - 1):
+        Ks = g.lr_at(s) * Sinv
+        A = eye - Ks
+        K[s] = Ks
+        X[s] = G @ Ocross
+        M[s + 1] = A @ M[s] + Ks @ mu
+        E[s + 1] = A @ E[s] + Ks @ Sb
+        cross = A @ (E[s] + X[s]) @ Ks.T
+        Wn = A @ W[s] @ A.T + Ks @ (Sb + D) @ Ks.T + cross + cross.T
+        W[s + 1] = 0.5 * (Wn + Wn.T)
+        if epoch and (s + 1) % epoch != 0:
+            G = A @ G + Ks
+        else:
+            G = np.zeros((d, d))
+    return M, W, E, X, K
+
+
+def _logdet(c):
+    sign, ld = np.linalg.slogdet(c)
+    return np.where(sign > 0, ld, np.where(sign == 0, -np.inf, np.nan))
+
+
+def _propagate(g: GaussianLearner, tmax: int) -> dict:
+    """Every closed-form quantity at steps 0..tmax (arrays over steps), batched in NumPy."""
+    d = g.dim
+    M, W, E, Xc, K = _moments(g, tmax)
+    T = tmax + 1
+    S = g.model_cov_matrix
+    Sinv = np.linalg.inv(S)
+    Sb = g.data_cov_matrix / g.n_data
+    D, _, _ = _noise_moments(g)
+    mu = g.mean_vector
+    eye = np.eye(d)
+    # base covariance of (Bbar, theta_t, xi_t, z1, z2) and the linear map to
+    # (Bbar, theta_t, X_{t+1}, theta_{t+1}, X_{t+2})
+    S0 = np.zeros((T, 5 * d, 5 * d))
+    b = [slice(i * d, (i + 1) * d) for i in range(5)]
+    S0[:, b[0], b[0]] = Sb
+    S0[:, b[1], b[0]] = E[:T]
+    S0[:, b[0], b[1]] = np.swapaxes(E[:T], 1, 2)
+    S0[:, b[1], b[1]] = W[:T]
+    S0[:, b[1], b[2]] = Xc[:T]
+    S0[:, b[2], b[1]] = np.swapaxes(Xc[:T], 1, 2)
+    S0[:, b[2], b[2]] = D
+    S0[:, b[3], b[3]] = S
+    S0[:, b[4], b[4]] = S
+    Kt = K[:T]
+    A = eye - Kt
+    L = np.zeros((T, 5 * d, 5 * d))
+    L[:, b[0], b[0]] = eye
+    L[:, b[1], b[1]] = eye
+    L[:, b[2], b[1]] = eye
+    L[:, b[2], b[3]] = eye
+    for row in (3, 4):
+        L[:, b[row], b[0]] = Kt
+        L[:, b[row], b[1]] = A
+        L[:, b[row], b[2]] = Kt
+    L[:, b[4], b[4]] = eye
+    C = L @ S0 @ np.swapaxes(L, 1, 2)
+    C = 0.5 * (C + np.swapaxes(C, 1, 2))
+    m0 = np.zeros((T, 5 * d))
+    m0[:, b[0]] = mu
+    m0[:, b[1]] = M[:T]
+    mean = np.einsum("tij,tj->ti", L, m0)
+    iB, iT, iX, iT1, iX2 = range(5)
+
+    def blk(i, j, CC=C):
+        return CC[:, b[i], b[j]]
+
+    def sub(idx, CC=C):
+        rows = np.concatenate([np.arange(i * d, (i + 1) * d) for i in idx])
+        return CC[:, rows[:, None], rows[None, :]]
+
+    def mi(i, j, CC=C):
+        return 0.5 * (_logdet(blk(i, i, CC)) + _logdet(blk(j, j, CC)) - _logdet(sub((i, j), CC)))
+
+    def ent_ld(ld, dim):
+        return 0.5 * (dim * math.log(2 * math.pi * math.e) + ld)
+
+    def msq(i, j, weight):
+        dm = mean[:, b[i]] - mean[:, b[j]]
+        cv = blk(i, i) + blk(j, j) - blk(i, j) - blk(j, i)
+        return (np.einsum("ij,tji->t", weight, cv) + np.einsum("ti,ij,tj->t", dm, weight, dm))
+
+    # conditional covariance given Bbar of (theta_t, X_{t+1}, theta_{t+1}, X_{t+2})
+    Sb_inv = np.linalg.inv(Sb)
+    rest = np.arange(d, 5 * d)
+    C_rB = C[:, rest, :d]
+    Cc = C[:, rest[:, None], rest[None, :]] - C_rB @ Sb_inv @ np.swapaxes(C_rB, 1, 2)
+    Cc = 0.5 * (Cc + np.swapaxes(Cc, 1, 2))
+    Cg = np.zeros_like(C)  # same layout as C, block 0 unused
+    Cg[:, d:, d:] = Cc
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {}
+        out["m_info"] = mi(iT, iB)
+        out["l_info"] = mi(iX, iB)
+        out["l_info_functional"] = out["m_info"]
+        out["i_x_theta"] = mi(iX, iT)
+        work = 0.5 * msq(iT1, iT, Sinv)
+        out["work"] = work
+        out["kl"] = work
+        heat = 0.5 * (msq(iX2, iT1, Sinv) - msq(iX, iT1, Sinv))
+        out["heat"] = heat
+        out["heat_theta"] = -0.5 * (msq(iT1, iB, Sinv) - msq(iT, iB, Sinv))
+        i_x1_t1 = mi(iX, iT1)
+        out["info_flow_theta"] = i_x1_t1 - out["i_x_theta"]
+        out["info_flow_x"] = mi(iX2, iT1) - i_x1_t1
+        ldX1, ldX2 = _logdet(blk(iX, iX)), _logdet(blk(iX2, iX2))
+        out["sigma_x"] = 0.5 * (ldX2 - ldX1) - heat - out["info_flow_x"]
+        # route 2: E KL(P(x_{t+1} | theta_{t+1}) || N(theta_{t+1}, S))
+        CT1 = blk(iT1, iT1)
+        Bc = blk(iX, iT1) @ np.linalg.inv(CT1)
+        v1 = blk(iX, iX) - Bc @ blk(iT1, iX)
+        dm = mean[:, b[iX]] - mean[:, b[iT1]]
+        Bm = Bc - eye
+        off2 = (np.einsum("ti,ij,tj->t", dm, Sinv, dm)
+                + np.einsum("ij,tji->t", Sinv, Bm @ CT1 @ np.swapaxes(Bm, 1, 2)))
+        out["sigma_x_kl"] = 0.5 * (np.einsum("ij,tji->t", Sinv, v1) + off2 - d
+                                   - _logdet(Sinv @ v1))
+        V = W[:T] - E[:T] @ Sb_inv @ np.swapaxes(E[:T], 1, 2)
+        V = 0.5 * (V + np.swapaxes(V, 1, 2))
+        out["entropy_theta"] = ent_ld(_logdet(W[:T]), d)
+        out["entropy_theta_given_b"] = ent_ld(_logdet(V), d)
+        out["sq_dev_bbar"] = msq(iT, iB, eye)
+        if g.is_vector:
+            out["mean_theta"] = M[:T].copy()
+            out["var_theta"] = W[:T].copy()
+            out["var_theta_given_b"] = V
+        else:
+            out["mean_theta"] = M[:T, 0]
+            out["var_theta"] = W[:T, 0, 0]
+            out["var_theta_given_b"] = V[:, 0, 0]
+        out.update(_reservoir(g, C, Cg, mean, b, mi, ent_ld, heat, Kt, D, out, W[:T]))
+    tgrid = np.arange(T)
+    for name in ("m_info", "l_info", "l_info_functional"):
+        out[name] = np.where(tgrid == 0, 0.0, out[name])
+    out["info_flow_x_accumulated"] = np.concatenate([[0.0], np.cumsum(out["info_flow_x"])])[:T]
+    return out
+
+
+def _reservoir(g, C, Cg, mean, b, mi, ent_ld, heat, Kt, D, out, W):
+    """The parameter reservoir's second law given B (``theory/learning.md`` section 7)."""
+    T = C.shape[0]
+    d = g.dim
+    nan = np.full(T, np.nan)
+    keys = {k: nan.copy() for k in RESERVOIR_KEYS}
+    if g.sampling != "iid":
+        return keys
+    iB, iT, iX, iT1, iX2 = range(5)
+    eye = np.eye(d)
+    # medium entropy of one parameter move: ln P(theta'|theta,B) - ln P(theta|theta',B), the
+    # Gaussian kernel N(A theta + K Bbar, Q), Q = K D K^T (D^-1-weighted for anisotropic D)
+    Q = Kt @ D @ np.swapaxes(Kt, 1, 2)
+    Qinv = np.linalg.inv(Q)
+    A = eye - Kt
+    # b = theta_t - A theta_{t+1} - K Bbar, a linear image of (Bbar, theta_t, theta_{t+1})
+    Lb = np.concatenate([-Kt, np.broadcast_to(eye, Kt.shape), -A], axis=2)
+    idx = np.concatenate([np.arange(i * d, (i + 1) * d) for i in (iB, iT, iT1)])
+    Csub = C[:, idx[:, None], idx[None, :]]
+    msub = mean[:, idx]
+    cb = Lb @ Csub @ np.swapaxes(Lb, 1, 2)
+    mb = np.einsum("tij,tj->ti", Lb, msub)
+    e_b = np.einsum("tij,tji->t", Qinv, cb) + np.einsum("ti,tij,tj->t", mb, Qinv, mb)
+    medium = 0.5 * (e_b - d)  # E a^T Q^-1 a = d for a = K xi
+    keys["medium_entropy_theta"] = medium
+
+    def cblk(i, j):
+        return Cg[:, b[i], b[j]]
+
+    flow_t_b = mi(iX, iT1, Cg) - mi(iX, iT, Cg)
+    keys["info_flow_theta_given_b"] = flow_t_b
+    ldT, ldT1 = np.linalg.slogdet(cblk(iT, iT))[1], np.linalg.slogdet(cblk(iT1, iT1))[1]
+    keys["sigma_theta"] = 0.5 * (ldT1 - ldT) + medium - flow_t_b
+    ldX1, ldX2 = np.linalg.slogdet(cblk(iX, iX))[1], np.linalg.slogdet(cblk(iX2, iX2))[1]
+    flow_x_b = mi(iX2, iT1, Cg) - mi(iX, iT1, Cg)
+    keys["sigma_x_given_b"] = 0.5 * (ldX2 - ldX1) - heat - flow_x_b
+
+    def joint_ld(i, j):
+        rows = np.concatenate([np.arange(k * d, (k + 1) * d) for k in (i, j)])
+        return np.linalg.slogdet(Cg[:, rows[:, None], rows[None, :]])[1]
+
+    keys["sigma_total"] = 0.5 * (joint_ld(iT1, iX2) - joint_ld(iT, iX)) - heat + medium
+    # Theta alone: S(Theta_{t+1}|B) - S(Theta_t|B) + <Delta s_m> >= 0 (no X)
+    keys["entropy_production_theta"] = 0.5 * (ldT1 - ldT) + medium
+    # learning efficiency over the first t steps (Goldt & Seifert):
+    # eta = I / (S(Theta_t) - S(Theta_0) + sum_{s<t} <Delta s_m>), eta <= 1
+    cum_medium = np.concatenate([[0.0], np.cumsum(medium)])[:T]
+    denom = out["entropy_theta"] - out["entropy_theta"][0] + cum_medium
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keys["efficiency"] = np.where(np.arange(T) == 0, np.nan, out["l_info"] / denom)
+        keys["efficiency_m"] = np.where(np.arange(T) == 0, np.nan, out["m_info"] / denom)
+    return keys
+
+
+# ---------------------------------------------------------------------------------------------
+# direct simulation (vector learners, schedules)
+
+
+def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, record):
+    from ._engine import RECORDABLE
+
+    if isinstance(record, str):
+        record = (record,)
+    record = tuple(record)
+    allowed = ("params", "samples", "work", "heat", "energy", "kl", "heat_theta")
+    for r in record:
+        if r not in RECORDABLE or r not in allowed:
+            raise ValidationError(
+                f"record entry {r!r} is not available for this learner; valid entries are "
+                f"{', '.join(allowed)}"
+            )
+    d, N, m = g.dim, g.n_data, g.batch_size
+    if method == "shuffle" and m > N:
+        raise ValidationError(f"batch_size={m} exceeds the training-set size {N}")
+    Kn = n_ds * n_trials
+    if Kn * (n_steps + 1) * d > 50_000_000:
+        raise ValidationError(
+            f"n_datasets * n_trials * (n_steps + 1) * d = {Kn * (n_steps + 1) * d} values is "
+            "too large for one call (limit 5e7); simulate in parts"
+        )
+    root = as_seed_sequence(seed)
+    kids = root.spawn(5)
+    ds_rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(kids[0], n_ds)]
+    data = np.stack([np.asarray(g.draw_data(r), dtype=float).reshape(N, d) for r in ds_rngs])
+    data_of = np.repeat(np.arange(n_ds, dtype=np.int64), n_trials)
+    bbar = data.mean(axis=1)
+    S = g.model_cov_matrix
+    Sinv = np.linalg.inv(S)
+    cS = np.linalg.cholesky(S)
+    V0 = g.init_cov_matrix
+    w0, U0 = np.linalg.eigh(V0)
+    c0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
+    cD = np.linalg.cholesky(g.data_cov_matrix / m)
+
+    def per_traj(j, shape):
+        rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(kids[j], Kn)]
+        return np.stack([r.standard_normal(shape) for r in rngs]), rngs
+
+    z0, _ = per_traj(1, (d,))
+    theta = g.init_mean_vector + z0 @ c0.T
+    zx, _ = per_traj(2, (n_steps + 1, d))
+    lrs = np.array([g.lr_at(s) for s in range(n_steps)])
+    if method == "gaussian":
+        xi, _ = per_traj(3, (n_steps, d))
+        noise = xi @ cD.T
+    else:
+        rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(kids[4], Kn)]
+        idx = np.empty((Kn, n_steps, m), dtype=np.int64)
+        if method == "replacement":
+            for k, r in enumerate(rngs):
+                idx[k] = r.integers(0, N, size=(n_steps, m))
+        else:
+            per = N // m
+            n_ep = -(-n_steps // per)
+            for k, r in enumerate(rngs):
+                perms = r.permuted(np.tile(np.arange(N), (n_ep, 1)), axis=1)[:, :per * m]
+                idx[k] = perms.reshape(n_ep * per, m)[:n_steps]
+        batch = data[data_of[:, None, None], idx]  # (Kn, n_steps, m, d)
+        noise = batch.mean(axis=2) - bbar[data_of][:, None, :]
+    B = bbar[data_of]
+    params = np.empty((Kn, n_steps + 1, d))
+    samples = np.empty((Kn, n_steps + 1, d))
+    params[:, 0] = theta
+    x = theta + zx[:, 0] @ cS.T
+    samples[:, 0] = x
+    half_logdet = 0.5 * (d * math.log(2 * math.pi) + np.linalg.slogdet(S)[1])
+
+    def energy(th, xx):
+        r = xx - th
+        return 0.5 * np.einsum("ki,ij,kj->k", r, Sinv, r) + half_logdet
+
+    def ub(th):
+        r = th - B
+        return 0.5 * np.einsum("ki,ij,kj->k", r, Sinv, r)
+
+    work = np.empty((Kn, n_steps))
+    heat = np.empty((Kn, n_steps))
+    kl = np.empty((Kn, n_steps))
+    heat_theta = np.empty((Kn, n_steps))
+    en = np.empty((Kn, n_steps + 1))
+    en[:, 0] = energy(theta, x)
+    for s in range(n_steps):
+        new = theta - lrs[s] * (theta - B - noise[:, s]) @ Sinv.T
+        delta = new - theta
+        kl[:, s] = 0.5 * np.einsum("ki,ij,kj->k", delta, Sinv, delta)
+        heat_theta[:, s] = -(ub(new) - ub(theta))
+        e_mid = energy(new, x)
+        work[:, s] = e_mid - en[:, s]
+        x = new + zx[:, s + 1] @ cS.T
+        en[:, s + 1] = energy(new, x)
+        heat[:, s] = en[:, s + 1] - e_mid
+        theta = new
+        params[:, s + 1] = theta
+        samples[:, s + 1] = x
+    want = set(record)
+    gen = bool(want & {"work", "heat", "energy"})
+    return LearningEnsemble(
+        model=g, steps=np.arange(n_steps + 1, dtype=np.int64), lr=float(lrs[0]),
+        batch_size=m, n_trials=n_trials, n_datasets=n_ds, data_of=data_of, dataset_mean=bbar,
+        params=params if "params" in want else None,
+        samples=samples if "samples" in want else None,
+        work=work if "work" in want else None, heat=heat if "heat" in want else None,
+        energy=en if gen or "energy" in want else None, kl=kl if "kl" in want else None,
+        heat_theta=heat_theta if "heat_theta" in want else None,
+        meta={"method": method, "simulator": "direct", "seed": seed_repr(seed),
+              "n_data": N, "model": repr(g), "lr_schedule": lrs.tolist()},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# estimates from an ensemble
+
+
+def _entropy_bias(n_dof: int, d: int = 1) -> float:
+    """``E ln det S - ln det Sigma`` for a Gaussian sample covariance with ``n_dof`` d.o.f."""
+    from scipy.special import digamma
+
+    return float(sum(digamma((n_dof - i) / 2.0) for i in range(d)) + d * math.log(2.0 / n_dof))
+
+
+def _ld(c):
+    return float(np.linalg.slogdet(np.atleast_2d(c))[1])
+
+
+def _cov(a):
+    return np.atleast_2d(np.cov(a, rowvar=False))
+
+
+def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, model_std=None
+                               ) -> dict:
     """Estimate every quantity of :meth:`GaussianLearner.closed_form` from a simulation.
 
     Parameters
     ----------
     ens : LearningEnsemble
-        From :meth:`GaussianLearner.simulate` (one-dimensional :class:`GaussianMean`,
-        every step recorded, with ``params`` and ``samples``).
+        From :meth:`GaussianLearner.simulate` (every step recorded, with ``params`` and
+        ``samples``).
     t : int or array of ints
         Steps, ``0 <= t < n_steps``.
+    model_cov : array (d, d), optional
+        The model covariance S (default: from the ensemble's model).
+    model_std : float, optional
+        Isotropic alternative to ``model_cov``.
 
     Returns
     -------
     dict
         name -> :class:`Estimate` (values of shape ``t``), standard errors from a
-        delete-a-group jackknife over training sets.
+        delete-a-group jackknife over training sets. ``l_info_flow`` still reads (with a
+        ``DeprecationWarning``) as ``info_flow_x_accumulated``.
 
     Notes
     -----
@@ -315,31 +909,48 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_std=None) -> d
     only through its mean ``Bbar`` (sufficient statistic), so ``I(Theta; B) = I(Theta; Bbar)``
     for the Gaussian-noise learner. ``sigma_x`` by route 1 (entropies, heat, flow) and
     ``sigma_x_kl`` by route 2 (KL of the fitted Gaussian conditional ``P(x_{t+1}|theta_{t+1})``
-    from the model).
+    from the model). Entropies use the Wishart bias of ``ln det`` of a sample covariance.
     """
-    if not isinstance(ens.model, GaussianMean) or ens.model.dim != 1:
-        raise ValidationError("gaussian_learner_estimates needs an ensemble of GaussianMean(dim=1)")
+    model = ens.model
+    if isinstance(model, GaussianLearner):
+        d = model.dim
+        S = model.model_cov_matrix
+    elif isinstance(model, GaussianMean):
+        d = model.dim
+        S = model.std**2 * np.eye(d)
+    else:
+        raise ValidationError(
+            "gaussian_learner_estimates needs an ensemble of GaussianMean or of "
+            f"GaussianLearner.simulate, got a model {short_repr(model)}"
+        )
+    if model_cov is not None:
+        S = as_square_matrix("model_cov", model_cov, dim=d)
+    elif model_std is not None:
+        S = positive_float("model_std", model_std) ** 2 * np.eye(d)
     if ens.params is None or ens.samples is None or not np.array_equal(
         ens.steps, np.arange(ens.steps[-1] + 1)
     ):
         raise ValidationError(
             "the ensemble must record 'params' and 'samples' at every step (record_every=1)"
         )
-    s2 = (model_std or ens.model.std) ** 2
+    Sinv = np.linalg.inv(S)
     ts = np.atleast_1d(np.asarray(t, dtype=np.int64))
     if ts.min() < 0 or ts.max() >= ens.n_steps:
         raise ValidationError(f"t={t!r} must lie in 0..{ens.n_steps - 1}")
-    th = ens.params[:, :, 0]
-    xs = ens.samples[:, :, 0]  # xs[:, j] = X_{j+1}
-    bbar = ens.dataset_mean[ens.data_of, 0]
+    th = ens.params.reshape(ens.n_total, ens.params.shape[1], -1)
+    xs = ens.samples.reshape(ens.n_total, ens.samples.shape[1], -1)  # xs[:, j] = X_{j+1}
+    bbar = np.asarray(ens.dataset_mean, dtype=float).reshape(ens.n_datasets, -1)[ens.data_of]
     tmax = int(ts.max())
-    names = ["m_info", "l_info", "l_info_functional", "l_info_flow", "i_x_theta",
+    names = ["m_info", "l_info", "l_info_functional", "info_flow_x_accumulated", "i_x_theta",
              "info_flow_theta", "info_flow_x", "sigma_x", "sigma_x_kl", "entropy_theta",
-             "entropy_theta_given_b", "work", "heat", "heat_theta", "kl"]
+             "entropy_theta_given_b", "work", "heat", "heat_theta", "kl", "sq_dev_bbar"]
     have = {"work": ens.work, "heat": ens.heat, "heat_theta": ens.heat_theta, "kl": ens.kl}
+    wanted = set(ts.tolist())
 
     def mi(a, b):
-        return gaussian_mi_value(a, b) - gaussian_mi_bias(a.shape[0], 1, 1)
+        a2, b2 = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+        return gaussian_mi_value(a2, b2) - gaussian_mi_bias(a2.shape[0], a2.shape[1],
+                                                            b2.shape[1])
 
     def stat(i):
         n = i.shape[0]
@@ -351,7 +962,7 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_std=None) -> d
             T0, T1, X1, X2 = th[i, s], th[i, s + 1], xs[i, s], xs[i, s + 1]
             i_x1_t1 = mi(X1, T1)
             flow_x[s] = mi(X2, T1) - i_x1_t1
-            if s in set(ts.tolist()):
+            if s in wanted:
                 per_t[s] = (T0, T1, X1, X2, i_x1_t1)
         cum = np.concatenate([[0.0], np.cumsum(flow_x)])
         for j, s in enumerate(ts):
@@ -359,38 +970,41 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_std=None) -> d
             rows["m_info"][j] = mi(T0, B)
             rows["l_info"][j] = mi(X1, B)
             rows["l_info_functional"][j] = rows["m_info"][j]
-            rows["l_info_flow"][j] = cum[s]
+            rows["info_flow_x_accumulated"][j] = cum[s]
             rows["i_x_theta"][j] = mi(X1, T0)
             rows["info_flow_theta"][j] = i_x1_t1 - rows["i_x_theta"][j]
             rows["info_flow_x"][j] = flow_x[s]
             q = ens.heat[i, s] if ens.heat is not None else np.full(n, np.nan)
-            vx1, vx2 = X1.var(ddof=1), X2.var(ddof=1)
-            rows["sigma_x"][j] = 0.5 * math.log(vx2 / vx1) - q.mean() - flow_x[s]
+            rows["sigma_x"][j] = 0.5 * (_ld(_cov(X2)) - _ld(_cov(X1))) - q.mean() - flow_x[s]
             # route 2: regression of X_{t+1} on theta_{t+1}
-            cT = np.cov(X1, T1)
-            slope = cT[0, 1] / cT[1, 1]
-            fit = X1.mean() + slope * (T1 - T1.mean())
-            v1 = ((X1 - fit) ** 2).mean()
-            off2 = ((fit - T1) ** 2).mean()
-            rows["sigma_x_kl"][j] = 0.5 * (v1 / s2 + off2 / s2 - 1 - math.log(v1 / s2))
-            vt = T0.var(ddof=1)
-            if n > 2 and B.var() > 0:
-                cb = np.cov(T0, B)
-                resid = T0 - cb[0, 1] / cb[1, 1] * (B - B.mean()) - T0.mean()
-                vres = (resid**2).sum() / (n - 2)
-                h_cond = 0.5 * (math.log(2 * math.pi * math.e * vres) - _entropy_bias(n - 2))
+            T1c, X1c = T1 - T1.mean(axis=0), X1 - X1.mean(axis=0)
+            Bc = np.linalg.lstsq(T1c, X1c, rcond=None)[0].T
+            fit = X1.mean(axis=0) + T1c @ Bc.T
+            r1 = X1 - fit
+            v1 = r1.T @ r1 / n
+            off = fit - T1
+            off2 = np.einsum("ki,ij,kj->k", off, Sinv, off).mean()
+            rows["sigma_x_kl"][j] = 0.5 * (np.trace(Sinv @ v1) + off2 - d - _ld(Sinv @ v1))
+            two_pi_e = d * math.log(2 * math.pi * math.e)
+            if n > d + 2 and np.all(B.var(axis=0) > 0):
+                Bcen = B - B.mean(axis=0)
+                T0c = T0 - T0.mean(axis=0)
+                resid = T0c - Bcen @ np.linalg.lstsq(Bcen, T0c, rcond=None)[0]
+                dof = n - 1 - B.shape[1]
+                vres = resid.T @ resid / dof
+                h_cond = 0.5 * (two_pi_e + _ld(vres) - _entropy_bias(dof, d))
             else:
                 h_cond = math.nan
-            rows["entropy_theta"][j] = 0.5 * (math.log(2 * math.pi * math.e * vt)
-                                               - _entropy_bias(n - 1))
+            rows["entropy_theta"][j] = 0.5 * (two_pi_e + _ld(_cov(T0)) - _entropy_bias(n - 1, d))
             rows["entropy_theta_given_b"][j] = h_cond
+            rows["sq_dev_bbar"][j] = ((T0 - B) ** 2).sum(axis=1).mean()
             for name, arr in have.items():
                 rows[name][j] = arr[i, s].mean() if arr is not None else math.nan
         return np.stack([rows[name] for name in names])
 
     val, se = jackknife(stat, ens.n_total, groups=ens.data_of)
     scalar = np.ndim(t) == 0
-    out = {}
+    out = _Keys()
     for r, name in enumerate(names):
         v, e = (float(val[r, 0]), float(se[r, 0])) if scalar else (val[r], se[r])
         out[name] = Estimate(v, e, f"simulation:{name}", {"n": ens.n_total, "t": t})

@@ -3,6 +3,8 @@
 Loaded lazily: ``import stochthermo`` does not import SymPy; ``stochthermo.symbolic`` does.
 """
 
+from .jump import JumpDerivation, derive_jump, derive_sensor
+from .learner import derive_gaussian_learner
 from .linear import (
     CompiledQuantity,
     LinearDerivation,
@@ -13,10 +15,14 @@ from .linear import (
 )
 
 __all__ = [
+    "derive_gaussian_learner",
     "derive_linear",
     "derive_sgd",
     "LinearDerivation",
     "CompiledQuantity",
     "parse_matrix",
     "parse_expression",
+    "derive_jump",
+    "derive_sensor",
+    "JumpDerivation",
 ]
