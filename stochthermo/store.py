@@ -9,11 +9,22 @@ returns a :class:`StoredEnsemble` whose arrays stay on disk; ``stochthermo.estim
 entropy-production and information-flow estimators read it group by group, so their memory is
 one jackknife group, not the ensemble. Needs the optional extra ``store`` (``zarr``).
 See ``theory/distributed.md``.
+
+Integrity: when a chunk is written, the size and SHA-256 of every stored chunk file are
+recorded in the sidecar ``stochthermo.json`` (written to a temporary file, then renamed over
+the old one). :func:`open_store` checks that every chunk file is present with its recorded
+size; every read through :class:`StoredEnsemble` checks the SHA-256 of the chunks it touches;
+a resumed :func:`simulate_to_store` checks every recorded chunk and recomputes the damaged
+ones from the seed (bit-identical). Damage raises
+:class:`~stochthermo.errors.DamagedStoreError` naming the chunk indices.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -25,9 +36,9 @@ from ._optional import require
 from ._rng import as_seed_sequence, seed_repr
 from ._validation import positive_int
 from .ensemble import Ensemble
-from .errors import ValidationError
+from .errors import DamagedStoreError, ValidationError
 
-__all__ = ["simulate_to_store", "open_store", "StoredEnsemble"]
+__all__ = ["simulate_to_store", "open_store", "StoredEnsemble", "VerifiedArray", "SIDECAR"]
 
 
 def _zarr():
@@ -40,11 +51,15 @@ class StoredEnsemble:
 
     Attributes
     ----------
-    x : zarr.Array, shape (n_traj, n_time, dim)
+    x : VerifiedArray, shape (n_traj, n_time, dim)
+        The trajectories on disk; indexing reads the chunks it touches after checking their
+        SHA-256 against the store's record.
     t : numpy.ndarray, shape (n_time,)
     dt : float
-    observables : Mapping[str, zarr.Array]
+    observables : Mapping[str, VerifiedArray]
     meta : Mapping
+        Includes ``repaired_chunks``: the chunk indices a resumed run found damaged and
+        recomputed (empty otherwise).
     path : str
     """
 
@@ -131,6 +146,232 @@ def _spec(model, n_traj, kw, chunk_size, ss, x0=None) -> dict:
     }
 
 
+# ---- integrity: per-chunk sizes and SHA-256 in a sidecar -------------------------------------
+
+#: the sidecar holding the run's specification and every written chunk's sizes and hashes
+SIDECAR = "stochthermo.json"
+_FORMAT = "stochthermo-store"
+_VERSION = 1
+_BLOCK = 1 << 20
+
+
+def _file_digest(path) -> tuple[int, str] | None:
+    """``(size, sha256)`` of a file, or None when it is missing or unreadable."""
+    h = hashlib.sha256()
+    n = 0
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(_BLOCK):
+                h.update(block)
+                n += len(block)
+    except OSError:
+        return None
+    return n, h.hexdigest()
+
+
+def _chunk_file(root_path, name, ndim, i) -> str:
+    """Path of chunk ``i`` (along trajectories) of array ``name``: ``<name>/c/i/0/.../0``."""
+    return os.path.join(os.fspath(root_path), name, "c", str(i), *(["0"] * (ndim - 1)))
+
+
+class _Record:
+    """The sidecar: run specification, ``dt``/``meta``, and ``{chunk: {array: [size, sha]}}``."""
+
+    def __init__(self, path, spec, *, arrays=None, chunks=None, dt=None, meta=None, t=None):
+        self.path = Path(path)
+        self.spec = spec
+        self.arrays = dict(arrays or {})     # name -> ndim
+        self.chunks = {int(k): dict(v) for k, v in (chunks or {}).items()}
+        self.dt, self.meta, self.t = dt, dict(meta or {}), t
+
+    @classmethod
+    def load(cls, path):
+        side = Path(path) / SIDECAR
+        try:
+            data = json.loads(side.read_text(encoding="utf-8"))
+            if data.get("format") != _FORMAT or not isinstance(data.get("chunks"), dict):
+                raise ValueError("not a stochthermo store record")
+            return cls(path, data["spec"], arrays=data["arrays"], chunks=data["chunks"],
+                       dt=data["dt"], meta=data["meta"], t=data["t"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise DamagedStoreError(
+                f"the store at {str(path)!r} has an unreadable {SIDECAR} ({type(exc).__name__}: "
+                f"{str(exc)[:120]}); its chunks cannot be verified. Delete the store and run "
+                "simulate_to_store again"
+            ) from None
+
+    def save(self):
+        from ._atomic import write_atomic
+
+        data = {"format": _FORMAT, "version": _VERSION, "spec": self.spec,
+                "arrays": self.arrays, "dt": self.dt, "meta": self.meta, "t": self.t,
+                "chunks": {str(k): v for k, v in sorted(self.chunks.items())}}
+        write_atomic(self.path / SIDECAR, json.dumps(data))
+
+    def n_chunks(self) -> int:
+        return len(range(0, int(self.spec["n_traj"]), int(self.spec["chunk_size"])))
+
+    def record_chunk(self, i):
+        entry = {}
+        for name, ndim in self.arrays.items():
+            got = _file_digest(_chunk_file(self.path, name, ndim, i))
+            if got is None:
+                raise DamagedStoreError(
+                    f"chunk {i} of {name!r} was not written to {str(self.path)!r}", chunks=[i])
+            entry[name] = list(got)
+        self.chunks[i] = entry
+        self.save()
+
+    def check(self, chunks=None, *, content: bool) -> list[int]:
+        """Indices of recorded chunks whose files are missing, resized or (content) altered."""
+        bad = []
+        for i in sorted(self.chunks if chunks is None else chunks):
+            entry = self.chunks.get(i)
+            if entry is None:
+                continue
+            for name, (size, digest) in entry.items():
+                f = _chunk_file(self.path, name, self.arrays.get(name, 1), i)
+                if content:
+                    got = _file_digest(f)
+                    ok = got is not None and got == (size, digest)
+                else:
+                    try:
+                        ok = os.stat(f).st_size == size
+                    except OSError:
+                        ok = False
+                if not ok:
+                    bad.append(i)
+                    break
+        return bad
+
+
+def _damaged(path, bad, *, resume_hint=True) -> DamagedStoreError:
+    shown = ", ".join(map(str, bad[:20])) + (" ..." if len(bad) > 20 else "")
+    hint = ("; call simulate_to_store again with the same arguments to recompute them from the "
+            "seed" if resume_hint else "")
+    return DamagedStoreError(
+        f"the store at {str(path)!r} has {len(bad)} damaged or missing chunk(s) (chunk indices "
+        f"along trajectories: {shown}): their files are missing, truncated or do not match "
+        f"the SHA-256 recorded when they were written{hint}",
+        chunks=bad,
+    )
+
+
+def _check_root_metadata(path):
+    """The root ``zarr.json`` must be a Zarr group document; otherwise DamagedStoreError."""
+    meta = Path(path) / "zarr.json"
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        ok = isinstance(doc, dict) and doc.get("node_type") == "group"
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, RecursionError):
+        ok = False
+    if not ok:
+        raise DamagedStoreError(
+            f"the store's root metadata {str(meta)!r} is not a Zarr group document; "
+            "call simulate_to_store again with the same arguments to rewrite it, or delete the "
+            "store"
+        )
+    return True
+
+
+def _write_root_metadata(path):
+    from ._atomic import write_atomic
+
+    write_atomic(Path(path) / "zarr.json",
+                 json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
+
+
+class VerifiedArray:
+    """A Zarr array ``(n_traj, ...)`` whose reads check the SHA-256 of the chunks they touch.
+
+    Indexing works as on the Zarr array (the first index selects trajectories); a chunk whose
+    file is missing or differs from the store's record raises
+    :class:`~stochthermo.errors.DamagedStoreError` instead of returning fill values or garbage.
+    """
+
+    def __init__(self, arr, record: _Record, name: str):
+        self._arr, self._record, self._name = arr, record, name
+        self.shape = tuple(int(n) for n in arr.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(arr.dtype)
+        self.rows = int(arr.chunks[0]) if self.shape[0] else 1
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _chunks_of(self, key) -> list[int]:
+        k0 = key[0] if isinstance(key, tuple) and key else key
+        n, rows = self.shape[0], self.rows
+        if k0 is Ellipsis or (isinstance(key, tuple) and not key):
+            k0 = slice(None)
+        if isinstance(k0, slice):
+            r = range(*k0.indices(n))
+            if not r:
+                return []
+            lo, hi = min(r[0], r[-1]), max(r[0], r[-1])
+            if abs(r.step) <= rows:
+                return list(range(lo // rows, hi // rows + 1))
+            return sorted({j // rows for j in r})
+        idx = np.asarray(k0)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        idx = np.where(idx < 0, idx + n, idx).astype(np.int64).ravel()
+        return sorted({int(j) // rows for j in idx if 0 <= j < n})
+
+    def __getitem__(self, key):
+        chunks = self._chunks_of(key)
+        bad = self._record.check(chunks, content=True)
+        missing = [i for i in chunks if i not in self._record.chunks]
+        if bad or missing:
+            raise _damaged(self._record.path, sorted(set(bad) | set(missing)))
+        try:
+            return self._arr[key]
+        except (IndexError, TypeError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            raise ValidationError(f"cannot index the stored {self._name!r}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a codec failing on a verified chunk
+            raise DamagedStoreError(
+                f"the store at {str(self._record.path)!r}: reading {self._name!r} failed "
+                f"({type(exc).__name__}: {str(exc)[:120]})", chunks=chunks
+            ) from None
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self):
+        return f"VerifiedArray({self._name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+def _executor():
+    """``(run_tasks, x0_for_chunks, chunk_bounds, get_client)`` of the chunked executor."""
+    try:
+        from ._executor import chunk_bounds, get_client, run_tasks
+        from .simulation._chunked import x0_for_chunks
+    except ImportError:  # the layout before the executor had a module of its own
+        from .distributed import _run_tasks as run_tasks
+        from .distributed import _x0_for_chunks as x0_for_chunks
+        from .distributed import chunk_bounds, get_client
+    return run_tasks, x0_for_chunks, chunk_bounds, get_client
+
+
+def _simulate_chunk(*args):
+    """Task: one chunk of trajectories (a top-level function, so Dask can ship it)."""
+    try:
+        from .simulation._chunked import simulate_chunk
+    except ImportError:
+        from .distributed import _simulate_chunk as simulate_chunk
+    return simulate_chunk(*args)
+
+
 def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=4096,
                       client=None, scheduler=None, retries=2, progress=None, **kwargs):
     """Simulate ``n_traj`` trajectories into the Zarr store at ``path``, chunk by chunk.
@@ -142,8 +383,9 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
         ``observables``, ...). ``x0`` may be one state, ``"stationary"`` or one row per
         trajectory.
     path : str or os.PathLike
-        A Zarr directory; created if missing. If it holds an unfinished run with the same
-        arguments, only the missing chunks are computed; a different run is refused.
+        A Zarr directory; created if missing. If it holds an unfinished or damaged run with the
+        same arguments, only the missing and damaged chunks are computed; a different run is
+        refused.
     chunk_size : int
         Trajectories per chunk (and per Zarr chunk along the trajectory axis).
     client, scheduler, retries :
@@ -155,22 +397,24 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
     Returns
     -------
     StoredEnsemble
-        The finished store, opened lazily.
+        The finished store, opened lazily; ``meta["repaired_chunks"]`` lists the chunks that
+        were found damaged and recomputed.
+
+    Warns
+    -----
+    RuntimeWarning
+        When a resumed run finds damaged chunks (files missing, resized or with another
+        SHA-256 than recorded) and recomputes them.
 
     Notes
     -----
     Trajectory ``k`` uses the ``k``-th per-trajectory stream of ``seed`` whatever the chunking,
     so the stored ensemble is bit-identical to ``simulate(model, n_traj=..., seed=seed)``. With
-    ``seed=None`` the drawn root seed is stored, so resuming reproduces it too.
+    ``seed=None`` the drawn root seed is stored, so resuming reproduces it too. Each finished
+    chunk's file sizes and SHA-256 are recorded in ``stochthermo.json`` (atomically).
     """
     zarr = _zarr()
-    from .distributed import (
-        _run_tasks,
-        _simulate_chunk,
-        _x0_for_chunks,
-        chunk_bounds,
-        get_client,
-    )
+    run_tasks, x0_for_chunks, chunk_bounds, get_client = _executor()
 
     n_traj = positive_int("n_traj", n_traj)
     chunk_size = positive_int("chunk_size", chunk_size)
@@ -178,9 +422,10 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
         if bad in kwargs:
             raise ValidationError(f"{bad}= cannot be used with simulate_to_store")
     path = Path(path)
-    root = zarr.open_group(str(path), mode="a")
-    if "spec" in root.attrs:
-        stored = root.attrs["spec"]
+    record = _Record.load(path) if path.is_dir() else None
+    repaired = []
+    if record is not None:
+        stored = record.spec
         ss = np.random.SeedSequence(int(stored["seed"]["entropy"]),
                                     spawn_key=tuple(stored["seed"]["spawn_key"]))
         if seed is not None and as_seed_sequence(seed).entropy != ss.entropy:
@@ -195,75 +440,138 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
                 f"n_traj={stored['n_traj']}); choose a new path or repeat the same arguments "
                 "to continue it"
             )
+        try:
+            _check_root_metadata(path)
+        except DamagedStoreError:
+            _write_root_metadata(path)
+            warnings.warn(f"the store at {str(path)!r} had a damaged root zarr.json; "
+                          "rewrote it", RuntimeWarning, stacklevel=2)
+        repaired = record.check(content=True)
+        if repaired:
+            for i in repaired:
+                del record.chunks[i]
+            record.save()
+            warnings.warn(
+                f"the store at {str(path)!r} had {len(repaired)} damaged chunk(s) "
+                f"{repaired[:20]}; recomputing them from the seed", RuntimeWarning, stacklevel=2)
     else:
+        if path.exists() and any(path.iterdir()):
+            raise ValidationError(
+                f"path={str(path)!r} exists and is not a stochthermo store (no {SIDECAR}); "
+                "choose a new or empty folder"
+            )
         ss = as_seed_sequence(seed)
         spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
-        root.attrs["spec"] = spec
-        root.attrs["done"] = []
+        zarr.open_group(str(path), mode="a")
+        record = _Record(path, spec)
+        record.save()
     bounds = chunk_bounds(n_traj, chunk_size)
-    done = set(root.attrs.get("done", []))
-    todo = [i for i in range(len(bounds)) if i not in done]
-    x0_of = _x0_for_chunks(x0, n_traj)
+    todo = [i for i in range(len(bounds)) if i not in record.chunks]
+    x0_of = x0_for_chunks(x0, n_traj)
     args = ((model, ss, *bounds[i], kwargs, x0_of(*bounds[i]), None, 1) for i in todo)
+    arrays = {}
+
+    def array(name):
+        if name not in arrays:
+            arrays[name] = zarr.open_array(str(path / name), mode="r+").with_config(
+                {"write_empty_chunks": True})
+        return arrays[name]
 
     def write(j, res):
         i = todo[j]
         a, b = bounds[i]
-        if "x" not in root:
-            _create(root, res, n_traj, chunk_size)
-        root["x"][a:b] = res["x"]
+        if not record.arrays:
+            _create(zarr, path, record, res, n_traj, chunk_size)
+        array("x")[a:b] = res["x"]
         for k, v in res["observables"].items():
-            root[f"obs_{k}"][a:b] = v
-        root.attrs["done"] = sorted(set(root.attrs.get("done", [])) | {i})
+            array(f"obs_{k}")[a:b] = v
+        record.record_chunk(i)
 
     if todo:
         cl, owned = get_client(client, scheduler)
         try:
-            _run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=write,
+            run_tasks(cl, _simulate_chunk, args, retries=retries, on_result=write,
                        progress=progress, total=len(todo), desc="simulate_to_store[chunks]")
         finally:
             if owned:
                 cl.close()
-    return open_store(path)
+    return open_store(path, _repaired=repaired)
 
 
-def _create(root, res, n_traj, chunk_size):
+def _create(zarr, path, record, res, n_traj, chunk_size):
     x = res["x"]
     rows = min(chunk_size, n_traj)
+    root = zarr.open_group(str(path), mode="a")
+    cfg = {"write_empty_chunks": True}
     root.create_array("x", shape=(n_traj,) + x.shape[1:], chunks=(rows,) + x.shape[1:],
-                      dtype="f8", fill_value=np.nan)
+                      dtype="f8", fill_value=np.nan, config=cfg)
+    arrays = {"x": x.ndim}
     for k, v in res["observables"].items():
         v = np.asarray(v)
         root.create_array(f"obs_{k}", shape=(n_traj,) + v.shape[1:],
-                          chunks=(rows,) + v.shape[1:], dtype=v.dtype.str, fill_value=0)
-    root.create_array("t", shape=res["t"].shape, dtype="f8")
-    root["t"][:] = res["t"]
-    meta = {k: v for k, v in res["meta"].items()
-            if isinstance(v, (int, float, str, bool, type(None)))}
-    root.attrs["dt"] = float(res["dt"])
-    root.attrs["meta"] = meta
+                          chunks=(rows,) + v.shape[1:], dtype=v.dtype.str, fill_value=0,
+                          config=cfg)
+        arrays[f"obs_{k}"] = v.ndim
+    t = np.asarray(res["t"], dtype=np.float64)
+    record.arrays = arrays
+    record.t = t.tolist()
+    record.dt = float(res["dt"])
+    record.meta = {k: v for k, v in res["meta"].items()
+                   if isinstance(v, (int, float, str, bool, type(None)))}
+    record.save()
 
 
-def open_store(path) -> StoredEnsemble:
-    """Open a finished store written by :func:`simulate_to_store` (arrays stay on disk)."""
+def open_store(path, *, verify: bool = False, _repaired=()) -> StoredEnsemble:
+    """Open a finished store written by :func:`simulate_to_store` (arrays stay on disk).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store's folder.
+    verify : bool
+        Also check the SHA-256 of every chunk now (reads the whole store once); by default
+        only presence and sizes are checked here, and the content of each chunk when it is
+        read.
+
+    Raises
+    ------
+    DamagedStoreError
+        Chunk files missing, truncated or (with ``verify``) altered, or unreadable store
+        metadata; ``chunks`` lists the damaged chunk indices (along trajectories).
+    ValidationError
+        Not a store, or an unfinished one (resume it with the same arguments).
+    """
     zarr = _zarr()
     p = str(path)
-    try:
-        root = zarr.open_group(p, mode="r")
-    except Exception as exc:  # noqa: BLE001 - zarr raises several types for a missing store
-        raise ValidationError(f"path={p!r} is not a stochthermo store ({exc})") from None
-    spec = root.attrs.get("spec")
-    if spec is None or "x" not in root:
-        raise ValidationError(f"path={p!r} is not a stochthermo store (no trajectories)")
-    n_chunks = len(range(0, int(spec["n_traj"]), int(spec["chunk_size"])))
-    done = root.attrs.get("done", [])
-    if len(done) != n_chunks:
+    if not os.path.isdir(p):
+        raise ValidationError(f"path={p!r} is not a stochthermo store (no such folder)")
+    record = _Record.load(p)
+    if record is None:
+        raise ValidationError(f"path={p!r} is not a stochthermo store (no {SIDECAR})")
+    _check_root_metadata(p)
+    spec = record.spec
+    n_chunks = record.n_chunks()
+    bad = record.check(content=verify)
+    if bad:
+        raise _damaged(p, bad)
+    if len(record.chunks) != n_chunks or not record.arrays:
         raise ValidationError(
-            f"the store at {p!r} is unfinished ({len(done)} of {n_chunks} chunks); call "
-            "simulate_to_store again with the same arguments to complete it"
+            f"the store at {p!r} is unfinished ({len(record.chunks)} of {n_chunks} chunks); "
+            "call simulate_to_store again with the same arguments to complete it"
         )
-    obs = {k[4:]: root[k] for k in root.array_keys() if k.startswith("obs_")}
-    meta = dict(root.attrs.get("meta", {}), seed=seed_repr(None), store=p, spec=spec)
-    return StoredEnsemble(x=root["x"], t=np.asarray(root["t"][:]), dt=float(root.attrs["dt"]),
-                          observables=MappingProxyType(obs), meta=MappingProxyType(meta),
-                          path=p)
+    arrays = {}
+    for name in record.arrays:
+        try:
+            arrays[name] = VerifiedArray(zarr.open_array(os.path.join(p, name), mode="r"),
+                                         record, name)
+        except Exception as exc:  # noqa: BLE001 - zarr raises many types for bad metadata
+            raise DamagedStoreError(
+                f"the store at {p!r}: the metadata of array {name!r} is unreadable "
+                f"({type(exc).__name__}); delete the store and run simulate_to_store again"
+            ) from None
+    obs = {k[4:]: v for k, v in arrays.items() if k.startswith("obs_")}
+    meta = dict(record.meta, seed=seed_repr(None), store=p, spec=spec,
+                repaired_chunks=list(_repaired))
+    return StoredEnsemble(x=arrays["x"], t=np.asarray(record.t, dtype=np.float64),
+                          dt=float(record.dt), observables=MappingProxyType(obs),
+                          meta=MappingProxyType(meta), path=p)

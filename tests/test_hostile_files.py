@@ -392,3 +392,125 @@ def test_interrupted_analyze_keeps_the_old_summary(tmp_path, monkeypatch):
                  "--lr", "0.2"]) == 130
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(os.listdir(tmp_path)) == ["o", "runs"]
+
+
+# ---- on-disk stores -----------------------------------------------------------------------
+
+
+def _store_case(tmp_path):
+    pytest.importorskip("zarr")
+    import stochthermo as st
+    from stochthermo.store import simulate_to_store
+
+    model = st.LinearLangevin([[1.0, 0.8], [-0.8, 1.0]], [[1.0, 0.0], [0.0, 0.3]])
+    kw = dict(n_steps=40, dt=0.01, method="exact", x0="stationary", observables=("heat",),
+              save_every=2)
+    path = tmp_path / "r.zarr"
+    simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
+    return model, kw, path
+
+
+def _chunk(path, name, i):
+    (f,) = [p for p in (path / name / "c" / str(i)).rglob("*") if p.is_file()]
+    return f
+
+
+def _x_chunk(path, i):
+    return _chunk(path, "x", i)
+
+
+def _flip(f, pos=-5):
+    raw = bytearray(f.read_bytes())
+    raw[pos] ^= 0x5A
+    f.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage, where", [
+    ("delete", "open"), ("truncate", "open"), ("flip", "read"),
+])
+def test_damaged_store_chunks_are_named(tmp_path, damage, where):
+    from stochthermo import estimate
+    from stochthermo.errors import DamagedStoreError
+    from stochthermo.store import open_store
+
+    _, _, path = _store_case(tmp_path)
+    f = _x_chunk(path, 3)
+    if damage == "delete":
+        f.unlink()
+    elif damage == "truncate":
+        f.write_bytes(f.read_bytes()[:-7])
+    else:
+        _flip(f)
+    if where == "open":
+        with pytest.raises(DamagedStoreError, match=r"chunk indices along trajectories: 3\b") as e:
+            open_store(path)
+        assert e.value.chunks == (3,)
+        return
+    s = open_store(path)  # sizes agree: the content is checked when the chunk is read
+    np.testing.assert_array_equal(s.x[:30].shape, (30, 21, 2))  # chunks 0-2 are fine
+    with pytest.raises(DamagedStoreError) as e:
+        estimate.entropy_production(s, method="linear")
+    assert e.value.chunks == (3,)
+    with pytest.raises(DamagedStoreError):
+        np.asarray(s.x)
+    with pytest.raises(DamagedStoreError) as e:
+        open_store(path, verify=True)
+    assert e.value.chunks == (3,)
+
+
+def test_damaged_observable_chunk(tmp_path):
+    from stochthermo.errors import DamagedStoreError
+    from stochthermo.store import open_store
+
+    _, _, path = _store_case(tmp_path)
+    _chunk(path, "obs_heat", 1).unlink()
+    with pytest.raises(DamagedStoreError) as e:
+        open_store(path)
+    assert e.value.chunks == (1,)
+
+
+def test_garbage_metadata_gives_our_error(tmp_path):
+    from stochthermo.errors import DamagedStoreError
+    from stochthermo.store import SIDECAR, open_store
+
+    model, kw, path = _store_case(tmp_path)
+    (path / "zarr.json").write_bytes(b"\x00garbage{")
+    with pytest.raises(DamagedStoreError, match="zarr.json"):
+        open_store(path)
+    from stochthermo.store import simulate_to_store
+
+    with pytest.warns(RuntimeWarning, match="root zarr.json"):
+        s = simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
+    assert s.n_traj == 50
+    (path / SIDECAR).write_text("[1, 2")
+    with pytest.raises(DamagedStoreError, match=SIDECAR):
+        open_store(path)
+    with pytest.raises(DamagedStoreError, match=SIDECAR):
+        simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
+
+
+def test_resume_recomputes_damaged_chunks_bit_identically(tmp_path, monkeypatch):
+    import stochthermo as st
+    from stochthermo import store
+
+    model, kw, path = _store_case(tmp_path)
+    _x_chunk(path, 0).unlink()
+    _flip(_x_chunk(path, 2))
+    f = _chunk(path, "obs_heat", 4)
+    f.write_bytes(f.read_bytes()[:-3])
+    starts = []
+    real = store._simulate_chunk
+
+    def counting(*args):
+        starts.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(store, "_simulate_chunk", counting)
+    with pytest.warns(RuntimeWarning, match=r"3 damaged chunk\(s\) \[0, 2, 4\]"):
+        s = store.simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
+    assert starts == [0, 20, 40]  # only the damaged chunks were recomputed
+    assert s.meta["repaired_chunks"] == [0, 2, 4]
+    e = st.simulate(model, n_traj=50, seed=4, **kw)
+    np.testing.assert_array_equal(np.asarray(s.x), e.x)
+    np.testing.assert_array_equal(np.asarray(s.observables["heat"]), e.observables["heat"])
+    assert store.open_store(path, verify=True).meta["repaired_chunks"] == []
