@@ -335,6 +335,12 @@ def normalize_blocks(blocks, dim: int, name: str = "blocks") -> tuple[tuple[int,
     items = list(blocks)
     if not items:
         raise ValidationError(f"{name}=[] is empty; give at least one block")
+    flat_items = [x for b in items for x in (b if isinstance(b, Sequence | np.ndarray) else [b])]
+    if any(_is_bool(x) for x in flat_items):
+        raise ValidationError(
+            f"{name}={short_repr(items)} contains a boolean; give block sizes or index lists "
+            "as ints"
+        )
     if all(isinstance(b, numbers.Integral) and not isinstance(b, bool) for b in items):
         sizes = [int(b) for b in items]
         if any(s < 1 for s in sizes) or sum(sizes) != dim:

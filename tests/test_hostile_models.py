@@ -247,6 +247,10 @@ def test_bool_counts_refused_in_simulate():
          r"centre\(t=0\.0\)=.*is complex"),
         (lambda: DrivenTrap(1.0, centre=lambda t: [t, t]), r"centre\(t=0\.0\) returned"),
         (lambda: DrivenTrap(1.0, stiffness_scale=2.0), "stiffness_scale=2.0 must be a function"),
+        (lambda: DrivenTrap(1.0, stiffness_scale=lambda t: -1.0),
+         r"stiffness_scale\(t=0\.0\) = -1\.0 must be > 0"),
+        (lambda: NonlinearLangevin(_drift, np.eye(2), blocks=[True, False]),
+         "blocks=.*contains a boolean"),
     ],
 )
 def test_nonlinear_constructors_refuse(make, match):

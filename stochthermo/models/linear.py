@@ -225,9 +225,12 @@ class LinearLangevin:
     Parameters
     ----------
     A : array_like, shape (d, d)
-        Drift matrix; must be stable (every eigenvalue has positive real part).
+        Real drift matrix, ``d >= 1``; must be stable (every eigenvalue has positive real
+        part), with the slowest rate a normal float64 (>= :data:`MIN_DRIFT_RATE`), the ratio
+        ``||A||_F / min Re(eig A)`` at most :data:`MAX_DRIFT_CONDITION` and entries at most
+        :data:`MAX_ENTRY` in magnitude (see :func:`check_stable_drift`).
     D : array_like, shape (d, d)
-        Diffusion matrix, symmetric positive semi-definite.
+        Real diffusion matrix, symmetric positive semi-definite.
     x_star : array_like, shape (d,), optional
         Fixed point of the drift (default 0).
     blocks : list, optional
@@ -236,6 +239,15 @@ class LinearLangevin:
     temperatures : array_like, shape (n_blocks,), optional
         Temperature of each subsystem's bath. Default: the mean diagonal of ``D`` on the block
         (mobility 1, ``D_i = T_i``), which is exact when ``D`` is isotropic on the block.
+
+    Raises
+    ------
+    ValidationError, ShapeError
+        Complex, boolean, text or non-finite entries, empty or non-square matrices, ``D`` not
+        symmetric PSD, bad ``blocks`` or ``temperatures``.
+    UnstableModelError
+        ``A`` without a numerically resolvable stationary state (the same refusal as every
+        function of :mod:`stochthermo.exact`, which takes models only).
 
     Notes
     -----
@@ -353,6 +365,11 @@ class LinearizedSGD:
 
     Notes
     -----
+    A learning rate at or above :attr:`max_stable_lr` is accepted at construction (the
+    continuous limit and transients still exist) but flagged: :attr:`is_stable_map` is False
+    and :meth:`check_stable_map` raises :class:`~stochthermo.errors.UnstableModelError`, as
+    the stationary closed forms and the simulation of the discrete map do.
+
     ``theory/sgd.md`` [SGD-langevin]: the continuous limit (time ``t = r n``) is the linear
     Langevin process with ``A = H / (1 - beta)`` and ``D = r Sigma_g phi / (2 |b| (1 - beta)^2)``.
     """

@@ -367,6 +367,12 @@ class DrivenTrap:
                 f"stiffness_scale={short_repr(scale)} must be a function t -> s(t) > 0 or None; "
                 "for a constant stiffness change the stiffness matrix instead"
             )
+        if scale is not None:
+            s0 = float(_eval_schedule("stiffness_scale", scale, np.zeros(1), ())[0])
+            if s0 <= 0:
+                raise ValidationError(
+                    f"stiffness_scale(t=0.0) = {s0!r} must be > 0 (a trap, not a barrier)"
+                )
         K.setflags(write=False)
         object.__setattr__(self, "stiffness", K)
         object.__setattr__(self, "temperature", T)
