@@ -288,3 +288,13 @@ def test_repr_is_bounded_and_readable(model, starts, needles):
     assert text.startswith(starts) and text.endswith(")")
     for needle in needles:
         assert needle in text, (needle, text)
+
+
+def test_integer_helpers_take_ints_and_whole_floats_only():
+    from stochthermo._validation import positive_int
+
+    assert positive_int("n", np.int64(3)) == 3 and positive_int("n", 3.0) == 3  # null control
+    for bad, match in ((True, "n=True is a boolean"), (np.False_, "n=np.False_ is a boolean"),
+                       (2.5, "n=2.5 must be an integer"), ("3", "n='3' must be an integer")):
+        with pytest.raises(ValidationError, match=match):
+            positive_int("n", bad)
