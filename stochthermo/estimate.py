@@ -10,6 +10,7 @@ Ensembles are :class:`stochthermo.ensemble.Ensemble` objects or arrays
 from __future__ import annotations
 
 from .estimators._jump import jump_entropy_production, jump_information_flow, with_jump_data
+from .estimators._learning_info import l_info, m_info
 from .estimators.entropy import entropy_production, entropy_production_timeresolved
 from .estimators.flows import information_flow
 from .estimators.fluctuation import fluctuation_theorem
@@ -43,4 +44,6 @@ __all__ = [
     "effective_temperature",
     "gradient_noise_scale",
     "fluctuation_theorem",
+    "m_info",
+    "l_info",
 ]
