@@ -81,7 +81,11 @@ def _gth(W: np.ndarray) -> np.ndarray:
     pi = np.empty(n)
     pi[0] = 1.0
     for k in range(1, n):
-        pi[k] = pi[:k] @ R[:k, k] / s[k]
+        pi[k] = pi[:k] @ R[:k, k] / s[k]  # finite: pi[:k] <= 1 and rates lie in [1e-100, 1e100]
+        top = pi[: k + 1].max()
+        if top > 1.0:  # keep the running values finite; only their ratios matter
+            with np.errstate(under="ignore"):
+                pi[: k + 1] /= top
     return pi / pi.sum()
 
 
@@ -89,6 +93,12 @@ def _stationary(model: MarkovJump) -> np.ndarray:
     store = _CACHE.setdefault(model, {})
     if "p" not in store:
         p = _gth(model.W)
+        if not np.all(p > 0):
+            raise ModelError(
+                f"a stationary probability underflows double precision (smallest "
+                f"{p.min():.3g}); the rates make some states more than 1e308 times less likely "
+                "than others: remove those states or bring the rates closer together"
+            )
         p.setflags(write=False)
         store["p"] = p
     return store["p"]

@@ -221,6 +221,13 @@ def test_bad_models():
         st.BipartiteJump(wx, np.ones((2, 2, 2)))
     with pytest.raises(ValidationError, match="w="):
         st.BipartiteJump.sensor(-1.0, 1.0, 1.0)
+    with pytest.raises(ValidationError, match="must lie in"):
+        st.MarkovJump([[0.0, 1e120], [1.0, 0.0]])
+    with pytest.raises(ValidationError, match="must lie in"):
+        st.MarkovJump([[0.0, 1e-300], [1.0, 0.0]])
+    chain = np.diag(np.full(4, 1e90), -1) + np.diag(np.full(4, 1e-90), 1)  # p ratios 1e180 per step
+    with pytest.raises(ModelError, match="underflows"):
+        st.exact.stationary_distribution(st.MarkovJump(chain))
     with pytest.raises(ValidationError, match="reservoirs"):
         st.MarkovJump(np.ones((2, 2)), reservoirs=[[0, 1], [0, 0]])
 

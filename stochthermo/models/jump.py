@@ -15,10 +15,12 @@ import numpy as np
 from .._validation import as_float_array, short_repr
 from ..errors import ModelError, ShapeError, ValidationError
 
-__all__ = ["MarkovJump", "BipartiteJump", "MAX_STATES"]
+__all__ = ["MarkovJump", "BipartiteJump", "MAX_STATES", "MIN_RATE", "MAX_RATE"]
 
 #: Largest state space accepted (dense ``(n, n)`` rate matrices; 4096 states = 128 MiB).
 MAX_STATES = 4096
+#: Range of positive rates accepted (keeps rate x probability products finite in float64).
+MIN_RATE, MAX_RATE = 1e-100, 1e100
 
 
 def _check_rates(name: str, W: np.ndarray):
@@ -28,6 +30,14 @@ def _check_rates(name: str, W: np.ndarray):
         raise ValidationError(
             f"{name} has the negative rate {W[idx]!r} at index {idx}; rates must be >= 0 "
             "(zero means 'no such jump')"
+        )
+    pos = W[W > 0]
+    if pos.size and (pos.min() < MIN_RATE or pos.max() > MAX_RATE):
+        bad = pos.min() if pos.min() < MIN_RATE else pos.max()
+        raise ValidationError(
+            f"{name} has the rate {bad!r}; positive rates must lie in [{MIN_RATE:g}, "
+            f"{MAX_RATE:g}] so that products of rates and probabilities stay finite: change "
+            "the time unit, or set a negligible rate and its reverse to 0 (no such jump)"
         )
     one_way = (W > 0) & (W.T == 0)
     if np.any(one_way):
