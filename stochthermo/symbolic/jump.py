@@ -312,6 +312,21 @@ class JumpDerivation:
         self._cache[key] = out
         return out
 
+    # the interface shared with LinearDerivation (used by the command line)
+    assumptions: tuple = ()
+
+    def assumptions_for(self, name: str) -> tuple:
+        """Conditions assumed by ``name``: none beyond positive rates."""
+        return ()
+
+    def in_terms_of_covariance(self, name: str) -> bool:
+        """Always False: jump quantities are written in the rates only."""
+        return False
+
+    def table(self, names=None) -> list[tuple[str, str]]:
+        """``(name, plain-text expression)`` rows for display."""
+        return [(n, sp.sstr(self.expression(n))) for n in (names or self.names)]
+
     def __repr__(self) -> str:
         kind = f"bipartite {self.shape}" if self.shape else "general"
         return (f"JumpDerivation({kind}, n_states={self.n_states}, "
