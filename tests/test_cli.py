@@ -69,13 +69,13 @@ def test_derive_usage_errors(argv, match, capsys):
     assert match in capsys.readouterr().err
 
 
-def test_derive_failure_is_one_line(capsys):
+def test_derive_refused_input_is_one_line_exit_2(capsys):
     rc = main(["derive", "--A", '[["__import__"]]', "--D", "[[1]]"])
-    assert rc == 1
+    assert rc == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not allowed" in err
-    with pytest.raises(Exception, match="not allowed"):
-        main(["--debug", "derive", "--A", '[["__import__"]]', "--D", "[[1]]"])
+    assert err.count("\n") == 1 and "may not contain '__'" in err
+    assert main(["--debug", "derive", "--A", '[["x.y"]]', "--D", "[[1]]"]) == 2
+    assert "not allowed" in capsys.readouterr().err
 
 
 def test_demo_closed_forms(capsys):

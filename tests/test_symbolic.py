@@ -88,7 +88,8 @@ def test_compiled_broadcasts_and_checks_arguments():
     assert "Keyword arguments, in order: T, k, w" in f.__doc__
     with pytest.raises(ValidationError, match="missing"):
         f(T=1.0, k=2.0)
-    assert d.latex("entropy_production_rate") == r"\sigma = \frac{2 w^{2}}{k}"
+    assert d.latex("entropy_production_rate", assumptions=False) == r"\sigma = \frac{2 w^{2}}{k}"
+    assert d.latex("entropy_production_rate").endswith(r"\text{assuming } k > 0,\ T \geq 0")
     cov = d.compile("stationary_covariance")(T=np.array([1.0, 2.0]), k=2.0, w=0.1)
     assert cov.shape == (2, 2, 2)
     np.testing.assert_allclose(cov[1], np.eye(2))

@@ -37,6 +37,9 @@ def configure(p):
                    help="only this quantity (repeatable); default: all")
     p.add_argument("--format", choices=("table", "latex", "json"), default="table",
                    help="output format (default: table)")
+    p.add_argument("--allow-slow", action="store_true",
+                   help="derive even when the model is estimated to take minutes (by default "
+                   "such a model is refused before any work)")
 
 
 def _load(text, name):
@@ -45,6 +48,26 @@ def _load(text, name):
     if text is None:
         return None
     return parse_matrix_arg(text, name)
+
+
+_MODEL_KEYS = ("A", "D", "hessian", "noise_cov", "lr", "batch_size", "blocks", "temperatures")
+
+
+def _bad_json_value(val, depth: int = 0):
+    """Description of the first value that is not a number, a string or a list of them."""
+    if isinstance(val, bool) or val is None:
+        return f"the value {val!r}"
+    if isinstance(val, (int, float, str)):
+        return None
+    if isinstance(val, list) and depth < 3:
+        for v in val:
+            bad = _bad_json_value(v, depth + 1)
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(val, list):
+        return "lists nested more than three deep"
+    return f"a JSON {type(val).__name__} ({str(val)[:40]})"
 
 
 def _model_spec(args) -> dict:
@@ -64,7 +87,20 @@ def _model_spec(args) -> dict:
             ) from None
         if not isinstance(spec, dict):
             raise UsageError(f"stochthermo derive: error: {args.model!r} must hold a JSON object")
-        spec = {k.replace("-", "_"): v for k, v in spec.items()}
+        spec = {str(k).replace("-", "_"): v for k, v in spec.items()}
+        unknown = sorted(set(spec) - set(_MODEL_KEYS))
+        if unknown:
+            raise UsageError(
+                f"stochthermo derive: error: {args.model!r} has the unknown key {unknown[0]!r}; "
+                f"valid keys: {', '.join(_MODEL_KEYS)}"
+            )
+        for key, val in spec.items():
+            bad = _bad_json_value(val)
+            if bad is not None:
+                raise UsageError(
+                    f"stochthermo derive: error: {args.model!r}: key {key!r} holds {bad}; "
+                    "entries must be numbers or strings (expressions), in lists for matrices"
+                )
     for key, attr in (("A", "A"), ("D", "D"), ("hessian", "hessian"),
                       ("noise_cov", "noise_cov"), ("blocks", "blocks"),
                       ("temperatures", "temperatures")):
@@ -93,15 +129,20 @@ def _model_spec(args) -> dict:
     return spec
 
 
-def derive_from_spec(spec):
+def derive_from_spec(spec, *, allow_slow: bool = False):
     """Build the derivation object from a parsed model specification."""
     from ..symbolic import derive_linear, derive_sgd
 
     if spec["_kind"] == "linear":
         return derive_linear(spec["A"], spec["D"], blocks=spec.get("blocks"),
-                             temperatures=spec.get("temperatures"))
+                             temperatures=spec.get("temperatures"), allow_slow=allow_slow)
+    if spec.get("temperatures") is not None:
+        from ..cli import UsageError
+
+        raise UsageError("stochthermo derive: error: --temperatures applies to --A/--D models "
+                         "only (an SGD model has one temperature per block from lr Sigma / 2b)")
     return derive_sgd(spec["hessian"], spec["noise_cov"], spec["lr"], spec["batch_size"],
-                      blocks=spec.get("blocks"))
+                      blocks=spec.get("blocks"), allow_slow=allow_slow)
 
 
 def _numeric(deriv, name):
@@ -118,11 +159,17 @@ def run(args) -> int:
     import sympy as sp
 
     from ..cli import UsageError
-    from ..errors import ModelError
+    from ..errors import ModelError, ResourceError, UnstableModelError, ValidationError
     from ._format import dump_json, format_table
 
     spec = _model_spec(args)
-    deriv = derive_from_spec(spec)
+    source = f" (in {args.model})" if args.model else ""
+    try:
+        deriv = derive_from_spec(spec, allow_slow=args.allow_slow)
+    except ResourceError as exc:
+        raise UsageError(f"stochthermo derive: error: {exc}; or pass --allow-slow") from None
+    except (ValidationError, UnstableModelError) as exc:
+        raise UsageError(f"stochthermo derive: error{source}: {exc}") from None
     names = args.quantity or list(deriv.names)
     bad = [n for n in names if n not in deriv.names]
     if bad:
@@ -138,6 +185,9 @@ def run(args) -> int:
             results[n] = {"error": str(exc)}
             continue
         entry = {"expression": sp.sstr(expr), "latex": deriv.latex(n)}
+        conds = deriv.assumptions_for(n)
+        if conds:
+            entry["assumptions"] = [sp.sstr(c) for c in conds]
         if deriv.in_terms_of_covariance(n):
             entry["in_terms_of"] = [s.name for s in deriv.covariance_symbols]
         val = _numeric(deriv, n)
@@ -146,6 +196,7 @@ def run(args) -> int:
         results[n] = entry
     if args.format == "json":
         print(dump_json({"model": repr(deriv), "symbols": [s.name for s in deriv.symbols],
+                         "assumptions": [sp.sstr(c) for c in deriv.assumptions],
                          "quantities": results}))
     elif args.format == "latex":
         for n, e in results.items():
@@ -162,6 +213,9 @@ def run(args) -> int:
             val = e.get("value")
             rows.append([n, e["expression"], "" if val is None else _fmt_value(val)])
         print(repr(deriv))
+        conds = [c for e in results.values() for c in e.get("assumptions", ())]
+        if conds:
+            print("assuming: " + ", ".join(dict.fromkeys(conds)))
         print(format_table(["quantity", "closed form", "value"], rows, max_width=60))
     return 0
 

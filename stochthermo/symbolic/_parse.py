@@ -6,8 +6,9 @@ parser; the SymPy objects are built directly (``sp.Integer``, ``sp.Rational``, `
 ``eval``, ``sympify`` or ``parse_expr``, so attributes, calls of arbitrary names, strings,
 subscripts and keywords cannot even be written.
 
-Grammar (``^`` and ``**`` are the same operator; juxtaposition multiplies, as in ``2k`` or
-``2(k + 1)``)::
+Grammar (``^`` and ``**`` are the same operator; juxtaposition multiplies, as in ``2k``,
+``k T`` or ``2(k + 1)``, but a name directly followed by ``(`` must be one of the functions, so
+that ``asin(x)`` is refused instead of read as ``asin*x``)::
 
     expression := ['+' | '-']* term (('+' | '-') ['+' | '-']* term)*
     term       := power (('*' | '/') ['+' | '-']* power | <juxtaposition> power)*
@@ -132,6 +133,12 @@ def _tokenize(s: str) -> list[tuple[str, str, int]]:
                 + ", ".join(FUNCTIONS)
             )
         kind = m.lastgroup
+        if kind == "num" and m.group().endswith(".") and m.end() < n \
+                and (s[m.end()].isalnum() or s[m.end()] in "._"):
+            raise _Refused(
+                f"has {s[pos:m.end() + 1]!r} at position {pos}: a '.' is only allowed inside a "
+                "number, as in 0.5"
+            )
         if kind != "ws":
             out.append((kind, m.group(), pos))
         pos = m.end()
@@ -195,7 +202,7 @@ def _power(base, exponent):
             if need > MAX_BITS:
                 raise _Refused(
                     f"asks for {_short(base)}^{_short(exponent)}, a number of about {int(need)} "
-                    f"bits (over {MAX_BITS}); give a symbol or a smaller number instead"
+                    f"bits, more than {MAX_BITS}; give a symbol or a smaller number instead"
                 )
     out = sp.Pow(base, exponent)
     if isinstance(out, sp.Pow) and isinstance(out.exp, sp.Integer) and abs(out.exp) > MAX_EXPONENT:
@@ -221,6 +228,8 @@ def _call(fname: str, args: list):
         if den == 0:
             raise _Refused("divides by zero in Rational(p, 0)")
         return sp.Mul(num, _power(den, sp.Integer(-1)))
+    if fname == "sqrt":
+        return _power(args[0], sp.Rational(1, 2))
     if fname in ("exp", "sinh", "cosh") and args[0].is_number:
         mag = _magnitude(args[0])
         if mag is None or not mag <= MAX_EXP_ARG:
@@ -353,6 +362,11 @@ class _Parser:
                 args.append(self.expression())
             self.expect(")")
             return _call(text, args)
+        if self.peek()[:2] == ("op", "("):
+            raise _Refused(
+                f"calls {text!r}, which is not one of the functions {', '.join(FUNCTIONS)}; "
+                f"write {text}*(...) for a product"
+            )
         if text in CONSTANTS:
             return CONSTANTS[text]
         if keyword.iskeyword(text):

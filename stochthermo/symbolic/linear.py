@@ -24,9 +24,11 @@ import sympy as sp
 from sympy.polys.constructor import construct_domain
 from sympy.polys.matrices import DomainMatrix
 
-from .._validation import normalize_blocks
-from ..errors import ModelError, ShapeError, ValidationError
-from ._parse import parse_expression, parse_matrix
+from .._validation import normalize_blocks, short_repr
+from ..errors import ModelError, ShapeError, UnstableModelError, ValidationError
+from ._checks import _unique, check_model, decide, prune, psd_conditions
+from ._cost import check_cost
+from ._parse import _split_top, check_expression, parse_expression, parse_matrix
 
 __all__ = [
     "derive_linear",
@@ -257,6 +259,17 @@ _LABELS = {
 }
 
 
+def _parse_list(value, name: str, symbols: dict) -> list:
+    """A list of scalar expressions from a list or a string ``"[T1, T2]"``."""
+    if isinstance(value, str):
+        items = _split_top(value, name) if value.strip().startswith("[") else [value]
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        items = list(value)
+    else:
+        items = [value]
+    return [parse_expression(v, f"{name}[{i}]", symbols) for i, v in enumerate(items)]
+
+
 _VECTORS = ("medium_entropy_rates", "heat_rates", "information_flows",
             "subsystem_entropy_production")
 
@@ -284,12 +297,14 @@ class LinearDerivation:
     """
 
     def __init__(self, A: sp.Matrix, D: sp.Matrix, *, blocks=None, temperatures=None,
-                 kind: str = "linear", sgd: dict | None = None):
+                 kind: str = "linear", sgd: dict | None = None, allow_slow: bool = False):
         n = A.shape[0]
         if A.shape != (n, n) or D.shape != (n, n):
             raise ShapeError(f"A {A.shape} and D {D.shape} must be square of the same size")
+        A = A.applyfunc(lambda e: check_expression(e, "A"))
+        D = D.applyfunc(lambda e: check_expression(e, "D"))
         if (D - D.T).applyfunc(sp.expand) != sp.zeros(n, n):
-            raise ValidationError(f"D must be symmetric, got {D.tolist()}")
+            raise ValidationError(f"D must be symmetric, got {short_repr(D.tolist())}")
         self.kind = kind
         self.A, self.D = A, D
         self.dim = n
@@ -299,17 +314,42 @@ class LinearDerivation:
         if self._sgd:
             exprs += list(self._sgd["H"]) + list(self._sgd["Sigma"]) + [self._sgd["lr"],
                                                                           self._sgd["b"]]
-        self.symbols = tuple(sorted(set().union(*[sp.sympify(e).free_symbols for e in exprs]),
+        self.symbols = tuple(sorted(set().union(*[e.free_symbols for e in exprs]),
                                     key=lambda s: s.name))
-        if temperatures is None:
+        temps = None
+        if temperatures is not None:
+            temps = _parse_list(temperatures, "temperatures", {s.name: s for s in self.symbols})
+            extra = set().union(*[T.free_symbols for T in temps]) - set(self.symbols)
+            self.symbols = tuple(sorted(set(self.symbols) | extra, key=lambda s: s.name))
+        #: estimated seconds to derive every quantity (see :func:`estimate_cost`)
+        self.estimated_seconds = check_cost(A, D, allow_slow=allow_slow,
+                                            extra_symbols=self.symbols)
+        self._discrete_assumptions: tuple = ()
+        self._discrete_refusal = None
+        if self._sgd:
+            assumptions = self._sgd_conditions()
+        else:
+            assumptions = check_model(A, D)
+        if temps is None:
             temps = [sp.Add(*[D[i, i] for i in b]) / len(b) for b in self.blocks]
         else:
-            temps = [parse_expression(t, "temperatures") for t in temperatures]
             if len(temps) != len(self.blocks):
                 raise ValidationError(
                     f"temperatures has {len(temps)} entries but there are {len(self.blocks)} blocks"
                 )
+            for i, T in enumerate(temps):
+                res = decide(T, strict=True)
+                if res is False:
+                    raise ValidationError(
+                        f"temperatures[{i}]={T} must be > 0 (one temperature per block)"
+                    )
+                if res is not True:
+                    assumptions.append(res)
         self.temperatures = tuple(temps)
+        #: conditions (SymPy relations) under which the closed forms hold and that SymPy could
+        #: not decide from the symbols being real: Routh-Hurwitz stability of A, positive
+        #: semi-definite D, real entries, positive temperatures (see ``symbolic/_checks.py``)
+        self.assumptions = tuple(prune(assumptions))
         self._alg = _Alg(exprs + [sp.Integer(1)])
         self._cache: dict = {}
         self._full_inverse = n <= 2 or not self.symbols
@@ -324,6 +364,33 @@ class LinearDerivation:
         self._Csym = Cs
 
     # -- helpers ------------------------------------------------------------------------------
+    def _sgd_conditions(self) -> list:
+        """Stability of H, PSD of Sigma, lr > 0, b >= 1; the discrete map's stability apart."""
+        H, S, r, b = self._sgd["H"], self._sgd["Sigma"], self._sgd["lr"], self._sgd["b"]
+        out = check_model(H, S, name_A="hessian", name_D="grad_noise_cov")
+        for expr, strict, label in ((r, True, "lr"), (b - 1, False, "batch_size - 1")):
+            res = decide(expr, strict=strict)
+            if res is False:
+                raise ValidationError(f"{label} = {expr} must be {'>' if strict else '>='} 0")
+            if res is not True:
+                out.append(sp.Gt(r, 0) if label == "lr" else sp.Ge(b, 1))
+        # the update map I - r H is stable iff 0 < r h_i < 2 for the eigenvalues h_i of H
+        pending = []
+        for cond in psd_conditions(2 * sp.eye(self.dim) - r * H):
+            res = decide(cond, strict=True)
+            if res is False:
+                self._discrete_refusal = (
+                    f"the SGD update map I - lr H is unstable (the condition {cond} > 0 fails: "
+                    "lr times an eigenvalue of the Hessian must lie in (0, 2)); the discrete "
+                    "iteration has no stationary state. Use a smaller lr"
+                )
+                pending = []
+                break
+            if res is not True:
+                pending.append(res)
+        self._discrete_assumptions = tuple(_unique(pending))
+        return out
+
     def _rm(self, M: sp.Matrix) -> _RM:
         num, den = self._alg.mat(M)
         return _RM(num, den)
@@ -447,6 +514,8 @@ class LinearDerivation:
     def _make_discrete_covariance(self):
         if not self._sgd:
             raise AttributeError("discrete_covariance is defined for derive_sgd models only")
+        if self._discrete_refusal:
+            raise UnstableModelError(self._discrete_refusal)
         H, S, r, b = self._sgd["H"], self._sgd["Sigma"], self._sgd["lr"], self._sgd["b"]
         n = self.dim
         P = self._rm(sp.eye(n) - r * H)
@@ -492,8 +561,29 @@ class LinearDerivation:
         self._check_name(name)
         return self._get(name)
 
-    def latex(self, name: str) -> str:
-        """LaTeX of ``name`` as an equation ``symbol = expression``."""
+    def assumptions_for(self, name: str) -> tuple:
+        """The stated conditions under which quantity ``name`` holds (see ``assumptions``).
+
+        ``discrete_covariance`` adds the stability of the SGD update map, ``0 < lr h_i < 2``
+        for the eigenvalues ``h_i`` of the Hessian (as ``e_k(2 I - lr H) > 0``).
+        """
+        self._check_name(name)
+        extra = self._discrete_assumptions if name == "discrete_covariance" else ()
+        return tuple(_unique(self.assumptions + extra))
+
+    def latex(self, name: str, *, assumptions: bool = True) -> str:
+        r"""LaTeX of ``name`` as an equation ``symbol = expression``.
+
+        Conditions SymPy could not decide (:meth:`assumptions_for`) follow as
+        ``\quad \text{assuming } ...`` unless ``assumptions=False``.
+        """
+        text = self._latex_equation(name)
+        conds = self.assumptions_for(name) if assumptions else ()
+        if conds:
+            text += r" \quad \text{assuming } " + r",\ ".join(sp.latex(c) for c in conds)
+        return text
+
+    def _latex_equation(self, name: str) -> str:
         expr = self.expression(name)
         sym = _LABELS[name][0]
         tex_sym = {"C": "C", "C_r": "C^{(r)}", "M": "M", "DB": r"D^{-1}A - A^{\top}D^{-1}",
@@ -549,13 +639,19 @@ class LinearDerivation:
         return out
 
     def table(self, names=None) -> list[tuple[str, str]]:
-        """``(name, plain-text expression)`` rows for display."""
+        """``(name, plain-text expression)`` rows for display.
+
+        A last row ``assumptions`` lists the conditions SymPy could not decide, if any.
+        """
         rows = []
         for n in names or self.names:
             try:
                 rows.append((n, sp.sstr(self.expression(n))))
             except ModelError as exc:
                 rows.append((n, f"(not defined: {exc})"))
+        conds = _unique([c for n in names or self.names for c in self.assumptions_for(n)])
+        if conds:
+            rows.append(("assumptions", ", ".join(sp.sstr(c) for c in conds)))
         return rows
 
     def __repr__(self) -> str:
@@ -563,23 +659,43 @@ class LinearDerivation:
                 f"symbols={[s.name for s in self.symbols]}, blocks={self.blocks})")
 
 
-def derive_linear(A, D, *, blocks=None, temperatures=None) -> LinearDerivation:
+def derive_linear(A, D, *, blocks=None, temperatures=None,
+                  allow_slow: bool = False) -> LinearDerivation:
     r"""Derive every closed form of :math:`dx = -A x\,dt + \sqrt{2D}\,dW` symbolically.
 
     Parameters
     ----------
     A, D : sympy.Matrix, nested list or str
         Drift and diffusion matrices; entries may be numbers, SymPy expressions or strings such
-        as ``"k + 1"``; a whole matrix may be a string ``"[[k, 1], [-1, k]]"``.
+        as ``"k + 1"``; a whole matrix may be a string ``"[[k, 1], [-1, k]]"``. Strings are read
+        by :func:`parse_expression` (numbers, names, ``+ - * / ^ **``, parentheses, ``2k`` for
+        ``2*k``, and ``sqrt, exp, log, sin, cos, tan, sinh, cosh, tanh, Abs, Rational``); nothing
+        in them is executed. Every name becomes a real symbol.
     blocks : list, optional
         Subsystem split (sizes or index lists); default: one block per coordinate.
     temperatures : list, optional
-        Bath temperature of each block (default: mean diagonal of D on the block).
+        Bath temperature of each block (default: mean diagonal of D on the block); must be > 0.
+    allow_slow : bool
+        Derive even when the estimated time (:func:`stochthermo.symbolic.estimate_cost`, from
+        the dimension and the number of symbols) exceeds ``SLOW_SECONDS``; otherwise such a
+        model is refused before any work.
 
     Returns
     -------
     LinearDerivation
-        Quantities are computed on first access and cached.
+        Quantities are computed on first access and cached; ``assumptions`` lists the validity
+        conditions SymPy could not decide.
+
+    Raises
+    ------
+    ValidationError
+        Text outside the grammar or its limits, complex or infinite entries, a ``D`` that is not
+        symmetric or not positive semi-definite for any value of the symbols.
+    UnstableModelError
+        ``A`` not stable (an eigenvalue with non-positive real part), decided exactly by the
+        Routh-Hurwitz conditions.
+    ResourceError
+        The derivation would be slow (see ``allow_slow``); the message says how to cut it.
 
     Notes
     -----
@@ -587,12 +703,22 @@ def derive_linear(A, D, *, blocks=None, temperatures=None) -> LinearDerivation:
     the unique solution of :math:`AC + CA^\top = 2D` [LL-cov]; the entropy production rate is
     :math:`\mathrm{tr}(A^\top D^{-1} A C) - \mathrm{tr} A` [LL-ep].
 
+    The model is checked like ``stochthermo.LinearLangevin``: with :math:`a_k = e_k(A)` the
+    coefficients of :math:`\det(\lambda I + A)`, :math:`A` is stable iff every :math:`a_k > 0`
+    and the Hurwitz determinants :math:`\Delta_2, \dots, \Delta_{n-1} > 0`; the symmetric
+    :math:`D` is positive semi-definite iff every :math:`e_k(D) \ge 0`. A condition that fails
+    for every value of the symbols refuses the model; one SymPy cannot decide (symbols are only
+    known to be real) is kept in ``assumptions`` and shown by :meth:`LinearDerivation.latex`,
+    :meth:`LinearDerivation.table` and ``stochthermo derive``.
+
     Examples
     --------
     >>> from stochthermo.symbolic import derive_linear
     >>> d = derive_linear("[[k, 1], [-1, k]]", "[[T, 0], [0, T]]")
     >>> d.entropy_production_rate
     2/k
+    >>> d.assumptions
+    (k > 0, T >= 0)
     >>> d.compile("entropy_production_rate")(T=1.0, k=2.0)
     1.0
     """
@@ -601,15 +727,35 @@ def derive_linear(A, D, *, blocks=None, temperatures=None) -> LinearDerivation:
     D_ = parse_matrix(D, "D", symbols)
     if D_.shape != A_.shape:
         raise ShapeError(f"A has shape {A_.shape} but D has shape {D_.shape}; they must match")
-    return LinearDerivation(A_, D_, blocks=blocks, temperatures=temperatures)
+    return LinearDerivation(A_, D_, blocks=blocks, temperatures=temperatures,
+                            allow_slow=allow_slow)
 
 
-def derive_sgd(hessian, grad_noise_cov, lr, batch_size, *, blocks=None) -> LinearDerivation:
+def derive_sgd(hessian, grad_noise_cov, lr, batch_size, *, blocks=None,
+               allow_slow: bool = False) -> LinearDerivation:
     r"""Closed forms of SGD near a minimum, in the Langevin limit and in discrete time.
 
     The Langevin limit has :math:`A = H`, :math:`D = r\Sigma/(2|b|)`; detailed balance holds iff
     :math:`[H, \Sigma] = 0` (attribute ``commutator``); ``discrete_covariance`` solves
     :math:`C = (I - rH) C (I - rH)^\top + r^2 \Sigma/|b|` exactly [SGD-cov].
+
+    Parameters
+    ----------
+    hessian, grad_noise_cov : sympy.Matrix, nested list or str
+        Symmetric :math:`H` and :math:`\Sigma`, read as in :func:`derive_linear`.
+    lr, batch_size : number, SymPy expression or str
+        Learning rate :math:`r > 0` and batch size :math:`|b| \ge 1`.
+    blocks : list, optional
+        Subsystem split (sizes or index lists); default: one block per coordinate.
+    allow_slow : bool
+        As in :func:`derive_linear`.
+
+    Notes
+    -----
+    Checks (``theory/sgd.md``): :math:`H` positive definite, :math:`\Sigma` positive
+    semi-definite, :math:`r > 0`, :math:`|b| \ge 1`, decided or stated in ``assumptions``; the
+    update map :math:`I - rH` is stable iff :math:`e_k(2I - rH) > 0` for all :math:`k`, needed by
+    ``discrete_covariance`` only (refused there when it fails, stated there when undecided).
 
     Examples
     --------
@@ -631,8 +777,9 @@ def derive_sgd(hessian, grad_noise_cov, lr, batch_size, *, blocks=None) -> Linea
         raise ValidationError(f"lr={lr!r} must be > 0")
     if b.is_number and not b >= 1:
         raise ValidationError(f"batch_size={batch_size!r} must be >= 1")
-    if (H - H.T).applyfunc(sp.expand) != sp.zeros(*H.shape):
-        raise ValidationError(f"hessian must be symmetric, got {H.tolist()}")
+    for label, M in (("hessian", H), ("grad_noise_cov", S)):
+        if (M - M.T).applyfunc(sp.expand) != sp.zeros(*M.shape):
+            raise ValidationError(f"{label} must be symmetric, got {short_repr(M.tolist())}")
     D = (r * S / (2 * b)).applyfunc(sp.cancel)
-    return LinearDerivation(H, D, blocks=blocks, kind="sgd",
+    return LinearDerivation(H, D, blocks=blocks, kind="sgd", allow_slow=allow_slow,
                             sgd={"H": H, "Sigma": S, "lr": r, "b": b})

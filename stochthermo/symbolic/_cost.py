@@ -1,0 +1,102 @@
+r"""Up-front estimate of the time a symbolic derivation takes, and the guard that uses it.
+
+The work is dominated by the fraction-free solution of the Lyapunov system (``n(n+1)/2``
+unknowns whose coefficients are polynomials in the symbols) and by the quantities that need
+:math:`D^{-1}` and :math:`C^{-1}`. Its cost grows exponentially with the number of symbols in the
+drift, more slowly with symbols on the diagonal of :math:`D`, steeply with symbols off the
+diagonal of :math:`D` (they enter :math:`D^{-1}`), and with the dimension. The model below is
+
+.. math:: \log t = c_n + \alpha_n s_A + \beta s_D + \gamma_n s_{D,\mathrm{off}},
+
+with :math:`s_A` the symbols of :math:`A`, :math:`s_D` the other symbols and
+:math:`s_{D,\mathrm{off}}` the symbolic off-diagonal entries of the upper triangle of :math:`D`,
+fitted to measured derivations of every quantity (see ``CALIBRATION``). It is a guard, not a
+promise: it errs on the slow side so that a refused model would indeed have taken minutes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy as sp
+
+from ..errors import ResourceError
+
+__all__ = ["estimate_cost", "check_cost", "SLOW_SECONDS", "CALIBRATION"]
+
+#: derivations estimated above this many seconds are refused unless ``allow_slow=True``
+SLOW_SECONDS = 60.0
+
+#: measured seconds for every quantity (one run each, on a shared 2-core machine while other
+#: work ran): (n, symbols in A, other symbols, symbolic off-diagonal entries of D) -> seconds;
+#: None: stopped after 150-200 s
+CALIBRATION = {
+    (2, 4, 2, 0): 1.4,
+    (2, 4, 3, 1): 2.0,
+    (3, 3, 0, 0): 1.8,
+    (3, 6, 0, 0): 6.3,
+    (3, 9, 0, 0): 16.4,
+    (3, 3, 3, 0): 3.8,
+    (3, 6, 3, 0): 9.8,
+    (3, 9, 3, 0): 20.2,
+    (3, 9, 6, 3): None,
+    (4, 2, 0, 0): 12.5,
+    (4, 4, 0, 0): 22.3,
+    (4, 1, 4, 0): 19.3,
+    (5, 2, 0, 0): 116.0,
+    (5, 1, 5, 0): None,
+}
+
+# log-seconds model fitted to CALIBRATION: intercept and slopes by dimension; beyond n = 5 the
+# intercept grows by 2.2 per dimension (a factor 9, as from n = 4 to n = 5)
+_INTERCEPT = {1: -3.0, 2: -1.1, 3: -0.5, 4: 1.95, 5: 4.15}
+_SLOPE_A = {1: 0.2, 2: 0.3, 3: 0.37, 4: 0.3, 5: 0.3}
+_SLOPE_D = 0.15
+_SLOPE_OFF = {1: 0.0, 2: 0.2, 3: 0.9, 4: 1.0, 5: 1.0}
+
+
+def _params(n: int):
+    if n in _INTERCEPT:
+        return _INTERCEPT[n], _SLOPE_A[n], _SLOPE_OFF[n]
+    return _INTERCEPT[5] + 2.2 * (n - 5), _SLOPE_A[5], _SLOPE_OFF[5]
+
+
+def _counts(A: sp.Matrix, D: sp.Matrix, extra_symbols=()):
+    sym_A = set().union(*[e.free_symbols for e in A])
+    sym_all = sym_A.union(*[e.free_symbols for e in D], set(extra_symbols))
+    n = A.shape[0]
+    off = sum(1 for i in range(n) for j in range(i + 1, n) if D[i, j].free_symbols)
+    return n, len(sym_A), len(sym_all) - len(sym_A), off
+
+
+def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols=()) -> float:
+    """Rough seconds to derive every quantity of the model ``(A, D)`` (see module notes).
+
+    Models without symbols are cheap at any size used in practice (exact rational arithmetic);
+    they get a small cost growing with the dimension.
+    """
+    n, s_a, s_d, off = _counts(A, D, extra_symbols)
+    if s_a + s_d == 0:
+        return 0.05 * n**3
+    c, alpha, gamma = _params(n)
+    return math.exp(c + alpha * s_a + _SLOPE_D * s_d + gamma * off)
+
+
+def check_cost(A: sp.Matrix, D: sp.Matrix, *, allow_slow: bool = False,
+               extra_symbols=()) -> float:
+    """Return :func:`estimate_cost`; raise :class:`ResourceError` above ``SLOW_SECONDS``.
+
+    ``allow_slow=True`` lifts the limit. The message names the model's size and what to do.
+    """
+    est = estimate_cost(A, D, extra_symbols)
+    if est > SLOW_SECONDS and not allow_slow:
+        n, s_a, s_d, off = _counts(A, D, extra_symbols)
+        shown = f"{est:.0f} s" if est < 1e5 else "more than a day"
+        raise ResourceError(
+            f"a symbolic derivation of this {n}x{n} model ({s_a} symbols in the drift, {s_d} "
+            f"more elsewhere, {off} symbolic off-diagonal entries of D) is estimated to take "
+            f"{shown} (the limit is {SLOW_SECONDS:.0f} s); nothing was started. Give numeric "
+            "values for some entries (off-diagonal entries of D first, then drift entries), use "
+            "stochthermo.exact for numbers, or pass allow_slow=True to derive anyway"
+        )
+    return est
