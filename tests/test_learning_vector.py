@@ -289,3 +289,39 @@ def test_invalid_vector_arguments():
         _learner(2, seed=0).closed_form(3, method="symbolic")
     with pytest.raises(ValidationError, match="no\nGaussianMean|no GaussianMean"):
         _learner(2, seed=0).model()
+
+
+def test_generalization_gap_matches_simulation():
+    g = GaussianLearner(mu=1.0, data_std=1.2, n_data=8, batch_size=2, lr=0.15,
+                        init_mean=-0.5, init_var=0.8)
+    ts = np.array([0, 3, 9])
+    cf = g.closed_form(ts)
+    ens = g.simulate(10, n_datasets=4000, seed=31, record=("params", "loss"))
+    s2, sd2 = g.model_std**2, g.data_std**2
+    th = ens.params[:, ts, 0]
+    pop = 0.5 * ((th - g.mu) ** 2 + sd2) / s2 + 0.5 * math.log(2 * math.pi * s2)
+    gap = pop - ens.loss[:, ts]
+    z = (gap.mean(axis=0) - cf["generalization_gap"]) / (gap.std(axis=0, ddof=1)
+                                                          / math.sqrt(gap.shape[0]))
+    assert np.all(np.abs(z) < 3.5), z
+    # in-sample fit: the gap is positive once theta depends on B
+    assert np.all(cf["generalization_gap"][1:] > 0)
+
+
+def test_efficiency_and_xu_raginsky_helpers():
+    from stochthermo.learning import learning_efficiency, xu_raginsky_bound
+    from stochthermo.results import Estimate
+
+    g = _learner(3, seed=2)
+    t = np.arange(0, 15)
+    cf = g.closed_form(t)
+    dS = cf["entropy_theta"] - cf["entropy_theta"][0]
+    cum = np.concatenate([[0.0], np.cumsum(cf["medium_entropy_theta"])])[:-1]
+    eta = learning_efficiency(cf["l_info"][1:], dS[1:], cum[1:])
+    np.testing.assert_allclose(eta, cf["efficiency"][1:], rtol=1e-12)
+    assert xu_raginsky_bound(0.5, 100, 1.0) == pytest.approx(0.1)
+    b = xu_raginsky_bound(Estimate(0.5, 0.01), 100, 1.0)
+    assert b.value == pytest.approx(0.1) and b.stderr == pytest.approx(0.1 / 1.0 * 0.01)
+    assert xu_raginsky_bound(-0.01, 10, 1.0) == 0.0
+    with pytest.raises(ValidationError):
+        xu_raginsky_bound(0.5, 0, 1.0)

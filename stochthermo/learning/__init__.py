@@ -27,7 +27,7 @@ from ._gaussian import (
     gaussian_learner_estimates,
     step_decay,
 )
-from ._info import discrete_mi, gaussian_mi
+from ._info import discrete_mi, gaussian_mi, learning_efficiency, xu_raginsky_bound
 from ._ppm import PPM, GaussianMean, LinearRegression, MLPClassifier, SoftmaxRegression
 
 __all__ = [
@@ -48,6 +48,8 @@ __all__ = [
     "gaussian_learner_estimates",
     "gaussian_mi",
     "discrete_mi",
+    "learning_efficiency",
+    "xu_raginsky_bound",
     "quasi_static_sweep",
     "QuasiStaticSweep",
     "fit_loglog_slope",

@@ -45,7 +45,8 @@ CLOSED_FORM_KEYS = (
     "sigma_x", "entropy_theta", "entropy_theta_given_b",
 )
 EXTRA_KEYS = ("sigma_x_kl", "l_info_functional", "info_flow_x_accumulated", "heat_theta", "kl",
-              "mean_theta", "var_theta", "var_theta_given_b", "sq_dev_bbar")
+              "mean_theta", "var_theta", "var_theta_given_b", "sq_dev_bbar",
+              "generalization_gap")
 #: the parameter reservoir's second law (``theory/learning.md`` section 7), given B
 RESERVOIR_KEYS = ("medium_entropy_theta", "info_flow_theta_given_b", "sigma_theta",
                   "sigma_x_given_b", "sigma_total", "entropy_production_theta",
@@ -397,7 +398,8 @@ class GaussianLearner:
             ``info_flow_x_accumulated`` (``sum_{s<t} info_flow_x(s)``, the accumulated
             information flow into X; the old name ``l_info_flow`` still reads, with a
             ``DeprecationWarning``), ``heat_theta``, ``kl``, ``sq_dev_bbar``
-            (``E |Theta_t - Bbar|^2``), the moments ``mean_theta``, ``var_theta``,
+            (``E |Theta_t - Bbar|^2``), ``generalization_gap`` (``E[L(Theta_t) -
+            U_B(Theta_t)]``, L the population loss), the moments ``mean_theta``, ``var_theta``,
             ``var_theta_given_b`` (arrays ``(d,)``, ``(d, d)`` per step for a vector
             learner, floats otherwise) and the parameter reservoir's :data:`RESERVOIR_KEYS`
             (``theory/learning.md`` section 7; NaN under ``sampling="reshuffle"``, whose
@@ -426,7 +428,7 @@ class GaussianLearner:
             out = {name: v[tt] for name, v in num.items()}
         else:
             out = self._symbolic(tt, tmax)
-            for name in ("sq_dev_bbar", *RESERVOIR_KEYS):
+            for name in ("sq_dev_bbar", "generalization_gap", *RESERVOIR_KEYS):
                 out[name] = num[name][tt]
         if tt.ndim == 0:
             out = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in out.items()}
@@ -676,6 +678,12 @@ def _propagate(g: GaussianLearner, tmax: int) -> dict:
         out["entropy_theta"] = ent_ld(_logdet(W[:T]), d)
         out["entropy_theta_given_b"] = ent_ld(_logdet(V), d)
         out["sq_dev_bbar"] = msq(iT, iB, eye)
+        # exact generalisation gap E[L(theta) - U_B(theta)], L the population loss:
+        # 1/2 E|theta - mu|^2_{S^-1} - 1/2 E|theta - Bbar|^2_{S^-1} + tr(S^-1 S_d) / (2N)
+        dmu = M[:T] - mu
+        pop = np.einsum("ij,tji->t", Sinv, W[:T]) + np.einsum("ti,ij,tj->t", dmu, Sinv, dmu)
+        out["generalization_gap"] = 0.5 * (pop - msq(iT, iB, Sinv)) + 0.5 * np.trace(
+            Sinv @ g.data_cov_matrix) / g.n_data
         if g.is_vector:
             out["mean_theta"] = M[:T].copy()
             out["var_theta"] = W[:T].copy()

@@ -11,7 +11,8 @@ from scipy.special import digamma
 
 from ..results import Estimate
 
-__all__ = ["gaussian_mi", "gaussian_mi_value", "gaussian_mi_bias", "jackknife", "discrete_mi"]
+__all__ = ["gaussian_mi", "gaussian_mi_value", "gaussian_mi_bias", "jackknife", "discrete_mi",
+           "learning_efficiency", "xu_raginsky_bound"]
 
 
 def _cols(a):
@@ -100,3 +101,91 @@ def discrete_mi(probs) -> np.ndarray:
             return -np.where(q > 0, q * np.log(q), 0.0).sum(axis=-1)
 
     return h(p.mean(axis=0)) - h(p).mean(axis=0)
+
+
+def _value_error(x):
+    if isinstance(x, Estimate):
+        return np.asarray(x.value, dtype=float), np.asarray(x.stderr, dtype=float)
+    return np.asarray(x, dtype=float), None
+
+
+def learning_efficiency(info, entropy_change, medium_entropy):
+    r"""Learning efficiency ``eta = I / (Delta S(Theta) + Q / T)`` (Goldt & Seifert 2017).
+
+    Parameters
+    ----------
+    info : float, array or Estimate
+        Information learned, ``I_L`` (or ``I_M``) at step t.
+    entropy_change : float or array
+        ``S(Theta_t) - S(Theta_0)``.
+    medium_entropy : float or array
+        Entropy delivered to the parameters' medium over the first t moves, ``Q / T``; for
+        anisotropic noise the ``D^-1``-weighted ``sum_s <ln P(theta_{s+1}|theta_s, B) /
+        P(theta_s|theta_{s+1}, B)>`` (``GaussianLearner.closed_form`` key
+        ``medium_entropy_theta``).
+
+    Returns
+    -------
+    float, array or Estimate
+        ``eta``; ``eta <= 1`` by the parameters' second law given B (``theory/learning.md``
+        section 9), with the error of ``info`` propagated when it is an Estimate.
+
+    Examples
+    --------
+    >>> learning_efficiency(0.2, 0.5, 0.5)
+    0.2
+    """
+    v, e = _value_error(info)
+    den = np.asarray(entropy_change, dtype=float) + np.asarray(medium_entropy, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = v / den
+        if e is None:
+            return float(eta) if eta.ndim == 0 else eta
+        return Estimate(eta if eta.ndim else float(eta), np.abs(e / den) if eta.ndim else
+                        float(abs(e / den)), "learning_efficiency", {"denominator": den})
+
+
+def xu_raginsky_bound(m_info, n_data, sub_gaussian):
+    r"""Xu-Raginsky bound on the mean generalisation gap from M-info.
+
+    ``|E gen| <= sqrt(2 sigma^2 I(Theta; B) / N)`` for a loss that is ``sigma``-sub-Gaussian
+    under the data distribution for every theta (Xu & Raginsky 2017).
+
+    Parameters
+    ----------
+    m_info : float, array or Estimate
+        ``I(Theta; B)`` in nats (negative estimates are clipped at 0).
+    n_data : int
+        Training-set size N.
+    sub_gaussian : float
+        ``sigma``; for a loss with values in ``[a, b]``, ``(b - a) / 2``.
+
+    Returns
+    -------
+    float, array or Estimate
+        The bound (error propagated by the delta method for an Estimate).
+
+    Notes
+    -----
+    The quadratic loss of the linear-Gaussian learner is not sub-Gaussian (its tail is
+    chi-square), so the premise fails there; its exact gap is the closed-form key
+    ``generalization_gap`` (``theory/learning.md`` section 9).
+
+    Examples
+    --------
+    >>> round(xu_raginsky_bound(0.5, 100, 1.0), 6)
+    0.1
+    """
+    from .._validation import positive_float, positive_int
+
+    n = positive_int("n_data", n_data)
+    s = positive_float("sub_gaussian", sub_gaussian)
+    v, e = _value_error(m_info)
+    b = np.sqrt(2.0 * s**2 * np.clip(v, 0.0, None) / n)
+    if e is None:
+        return float(b) if b.ndim == 0 else b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.where(v > 0, b / (2.0 * np.where(v > 0, v, 1.0)) * e,
+                      np.sqrt(2.0 * s**2 * e / n))
+    return Estimate(b if b.ndim else float(b), se if b.ndim else float(se),
+                    "xu_raginsky_bound", {"n_data": n, "sub_gaussian": s})
