@@ -168,3 +168,14 @@ def test_bad_input():
         simulate_jump(m, n_traj=10**6, t_max=1e6)
     with pytest.raises(ResourceError, match="GiB"):
         simulate_jump(m, n_traj=10**6, n_steps=10**4, dt=1e-6)
+
+
+def test_transient_occupation_matches_matrix_exponential():
+    """From a fixed state, the sampled states follow p(t) = exp(G t) p0 at every grid time."""
+    m = _model(4)
+    ens = simulate_jump(m, n_traj=4000, n_steps=6, dt=0.25, seed=99, x0=0)
+    P = ej.transient_distribution(m, ens.times, p0=0)
+    for g in range(1, len(ens.times)):
+        onehot = ens.states[:, g][:, None] == np.arange(m.n_states)[None, :]
+        z = _z(onehot, P[g])
+        assert np.all(np.abs(z) < 3.5), (g, z)
