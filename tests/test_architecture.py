@@ -22,6 +22,123 @@ def _imports(path):
             yield mod, node.lineno
 
 
+def _module_name(path):
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def _targets(path):
+    """Modules of ours that ``path`` imports, at module level or inside functions.
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module of ours,
+    else of ``pkg``. The implicit import of a parent package's ``__init__`` is not counted (it
+    would join every module to the top-level package).
+    """
+    name = _module_name(path)
+    base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                up = base[: len(base) - (node.level - 1)]
+                mod = ".".join(up + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            for a in node.names:
+                sub = f"{mod}.{a.name}"
+                yield (sub if sub in MODULES else mod), node.lineno
+
+
+def import_graph():
+    """``{module: {imported module of ours: first line}}`` over ``stochthermo/``."""
+    graph = {}
+    for name, path in MODULES.items():
+        edges = {}
+        for target, line in _targets(path):
+            if target in MODULES and target != name:
+                edges.setdefault(target, line)
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph):
+    """One import cycle as a list of modules (first == last), or None (depth-first search)."""
+    state, path = {}, []
+
+    def visit(v):
+        state[v] = 1
+        path.append(v)
+        for w in sorted(graph[v]):
+            if state.get(w) == 1:
+                return path[path.index(w):] + [w]
+            if w not in state:
+                found = visit(w)
+                if found:
+                    return found
+        path.pop()
+        state[v] = 2
+        return None
+
+    for v in sorted(graph):
+        if v not in state:
+            found = visit(v)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_counting_function_level_imports():
+    graph = import_graph()
+    cycle = find_cycle(graph)
+    if cycle:
+        hops = " -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:]))
+        raise AssertionError(f"import cycle: {hops} -> {cycle[-1]}")
+
+
+def test_cycle_finder_sees_a_cycle():
+    """Control: the search finds a planted cycle and passes an acyclic graph."""
+    assert find_cycle({"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b": 1}, "b": {}, "c": {"a": 1, "b": 2}}) is None
+
+
+def test_function_level_imports_are_in_the_graph():
+    """Control: imports inside functions count (the feature dispatch used to hide a cycle)."""
+    graph = import_graph()
+    assert "stochthermo.simulation._chunked" in graph["stochthermo.simulation._simulate"]
+    assert "stochthermo.kernels._langevin" in graph["stochthermo.simulation._plans"]
+
+
+def test_executor_and_distributed_know_no_feature():
+    graph = import_graph()
+    features = ("stochthermo.simulation", "stochthermo.learning", "stochthermo.bridge",
+                "stochthermo.store")
+    for mod in ("stochthermo._executor", "stochthermo.distributed"):
+        for target, line in graph[mod].items():
+            assert not target.startswith(features), f"{mod}:{line} imports {target}"
+
+
+def test_nothing_below_the_cli_imports_commands():
+    for name, path in MODULES.items():
+        if name.startswith("stochthermo.commands") or name == "stochthermo.cli":
+            continue
+        for target, line in _targets(path):
+            assert not target.startswith("stochthermo.commands"), f"{name}:{line} imports {target}"
+
+
+def test_kernels_import_nothing_of_ours_but_kernels():
+    for name, path in MODULES.items():
+        if not name.startswith("stochthermo.kernels"):
+            continue
+        for target, line in _targets(path):
+            if target.startswith("stochthermo"):
+                assert target.startswith("stochthermo.kernels"), f"{name}:{line} imports {target}"
+
+
 def test_kernels_import_only_numba_numpy_and_kernels():
     allowed = ("numba", "numpy", "math", "stochthermo.kernels", "__future__", "typing", "os")
     for f in (PKG / "kernels").rglob("*.py"):

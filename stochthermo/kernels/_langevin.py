@@ -20,6 +20,10 @@ Conventions shared by the kernels (``n`` = number of steps of this call, ``j`` =
   ``i < dh`` summed by ``labels``; then work (if ``work_on``),
   ``1/2 x'^T WK_j x' + wk_j . x' + w0_j``; then one column per current,
   ``(CW_c x_mid + cb_c) . (x' - x)``.
+- Read-only inputs come grouped in tuples (weights, step counts, random stream, observable
+  weights); each kernel's docstring lists the order. Arrays the kernels write are separate
+  arguments: Numba 0.68 drops writes in a ``prange`` loop to a 1-d array unpacked from a
+  tuple argument (the stream counters were lost that way).
 - ``fail[k]``: ``-1``, or the absolute step (``step0 + j + 1``) at which the state stopped
   being finite; that trajectory stops there.
 """
@@ -35,10 +39,18 @@ __all__ = ["affine_dense", "affine_diag"]
 
 
 @njit(cache=True, parallel=True)
-def affine_dense(x, P, b, Q, q_diag, n, save_every, slot0, step0, seeds, counters, zig, noise,
-                 out_x, G, g, labels, n_blocks, work_on, WK, wk, w0, CW, cb, acc, out_obs,
-                 fail):
-    """General affine update with observables; see the module docstring for the arguments."""
+def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, out_obs, fail):
+    """General affine update with observables; see the module docstring for the arguments.
+
+    Read-only inputs come in tuples: ``weights = (P, b, Q)``,
+    ``steps = (n, save_every, slot0, step0)``, ``stream = (seeds, zig, noise)``,
+    ``obs = (G, g, labels, n_blocks, work_on, WK, wk, w0, CW, cb)``; the arrays written
+    (``x, counters, acc, out_x, out_obs, fail``) are separate arguments.
+    """
+    P, b, Q = weights
+    n, save_every, slot0, step0 = steps
+    seeds, zig, noise = stream
+    G, g, labels, n_blocks, work_on, WK, wk, w0, CW, cb = obs
     n_traj, ds = x.shape
     m = Q.shape[2]
     dsave = out_x.shape[2]
@@ -134,13 +146,17 @@ def affine_dense(x, P, b, Q, q_diag, n, save_every, slot0, step0, seeds, counter
 
 
 @njit(cache=True, parallel=True)
-def affine_diag(x, p, b, q, n, save_every, slot0, step0, seeds, counters, zig, noise, out_x,
-                gd, g, labels, n_blocks, acc, out_obs, fail):
+def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, fail):
     """Diagonal fast path ``x'_i = p_i x_i + b_i + q_i z_i`` (time-independent).
 
-    Heat (if ``gd`` is non-empty) uses the diagonal weight ``(gd_i x_mid_i + g_i) dx_i``.
-    Arguments otherwise as in :func:`affine_dense`.
+    ``weights = (p, b, q)``; ``heat = (gd, g, labels)``: heat (if ``gd`` is non-empty) uses the
+    diagonal weight ``(gd_i x_mid_i + g_i) dx_i`` summed by ``labels``. ``steps``, ``stream``
+    and the written arrays as in :func:`affine_dense`.
     """
+    p, b, q = weights
+    n, save_every, slot0, step0 = steps
+    seeds, zig, noise = stream
+    gd, g, labels = heat
     n_traj, d = x.shape
     heat_on = gd.shape[0] > 0
     n_obs = acc.shape[1]

@@ -28,10 +28,20 @@ __all__ = ["nonlinear_sde"]
 
 
 @njit(parallel=True)
-def nonlinear_sde(drift, potential, params, x, h, method, n, save_every, slot0, step0,
-                  L, diag_noise, seeds, counters, zig, noise, out_x, G, labels, n_blocks,
-                  time_dep, work_on, CW, cb, acc, out_obs, fail):
-    """Euler or Heun steps for ``n_traj`` trajectories; see the module docstring."""
+def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, stream, obs,
+                  x, counters, acc, out_x, out_obs, fail):
+    """Euler or Heun steps for ``n_traj`` trajectories; see the module docstring.
+
+    Read-only inputs come in tuples: ``noise_weights = (L, diag_noise)``,
+    ``steps = (n, save_every, slot0, step0)``, ``stream = (seeds, zig, noise)``,
+    ``obs = (G, labels, n_blocks, time_dep, work_on, CW, cb)``; the arrays written
+    (``x, counters, acc, out_x, out_obs, fail``) are separate arguments (see
+    :mod:`._langevin` for why).
+    """
+    L, diag_noise = noise_weights
+    n, save_every, slot0, step0 = steps
+    seeds, zig, noise = stream
+    G, labels, n_blocks, time_dep, work_on, CW, cb = obs
     n_traj, d = x.shape
     m = L.shape[1]
     heat_on = G.shape[0] > 0

@@ -19,7 +19,7 @@ from .._validation import positive_int
 from ..distributed import LEAF, REDUCTIONS, EnsembleMoments, chunk_moments, fold_moments
 from ..ensemble import Ensemble
 from ..errors import ValidationError
-from ._core import run_local
+from ._engine import run_local, simulate_guard
 
 __all__ = ["merge_states", "simulate_chunk", "simulate_chunked", "x0_for_chunks"]
 
@@ -104,6 +104,8 @@ def simulate_chunked(model: Any, *, n_traj: int, seed: Any = None, x0: Any = Non
     """
     _check_chunked(kw, reduce)
     n_traj = positive_int("n_traj", n_traj)
+    if reduce is None:  # the gathered trajectories; each chunk checks its own share too
+        simulate_guard(model, n_traj=n_traj, **kw)
     cl, owned = _executor.get_client(client, scheduler)
     try:
         align = LEAF if reduce else 1

@@ -7,7 +7,7 @@ from typing import Any
 from ..distributed import EnsembleMoments
 from ..ensemble import Ensemble
 from ._chunked import simulate_chunked
-from ._core import run_local
+from ._engine import run_local
 
 __all__ = ["simulate"]
 
@@ -16,8 +16,8 @@ def simulate(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float |
              method: str | None = None, x0: Any = None, save_every: int = 1, seed: Any = None,
              observables: Any = (), progress: bool | None = None, resume: Ensemble | None = None,
              client: Any = None, scheduler: str | None = None, chunk_size: int | None = None,
-             reduce: str | None = None, retries: int = 2, _noise: Any = None,
-             _traj_offset: int = 0) -> Ensemble | EnsembleMoments:
+             reduce: str | None = None, retries: int = 2, max_bytes: int | None = None,
+             _noise: Any = None, _traj_offset: int = 0) -> Ensemble | EnsembleMoments:
     r"""Simulate an ensemble of independent trajectories of ``model``.
 
     Parameters
@@ -74,6 +74,11 @@ def simulate(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float |
         without a client, with identical bits.
     retries : int, optional
         Times Dask re-runs a chunk whose task raised (lost workers are handled by Dask itself).
+    max_bytes : int, optional
+        Memory budget of the outputs (default: half of the machine's physical memory). The
+        bytes of the saved states and observables are estimated before anything runs
+        (``n_traj * (n_steps // save_every + 1) * (dim + observable columns) * 8``, for one
+        chunk with ``reduce``); a larger request raises ``ResourceError``.
 
     Returns
     -------
@@ -83,14 +88,22 @@ def simulate(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float |
 
     Raises
     ------
+    ResourceError
+        The outputs would exceed ``max_bytes``; nothing was started. Cut ``n_traj`` or the
+        saved points (``save_every``), use ``reduce="moments"`` or
+        :func:`stochthermo.store.simulate_to_store`.
     ValidationError
         Bad arguments (``dt <= 0``, ``n_traj < 1``, wrong ``x0`` shape, NaN input, unknown
         method or observable).
     ModelError
         An observable that does not exist for the model (e.g. heat with singular ``D``).
     SimulationError
-        A trajectory left the finite numbers; the message names the step and trajectory, and
-        ``partial`` holds the states saved so far.
+        A trajectory left the finite numbers; the message names the step and trajectory and
+        how far the run got; ``partial`` holds the states saved so far (NaN where nothing was
+        written).
+    UnstableModelError
+        A ``LinearizedSGD`` whose update map has spectral radius >= 1 (the message gives the
+        largest stable lr).
 
     Notes
     -----
@@ -115,7 +128,8 @@ def simulate(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float |
             model, n_traj=n_traj, n_steps=n_steps, dt=dt, method=method, x0=x0,
             save_every=save_every, seed=seed, observables=observables, progress=progress,
             resume=resume, client=client, scheduler=scheduler, chunk_size=chunk_size,
-            reduce=reduce, retries=retries, _noise=_noise)
+            reduce=reduce, retries=retries, max_bytes=max_bytes, _noise=_noise)
     return run_local(model, n_traj=n_traj, n_steps=n_steps, dt=dt, method=method, x0=x0,
                      save_every=save_every, seed=seed, observables=observables,
-                     progress=progress, resume=resume, _noise=_noise, _traj_offset=_traj_offset)
+                     progress=progress, resume=resume, max_bytes=max_bytes, _noise=_noise,
+                     _traj_offset=_traj_offset)
