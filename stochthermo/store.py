@@ -503,14 +503,15 @@ def _create(zarr, path, record, res, n_traj, chunk_size):
     rows = min(chunk_size, n_traj)
     root = zarr.open_group(str(path), mode="a")
     cfg = {"write_empty_chunks": True}
+    # no chunk is recorded yet, so arrays left by an interrupted first write are replaced
     root.create_array("x", shape=(n_traj,) + x.shape[1:], chunks=(rows,) + x.shape[1:],
-                      dtype="f8", fill_value=np.nan, config=cfg)
+                      dtype="f8", fill_value=np.nan, config=cfg, overwrite=True)
     arrays = {"x": x.ndim}
     for k, v in res["observables"].items():
         v = np.asarray(v)
         root.create_array(f"obs_{k}", shape=(n_traj,) + v.shape[1:],
                           chunks=(rows,) + v.shape[1:], dtype=v.dtype.str, fill_value=0,
-                          config=cfg)
+                          config=cfg, overwrite=True)
         arrays[f"obs_{k}"] = v.ndim
     t = np.asarray(res["t"], dtype=np.float64)
     record.arrays = arrays

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stochthermo.bridge import read_checkpoint
-from stochthermo.errors import BridgeError
+from stochthermo.errors import BridgeError, ResourceError
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "bridge")
 SOURCES = {n: pathlib.Path(os.path.join(FIX, n)).read_bytes()
@@ -48,7 +48,7 @@ def test_mutated_checkpoints_raise_only_bridge_errors(tmp_path, name, muts):
     p.write_bytes(mutate(SOURCES[name], muts))
     try:
         sd = read_checkpoint(p)
-    except BridgeError:
+    except (BridgeError, ResourceError):  # ResourceError: a mutation asking for gigabytes
         pass
     else:
         assert all(isinstance(v, np.ndarray) for v in sd.values())

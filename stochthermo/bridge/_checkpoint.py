@@ -62,9 +62,9 @@ class _Checkpoint:
                         v = v.materialize().item()
                     if isinstance(v, np.ndarray) and v.size == 1:
                         v = v.item()
-                    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+                    if isinstance(v, str) and 0 < len(v.strip()) <= 18 and v.strip().isdigit():
                         v = int(v)
-                    if isinstance(v, int) and not isinstance(v, bool):
+                    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**62:
                         return v
         return None
 

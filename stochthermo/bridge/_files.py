@@ -1,6 +1,7 @@
 """Opening untrusted files safely, and the per-file budget on amplified bytes.
 
-Two guards shared by every reader of the bridge (see ``theory/bridge.md``, "Untrusted files"):
+Two guards shared by every reader of the bridge (``theory/bridge.md`` section 5 describes the
+formats they protect):
 
 * :func:`open_regular` opens only regular files: ``os.stat`` + ``stat.S_ISREG`` before the open,
   the open itself with ``O_NONBLOCK`` (a FIFO or a device named ``step_000010.pt`` can never

@@ -113,7 +113,14 @@ def _step_from_name(fname: str):
             stem = stem[: -len(suf)]
             break
     nums = _DIGITS.findall(stem)
-    return int(nums[-1]) if nums else None
+    if not nums:
+        return None
+    if len(nums[-1]) > 18:  # beyond int64: not a training step
+        raise BridgeError(
+            f"{fname}: the step {nums[-1][:30]}... in the file name has more than 18 digits; "
+            "name checkpoints like 'step_000100.pt'"
+        )
+    return int(nums[-1])
 
 
 def _vetted(full, root, follow_links):
