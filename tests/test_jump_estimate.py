@@ -97,6 +97,9 @@ def test_general_model_and_errors():
     one = simulate_jump(m, n_traj=1, t_max=10.0, seed=1)
     with pytest.raises(InsufficientDataError, match="2 independent"):
         st.estimate.entropy_production(one)
+    still = simulate_jump(m, n_traj=5, t_max=1e-9, seed=1)
+    with pytest.raises(InsufficientDataError, match="no jump"):
+        st.estimate.entropy_production(still)
     bare = simulate_jump(m, n_traj=5, t_max=1.0, seed=1, observables=("n_jumps",))
     with pytest.raises(ValidationError, match="residence"):
         st.estimate.entropy_production(bare)

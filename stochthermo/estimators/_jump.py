@@ -51,6 +51,17 @@ def _grouped(arr, slices):
     return np.stack([arr[s].sum(axis=0) for s in slices])
 
 
+def _counts(ens, slices):
+    """Counted jumps per jackknife group, (G, n, n); refuses data without any jump."""
+    total = int(np.asarray(ens.counts).sum())
+    if total == 0:
+        raise InsufficientDataError(
+            f"the ensemble holds no jump at all (n_traj={ens.n_traj}, t_max={ens.t_max:g}); "
+            "simulate longer trajectories"
+        )
+    return _grouped(np.asarray(ens.counts, dtype=np.float64), slices)
+
+
 def _residence(ens):
     if "residence" not in ens.observables:
         raise ValidationError(
@@ -92,7 +103,7 @@ def _one_way_warning(N):
 
 
 def _ep_plugin(ens, slices, *, bias_correct, **_):
-    counts = _grouped(np.asarray(ens.counts, dtype=np.float64), slices)
+    counts = _counts(ens, slices)
     resid = _grouped(_residence(ens), slices)
     masks = _bipartite_masks(ens)
 
@@ -147,7 +158,7 @@ def _coarse_counts(N, lab):
 
 def _ep_pairs(ens, slices, *, bias_correct, observe, labels, **_):
     lab, what = _labels(ens, observe, labels)
-    counts = _coarse_counts(_grouped(np.asarray(ens.counts, dtype=np.float64), slices), lab)
+    counts = _coarse_counts(_counts(ens, slices), lab)
     resid = _grouped(_residence(ens), slices)
 
     def func(stats):
@@ -257,7 +268,7 @@ def _flow_plugin(ens, slices, *, bias_correct):
     if masks is None:
         raise ModelError("information_flow needs data from a BipartiteJump model")
     nx, ny = ens.meta["nx"], ens.meta["ny"]
-    counts = _grouped(np.asarray(ens.counts, dtype=np.float64), slices)
+    counts = _counts(ens, slices)
     resid = _grouped(_residence(ens), slices)
     xmask, ymask = masks
 
