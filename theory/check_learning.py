@@ -97,4 +97,31 @@ r, tau = sp.symbols("r tau", positive=True)
 noise_part = (tau / r) * (r / s**2) ** 2 * sd**2 / m / (2 * s**2)
 assert sp.simplify(sp.diff(sp.log(noise_part), r) * r) == 1
 print("quasi-static: conditional EP ~ lr^1 OK")
+# 5. reshuffling: batch means of one epoch (section 8) ------------------------------------
+import itertools  # noqa: E402
+
+for Nn, mm in ((4, 2), (5, 2), (6, 3)):
+    bs = sp.symbols(f"b0:{Nn}", real=True)
+    bbar = sum(bs) / Nn
+    SB = sum((x - bbar) ** 2 for x in bs) / Nn          # the training set's own variance
+    perms = list(itertools.permutations(range(Nn)))
+    var1 = sum((sum(bs[i] for i in p[:mm]) / mm - bbar) ** 2 for p in perms) / len(perms)
+    cov12 = sum((sum(bs[i] for i in p[:mm]) / mm - bbar)
+                * (sum(bs[i] for i in p[mm:2 * mm]) / mm - bbar) for p in perms) / len(perms)
+    assert sp.expand(var1 - SB * (Nn - mm) / (mm * (Nn - 1))) == 0
+    assert sp.expand(cov12 + SB / (Nn - 1)) == 0
+print("reshuffling: Var = S_B (N-m)/(m(N-1)), Cov(two batches) = -S_B/(N-1) OK")
+
+# 6. isotropic medium entropy = q_Theta / T_eff (section 7) ------------------------------
+th, th1, bb, sig = sp.symbols("theta theta1 Bbar sigma", real=True)
+Q = k**2 * sig**2
+a_fw = th1 - (1 - k) * th - k * bb
+b_bw = th - (1 - k) * th1 - k * bb
+ds_m = (b_bw**2 - a_fw**2) / (2 * Q)
+q_theta = -((th1 - bb) ** 2 - (th - bb) ** 2) / (2 * s**2)
+T_eff = k * sig**2 / ((2 - k) * s**2)
+assert sp.simplify(ds_m - q_theta / T_eff) == 0
+# T_eff makes exp(-U_B/T_eff) stationary: Var = k^2 sigma^2 / (1 - (1-k)^2) = T_eff s^2
+assert sp.simplify(k**2 * sig**2 / (1 - (1 - k) ** 2) - T_eff * s**2) == 0
+print("reservoir: Delta s_m = q_Theta / T_eff for isotropic noise OK")
 print("all checks passed")

@@ -1,7 +1,7 @@
 r"""M-info and L-info of ensembles of trained models over training sets x seeds.
 
 ``m_info(ensemble, t)`` estimates ``I(Theta_t; B)`` and ``l_info(ensemble, t, reading=...)``
-the learned information of ``theory/learning.md`` section 6, from a
+the learned information of ``theory/learning.md`` section 10, from a
 :class:`stochthermo.learning.LearningEnsemble` (trials ``k = dataset * n_trials + trial``,
 ``data_of[k]`` the training set). Every result is an :class:`~stochthermo.results.Estimate`
 whose ``meta["assumptions"]`` says what the number is (exact, a Gaussian reading, a projection,
@@ -279,7 +279,7 @@ def discrete_l_info(probs, *, bias_correct=True) -> Estimate:
     ``I(X; B) = I(Y; B | U)``, the mean over probe inputs. The plug-in entropies are biased
     low by ``1/2 sum_y Var(phat_y) / p_y``; ``Var`` of a seed average is the seed variance
     over M (unbiased sample variance), that of the grand mean the variance of the
-    training-set averages over K. ``theory/learning.md`` section 6.
+    training-set averages over K. ``theory/learning.md`` section 10.
     """
     p = np.asarray(probs, dtype=float)
     if p.ndim != 4:
@@ -449,7 +449,7 @@ def m_info(ensemble, t, *, method="auto", b="auto", n_components=None, learner=N
 
     Notes
     -----
-    ``theory/learning.md`` section 6. Gaussian ``mean`` route:
+    ``theory/learning.md`` section 10. Gaussian ``mean`` route:
     ``1/2 ln(det C_TT det C_BB / det C)`` minus its Wishart bias; ``label`` route:
     ``1/2 [ln det Cov(Theta) - ln det E_B Cov(Theta | B)]`` (pooled within-set covariance),
     jackknife bias correction. Errors: delete-a-group jackknife over training sets.
@@ -548,7 +548,7 @@ def l_info(ensemble, t, *, reading="mi", method="auto", b="auto", probe=None, ou
     Discrete outputs (classifiers), ``mi``: ``I(Y; B | U) = mean_u [H(E_B pbar_B) -
     E_B H(pbar_B)]`` exactly from the model probabilities (:func:`discrete_l_info`).
     Continuous outputs: Gaussian (``mean`` or ``label`` route) or KSG on the recorded samples
-    ``X_{t+1}``. ``theory/learning.md`` section 6.
+    ``X_{t+1}``. ``theory/learning.md`` section 10.
 
     Examples
     --------
