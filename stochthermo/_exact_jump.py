@@ -422,17 +422,15 @@ def learning_efficiency(model, *, p=None, learner: str = "x"):
 def detailed_balance(model, *, rtol: float = 1e-10):
     r"""Whether the stationary currents vanish [JP-db].
 
-    Returns ``stochthermo.exact.DetailedBalance(holds, violation)`` with
-    ``violation = max |J_ij| / max (W_ij p_j)``.
+    Returns ``(holds, violation)`` with ``violation = max |J_ij| / max (W_ij p_j)``;
+    :func:`stochthermo.exact.detailed_balance` wraps them in its ``DetailedBalance``.
     """
-    from .exact import DetailedBalance
-
     m = _model(model)
     p = _stationary(m)
     a, b, J = _flux_terms(m, p[None])
     scale = max(float(np.max(a, initial=0.0)), np.finfo(float).tiny)
     viol = float(np.max(np.abs(J), initial=0.0) / scale)
-    return DetailedBalance(bool(viol <= rtol), viol)
+    return bool(viol <= rtol), viol
 
 
 def summary(model) -> dict:

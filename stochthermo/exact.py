@@ -353,7 +353,7 @@ def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
     if isinstance(model, MarkovJump):  # jump processes: theory/jump.md
         from ._exact_jump import dispatch
 
-        return dispatch("detailed_balance", model, None)
+        return DetailedBalance(*dispatch("detailed_balance", model, None))
     m = _langevin(model)
     C = _stationary(m)
     scale = max(np.linalg.norm(m.D), np.finfo(float).tiny)
@@ -630,7 +630,9 @@ def summary(model) -> dict:
     if isinstance(model, MarkovJump):  # jump processes: theory/jump.md
         from ._exact_jump import dispatch
 
-        return dispatch("summary", model, None)
+        out = dispatch("summary", model, None)
+        out["detailed_balance"] = DetailedBalance(*out["detailed_balance"])
+        return out
     m = _langevin(model)
     out = {
         "stationary_covariance": stationary_covariance(model),

@@ -16,7 +16,7 @@ from ..errors import InsufficientDataError, ModelError, ValidationError
 from ..results import Estimate
 from ._common import group_slices, jackknife
 
-__all__ = ["jump_entropy_production", "jump_information_flow", "is_jump_data"]
+__all__ = ["jump_entropy_production", "jump_information_flow", "is_jump_data", "summarize_jump"]
 
 #: Pseudo-count added to both directions inside the logarithm (keeps ln finite; Anscombe).
 PSEUDO = 0.5
@@ -351,3 +351,41 @@ def with_jump_data(func, jump_func):
         f":func:`stochthermo.estimators._jump.{jump_func.__name__}` (methods "
         f"{', '.join(repr(k) for k in methods)}; default 'plugin'; ``theory/jump.md``).\n")
     return wrapper
+
+
+def summarize_jump(ens, model) -> dict:
+    """Simulation against exact values for a stationary jump ensemble (JSON-friendly numbers).
+
+    Keys: ``stationary_distribution``, ``entropy_production`` (plug-in estimate from counted
+    jumps), ``environment_entropy_flows`` (path averages), and for bipartite models
+    ``information_flows`` (path averages). Each entry holds ``estimate``, ``stderr``, ``exact``
+    and ``z = (estimate - exact) / stderr``.
+    """
+    from .. import _exact_jump as ej
+    from ..models.jump import BipartiteJump
+
+    def entry(est, se, ex):
+        est, se, ex = (np.asarray(v, dtype=np.float64) for v in (est, se, ex))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(se > 0, (est - ex) / np.where(se > 0, se, 1.0), np.nan)
+        return {"estimate": est, "stderr": se, "exact": ex, "z": z}
+
+    t = ens.t_max
+    out = {"model": repr(model), "n_traj": ens.n_traj, "t_max": t,
+           "seed": ens.meta.get("seed"), "n_jumps": int(ens.counts.sum())}
+    if "residence" in ens.observables:
+        frac = np.asarray(ens.observables["residence"]) / t
+        out["stationary_distribution"] = entry(
+            frac.mean(axis=0), frac.std(axis=0, ddof=1) / np.sqrt(ens.n_traj),
+            ej.stationary_distribution(model))
+        ep = jump_entropy_production(ens)
+        out["entropy_production"] = entry(ep.value, ep.stderr, ej.entropy_production_rate(model))
+    if "entropy_flow" in ens.observables:
+        f = np.asarray(ens.observables["entropy_flow"]) / t
+        out["environment_entropy_flows"] = entry(
+            f.mean(axis=0), f.std(axis=0, ddof=1) / np.sqrt(ens.n_traj),
+            ej.environment_entropy_flows(model))
+    if isinstance(model, BipartiteJump) and "information_flow" in ens.observables:
+        fl = jump_information_flow(ens, method="path")
+        out["information_flows"] = entry(fl.value, fl.stderr, ej.information_flows(model))
+    return out

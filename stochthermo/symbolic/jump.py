@@ -20,6 +20,8 @@ from sympy.polys.matrices import DomainMatrix
 
 from .._validation import short_repr
 from ..errors import ModelError, ResourceError, ShapeError, ValidationError
+from ._parse import parse_expression
+from .linear import CompiledQuantity
 
 __all__ = ["derive_jump", "derive_sensor", "JumpDerivation"]
 
@@ -75,8 +77,6 @@ def _split(s: str, name: str) -> list:
 
 def _nested(value, name: str, ndim: int, symbols: dict):
     """Parse ``value`` into a NumPy object array of SymPy expressions with ``ndim`` axes."""
-    from . import parse_expression
-
     if isinstance(value, str):
         if len(value) > 200_000:
             raise ValidationError(f"{name} is {len(value)} characters long; too long to parse")
@@ -275,8 +275,6 @@ class JumpDerivation:
         Returns a :class:`stochthermo.symbolic.CompiledQuantity`; vectors come back with shape
         ``(k,)`` (or ``(*batch, k)``), the current matrix as ``(n, n)``.
         """
-        from . import CompiledQuantity
-
         key = ("compiled", name)
         if key in self._cache:
             return self._cache[key]
