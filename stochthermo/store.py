@@ -152,7 +152,7 @@ def _spec(model, n_traj, kw, chunk_size, ss, x0=None) -> dict:
 SIDECAR = "stochthermo.json"
 _FORMAT = "stochthermo-store"
 _VERSION = 1
-_BLOCK = 1 << 20
+_BLOCK = 1 << 16  # hashing reads this much at a time (bounded extra memory per read)
 
 
 def _file_digest(path) -> tuple[int, str] | None:
