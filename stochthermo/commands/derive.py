@@ -17,6 +17,13 @@ examples:
       --lr r --batch-size b
   stochthermo derive --model model.json     (keys: A, D or hessian, noise_cov, lr, batch_size;
                                              optional blocks, temperatures)
+
+Entries are numbers or expressions built from numbers, names (real symbols), + - * / ^ **,
+parentheses and sqrt, exp, log, sin, cos, tan, sinh, cosh, tanh, Abs, Rational; nothing in them
+is executed. An unstable drift, a D that is not positive semi-definite, complex or infinite
+entries are refused (exit code 2); conditions that depend on the symbols (Routh-Hurwitz, D >= 0)
+are printed as assumptions. A model estimated to take more than a minute is refused unless
+--allow-slow is given.
 """
 
 
@@ -160,7 +167,7 @@ def run(args) -> int:
 
     from ..cli import UsageError
     from ..errors import ModelError, ResourceError, UnstableModelError, ValidationError
-    from ._format import dump_json, format_table
+    from ._format import describe_derivation, emit_json, format_table
 
     spec = _model_spec(args)
     source = f" (in {args.model})" if args.model else ""
@@ -195,9 +202,10 @@ def run(args) -> int:
             entry["value"] = val
         results[n] = entry
     if args.format == "json":
-        print(dump_json({"model": repr(deriv), "symbols": [s.name for s in deriv.symbols],
-                         "assumptions": [sp.sstr(c) for c in deriv.assumptions],
-                         "quantities": results}))
+        emit_json({"model": describe_derivation(deriv),
+                   "symbols": [s.name for s in deriv.symbols],
+                   "assumptions": [sp.sstr(c) for c in deriv.assumptions],
+                   "quantities": results})
     elif args.format == "latex":
         for n, e in results.items():
             if "error" in e:
@@ -212,11 +220,14 @@ def run(args) -> int:
                 continue
             val = e.get("value")
             rows.append([n, e["expression"], "" if val is None else _fmt_value(val)])
-        print(repr(deriv))
+        print(describe_derivation(deriv))
         conds = [c for e in results.values() for c in e.get("assumptions", ())]
         if conds:
             print("assuming: " + ", ".join(dict.fromkeys(conds)))
-        print(format_table(["quantity", "closed form", "value"], rows, max_width=60))
+        if all(not r[2] for r in rows):  # symbolic model: no numeric column
+            rows = [r[:2] for r in rows]
+        print(format_table(["quantity", "closed form", "value"][:len(rows[0]) if rows else 3],
+                           rows, max_width=60))
     return 0
 
 

@@ -39,20 +39,23 @@ CALIBRATION = {
     (3, 3, 3, 0): 3.8,
     (3, 6, 3, 0): 9.8,
     (3, 9, 3, 0): 20.2,
-    (3, 9, 6, 3): None,
+    (3, 3, 6, 3): 4.7,
+    (3, 6, 6, 3): 16.0,
     (4, 2, 0, 0): 12.5,
     (4, 4, 0, 0): 22.3,
     (4, 1, 4, 0): 19.3,
+    (4, 4, 4, 0): 36.4,
     (5, 2, 0, 0): 116.0,
     (5, 1, 5, 0): None,
+    (6, 1, 0, 0): None,
 }
 
 # log-seconds model fitted to CALIBRATION: intercept and slopes by dimension; beyond n = 5 the
 # intercept grows by 2.2 per dimension (a factor 9, as from n = 4 to n = 5)
 _INTERCEPT = {1: -3.0, 2: -1.1, 3: -0.5, 4: 1.95, 5: 4.15}
-_SLOPE_A = {1: 0.2, 2: 0.3, 3: 0.37, 4: 0.3, 5: 0.3}
+_SLOPE_A = {1: 0.2, 2: 0.3, 3: 0.37, 4: 0.29, 5: 0.3}
 _SLOPE_D = 0.15
-_SLOPE_OFF = {1: 0.0, 2: 0.2, 3: 0.9, 4: 1.0, 5: 1.0}
+_SLOPE_OFF = {1: 0.0, 2: 0.2, 3: 0.15, 4: 0.2, 5: 0.2}
 
 
 def _params(n: int):
@@ -72,9 +75,20 @@ def _counts(A: sp.Matrix, D: sp.Matrix, extra_symbols=()):
 def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols=()) -> float:
     """Rough seconds to derive every quantity of the model ``(A, D)`` (see module notes).
 
-    Models without symbols are cheap at any size used in practice (exact rational arithmetic);
-    they get a small cost growing with the dimension.
+    ``A`` and ``D`` may be anything :func:`stochthermo.symbolic.parse_matrix` accepts. Models
+    without symbols get a cost growing with the cube of the dimension (exact rationals).
+
+    Examples
+    --------
+    >>> from stochthermo.symbolic import estimate_cost
+    >>> estimate_cost("[[a, b], [c, e]]", "[[p, q], [q, s]]") < 5
+    True
     """
+    if not isinstance(A, sp.MatrixBase) or not isinstance(D, sp.MatrixBase):
+        from ._parse import parse_matrix
+
+        symbols: dict = {}
+        A, D = parse_matrix(A, "A", symbols), parse_matrix(D, "D", symbols)
     n, s_a, s_d, off = _counts(A, D, extra_symbols)
     if s_a + s_d == 0:
         return 0.05 * n**3

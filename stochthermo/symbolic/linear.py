@@ -44,6 +44,7 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 _MAX_GCD_TERMS = 4000  # cancel common factors only below this size (gcds of huge polys stall)
+_FACTOR_TERMS = 400  # factor numerators and denominators with fewer terms than this
 
 
 class _Alg:
@@ -71,10 +72,10 @@ class _Alg:
             g = R.gcd(num, den)
             num, den = R.exquo(num, g), R.exquo(den, g)
         e_num, e_den = R.to_sympy(num), R.to_sympy(den)
-        if _size(num) < 400:
-            e_num = sp.factor(e_num)
-        if _size(den) < 400:
-            e_den = sp.factor(e_den)
+        # full factorisation only for small polynomials: it is what makes a closed form readable,
+        # but on larger ones it costs more than the derivation itself
+        e_num = sp.factor(e_num) if _size(num) < _FACTOR_TERMS else sp.factor_terms(e_num)
+        e_den = sp.factor(e_den) if _size(den) < _FACTOR_TERMS else sp.factor_terms(e_den)
         return e_num / e_den
 
 
