@@ -112,6 +112,6 @@ def test_analyze_command_writes_panels_and_summary(tmp_path, capsys):
     alpha = summary["batch_scaling"]
     assert alpha["value"] < -0.5  # the noise of these runs scales like 1/b
     assert [r["batch_size"] for r in summary["runs"]] == [1, 10, 100]
-    assert main(["analyze", str(tmp_path / "nothing"), "--out", str(out)]) == 1
+    assert main(["analyze", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert main(["analyze", str(tmp_path / "runs"), "--out", str(out), "--no-progress"]) == 0
     assert "batch_size^alpha" in capsys.readouterr().out

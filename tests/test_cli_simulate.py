@@ -95,7 +95,7 @@ def test_table_output_and_npz(tmp_path, capsys):
     (["--hessian", "[[1]]", "--noise-cov", "[[1]]", "--lr", "0.1", "--batch-size", "2",
       "--dt", "0.1"], "--dt does not apply"),
     (["--A", A, "--D", D, "--observables", "heat,entropy"], "unknown observable 'entropy'"),
-    (["--A", A, "--D", D, "--n-traj", "0"], "n_traj"),
+    (["--A", A, "--D", D, "--n-traj", "0"], "--n-traj"),
     (["--A", A, "--D", D, "--out", "run.txt"], "must end with .npz"),
     (["--model", "double-well", "--x0", "stationary"], "stationary"),
     (["--model", "double-well", "--x0", "[0, 0]"], "x0"),

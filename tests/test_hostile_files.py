@@ -222,7 +222,7 @@ def test_fifo_named_like_a_checkpoint_never_blocks(tmp_path):
     with pytest.raises(UnsafeFileError, match="FIFO"):
         open_runs(tmp_path / "runs")
     assert main(["analyze", str(tmp_path / "runs"), "--out", str(tmp_path / "o"),
-                 "--no-progress"]) == 1
+                 "--no-progress"]) == 2
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this platform")
@@ -411,7 +411,10 @@ def _store_case(tmp_path):
 
 
 def _chunk(path, name, i):
-    (f,) = [p for p in (path / name / "c" / str(i)).rglob("*") if p.is_file()]
+    top = path / name / "c" / str(i)
+    if top.is_file():
+        return top
+    (f,) = [p for p in top.rglob("*") if p.is_file()]
     return f
 
 
@@ -470,6 +473,7 @@ def test_damaged_observable_chunk(tmp_path):
 
 
 def test_garbage_metadata_gives_our_error(tmp_path):
+    import stochthermo as st
     from stochthermo.errors import DamagedStoreError
     from stochthermo.store import SIDECAR, open_store
 
@@ -479,9 +483,29 @@ def test_garbage_metadata_gives_our_error(tmp_path):
         open_store(path)
     from stochthermo.store import simulate_to_store
 
-    with pytest.warns(RuntimeWarning, match="root zarr.json"):
+    with pytest.warns(RuntimeWarning, match=r"damaged metadata \(zarr.json\)"):
         s = simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
     assert s.n_traj == 50
+    # an array's metadata and the time grid are rewritten from what the store recorded
+    (path / "x" / "zarr.json").write_text('{"zarr_format": 3, "shape": [1]}')
+    _flip(_chunk(path, "t", 0))
+    with pytest.raises(DamagedStoreError, match=r"x/zarr.json"):
+        open_store(path)
+    with pytest.warns(RuntimeWarning, match=r"x/zarr.json, t.*chunk\(s\) \[0\]"):
+        s = simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
+    assert s.meta["repaired_chunks"] == [0]
+    e = st.simulate(model, n_traj=50, seed=4, **kw)
+    np.testing.assert_array_equal(np.asarray(s.x), e.x)
+    np.testing.assert_array_equal(s.t, e.t)
+    # an unreadable chunk record is a damaged chunk
+    from stochthermo.store import CHUNK_RECORDS
+
+    (path / CHUNK_RECORDS / "2.json").write_text("{")
+    with pytest.raises(DamagedStoreError) as info:
+        open_store(path)
+    assert info.value.chunks == (2,)
+    with pytest.warns(RuntimeWarning, match=r"1 damaged chunk\(s\) \[2\], recomputed"):
+        simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
     (path / SIDECAR).write_text("[1, 2")
     with pytest.raises(DamagedStoreError, match=SIDECAR):
         open_store(path)

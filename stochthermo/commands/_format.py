@@ -8,7 +8,8 @@ import textwrap
 from .._atomic import write_atomic
 from ..results import to_jsonable
 
-__all__ = ["format_table", "to_jsonable", "dump_json", "write_atomic", "parse_matrix_arg"]
+__all__ = ["format_table", "to_jsonable", "dump_json", "emit_json", "write_atomic",
+           "parse_matrix_arg", "warning_lines"]
 
 
 def format_table(headers, rows, *, widths=None, max_width: int = 48) -> str:
@@ -35,8 +36,26 @@ def format_table(headers, rows, *, widths=None, max_width: int = 48) -> str:
 
 
 def dump_json(obj) -> str:
-    """Indented JSON text of ``obj``."""
-    return json.dumps(to_jsonable(obj), indent=2, sort_keys=False)
+    """Indented, strict JSON text of ``obj`` (non-finite numbers become ``null``)."""
+    return json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
+
+
+def emit_json(obj) -> None:
+    """Print ``obj`` as the one JSON document of a ``--format json`` command on stdout.
+
+    While such a command runs, ``print`` goes to stderr (see :mod:`stochthermo.cli`); this is
+    the only way onto stdout, so stdout holds exactly this document.
+    """
+    from ..cli import json_stdout
+
+    out = json_stdout()
+    out.write(dump_json(obj) + "\n")
+    out.flush()
+
+
+def warning_lines(warnings, *, indent: str = "  ") -> list[str]:
+    """``warning: ...`` lines for an estimate's failed self-checks (empty when none)."""
+    return [f"{indent}warning: {w}" for w in (warnings or ())]
 
 
 def parse_matrix_arg(text: str, name: str):
@@ -51,3 +70,21 @@ def parse_matrix_arg(text: str, name: str):
             "write it like '[[2, 0.5], [0.5, 1]]'"
         ) from None
     return value
+
+
+def describe_derivation(deriv) -> str:
+    """One readable line about a derivation: the model, its dimension, symbols and blocks."""
+    kind = getattr(deriv, "kind", None)
+    if kind == "sgd":
+        what = "SGD near a minimum in the Langevin limit: A = H, D = lr Sigma / (2 |b|)"
+    elif kind == "linear":
+        what = "linear Langevin model dx = -A x dt + sqrt(2 D) dW"
+    else:
+        return repr(deriv)
+    syms = [s.name for s in getattr(deriv, "symbols", ())]
+    blocks = getattr(deriv, "blocks", None)
+    parts = [what, f"{deriv.dim}-d"]
+    parts.append("symbols " + ", ".join(syms) if syms else "numeric")
+    if blocks is not None:
+        parts.append("blocks " + " | ".join(",".join(str(i) for i in b) for b in blocks))
+    return "; ".join(parts)

@@ -32,9 +32,14 @@ def configure(parser):
     parser.add_argument("--lr", type=float, default=None, help="learning rate (for T_eff)")
     parser.add_argument("--probe", default=None, metavar="NPY",
                         help=".npy file of probe inputs for work/heat/entropy production")
-    parser.add_argument("--activation", default="relu", choices=("relu", "tanh", "identity"))
-    parser.add_argument("--max-lag", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--activation", default="relu", choices=("relu", "tanh", "identity"),
+                        help="hidden-layer activation of the network the checkpoints hold, used "
+                        "with --probe (default relu)")
+    parser.add_argument("--max-lag", type=int, default=10,
+                        help="largest lag of the noise autocorrelation, in checkpoints "
+                        "(default 10)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random parameter subsample (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -66,6 +71,7 @@ def run(args) -> int:
     from .._atomic import staged_folder
     from ..bridge import diagnose, open_runs, read_checkpoint
     from ..bridge._writer import atomic_write_bytes
+    from ._format import to_jsonable
 
     runs = open_runs(args.root, key=args.key)
     total = sum(len(r.steps) * len(r.trials) for r in runs)
@@ -94,10 +100,14 @@ def run(args) -> int:
         panels = write_panels(diag, stage)
         summary = diag.to_dict()
         summary["panels"] = [os.path.basename(p) for p in panels]
-        text = json.dumps(summary, indent=1, default=str, allow_nan=True)
+        # strict JSON: NaN and infinities become null (the same document as --format json)
+        plain = to_jsonable(json.loads(json.dumps(summary, default=str)))
+        text = json.dumps(plain, indent=1, allow_nan=False)
         atomic_write_bytes(os.path.join(stage, "summary.json"), text.encode())
     if args.format == "json":
-        print(text)
+        from ._format import emit_json
+
+        emit_json(plain)
     else:
         for r in diag.runs:
             m = r.mean_noise_var()

@@ -383,7 +383,7 @@ def run(args) -> int:
 
     from .._atomic import staged_folder
     from ..cli import UsageError
-    from ._format import dump_json, format_table, write_atomic
+    from ._format import dump_json, emit_json, format_table, write_atomic
 
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     bad = [s for s in chosen if s not in SECTIONS]
@@ -410,7 +410,7 @@ def run(args) -> int:
         write_atomic(stage / "report.html", _build_report(result))
     json_path, html_path = out / "results.json", out / "report.html"
     if args.format == "json":
-        print(dump_json(clean))
+        emit_json(clean)
     else:
         if "sgd" in result:
             cf = result["sgd"]["closed_forms"]
@@ -442,5 +442,5 @@ def run(args) -> int:
                 print(f"   |b| = {b:>3}: noise variance {v:.4g}, lag-1 autocorrelation "
                       f"{r['lag1_autocorrelation'][b]:+.3f}")
         print(f"\nnumbers: {json_path}")
-    print(f"report written to {html_path}")
+    print(f"report written to {html_path}", file=sys.stderr if args.format == "json" else None)
     return 0

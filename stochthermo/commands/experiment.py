@@ -26,9 +26,14 @@ def configure(p):
     p.add_argument("--lr", type=float, default=0.005,
                    help="learning rate (default 0.005; the checkpoint noise estimate picks up "
                    "a lag-1 correlation of about -lr x curvature)")
-    p.add_argument("--batch-sizes", default="1,10,100")
+    p.add_argument("--batch-sizes", default="1,10,100",
+                   help="comma-separated batch sizes, one ensemble each (default 1,10,100)")
     p.add_argument("--max-samples", type=int, default=None, help="subsample the data")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initialisation, the data split and the batches (default 0)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="what to print: a summary, or one JSON document on stdout "
+                   "(default: table)")
 
 
 def run(args) -> int:
@@ -44,7 +49,8 @@ def run(args) -> int:
     try:
         bs = tuple(int(b) for b in args.batch_sizes.split(","))
     except ValueError:
-        raise UsageError(f"--batch-sizes={args.batch_sizes!r} must be integers") from None
+        raise UsageError(f"--batch-sizes {args.batch_sizes!r} must be comma-separated "
+                         "integers, e.g. 1,10,100") from None
     width = args.width or (64 if args.quick else 200)
     trials = args.trials or (8 if args.quick else 10)
     steps = args.steps or (100 if args.quick else 200)
@@ -61,6 +67,11 @@ def run(args) -> int:
         staged = save_fig41_panels(fig41_data_from_result(res), stage)
         write_json_atomic(res.to_dict(), stage / "fig41.json")
     paths = [out / p.name for p in staged]
+    if args.format == "json":
+        from ._format import emit_json
+
+        emit_json({**res.to_dict(), "files": [str(p) for p in [*paths, out / "fig41.json"]]})
+        return 0
     mv = res.mean_noise_variance()
     print(f"data {res.meta['data']}, {res.meta['n_params']} parameters")
     print(f"noise variance exponent: {res.exponent:.3f} ± {res.exponent_stderr:.3f} (1/|b|: -1)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 HELP = "closed forms (and optionally a simulation) of the linear-Gaussian lagged learner"
 DESCRIPTION = """\
 Print M-info, L-info, I(X;Theta), work, heat, information flows and sigma^X of the
-linear-Gaussian lagged learner (theory.md section 5) at the given steps; with --simulate,
+linear-Gaussian lagged learner (theory/learning.md, section 4) at the given steps; with --simulate,
 also their estimates from an ensemble of SGD runs (value ± standard error).
 
 example: stochthermo learn --lr 0.1 --batch-size 2 --n-data 10 --steps 1,5,20 --simulate 2000
@@ -20,14 +20,22 @@ def configure(p):
     p.add_argument("--batch-size", type=int, default=2, help="mini-batch size m (default 2)")
     p.add_argument("--model-std", type=float, default=1.0, help="model width s (default 1)")
     p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    p.add_argument("--init-mean", type=float, default=0.0)
-    p.add_argument("--init-var", type=float, default=1.0)
+    p.add_argument("--init-mean", type=float, default=0.0,
+                   help="mean of the initial parameter theta_0 (default 0)")
+    p.add_argument("--init-var", type=float, default=1.0,
+                   help="variance of the initial parameter theta_0 (default 1)")
     p.add_argument("--steps", default="0,1,5,20", help="comma-separated steps (default 0,1,5,20)")
     p.add_argument("--simulate", type=int, default=0, metavar="N_DATASETS",
                    help="also simulate with this many training sets")
-    p.add_argument("--method", default="gaussian", choices=["gaussian", "minibatch", "shuffle"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="gaussian", choices=["gaussian", "minibatch", "shuffle"],
+                   help="how --simulate draws mini-batches: gaussian (the Gaussian-noise "
+                   "limit), minibatch (with replacement) or shuffle (epochs without "
+                   "replacement); default gaussian")
+    p.add_argument("--seed", type=int, default=0, help="random seed of --simulate (default 0)")
     p.add_argument("--json", metavar="FILE", help="write the numbers as JSON (atomically)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="what to print: a table, or one JSON document on stdout (default: "
+                   "table)")
 
 
 def run(args) -> int:
@@ -37,6 +45,7 @@ def run(args) -> int:
     from ..cli import UsageError
     from ..learning import CLOSED_FORM_KEYS, GaussianLearner
     from ..learning._fig41 import write_json_atomic
+    from ._format import emit_json, warning_lines
 
     try:
         steps = np.array([int(s) for s in args.steps.split(",") if s.strip()], dtype=np.int64)
@@ -52,6 +61,19 @@ def run(args) -> int:
         ens = g.simulate(int(steps.max()) + 1, n_datasets=args.simulate, method=args.method,
                          seed=args.seed)
         est = g.estimate(ens, steps)
+    out = {"steps": steps.tolist(), "closed_form": {k: cf[k].tolist() for k in keys}}
+    if est is not None:
+        out["simulated"] = {k: {"value": np.asarray(e.value).tolist(),
+                                "stderr": np.asarray(e.stderr).tolist(),
+                                "method": e.method, "warnings": list(e.warnings)}
+                            for k, e in est.items()}
+    if args.json:
+        write_json_atomic(out, args.json)
+    if args.format == "json":
+        emit_json(out)
+        return 0
+    print("linear-Gaussian lagged learner: closed form at each step"
+          + ("; 'simulated' rows: estimate ± 1 s.e. from the ensemble" if est else ""))
     print(f"{'quantity':24s}" + "".join(f"{'t=' + str(t):>24s}" for t in steps))
     for k in keys:
         row = f"{k:24s}" + "".join(f"{v:24.6g}" for v in cf[k])
@@ -60,11 +82,8 @@ def run(args) -> int:
             e = est[k]
             print(f"{'  simulated':24s}" + "".join(
                 f"{f'{v:.4g} ± {s:.2g}':>24s}" for v, s in zip(e.value, e.stderr, strict=True)))
+            for line in warning_lines(e.warnings, indent="    "):
+                print(line)
     if args.json:
-        out = {"steps": steps.tolist(), "closed_form": {k: cf[k].tolist() for k in keys}}
-        if est is not None:
-            out["simulated"] = {k: {"value": np.asarray(e.value).tolist(),
-                                    "stderr": np.asarray(e.stderr).tolist()}
-                                for k, e in est.items()}
-        write_json_atomic(out, args.json)
+        print(f"wrote {args.json}")
     return 0

@@ -246,9 +246,13 @@ def summarize(ens, model, kind, args, observables) -> dict:
             if kind == "sgd" and model.momentum != 0.0:
                 raise StochThermoError("with momentum the saved theta alone is not Markov")
             est = entropy_production(ens, method="linear")
-            ep.update(estimate=float(est.value), stderr=float(est.stderr), method=est.method)
+            ep.update(estimate=float(est.value), stderr=float(est.stderr), method=est.method,
+                      warnings=list(est.warnings))
         except StochThermoError as exc:
-            ep["note"] = f"no estimate: {str(exc).splitlines()[0]}"
+            from ..cli import flag_message
+
+            ep["note"] = "no estimate: " + flag_message(str(exc).splitlines()[0], "simulate",
+                                                        args)
         if kind == "linear":
             ep["exact"] = exact.entropy_production_rate(model)
         else:
@@ -330,6 +334,7 @@ def _table(summary) -> str:
                      "" if "z" not in ep else f"{ep['z']:.2f}"])
         if "exact_continuous_limit" in ep:
             rows.append(["  continuous-limit rate", "", _fmt(ep["exact_continuous_limit"]), ""])
+        rows += [["  warning", w, "", ""] for w in ep.get("warnings", ())]
     head = (f"{summary['model']}\n{summary['n_traj']} trajectories, {summary['n_saved']} saved "
             f"points, dt = {summary['dt']:g}, t_final = {summary['t_final']:g}, "
             f"method = {summary['method']}, seed = {summary['seed']}")
@@ -372,7 +377,7 @@ def run(args) -> int:
     """Run the subcommand."""
     from ..errors import ModelError, ValidationError
     from ..simulation import simulate
-    from ._format import dump_json
+    from ._format import emit_json
 
     model, kind = build_model(args)
     observables = _observables(args.observables)
@@ -400,7 +405,7 @@ def run(args) -> int:
     if args.out is not None:
         summary["out"] = str(_write_npz(args.out, ens, summary))
     if args.format == "json":
-        print(dump_json(summary))
+        emit_json(summary)
     else:
         print(_table(summary))
         if args.out is not None:
