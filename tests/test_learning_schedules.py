@@ -96,7 +96,7 @@ def test_constant_schedule_equals_constant_rate():
 def test_schedule_errors():
     with pytest.raises(ValidationError, match="diverge"):
         GaussianLearner(lr_schedule=lambda t: 3.0).closed_form(2)
-    with pytest.raises(ValidationError, match="at least 3"):
+    with pytest.raises(ValidationError, match="at least 4"):
         GaussianLearner(lr_schedule=[0.1, 0.1]).closed_form(3)
     with pytest.raises(ValidationError, match="positive"):
         GaussianLearner(lr_schedule=[0.1, -0.1])

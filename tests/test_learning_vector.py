@@ -217,8 +217,9 @@ def test_scalar_learner_unchanged_and_numeric_route_agrees():
                         init_mean=-0.5, init_var=0.8)
     t = np.arange(0, 60)
     a, b = g.closed_form(t), g.closed_form(t, method="numeric")
-    for key in (*CLOSED_FORM_KEYS, "sigma_x_kl", "heat_theta", "info_flow_x_accumulated"):
-        np.testing.assert_allclose(a[key], b[key], atol=1e-12, rtol=1e-10)
+    for key in (*CLOSED_FORM_KEYS, "sigma_x_kl", "heat_theta", "info_flow_x_accumulated",
+                "sq_dev_bbar", "generalization_gap", *RESERVOIR_KEYS):
+        np.testing.assert_allclose(a[key], b[key], atol=1e-12, rtol=1e-10, err_msg=key)
     one = GaussianLearner(mu=[1.0], data_cov=[[1.44]], n_data=8, batch_size=2, lr=0.15,
                           init_mean=-0.5, init_cov=[[0.8]])
     c = one.closed_form(t)

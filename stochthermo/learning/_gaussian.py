@@ -54,6 +54,10 @@ RESERVOIR_KEYS = ("medium_entropy_theta", "info_flow_theta_given_b", "sigma_thet
 #: old key -> new key; reading the old one warns (``DeprecationWarning``)
 DEPRECATED_KEYS = {"l_info_flow": "info_flow_x_accumulated"}
 
+#: bound on (steps x d^2) propagated by one closed_form call, and the batch of steps
+_MAX_STEP_VALUES = 2_000_000
+_CHUNK = 4096
+
 _SAMPLING = {
     "iid": "independent batches: xi_t ~ N(0, S_d / m), uncorrelated across steps",
     "reshuffle": "epoch reshuffling: batches of one epoch drawn without replacement from the "
@@ -340,28 +344,7 @@ class GaussianLearner:
 
     def lr_at(self, step: int) -> float:
         """Learning rate of the move ``step -> step + 1``."""
-        sch = self.lr_schedule
-        if sch is None:
-            return self.lr
-        if callable(sch):
-            val = sch(int(step))
-        else:
-            if step >= len(sch):
-                raise ValidationError(
-                    f"lr_schedule has {len(sch)} entries but step {step} was asked for; pass "
-                    f"at least {step + 1} learning rates"
-                )
-            val = sch[step]
-        val = float(val)
-        if not (math.isfinite(val) and val > 0):
-            raise ValidationError(f"lr_schedule({step}) = {val!r} must be a positive number")
-        lam = 1.0 / float(np.linalg.eigvalsh(self.model_cov_matrix).min())
-        if not val * lam < 2:
-            raise ValidationError(
-                f"lr_schedule({step}) = {val:.4g} makes SGD diverge (gain eigenvalue "
-                f"{val * lam:.4g} >= 2); keep it below {2 / lam:.4g}"
-            )
-        return val
+        return float(_lr_values(self, int(step) + 1)[-1])
 
     @property
     def _symbolic_ok(self) -> bool:
@@ -421,15 +404,28 @@ class GaussianLearner:
                 "sampling='iid' only; use method='numeric' (or 'auto')"
             )
         tmax = int(tt.max(initial=0))
-        if tmax > 10_000_000:
-            raise ValidationError(f"t={tmax} is too large (at most 10^7 steps)")
-        num = _propagate(self, tmax)
+        limit = _MAX_STEP_VALUES // self.dim**2
+        if tmax > limit:
+            raise ValidationError(
+                f"t={tmax} is too large for a {self.dim}-dimensional learner (at most {limit} "
+                "steps: every step up to t is propagated)"
+            )
         if method == "numeric" or (method == "auto" and not self._symbolic_ok):
+            num = _propagate(self, tmax)
             out = {name: v[tt] for name, v in num.items()}
         else:
             out = self._symbolic(tt, tmax)
+            mom = self._symbolic_moments(tmax)
+            flat = tt.reshape(-1)
+            q = _quantities_chunked(self, *(m[flat] for m in mom))
             for name in ("sq_dev_bbar", "generalization_gap", *RESERVOIR_KEYS):
-                out[name] = num[name][tt]
+                if name in q:
+                    out[name] = q[name].reshape(tt.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cum = np.concatenate([[0.0], np.cumsum(_medium_entropy(self, *mom))])
+                ent0 = _gauss_entropy(mom[1][:1], 1)[0]
+                out.update(_efficiency(out["l_info"], out["m_info"],
+                                       out["entropy_theta"] - ent0, cum[tt], tt))
         if tt.ndim == 0:
             out = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in out.items()}
         return _Keys(out)
@@ -451,6 +447,20 @@ class GaussianLearner:
         cum = np.concatenate([[0.0], np.cumsum(flows)])
         out["info_flow_x_accumulated"] = cum[tt]
         return out
+
+    def _symbolic_moments(self, tmax):
+        """Moments at steps 0..tmax from the SymPy closed forms (1-d, constant rate, iid)."""
+        from ..symbolic.learner import derive_gaussian_learner
+
+        funcs = derive_gaussian_learner()[1]
+        tf = np.arange(tmax + 1, dtype=np.float64)
+        args = self._args()
+        M = np.asarray(funcs["mean_theta"](tf, *args) + 0.0 * tf)
+        W = np.asarray(funcs["var_theta"](tf, *args) + 0.0 * tf)
+        e = (1.0 - (1.0 - self.k) ** tf) * self.data_std**2 / self.n_data
+        n = tmax + 1
+        return (M.reshape(n, 1), W.reshape(n, 1, 1), e.reshape(n, 1, 1), np.zeros((n, 1, 1)),
+                np.full((n, 1, 1), self.k))
 
     # ------------------------------------------------------------------ simulation
     def model(self) -> GaussianMean:
@@ -534,39 +544,71 @@ def _noise_moments(g: GaussianLearner):
     return Sd / m, np.zeros_like(Sd), 0
 
 
-def _moments(g: GaussianLearner, tmax: int):
-    """Moments at steps 0..tmax+1: mean M, Var W, E = Cov(theta, Bbar), Cov(theta_t, xi_t).
+def _lr_values(g: GaussianLearner, n: int) -> np.ndarray:
+    """Learning rates of the moves 0..n-1, validated (positive, finite, stable)."""
+    sch = g.lr_schedule
+    if sch is None:
+        return np.full(n, g.lr)
+    if callable(sch):
+        vals = np.array([float(sch(s)) for s in range(n)], dtype=float)
+    else:
+        if n > len(sch):
+            raise ValidationError(
+                f"lr_schedule has {len(sch)} entries but step {len(sch)} was asked for; pass "
+                f"at least {n} learning rates"
+            )
+        vals = np.asarray(sch[:n], dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
+    if bad.size:
+        raise ValidationError(
+            f"lr_schedule({bad[0]}) = {vals[bad[0]]!r} must be a positive number"
+        )
+    lam = 1.0 / float(np.linalg.eigvalsh(g.model_cov_matrix).min())
+    over = np.flatnonzero(vals * lam >= 2)
+    if over.size:
+        j = over[0]
+        raise ValidationError(
+            f"lr_schedule({j}) = {vals[j]:.4g} makes SGD diverge (gain eigenvalue "
+            f"{vals[j] * lam:.4g} >= 2); keep it below {2 / lam:.4g}"
+        )
+    return vals
 
-    Also the gains ``K_t`` for t = 0..tmax.
+
+def _moments(g: GaussianLearner, tmax: int):
+    """Moments at steps 0..tmax and the gains ``K_t``.
+
+    Mean M, variance W, ``E = Cov(theta, Bbar)`` and ``Cov(theta_t, xi_t)``.
     """
     d = g.dim
     Sinv = np.linalg.inv(g.model_cov_matrix)
     Sb = g.data_cov_matrix / g.n_data
     D, Ocross, epoch = _noise_moments(g)
     mu = g.mean_vector
-    n = tmax + 2
+    n = tmax + 1
+    lrs = _lr_values(g, n)
     M = np.empty((n, d))
     W = np.empty((n, d, d))
     E = np.empty((n, d, d))
     X = np.zeros((n, d, d))  # Cov(theta_t, xi_t)
-    K = np.empty((n - 1, d, d))
+    K = lrs[:, None, None] * Sinv
     M[0], W[0], E[0] = g.init_mean_vector, g.init_cov_matrix, 0.0
     G = np.zeros((d, d))
     eye = np.eye(d)
+    SbD = Sb + D
     for s in range(n - 1):
-        Ks = g.lr_at(s) * Sinv
+        Ks = K[s]
         A = eye - Ks
-        K[s] = Ks
         X[s] = G @ Ocross
         M[s + 1] = A @ M[s] + Ks @ mu
         E[s + 1] = A @ E[s] + Ks @ Sb
         cross = A @ (E[s] + X[s]) @ Ks.T
-        Wn = A @ W[s] @ A.T + Ks @ (Sb + D) @ Ks.T + cross + cross.T
+        Wn = A @ W[s] @ A.T + Ks @ SbD @ Ks.T + cross + cross.T
         W[s + 1] = 0.5 * (Wn + Wn.T)
         if epoch and (s + 1) % epoch != 0:
             G = A @ G + Ks
         else:
             G = np.zeros((d, d))
+    X[n - 1] = G @ Ocross
     return M, W, E, X, K
 
 
@@ -575,11 +617,73 @@ def _logdet(c):
     return np.where(sign > 0, ld, np.where(sign == 0, -np.inf, np.nan))
 
 
-def _propagate(g: GaussianLearner, tmax: int) -> dict:
+def _propagate(g: GaussianLearner, tmax: int, moments=None) -> dict:
     """Every closed-form quantity at steps 0..tmax (arrays over steps), batched in NumPy."""
-    d = g.dim
-    M, W, E, Xc, K = _moments(g, tmax)
+    M, W, E, Xc, K = _moments(g, tmax) if moments is None else moments
     T = tmax + 1
+    out = _quantities_chunked(g, M, W, E, Xc, K)
+    tgrid = np.arange(T)
+    for name in ("m_info", "l_info", "l_info_functional"):
+        out[name] = np.where(tgrid == 0, 0.0, out[name])
+    out["info_flow_x_accumulated"] = np.concatenate([[0.0], np.cumsum(out["info_flow_x"])])[:T]
+    cum_medium = np.concatenate([[0.0], np.cumsum(out["medium_entropy_theta"])])[:T]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out.update(_efficiency(out["l_info"], out["m_info"],
+                               out["entropy_theta"] - out["entropy_theta"][0], cum_medium, tgrid))
+    return out
+
+
+def _efficiency(l_info, m_info, d_entropy, cum_medium, t):
+    """Learning efficiency over the first t moves (Goldt & Seifert; learning.md section 9).
+
+    ``eta = I / (S(Theta_t) - S(Theta_0) + sum_{s<t} <Delta s_m>) <= 1``.
+    """
+    denom = d_entropy + cum_medium
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"efficiency": np.where(t == 0, np.nan, l_info / denom),
+                "efficiency_m": np.where(t == 0, np.nan, m_info / denom)}
+
+
+def _gauss_entropy(cov, d):
+    return 0.5 * (d * math.log(2 * math.pi * math.e) + _logdet(cov))
+
+
+def _medium_entropy(g: GaussianLearner, M, W, E, Xc, K):
+    """Mean medium entropy of each parameter move from the moments alone (iid sampling).
+
+    ``b = theta - A theta' - K Bbar = (I + A) K (theta - Bbar) - A K xi``, so
+    ``<Delta s_m> = 1/2 [E|P u|^2_{Q^-1} + tr(Q^-1 A K D K^T A^T) - d]``, ``P = (I + A) K``,
+    ``u = theta - Bbar``, ``Q = K D K^T``.
+    """
+    d = g.dim
+    if g.sampling != "iid":
+        return np.full(M.shape[0], np.nan)
+    Sb = g.data_cov_matrix / g.n_data
+    D, _, _ = _noise_moments(g)
+    A = np.eye(d) - K
+    KT = np.swapaxes(K, 1, 2)
+    Qinv = np.linalg.inv(K @ D @ KT)
+    P = (np.eye(d) + A) @ K
+    Cu = W + Sb - E - np.swapaxes(E, 1, 2)
+    mu_u = M - g.mean_vector
+    R = np.swapaxes(P, 1, 2) @ Qinv @ P
+    AK = A @ K
+    e_b = (np.einsum("tij,tji->t", R, Cu) + np.einsum("ti,tij,tj->t", mu_u, R, mu_u)
+           + np.einsum("tij,tji->t", Qinv, AK @ D @ np.swapaxes(AK, 1, 2)))
+    return 0.5 * (e_b - d)
+
+
+def _quantities_chunked(g: GaussianLearner, *moments) -> dict:
+    """:func:`_quantities` over blocks of ``_CHUNK`` steps (bounded memory)."""
+    T = moments[0].shape[0]
+    parts = [_quantities(g, *(m[a:a + _CHUNK] for m in moments)) for a in range(0, T, _CHUNK)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def _quantities(g: GaussianLearner, M, W, E, Xc, K) -> dict:
+    """Per-step quantities from the moments at a block of steps (arrays over the block)."""
+    d = g.dim
+    T = M.shape[0]
     S = g.model_cov_matrix
     Sinv = np.linalg.inv(S)
     Sb = g.data_cov_matrix / g.n_data
@@ -692,20 +796,16 @@ def _propagate(g: GaussianLearner, tmax: int) -> dict:
             out["mean_theta"] = M[:T, 0]
             out["var_theta"] = W[:T, 0, 0]
             out["var_theta_given_b"] = V[:, 0, 0]
-        out.update(_reservoir(g, C, Cg, mean, b, mi, ent_ld, heat, Kt, D, out, W[:T]))
-    tgrid = np.arange(T)
-    for name in ("m_info", "l_info", "l_info_functional"):
-        out[name] = np.where(tgrid == 0, 0.0, out[name])
-    out["info_flow_x_accumulated"] = np.concatenate([[0.0], np.cumsum(out["info_flow_x"])])[:T]
+        out.update(_reservoir(g, C, Cg, mean, b, mi, heat, Kt, D))
     return out
 
 
-def _reservoir(g, C, Cg, mean, b, mi, ent_ld, heat, Kt, D, out, W):
+def _reservoir(g, C, Cg, mean, b, mi, heat, Kt, D):
     """The parameter reservoir's second law given B (``theory/learning.md`` section 7)."""
     T = C.shape[0]
     d = g.dim
     nan = np.full(T, np.nan)
-    keys = {k: nan.copy() for k in RESERVOIR_KEYS}
+    keys = {k: nan.copy() for k in RESERVOIR_KEYS if not k.startswith("efficiency")}
     if g.sampling != "iid":
         return keys
     iB, iT, iX, iT1, iX2 = range(5)
@@ -744,13 +844,6 @@ def _reservoir(g, C, Cg, mean, b, mi, ent_ld, heat, Kt, D, out, W):
     keys["sigma_total"] = 0.5 * (joint_ld(iT1, iX2) - joint_ld(iT, iX)) - heat + medium
     # Theta alone: S(Theta_{t+1}|B) - S(Theta_t|B) + <Delta s_m> >= 0 (no X)
     keys["entropy_production_theta"] = 0.5 * (ldT1 - ldT) + medium
-    # learning efficiency over the first t steps (Goldt & Seifert):
-    # eta = I / (S(Theta_t) - S(Theta_0) + sum_{s<t} <Delta s_m>), eta <= 1
-    cum_medium = np.concatenate([[0.0], np.cumsum(medium)])[:T]
-    denom = out["entropy_theta"] - out["entropy_theta"][0] + cum_medium
-    with np.errstate(divide="ignore", invalid="ignore"):
-        keys["efficiency"] = np.where(np.arange(T) == 0, np.nan, out["l_info"] / denom)
-        keys["efficiency_m"] = np.where(np.arange(T) == 0, np.nan, out["m_info"] / denom)
     return keys
 
 
