@@ -295,6 +295,36 @@ def test_slow_symbolic_problems_are_refused_up_front():
     assert time.perf_counter() - t0 < 2.0
 
 
+def _model_with_counts(n, s_a, s_d, off):
+    """A stable-looking model with s_a drift symbols, s_d other symbols (off of them off-diagonal
+    entries of D, the rest on its diagonal)."""
+    cells = [(i, j) for i in range(n) for j in range(n)]
+    A = [[("2" if i == j else "1/10") for j in range(n)] for i in range(n)]
+    for i, j in cells[:s_a]:
+        A[i][j] = f"a{i}_{j}"
+    D = [[("1" if i == j else "0") for j in range(n)] for i in range(n)]
+    upper = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    for i, j in upper[:off]:
+        D[i][j] = D[j][i] = f"q{i}_{j}"
+    for i in range(s_d - off):
+        D[i][i] = f"d{i}"
+    return A, D
+
+
+def test_cost_model_reproduces_its_calibration():
+    from stochthermo.symbolic import SLOW_SECONDS, estimate_cost
+    from stochthermo.symbolic._cost import CALIBRATION
+
+    for key, seconds in CALIBRATION.items():
+        est = estimate_cost(*_model_with_counts(*key))
+        if seconds is None:
+            assert est > SLOW_SECONDS, key
+        else:
+            assert seconds / 2 < est < seconds * 2, (key, est)
+    # models without symbols stay cheap at moderate size
+    assert estimate_cost([[1, 0], [0, 1]], [[1, 0], [0, 1]]) < 1
+
+
 def test_cli_slow_problem_exit_2(capsys):
     a = [[f"a{i}{j}" for j in range(3)] for i in range(3)]
     d = [[f"d{min(i, j)}{max(i, j)}" for j in range(3)] for i in range(3)]

@@ -45,6 +45,7 @@ CALIBRATION = {
     (4, 4, 0, 0): 22.3,
     (4, 1, 4, 0): 19.3,
     (4, 4, 4, 0): 36.4,
+    (4, 8, 0, 0): None,
     (5, 2, 0, 0): 116.0,
     (5, 1, 5, 0): None,
     (6, 1, 0, 0): None,
@@ -52,8 +53,8 @@ CALIBRATION = {
 
 # log-seconds model fitted to CALIBRATION: intercept and slopes by dimension; beyond n = 5 the
 # intercept grows by 2.2 per dimension (a factor 9, as from n = 4 to n = 5)
-_INTERCEPT = {1: -3.0, 2: -1.1, 3: -0.5, 4: 1.95, 5: 4.15}
-_SLOPE_A = {1: 0.2, 2: 0.3, 3: 0.37, 4: 0.29, 5: 0.3}
+_INTERCEPT = {1: -3.0, 2: -1.1, 3: -0.5, 4: 1.6, 5: 4.15}
+_SLOPE_A = {1: 0.2, 2: 0.3, 3: 0.37, 4: 0.45, 5: 0.45}
 _SLOPE_D = 0.15
 _SLOPE_OFF = {1: 0.0, 2: 0.2, 3: 0.15, 4: 0.2, 5: 0.2}
 

@@ -295,6 +295,15 @@ class LinearDerivation:
     Use :meth:`latex` to print one and :meth:`compile` to get a fast numeric function.
     ``symbols`` lists the free symbols (sorted by name), ``covariance_symbols`` the symbols
     ``C_{ij}`` used by quantities given in terms of the covariance (see module notes).
+
+    The constructor checks the model as ``stochthermo.LinearLangevin`` does (stable ``A``,
+    symmetric positive semi-definite ``D``, finite real entries), exactly: Routh-Hurwitz
+    conditions on :math:`\det(\lambda I + A)` and the coefficients :math:`e_k(D) \ge 0`
+    (``symbolic/_checks.py``). ``assumptions`` holds the conditions SymPy cannot decide from the
+    symbols being real, as SymPy relations (for example ``(k > 0, T >= 0)``); they are printed by
+    :meth:`latex` and :meth:`table`. ``estimated_seconds`` is the up-front time estimate
+    (:func:`stochthermo.symbolic.estimate_cost`); above ``SLOW_SECONDS`` the constructor raises
+    :class:`~stochthermo.errors.ResourceError` unless ``allow_slow=True``.
     """
 
     def __init__(self, A: sp.Matrix, D: sp.Matrix, *, blocks=None, temperatures=None,
