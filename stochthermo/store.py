@@ -21,6 +21,7 @@ ones from the seed (bit-identical). Damage raises
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,7 +39,8 @@ from ._validation import positive_int
 from .ensemble import Ensemble
 from .errors import DamagedStoreError, ValidationError
 
-__all__ = ["simulate_to_store", "open_store", "StoredEnsemble", "VerifiedArray", "SIDECAR"]
+__all__ = ["simulate_to_store", "open_store", "StoredEnsemble", "VerifiedArray", "SIDECAR",
+           "CHUNK_RECORDS"]
 
 
 def _zarr():
@@ -148,8 +150,10 @@ def _spec(model, n_traj, kw, chunk_size, ss, x0=None) -> dict:
 
 # ---- integrity: per-chunk sizes and SHA-256 in a sidecar -------------------------------------
 
-#: the sidecar holding the run's specification and every written chunk's sizes and hashes
+#: the sidecar holding the run's specification, metadata documents and the time grid's digest
 SIDECAR = "stochthermo.json"
+#: the folder of per-chunk records (sizes and SHA-256 of every file of the chunk)
+CHUNK_RECORDS = "stochthermo-chunks"
 _FORMAT = "stochthermo-store"
 _VERSION = 1
 _BLOCK = 1 << 16  # hashing reads this much at a time (bounded extra memory per read)
@@ -175,24 +179,34 @@ def _chunk_file(root_path, name, ndim, i) -> str:
 
 
 class _Record:
-    """The sidecar: run specification, ``dt``/``meta``, and ``{chunk: {array: [size, sha]}}``."""
+    """What the store promises: the run, its metadata documents, and each chunk's file digests.
 
-    def __init__(self, path, spec, *, arrays=None, chunks=None, dt=None, meta=None, t=None):
+    ``stochthermo.json`` holds the specification, the array names and their ``zarr.json``
+    documents (so damaged Zarr metadata can be rewritten), ``dt``, ``meta`` and the digest of
+    the time grid; ``stochthermo-chunks/<i>.json`` holds ``{array: [size, sha256]}`` of chunk
+    ``i``, written once per chunk (temporary file, then rename), so recording a chunk costs
+    the same whatever the number of chunks.
+    """
+
+    def __init__(self, path, spec, *, arrays=None, docs=None, dt=None, meta=None, t=None):
         self.path = Path(path)
         self.spec = spec
         self.arrays = dict(arrays or {})     # name -> ndim
-        self.chunks = {int(k): dict(v) for k, v in (chunks or {}).items()}
+        self.docs = dict(docs or {})         # name -> text of <name>/zarr.json
         self.dt, self.meta, self.t = dt, dict(meta or {}), t
+        self.chunks: dict[int, dict] = {}
+        self.unreadable: set[int] = set()    # chunk records that exist but cannot be parsed
 
     @classmethod
     def load(cls, path):
         side = Path(path) / SIDECAR
         try:
             data = json.loads(side.read_text(encoding="utf-8"))
-            if data.get("format") != _FORMAT or not isinstance(data.get("chunks"), dict):
+            if not isinstance(data, dict) or data.get("format") != _FORMAT:
                 raise ValueError("not a stochthermo store record")
-            return cls(path, data["spec"], arrays=data["arrays"], chunks=data["chunks"],
-                       dt=data["dt"], meta=data["meta"], t=data["t"])
+            rec = cls(path, data["spec"], arrays=data["arrays"], docs=data["docs"],
+                      dt=data["dt"], meta=data["meta"], t=data["t"])
+            rec.n_chunks()
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
@@ -201,50 +215,103 @@ class _Record:
                 f"{str(exc)[:120]}); its chunks cannot be verified. Delete the store and run "
                 "simulate_to_store again"
             ) from None
+        folder = Path(path) / CHUNK_RECORDS
+        names = os.listdir(folder) if folder.is_dir() else []
+        n = rec.n_chunks()
+        for name in names:
+            stem = name[:-5] if name.endswith(".json") else ""
+            if not stem.isdigit() or int(stem) >= n:
+                continue  # temporary files of an interrupted write, or not ours
+            i = int(stem)
+            try:
+                entry = json.loads((folder / name).read_text(encoding="utf-8"))
+                files = {str(k): (int(v[0]), str(v[1])) for k, v in entry["files"].items()}
+                if entry["chunk"] != i or set(files) != set(rec.arrays):
+                    raise ValueError("record of another chunk")
+                rec.chunks[i] = files
+            except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+                    RecursionError):
+                rec.unreadable.add(i)
+        return rec
 
     def save(self):
         from ._atomic import write_atomic
 
         data = {"format": _FORMAT, "version": _VERSION, "spec": self.spec,
-                "arrays": self.arrays, "dt": self.dt, "meta": self.meta, "t": self.t,
-                "chunks": {str(k): v for k, v in sorted(self.chunks.items())}}
+                "arrays": self.arrays, "docs": self.docs, "dt": self.dt, "meta": self.meta,
+                "t": self.t}
         write_atomic(self.path / SIDECAR, json.dumps(data))
 
     def n_chunks(self) -> int:
         return len(range(0, int(self.spec["n_traj"]), int(self.spec["chunk_size"])))
 
     def record_chunk(self, i):
-        entry = {}
+        from ._atomic import write_atomic
+
+        files = {}
         for name, ndim in self.arrays.items():
             got = _file_digest(_chunk_file(self.path, name, ndim, i))
             if got is None:
                 raise DamagedStoreError(
                     f"chunk {i} of {name!r} was not written to {str(self.path)!r}", chunks=[i])
-            entry[name] = list(got)
-        self.chunks[i] = entry
-        self.save()
+            files[name] = got
+        write_atomic(self.path / CHUNK_RECORDS / f"{i}.json",
+                     json.dumps({"chunk": i, "files": files}))
+        self.chunks[i] = files
+        self.unreadable.discard(i)
+
+    def forget(self, i):
+        """Drop chunk ``i``'s record (before recomputing it)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path / CHUNK_RECORDS / f"{i}.json")
+        self.chunks.pop(i, None)
+        self.unreadable.discard(i)
 
     def check(self, chunks=None, *, content: bool) -> list[int]:
-        """Indices of recorded chunks whose files are missing, resized or (content) altered."""
+        """Chunks whose record is unreadable or whose files are missing, resized or altered.
+
+        ``content=False`` compares sizes only; chunks never recorded are not listed.
+        """
+        wanted = set(self.chunks) | self.unreadable if chunks is None else set(chunks)
         bad = []
-        for i in sorted(self.chunks if chunks is None else chunks):
+        for i in sorted(wanted):
+            if i in self.unreadable:
+                bad.append(i)
+                continue
             entry = self.chunks.get(i)
             if entry is None:
                 continue
             for name, (size, digest) in entry.items():
-                f = _chunk_file(self.path, name, self.arrays.get(name, 1), i)
-                if content:
-                    got = _file_digest(f)
-                    ok = got is not None and got == (size, digest)
-                else:
-                    try:
-                        ok = os.stat(f).st_size == size
-                    except OSError:
-                        ok = False
-                if not ok:
+                if not _file_ok(_chunk_file(self.path, name, self.arrays[name], i), size,
+                                digest, content):
                     bad.append(i)
                     break
         return bad
+
+    def damaged_metadata(self) -> list[str]:
+        """Zarr metadata files that differ from the documents recorded at creation."""
+        bad = []
+        for name, doc in self.docs.items():
+            f = self.path / name / "zarr.json"
+            try:
+                if f.read_text(encoding="utf-8") != doc:
+                    bad.append(str(f))
+            except (OSError, UnicodeDecodeError):
+                bad.append(str(f))
+        if self.t is not None and not _file_ok(_chunk_file(self.path, "t", 1, 0), *self.t,
+                                                content=True):
+            bad.append(_chunk_file(self.path, "t", 1, 0))
+        return bad
+
+
+def _file_ok(f, size, digest, content) -> bool:
+    if content:
+        got = _file_digest(f)
+        return got is not None and got == (size, digest)
+    try:
+        return os.stat(f).st_size == size
+    except OSError:
+        return False
 
 
 def _damaged(path, bad, *, resume_hint=True) -> DamagedStoreError:
@@ -440,20 +507,19 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
                 f"n_traj={stored['n_traj']}); choose a new path or repeat the same arguments "
                 "to continue it"
             )
-        try:
-            _check_root_metadata(path)
-        except DamagedStoreError:
-            _write_root_metadata(path)
-            warnings.warn(f"the store at {str(path)!r} had a damaged root zarr.json; "
-                          "rewrote it", RuntimeWarning, stacklevel=2)
-        repaired = record.check(content=True)
+        rewritten, redo_t = _repair_metadata(path, record)
+        repaired = sorted(set(record.check(content=True)) | ({0} if redo_t else set()))
+        for i in repaired:
+            record.forget(i)
+        said = []
+        if rewritten:
+            said.append(f"had damaged metadata ({', '.join(rewritten)}), rewritten")
         if repaired:
-            for i in repaired:
-                del record.chunks[i]
-            record.save()
-            warnings.warn(
-                f"the store at {str(path)!r} had {len(repaired)} damaged chunk(s) "
-                f"{repaired[:20]}; recomputing them from the seed", RuntimeWarning, stacklevel=2)
+            said.append(f"had {len(repaired)} damaged chunk(s) {repaired[:20]}, recomputed "
+                        "from the seed")
+        if said:
+            warnings.warn(f"the store at {str(path)!r} " + " and ".join(said), RuntimeWarning,
+                          stacklevel=2)
     else:
         if path.exists() and any(path.iterdir()):
             raise ValidationError(
@@ -482,6 +548,8 @@ def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=409
         a, b = bounds[i]
         if not record.arrays:
             _create(zarr, path, record, res, n_traj, chunk_size)
+        elif record.t is None:  # the time grid was damaged: rewrite it from this chunk
+            _write_t(zarr, path, record, res["t"])
         array("x")[a:b] = res["x"]
         for k, v in res["observables"].items():
             array(f"obs_{k}")[a:b] = v
@@ -514,12 +582,52 @@ def _create(zarr, path, record, res, n_traj, chunk_size):
                           config=cfg, overwrite=True)
         arrays[f"obs_{k}"] = v.ndim
     t = np.asarray(res["t"], dtype=np.float64)
+    root.create_array("t", shape=t.shape, chunks=(max(t.shape[0], 1),), dtype="f8",
+                      fill_value=np.nan, config=cfg, overwrite=True)
     record.arrays = arrays
-    record.t = t.tolist()
+    record.docs = {name: (Path(path) / name / "zarr.json").read_text(encoding="utf-8")
+                   for name in (*arrays, "t")}
     record.dt = float(res["dt"])
     record.meta = {k: v for k, v in res["meta"].items()
                    if isinstance(v, (int, float, str, bool, type(None)))}
+    _write_t(zarr, path, record, t)
+
+
+def _write_t(zarr, path, record, t):
+    """Write the time grid (one chunk) and record its digest in the sidecar."""
+    arr = zarr.open_array(str(Path(path) / "t"), mode="r+").with_config(
+        {"write_empty_chunks": True})
+    arr[:] = np.asarray(t, dtype=np.float64)
+    record.t = list(_file_digest(_chunk_file(path, "t", 1, 0)))
     record.save()
+
+
+def _repair_metadata(path, record):
+    """Rewrite damaged Zarr metadata from the recorded documents; ``(files, t_damaged)``."""
+    from ._atomic import write_atomic
+
+    rewritten = []
+    try:
+        _check_root_metadata(path)
+    except DamagedStoreError:
+        _write_root_metadata(path)
+        rewritten.append("zarr.json")
+    for name, doc in record.docs.items():
+        f = Path(path) / name / "zarr.json"
+        try:
+            ok = f.read_text(encoding="utf-8") == doc
+        except (OSError, UnicodeDecodeError):
+            ok = False
+        if not ok:
+            write_atomic(f, doc)
+            rewritten.append(f"{name}/zarr.json")
+    redo_t = record.t is not None and not _file_ok(_chunk_file(path, "t", 1, 0), *record.t,
+                                                   content=True)
+    if redo_t:
+        record.t = None
+        record.save()
+        rewritten.append("t")
+    return rewritten, redo_t
 
 
 def open_store(path, *, verify: bool = False, _repaired=()) -> StoredEnsemble:
@@ -550,12 +658,24 @@ def open_store(path, *, verify: bool = False, _repaired=()) -> StoredEnsemble:
     if record is None:
         raise ValidationError(f"path={p!r} is not a stochthermo store (no {SIDECAR})")
     _check_root_metadata(p)
+    bad_meta = record.damaged_metadata()
+    if bad_meta:
+        raise DamagedStoreError(
+            f"the store at {p!r} has damaged metadata ({', '.join(bad_meta[:5])} differ from "
+            "what was written); call simulate_to_store again with the same arguments to "
+            "rewrite it"
+        )
+    if record.arrays and record.t is None:
+        raise DamagedStoreError(
+            f"the store at {p!r} lost its time grid; call simulate_to_store again with the "
+            "same arguments to rewrite it", chunks=[0]
+        )
     spec = record.spec
     n_chunks = record.n_chunks()
     bad = record.check(content=verify)
     if bad:
         raise _damaged(p, bad)
-    if len(record.chunks) != n_chunks or not record.arrays:
+    if len(record.chunks) != n_chunks or not record.arrays or record.t is None:
         raise ValidationError(
             f"the store at {p!r} is unfinished ({len(record.chunks)} of {n_chunks} chunks); "
             "call simulate_to_store again with the same arguments to complete it"
@@ -573,6 +693,12 @@ def open_store(path, *, verify: bool = False, _repaired=()) -> StoredEnsemble:
     obs = {k[4:]: v for k, v in arrays.items() if k.startswith("obs_")}
     meta = dict(record.meta, seed=seed_repr(None), store=p, spec=spec,
                 repaired_chunks=list(_repaired))
-    return StoredEnsemble(x=arrays["x"], t=np.asarray(record.t, dtype=np.float64),
+    try:
+        t = np.asarray(zarr.open_array(os.path.join(p, "t"), mode="r")[:], dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - verified above, so this is a codec failure
+        raise DamagedStoreError(
+            f"the store at {p!r}: its time grid is unreadable ({type(exc).__name__})"
+        ) from None
+    return StoredEnsemble(x=arrays["x"], t=t,
                           dt=float(record.dt), observables=MappingProxyType(obs),
                           meta=MappingProxyType(meta), path=p)
