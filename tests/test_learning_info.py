@@ -272,3 +272,21 @@ def test_invalid_inputs():
     one = g.simulate(4, n_datasets=1, seed=1, record=("params",))
     with pytest.raises(InsufficientDataError, match="training set"):
         estimate.m_info(one, 2)
+
+
+def test_probe_shape_is_checked(digits):
+    from stochthermo.errors import ShapeError
+
+    U, y = digits
+    ens = learn(SoftmaxRegression(n_in=64, n_classes=10), _subset_sampler(U, y, 50), lr=0.5,
+                batch_size=10, n_steps=2, n_trials=2, n_datasets=3, seed=1, probe=U[:20],
+                record=("params",), init="own")
+    with pytest.raises(ShapeError, match="probe"):
+        estimate.l_info(ens, 2, probe=np.zeros((5, 3)))
+    with pytest.raises(ValidationError):
+        estimate.l_info(ens, 2, probe=np.full((5, 64), np.nan))
+    sub = learn(SoftmaxRegression(n_in=64, n_classes=10), _subset_sampler(U, y, 50), lr=0.5,
+                batch_size=10, n_steps=2, n_trials=2, n_datasets=3, seed=1, probe=U[:20],
+                record=("params",), init="own", param_subset=[0, 1])
+    with pytest.raises(ValidationError, match="param_subset"):
+        estimate.l_info(sub, 2)

@@ -108,3 +108,16 @@ def test_schedule_errors():
         GaussianLearner(sampling="reshuffle", n_data=3, batch_size=5)
     assert step_decay(0.2, factor=0.5, every=10)(25) == pytest.approx(0.05)
     assert cosine_schedule(0.4, 10)(10) == 0.0
+
+
+def test_hostile_schedules_and_sizes():
+    with pytest.raises(ValidationError, match="positive number"):
+        GaussianLearner(lr_schedule=lambda t: "0.1").closed_form(2)
+    with pytest.raises(ValidationError, match="positive number"):
+        GaussianLearner(lr_schedule=lambda t: None).closed_form(2)
+    with pytest.raises(ValidationError, match="too large"):
+        GaussianLearner(mu=[0.0, 0.0]).closed_form(10**7)
+    with pytest.raises(ValidationError, match="too large"):
+        GaussianLearner(mu=[0.0, 0.0], n_data=10**6).simulate(5, n_datasets=100)
+    with pytest.raises(ValidationError, match="must be an int"):
+        GaussianLearner().closed_form(1.5)

@@ -77,7 +77,10 @@ def _params_at(ens, t):
     if ens.params is None:
         raise ValidationError("the ensemble did not record 'params'; rerun with "
                               "record=(..., 'params')")
-    return np.asarray(ens.params[:, _step_index(ens, t)], dtype=float).reshape(ens.n_total, -1)
+    x = np.asarray(ens.params[:, _step_index(ens, t)], dtype=float).reshape(ens.n_total, -1)
+    if not np.all(np.isfinite(x)):
+        raise ValidationError(f"the parameters at step {t} are not all finite (a diverged run?)")
+    return x
 
 
 def _full_params_at(ens, t):
@@ -325,11 +328,25 @@ def discrete_l_info(probs, *, bias_correct=True) -> Estimate:
     return Estimate(float(full.mean()), se, "discrete:probabilities", meta)
 
 
+def _probe(ens, probe):
+    if probe is None:
+        if ens.probe is None:
+            raise ValidationError("no probe set: pass probe=(P, n_in) inputs")
+        return ens.probe
+    from .._validation import as_float_array
+
+    pr = as_float_array("probe", probe, ndim=(1, 2))
+    if pr.ndim == 1:
+        pr = pr[:, None]
+    n_in = getattr(ens.model, "n_in", pr.shape[1])
+    if pr.shape[1] != n_in or pr.shape[0] == 0:
+        raise ShapeError(f"probe must have shape (P, {n_in}) with P >= 1, got {pr.shape}")
+    return pr
+
+
 def _probabilities(ens, t, probe):
     model = ens.model
-    probe = ens.probe if probe is None else np.asarray(probe, dtype=float)
-    if probe is None:
-        raise ValidationError("no probe set: pass probe=(P, n_in) inputs")
+    probe = _probe(ens, probe)
     th = _full_params_at(ens, t)
     p = model.probabilities(th, probe)  # (n_total, P, C)
     order = np.argsort(ens.data_of, kind="stable")
@@ -354,15 +371,14 @@ def _features(ens, t, probe, output):
         return f.reshape(ens.n_total, -1), "a user statistic f(Theta)"
     model = ens.model
     if getattr(model, "classifier", False):
-        probe = ens.probe if probe is None else np.asarray(probe, dtype=float)
-        p = model.probabilities(_full_params_at(ens, t), probe)
+        p = model.probabilities(_full_params_at(ens, t), _probe(ens, probe))
         return p[..., :-1].reshape(ens.n_total, -1), "output probabilities on the probe set"
     from ..learning._gaussian import GaussianLearner
 
     if isinstance(model, GaussianLearner):
         return _params_at(ens, t), "the output mean (one-to-one in theta)"
     th = _full_params_at(ens, t)
-    pr = ens.probe if probe is None else np.asarray(probe, dtype=float)
+    pr = None if model.generative else _probe(ens, probe)
     zero = np.zeros((ens.n_total, *model.noise_shape(pr)))
     out = np.asarray(model.generate(th, zero, pr), dtype=float)
     return out.reshape(ens.n_total, -1), "the output mean on the probe set"

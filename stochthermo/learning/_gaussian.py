@@ -550,7 +550,15 @@ def _lr_values(g: GaussianLearner, n: int) -> np.ndarray:
     if sch is None:
         return np.full(n, g.lr)
     if callable(sch):
-        vals = np.array([float(sch(s)) for s in range(n)], dtype=float)
+        vals = np.empty(n)
+        for s in range(n):
+            v = sch(s)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValidationError(
+                    f"lr_schedule({s}) returned {short_repr(v)}; it must return a positive "
+                    "number"
+                )
+            vals[s] = float(v)
     else:
         if n > len(sch):
             raise ValidationError(
@@ -868,11 +876,16 @@ def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, 
     if method == "shuffle" and m > N:
         raise ValidationError(f"batch_size={m} exceeds the training-set size {N}")
     Kn = n_ds * n_trials
-    if Kn * (n_steps + 1) * d > 50_000_000:
-        raise ValidationError(
-            f"n_datasets * n_trials * (n_steps + 1) * d = {Kn * (n_steps + 1) * d} values is "
-            "too large for one call (limit 5e7); simulate in parts"
-        )
+    sizes = {"n_datasets * n_trials * (n_steps + 1) * d": Kn * (n_steps + 1) * d,
+             "n_datasets * n_data * d": n_ds * N * d}
+    if method != "gaussian":
+        sizes["n_datasets * n_trials * n_steps * batch_size * d"] = Kn * n_steps * m * d
+    for what, size in sizes.items():
+        if size > 50_000_000:
+            raise ValidationError(
+                f"{what} = {size} values is too large for one call (limit 5e7); simulate in "
+                "parts"
+            )
     root = as_seed_sequence(seed)
     kids = root.spawn(5)
     ds_rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(kids[0], n_ds)]
