@@ -538,3 +538,27 @@ def test_resume_recomputes_damaged_chunks_bit_identically(tmp_path, monkeypatch)
     np.testing.assert_array_equal(np.asarray(s.x), e.x)
     np.testing.assert_array_equal(np.asarray(s.observables["heat"]), e.observables["heat"])
     assert store.open_store(path, verify=True).meta["repaired_chunks"] == []
+
+
+def test_step_beyond_int64_in_a_file_name(tmp_path):
+    trial = _trial(tmp_path / "runs" / "t0")
+    np.save(trial / ("step_" + "9" * 25 + ".npy"), np.zeros(3))
+    with pytest.raises(BridgeError, match="more than 18 digits"):
+        open_runs(tmp_path / "runs")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.timeout(20)
+def test_fifo_scalar_log_and_config_never_block(tmp_path):
+    from stochthermo.bridge import read_scalars
+
+    trial = _trial(tmp_path / "run" / "t0")
+    os.mkfifo(trial / "metrics.csv")
+    with pytest.raises(UnsafeFileError, match="FIFO"):
+        read_scalars(trial / "metrics.csv")
+    with pytest.raises(UnsafeFileError, match=r"metrics\.csv"):
+        open_runs(tmp_path / "run")
+    os.unlink(trial / "metrics.csv")
+    os.mkfifo(tmp_path / "run" / "config.json")
+    with pytest.raises(UnsafeFileError, match=r"config\.json"):
+        open_runs(tmp_path / "run")
