@@ -1,12 +1,22 @@
-"""The SGD training engine: :func:`learn` and the :class:`LearningEnsemble` it returns."""
+"""The SGD training engine: :func:`learn`.
+
+``learn`` reads as validate -> problem -> guard -> recorder and batch stream -> loop ->
+ensemble: :func:`_options` checks the scalar arguments, :func:`_problem` stacks the training
+sets and picks the trials of this run, the :class:`~._recorder.Recorder` owns the outputs,
+the :class:`~._batches.BatchStream` the random inputs, and :data:`~._batches.GRADIENTS` maps
+the method to the stochastic gradient of a step. Chunked and Dask runs go through
+:mod:`._chunked`, which calls ``learn`` per chunk of trials. ``theory/learning.md``.
+"""
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._memory import check_memory
 from .._rng import as_seed_sequence, seed_repr, trajectory_seeds
 from .._validation import (
     as_float_array,
@@ -17,8 +27,11 @@ from .._validation import (
     short_repr,
 )
 from ..errors import ShapeError, SimulationError, ValidationError
+from ._batches import GRADIENTS, BatchStream, Problem
+from ._chunked import learn_chunked
 from ._ensemble import LearningEnsemble
 from ._ppm import PPM
+from ._recorder import GENERATED, Recorder, output_bytes
 
 __all__ = ["learn", "LearningEnsemble", "RECORDABLE", "METHODS"]
 
@@ -27,30 +40,84 @@ RECORDABLE = (
     "params", "loss", "accuracy", "samples", "batch_loss", "work", "heat", "energy", "kl",
     "kl_fisher", "heat_theta", "output_entropy", "grad_max",
 )
-#: mini-batch schemes of :func:`learn`
+#: mini-batch schemes of :func:`learn` (the gradient of each: ``_batches.GRADIENTS``)
 METHODS = {
     "replacement": "mini-batches drawn with replacement, i.i.d. across steps",
     "shuffle": "without replacement: each trial reshuffles the data every epoch",
     "gaussian": "full-batch gradient plus Gaussian noise of covariance Sigma_g / batch_size",
 }
+_HINTS = ("record fewer quantities (record=...), on a coarser grid (a larger record_every), "
+          "keep fewer parameters (param_subset=...), or run fewer trials or steps")
 
 
 def _child(ss: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=ss.entropy, spawn_key=tuple(ss.spawn_key) + (j,))
 
 
-# ---------------------------------------------------------------------------------------------
-def _stack_datasets(model: PPM, datasets):
-    checked = [model.check_data(d) for d in datasets]
-    n = {c[1].shape[0] for c in checked}
-    if len(n) != 1:
+@dataclass(frozen=True)
+class Options:
+    """Validated scalar options of one :func:`learn` call."""
+
+    lr: float
+    batch_size: int
+    n_steps: int
+    n_trials: int
+    n_datasets: int
+    record_every: int
+    eval_every: int
+    momentum: float
+    method: str
+    record: tuple
+
+
+def _options(model, *, lr, batch_size, n_steps, n_trials, n_datasets, record_every,
+             eval_every, momentum, method, record) -> Options:
+    if not isinstance(model, PPM):
         raise ValidationError(
-            f"all training sets must have the same size, got sizes {sorted(n)}; draw them with "
-            "a fixed N"
+            f"model={short_repr(model)} is not a PPM; use GaussianMean, LinearRegression, "
+            "SoftmaxRegression or MLPClassifier"
         )
-    Ys = np.ascontiguousarray(np.stack([c[1] for c in checked]))
-    Us = None if checked[0][0] is None else np.ascontiguousarray(np.stack([c[0] for c in checked]))
-    return Us, Ys
+    opts = Options(
+        lr=positive_float("lr", lr), batch_size=positive_int("batch_size", batch_size),
+        n_steps=positive_int("n_steps", n_steps), n_trials=positive_int("n_trials", n_trials),
+        n_datasets=positive_int("n_datasets", n_datasets),
+        record_every=positive_int("record_every", record_every),
+        eval_every=positive_int("eval_every", eval_every),
+        momentum=nonnegative_float("momentum", momentum), method=method,
+        record=(record,) if isinstance(record, str) else tuple(record))
+    if opts.momentum >= 1:
+        raise ValidationError(f"momentum={opts.momentum!r} must be < 1")
+    choose_method("method", method, METHODS)
+    for r in opts.record:
+        if r not in RECORDABLE:
+            raise ValidationError(
+                f"unknown record entry {r!r}; valid entries are {', '.join(RECORDABLE)}"
+            )
+    if "accuracy" in opts.record and not model.classifier:
+        raise ValidationError("record='accuracy' needs a classifier (SoftmaxRegression, MLP)")
+    return opts
+
+
+def _step_grid(n_steps: int, record_every: int) -> np.ndarray:
+    steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
+    return steps if steps[-1] == n_steps else np.append(steps, n_steps)
+
+
+def _guard(opts: Options, K: int, d_rec: int, sample_size: int, max_bytes) -> None:
+    n_rec = opts.n_steps // opts.record_every + 2
+    check_memory(
+        f"learn(n_trials={opts.n_trials}, n_datasets={opts.n_datasets}, "
+        f"n_steps={opts.n_steps}, record_every={opts.record_every}, parameters kept={d_rec}, "
+        f"record={opts.record})",
+        output_bytes(K=K, n_steps=opts.n_steps, n_rec=n_rec, d_rec=d_rec, record=opts.record,
+                     sample_size=sample_size), max_bytes=max_bytes, hints=_HINTS)
+
+
+def _n_datasets_of(data, n_datasets: int) -> int:
+    return len(data) if isinstance(data, list) and n_datasets == 1 else n_datasets
+
+
+# --------------------------------------------------------------------------- data
 
 
 def _draw_datasets(data, n_datasets, ss):
@@ -63,6 +130,8 @@ def _draw_datasets(data, n_datasets, ss):
                 f"n_datasets={n_datasets} but data is a list of {len(data)} training sets; "
                 "leave n_datasets at 1 or make them equal"
             )
+        if not data:
+            raise ValidationError("data is an empty list; pass at least one training set")
         return list(data)
     if n_datasets != 1:
         raise ValidationError(
@@ -72,56 +141,187 @@ def _draw_datasets(data, n_datasets, ss):
     return [data]
 
 
-def _index_chunk(rngs, method, n_data, m, n, states):
-    K = len(rngs)
-    out = np.empty((K, n, m), dtype=np.int64)
-    if method == "replacement":
-        for k in range(K):
-            out[k] = rngs[k].integers(0, n_data, size=(n, m))
-        return out
-    for k in range(K):
-        perm, pos = states[k]
-        for i in range(n):
-            if perm is None or pos + m > n_data:
-                perm, pos = rngs[k].permutation(n_data), 0
-            out[k, i] = perm[pos:pos + m]
-            pos += m
-        states[k] = (perm, pos)
-    return out
+def _check_finite(name: str, arr: np.ndarray) -> None:
+    """Refuse NaN or inf in stacked data ``(n_ds, N, ...)``, naming the set and the sample."""
+    if arr.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(arr.reshape(arr.shape[0], arr.shape[1], -1)).all(axis=2)
+    if bad.any():
+        ds, row = (int(v[0]) for v in np.nonzero(bad))
+        raise ValidationError(
+            f"data {name} contain non-finite values (NaN or inf): {int(bad.sum())} sample(s), "
+            f"the first in training set {ds} at sample {row}; remove or replace them before "
+            "training (this is bad data, not a divergence of SGD)"
+        )
 
 
-def _noise_chunk(rngs, kind, shape, n):
-    out = np.empty((len(rngs), n, *shape))
-    for k, r in enumerate(rngs):
-        out[k] = r.standard_normal((n, *shape)) if kind == "normal" else r.random((n, *shape))
-    return out
+def _stack_datasets(model: PPM, datasets):
+    checked = [model.check_data(d) for d in datasets]
+    n = {c[1].shape[0] for c in checked}
+    if len(n) != 1:
+        raise ValidationError(
+            f"all training sets must have the same size, got sizes {sorted(n)}; draw them with "
+            "a fixed N"
+        )
+    if n == {0}:
+        raise ValidationError(
+            "data holds no samples (a training set of size 0); pass at least one sample, and "
+            "at least batch_size for method='shuffle'"
+        )
+    Ys = np.ascontiguousarray(np.stack([c[1] for c in checked]))
+    Us = None if checked[0][0] is None else np.ascontiguousarray(np.stack([c[0] for c in checked]))
+    _check_finite("targets" if Us is not None else "values", Ys)
+    if Us is not None:
+        _check_finite("inputs", Us)
+    return Us, Ys
+
+
+def _probe(model: PPM, probe, Us, N: int):
+    if model.generative:
+        return None
+    if probe is None:
+        return np.ascontiguousarray(Us[0, : min(64, N)])
+    probe_arr = as_float_array("probe", probe, ndim=(1, 2))
+    if probe_arr.ndim == 1:
+        probe_arr = probe_arr[:, None]
+    if probe_arr.shape[1] != Us.shape[2]:
+        raise ShapeError(f"probe must have shape (P, {Us.shape[2]}), got {probe_arr.shape}")
+    return probe_arr
+
+
+def _trials_of(K_all: int, trials) -> tuple[int, int]:
+    """``(k0, k1)``: the trials of this call (a chunk of a distributed run, or all)."""
+    if trials is None:
+        return 0, K_all
+    k0, k1 = int(trials[0]), int(trials[1])
+    if not 0 <= k0 < k1 <= K_all:
+        raise ValidationError(f"_trials={trials!r} must satisfy 0 <= start < stop <= {K_all}")
+    return k0, k1
+
+
+def _initial_params(model: PPM, init, root, K: int, K_all: int, k0: int) -> np.ndarray:
+    d = model.n_params
+    if isinstance(init, str):
+        if init == "shared":
+            th0 = np.tile(model.init_params(np.random.default_rng(_child(root, 1))), (K, 1))
+        elif init == "own":
+            seeds = trajectory_seeds(_child(root, 1), K, offset=k0)
+            th0 = np.stack([model.init_params(np.random.default_rng(int(s))) for s in seeds])
+        else:
+            raise ValidationError(f"unknown init={init!r}; valid choices are 'shared', 'own' "
+                                  "or an array of parameters")
+    else:
+        th0 = as_float_array("init", init, ndim=(1, 2))
+        if th0.shape == (d,):
+            th0 = np.tile(th0, (K_all, 1))
+        if th0.shape != (K_all, d):
+            raise ShapeError(f"init must have shape ({d},) or ({K_all}, {d}), got {th0.shape}")
+        th0 = th0[k0:k0 + K]
+    return np.ascontiguousarray(th0, dtype=np.float64)
+
+
+def _noise_cholesky(method: str, noise_cov, d: int):
+    """Cholesky factor of a given gradient-noise covariance (``method="gaussian"``), or None."""
+    if method != "gaussian" or noise_cov is None:
+        return None
+    if isinstance(noise_cov, numbers.Real):
+        return np.sqrt(positive_float("noise_cov", noise_cov)) * np.eye(d)
+    cov = as_float_array("noise_cov", noise_cov, ndim=2)
+    if cov.shape != (d, d):
+        raise ShapeError(f"noise_cov must have shape ({d}, {d}), got {cov.shape}")
+    return np.linalg.cholesky(cov + 1e-300 * np.eye(d))
+
+
+def _problem(model: PPM, data, opts: Options, root, trials, probe, noise_cov):
+    """``(Problem, K_all, k0)``: stacked training sets and the trials of this call."""
+    datasets = _draw_datasets(data, opts.n_datasets, _child(root, 0))
+    Us, Ys = _stack_datasets(model, datasets)
+    n_ds, N = Ys.shape[0], Ys.shape[1]
+    if opts.method == "shuffle" and opts.batch_size > N:
+        raise ValidationError(f"batch_size={opts.batch_size} exceeds the training-set size {N}")
+    K_all = n_ds * opts.n_trials
+    k0, k1 = _trials_of(K_all, trials)
+    data_of = np.repeat(np.arange(n_ds, dtype=np.int64), opts.n_trials)[k0:k1]
+    prob = Problem(model=model, Us=Us, Ys=Ys, data_of=data_of, probe=_probe(model, probe, Us, N),
+                   chol=_noise_cholesky(opts.method, noise_cov, model.n_params),
+                   batch_size=opts.batch_size,
+                   full_idx=np.tile(np.arange(N, dtype=np.int64), (k1 - k0, 1)))
+    return prob, K_all, k0
+
+
+def _stream(prob: Problem, opts: Options, root, K_all: int, k0: int, gen: bool) -> BatchStream:
+    """Per-trial streams (keyed by the global trial index) in blocks sized on the whole run."""
+    K = prob.data_of.shape[0]
+
+    def streams(j):
+        return [np.random.default_rng(int(s))
+                for s in trajectory_seeds(_child(root, j), K, offset=k0)]
+
+    noise_shape = prob.model.noise_shape(prob.probe)
+    # block length from the whole run's K, so that a chunk of trials draws its random numbers
+    # in the same blocks as the whole run (bounded-integer draws are block-dependent)
+    block = int(max(1, min(opts.n_steps, 2**21 // max(
+        1, K_all * max(opts.batch_size, int(np.prod(noise_shape)))))))
+    rng_idx, rng_gen, rng_xi = streams(2), streams(3), streams(4)
+    return BatchStream(opts.method, rng_idx, rng_gen, rng_xi, n_data=prob.N,
+                       batch_size=opts.batch_size, n_steps=opts.n_steps, block=block,
+                       xi_shape=(prob.model.n_params,) if prob.chol is not None else (prob.N,),
+                       gen_kind=prob.model.noise_kind if gen else None, gen_shape=noise_shape)
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _run(prob: Problem, opts: Options, theta: np.ndarray, rec: Recorder,
+         stream: BatchStream) -> None:
+    """SGD steps ``theta_{t+1} = theta_t - lr v_{t+1}``, ``v_{t+1} = beta v_t + g_t``."""
+    gradient = GRADIENTS[opts.method]
+    rec.start(theta, stream.first_generation() if rec.gen else None)
+    vel = np.zeros_like(theta)
+    for t in range(opts.n_steps):
+        draws = stream.at(t)
+        g, bl = gradient(prob, theta, draws)
+        rec.batch_loss(t, bl)
+        vel = opts.momentum * vel + g if opts.momentum > 0 else g
+        new = theta - opts.lr * vel
+        if not np.all(np.isfinite(new)):
+            k = int(np.argmax(~np.isfinite(new).all(axis=1)))
+            raise SimulationError(
+                f"SGD diverged at step {t} in trial {k}: the parameters left the finite numbers "
+                f"after {t} of {opts.n_steps} steps; lower lr={opts.lr!r}. partial holds the "
+                "arrays recorded so far (NaN where nothing was written)",
+                step=t, trajectory=k, partial=rec.arrays(),
+            )
+        rec.move(t, theta, new, draws.gen)
+        theta = new
 
 
 def learn(
     model: PPM,
-    data,
+    data: Any,
     *,
-    lr,
-    batch_size,
-    n_steps,
-    n_trials=1,
-    n_datasets=1,
-    seed=None,
-    method="replacement",
-    momentum=0.0,
-    init="shared",
-    noise_cov=None,
-    probe=None,
-    record=("params", "loss", "work", "heat"),
-    record_every=1,
-    param_subset=None,
-    eval_data=None,
-    eval_every=1,
-    client=None,
-    scheduler=None,
-    chunk_size=None,
-    retries=2,
-    _trials=None,
+    lr: float,
+    batch_size: int,
+    n_steps: int,
+    n_trials: int = 1,
+    n_datasets: int = 1,
+    seed: Any = None,
+    method: str = "replacement",
+    momentum: float = 0.0,
+    init: Any = "shared",
+    noise_cov: Any = None,
+    probe: Any = None,
+    record: Any = ("params", "loss", "work", "heat"),
+    record_every: int = 1,
+    param_subset: Any = None,
+    eval_data: Any = None,
+    eval_every: int = 1,
+    client: Any = None,
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
+    retries: int = 2,
+    max_bytes: int | None = None,
+    _trials: tuple[int, int] | None = None,
 ) -> LearningEnsemble:
     r"""Train an ensemble of copies of ``model`` by SGD, with lagged generation of X.
 
@@ -190,10 +390,28 @@ def learn(
         one after the other in this process.
     retries : int
         Times Dask re-runs a chunk whose task raised.
+    max_bytes : int, optional
+        Memory budget of the recorded arrays (default: half of the machine's physical memory).
+        Their bytes are estimated before anything runs (trials x (recorded steps x (parameters
+        kept + evaluations) + steps x step-resolved quantities) x 8); a larger request raises
+        ``ResourceError``.
 
     Returns
     -------
     LearningEnsemble
+
+    Raises
+    ------
+    ResourceError
+        The recorded arrays would exceed ``max_bytes``; nothing was started. Record less
+        (``record=``), on a coarser grid (``record_every``), keep fewer parameters
+        (``param_subset``) or run fewer trials.
+    ValidationError
+        Bad arguments, counts given as booleans, an empty training set, or non-finite values
+        (NaN, inf) in the data.
+    SimulationError
+        The parameters left the finite numbers (lr too large); the message says at which step
+        and ``partial`` holds the arrays recorded so far (NaN where nothing was written).
 
     Notes
     -----
@@ -212,259 +430,47 @@ def learn(
     (3, 6, 1)
     """
     if client is not None or scheduler is not None or chunk_size is not None:
-        from ._chunked import learn_chunked
-
+        opts = _options(model, lr=lr, batch_size=batch_size, n_steps=n_steps,
+                        n_trials=n_trials, n_datasets=n_datasets, record_every=record_every,
+                        eval_every=eval_every, momentum=momentum, method=method, record=record)
+        _guard(opts, _n_datasets_of(data, opts.n_datasets) * opts.n_trials,
+               model.n_params if param_subset is None else np.size(param_subset), 1, max_bytes)
         return learn_chunked(
             learn, model, data, client=client, scheduler=scheduler, chunk_size=chunk_size,
             retries=retries, seed=seed, n_trials=n_trials, n_datasets=n_datasets, lr=lr,
             batch_size=batch_size, n_steps=n_steps, method=method, momentum=momentum,
             init=init, noise_cov=noise_cov, probe=probe, record=record,
             record_every=record_every, param_subset=param_subset, eval_data=eval_data,
-            eval_every=eval_every)
-    if not isinstance(model, PPM):
-        raise ValidationError(
-            f"model={short_repr(model)} is not a PPM; use GaussianMean, LinearRegression, "
-            "SoftmaxRegression or MLPClassifier"
-        )
-    lr = positive_float("lr", lr)
-    m = positive_int("batch_size", batch_size)
-    n_steps = positive_int("n_steps", n_steps)
-    n_trials = positive_int("n_trials", n_trials)
-    n_datasets = positive_int("n_datasets", n_datasets)
-    record_every = positive_int("record_every", record_every)
-    eval_every = positive_int("eval_every", eval_every)
-    momentum = nonnegative_float("momentum", momentum)
-    if momentum >= 1:
-        raise ValidationError(f"momentum={momentum!r} must be < 1")
-    choose_method("method", method, METHODS)
-    if isinstance(record, str):
-        record = (record,)
-    record = tuple(record)
-    for r in record:
-        if r not in RECORDABLE:
-            raise ValidationError(
-                f"unknown record entry {r!r}; valid entries are {', '.join(RECORDABLE)}"
-            )
-    if "accuracy" in record and not model.classifier:
-        raise ValidationError("record='accuracy' needs a classifier (SoftmaxRegression, MLP)")
-
-    root = as_seed_sequence(seed)
-    datasets = _draw_datasets(data, n_datasets, _child(root, 0))
-    Us, Ys = _stack_datasets(model, datasets)
-    n_ds, N = Ys.shape[0], Ys.shape[1]
-    if method == "shuffle" and m > N:
-        raise ValidationError(f"batch_size={m} exceeds the training-set size {N}")
-    K = n_ds * n_trials
-    data_of = np.repeat(np.arange(n_ds, dtype=np.int64), n_trials)
-    # trials [k0, k1) only (a chunk of a distributed run): streams keyed by the global index
-    K_all, k0 = K, 0
-    if _trials is not None:
-        k0, k1 = int(_trials[0]), int(_trials[1])
-        if not 0 <= k0 < k1 <= K:
-            raise ValidationError(f"_trials={_trials!r} must satisfy 0 <= start < stop <= {K}")
-        K, data_of = k1 - k0, data_of[k0:k1]
-    d = model.n_params
-
-    # probe set
-    if model.generative:
-        probe_arr = None
-    else:
-        if probe is None:
-            probe_arr = np.ascontiguousarray(Us[0, : min(64, N)])
-        else:
-            probe_arr = as_float_array("probe", probe, ndim=(1, 2))
-            if probe_arr.ndim == 1:
-                probe_arr = probe_arr[:, None]
-            if probe_arr.shape[1] != Us.shape[2]:
-                raise ShapeError(
-                    f"probe must have shape (P, {Us.shape[2]}), got {probe_arr.shape}"
-                )
-
-    # initialisation
-    if isinstance(init, str):
-        if init == "shared":
-            th0 = np.tile(model.init_params(np.random.default_rng(_child(root, 1))), (K, 1))
-        elif init == "own":
-            seeds = trajectory_seeds(_child(root, 1), K, offset=k0)
-            th0 = np.stack([model.init_params(np.random.default_rng(int(s))) for s in seeds])
-        else:
-            raise ValidationError(f"unknown init={init!r}; valid choices are 'shared', 'own' "
-                                  "or an array of parameters")
-    else:
-        th0 = as_float_array("init", init, ndim=(1, 2))
-        if th0.shape == (d,):
-            th0 = np.tile(th0, (K_all, 1))
-        if th0.shape != (K_all, d):
-            raise ShapeError(f"init must have shape ({d},) or ({K_all}, {d}), got {th0.shape}")
-        th0 = th0[k0:k0 + K]
-    theta = np.ascontiguousarray(th0, dtype=np.float64)
-
-    # noise covariance for the Gaussian variant
-    chol = None
-    if method == "gaussian" and noise_cov is not None:
-        if isinstance(noise_cov, numbers.Real):
-            chol = np.sqrt(positive_float("noise_cov", noise_cov)) * np.eye(d)
-        else:
-            cov = as_float_array("noise_cov", noise_cov, ndim=2)
-            if cov.shape != (d, d):
-                raise ShapeError(f"noise_cov must have shape ({d}, {d}), got {cov.shape}")
-            chol = np.linalg.cholesky(cov + 1e-300 * np.eye(d))
-
-    def streams(j):
-        return [np.random.default_rng(int(s))
-                for s in trajectory_seeds(_child(root, j), K, offset=k0)]
-
-    rng_idx, rng_gen, rng_xi = streams(2), streams(3), streams(4)
-    idx_states = [(None, 0)] * K
-
-    steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
-    if steps[-1] != n_steps:
-        steps = np.append(steps, n_steps)
-    rec_pos = {int(s): j for j, s in enumerate(steps)}
-    n_rec = steps.shape[0]
+            eval_every=eval_every, max_bytes=max_bytes)
+    opts = _options(model, lr=lr, batch_size=batch_size, n_steps=n_steps, n_trials=n_trials,
+                    n_datasets=n_datasets, record_every=record_every, eval_every=eval_every,
+                    momentum=momentum, method=method, record=record)
     sub = None if param_subset is None else np.asarray(param_subset, dtype=np.int64)
-    d_rec = d if sub is None else sub.shape[0]
-
-    want = set(record)
-    gen = bool(want & {"work", "heat", "energy", "samples"})
-    out: dict[str, Any] = {}
-    if "params" in want:
-        out["params"] = np.empty((K, n_rec, d_rec))
-    for name in ("loss", "accuracy", "output_entropy", "grad_max"):
-        if name in want:
-            out[name] = np.full((K, n_rec), np.nan)
-    for name in ("batch_loss", "work", "heat", "kl", "kl_fisher", "heat_theta"):
-        if name in want:
-            out[name] = np.empty((K, n_steps))
-    energy = np.empty((K, n_steps + 1)) if gen else None
-    samples = None
+    d_rec = model.n_params if sub is None else sub.shape[0]
+    K_guess = _n_datasets_of(data, opts.n_datasets) * opts.n_trials
+    if _trials is not None:
+        K_guess = int(_trials[1]) - int(_trials[0])
+    _guard(opts, K_guess, d_rec, 1, max_bytes)  # before any data is drawn
+    root = as_seed_sequence(seed)
+    prob, K_all, k0 = _problem(model, data, opts, root, _trials, probe, noise_cov)
+    K = prob.data_of.shape[0]
+    _guard(opts, K, d_rec, int(np.prod(model.noise_shape(prob.probe))), max_bytes)
+    theta = _initial_params(model, init, root, K, K_all, k0)
     eval_arr = None
-    if want & {"accuracy", "grad_max"} and eval_data is not None:
+    if set(opts.record) & {"accuracy", "grad_max"} and eval_data is not None:
         eval_arr = model.check_data(eval_data)
-
-    full_idx = np.tile(np.arange(N, dtype=np.int64), (K, 1))
-
-    def full_grads(th):
-        return model.indexed_grads(th, Us, Ys, full_idx, data_of)
-
-    def record_at(j, th, x, full_loss=None):
-        if "params" in out:
-            out["params"][:, j] = th if sub is None else th[:, sub]
-        if samples is not None:
-            samples[:, j] = x
-        if steps[j] % eval_every and steps[j] != n_steps:
-            return
-        if "grad_max" in out:
-            if eval_arr is None:
-                gm = np.abs(full_grads(th)[0]).max(axis=1)
-            else:
-                n_ev = eval_arr[1].shape[0]
-                Ue = None if eval_arr[0] is None else eval_arr[0][None]
-                gm = np.abs(model.indexed_grads(
-                    th, Ue, eval_arr[1][None], np.tile(np.arange(n_ev), (K, 1)),
-                    np.zeros(K, dtype=np.int64))[0]).max(axis=1)
-            out["grad_max"][:, j] = gm
-        if "loss" in out:
-            out["loss"][:, j] = full_grads(th)[1] if full_loss is None else full_loss
-        if "accuracy" in out:
-            if eval_arr is None:
-                for ds in range(n_ds):
-                    sel = data_of == ds
-                    if not sel.any():
-                        continue
-                    out["accuracy"][sel, j] = model.accuracy(th[sel], (Us[ds], Ys[ds]))
-            else:
-                out["accuracy"][:, j] = model.accuracy(th, eval_arr)
-        if "output_entropy" in out:
-            out["output_entropy"][:, j] = model.output_entropy(th, probe_arr)
-
-    noise_shape = model.noise_shape(probe_arr)
-    # time-chunk length from the whole run's K, so that a chunk of trials draws its random
-    # numbers in the same blocks as the whole run (bounded-integer draws are block-dependent)
-    chunk = int(max(1, min(n_steps, 2**21 // max(1, K_all * max(m, int(np.prod(noise_shape)))))))
-    x = None
-    if gen:
-        z0 = _noise_chunk(rng_gen, model.noise_kind, noise_shape, 1)[:, 0]
-        x = model.generate(theta, z0, probe_arr)
-        energy[:, 0] = model.energy(theta, x, probe_arr)
-        if "samples" in want:
-            samples = np.empty((K, n_rec, *np.shape(x)[1:]), dtype=np.asarray(x).dtype)
-    G_old = None
-    if "heat_theta" in want:
-        G_old, L_old = full_grads(theta)
-        record_at(0, theta, x, L_old)
-    else:
-        record_at(0, theta, x)
-    vel = np.zeros_like(theta)
-    idx = gz = xz = None
-    for t in range(n_steps):
-        c = t % chunk
-        if c == 0:
-            n_here = min(chunk, n_steps - t)
-            if method == "gaussian":
-                xshape = (d,) if chol is not None else (N,)
-                xz = _noise_chunk(rng_xi, "normal", xshape, n_here)
-            else:
-                idx = _index_chunk(rng_idx, method, N, m, n_here, idx_states)
-            if gen:
-                gz = _noise_chunk(rng_gen, model.noise_kind, noise_shape, n_here)
-        if method == "gaussian":
-            g, bl = full_grads(theta)
-            if chol is not None:
-                g = g + xz[:, c] @ chol.T / np.sqrt(m)
-            else:
-                for k in range(K):
-                    ds = data_of[k]
-                    dat = Ys[ds] if model.generative else (Us[ds], Ys[ds])
-                    G = model.per_sample_grads(theta[k], dat)
-                    g[k] += (xz[k, c] @ (G - G.mean(axis=0))) / np.sqrt(N * m)
-        else:
-            g, bl = model.indexed_grads(theta, Us, Ys, np.ascontiguousarray(idx[:, c]), data_of)
-        if "batch_loss" in out:
-            out["batch_loss"][:, t] = bl
-        vel = momentum * vel + g if momentum > 0 else g
-        new = theta - lr * vel
-        if not np.all(np.isfinite(new)):
-            k = int(np.argmax(~np.isfinite(new).all(axis=1)))
-            raise SimulationError(
-                f"SGD diverged at step {t} in trial {k}; lower lr={lr!r}", step=t, trajectory=k,
-                partial=out,
-            )
-        if "kl" in out:
-            out["kl"][:, t] = model.kl(theta, new, probe_arr)
-        if "kl_fisher" in out:
-            out["kl_fisher"][:, t] = model.fisher_quadratic(theta, new - theta, probe_arr)
-        L_new = None
-        if "heat_theta" in out:
-            G_new, L_new = full_grads(new)
-            out["heat_theta"][:, t] = -0.5 * ((G_old + G_new) * (new - theta)).sum(axis=1)
-            G_old = G_new
-        if gen:
-            e_mid = model.energy(new, x, probe_arr)
-            w = e_mid - energy[:, t]
-            x = model.generate(new, gz[:, c], probe_arr)
-            energy[:, t + 1] = model.energy(new, x, probe_arr)
-            if "work" in out:
-                out["work"][:, t] = w
-            if "heat" in out:
-                out["heat"][:, t] = energy[:, t + 1] - e_mid
-        theta = new
-        j = rec_pos.get(t + 1)
-        if j is not None:
-            record_at(j, theta, x, L_new)
-
-    ds_mean = Ys.mean(axis=1) if Ys.dtype.kind == "f" else np.full(n_ds, np.nan)
+    steps = _step_grid(opts.n_steps, opts.record_every)
+    rec = Recorder(prob, opts.record, steps, n_steps=opts.n_steps, eval_every=opts.eval_every,
+                   param_subset=sub, eval_arr=eval_arr)
+    stream = _stream(prob, opts, root, K_all, k0, gen=bool(set(opts.record) & GENERATED))
+    _run(prob, opts, theta, rec, stream)
+    Ys = prob.Ys
+    ds_mean = Ys.mean(axis=1) if Ys.dtype.kind == "f" else np.full(Ys.shape[0], np.nan)
     return LearningEnsemble(
-        model=model, steps=steps, lr=lr, batch_size=m, n_trials=n_trials, n_datasets=n_ds,
-        data_of=data_of, dataset_mean=ds_mean,
-        params=out.get("params"), samples=samples, loss=out.get("loss"),
-        accuracy=out.get("accuracy"), output_entropy=out.get("output_entropy"),
-        grad_max=out.get("grad_max"),
-        batch_loss=out.get("batch_loss"), work=out.get("work"), heat=out.get("heat"),
-        energy=energy if "energy" in want or "work" in want or "heat" in want else None,
-        kl=out.get("kl"), kl_fisher=out.get("kl_fisher"), heat_theta=out.get("heat_theta"),
-        probe=probe_arr, param_subset=sub,
-        meta={"method": method, "momentum": momentum, "seed": seed_repr(seed),
-              "init": init if isinstance(init, str) else "array", "record": record,
-              "n_data": N, "model": repr(model)},
+        model=model, steps=steps, lr=opts.lr, batch_size=opts.batch_size,
+        n_trials=opts.n_trials, n_datasets=Ys.shape[0], data_of=prob.data_of,
+        dataset_mean=ds_mean, probe=prob.probe, param_subset=sub, **rec.arrays(),
+        meta={"method": opts.method, "momentum": opts.momentum, "seed": seed_repr(seed),
+              "init": init if isinstance(init, str) else "array", "record": opts.record,
+              "n_data": prob.N, "model": repr(model)},
     )

@@ -1,0 +1,161 @@
+"""The random inputs of SGD steps and the method -> gradient table of :func:`learn`.
+
+:class:`BatchStream` draws, per trial and in blocks of steps, the mini-batch indices
+(``"replacement"``, ``"shuffle"``), the Gaussian gradient noise (``"gaussian"``) and the
+generation noise of X, each from its own per-trial stream; :data:`GRADIENTS` maps a method to
+the function computing the stochastic gradient of one step. Block lengths depend on the whole
+run (not on a chunk of trials), so chunked runs draw the same numbers. ``theory/learning.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["GRADIENTS", "BatchStream", "Draws", "Problem"]
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """The data and trials of one run of :func:`learn` (read-only during the run).
+
+    ``Us`` (n_ds, N, n_in) or None, ``Ys`` (n_ds, N, ...): stacked training sets; ``data_of``
+    (K,): training set of each trial; ``full_idx`` (K, N): every index, for full-batch
+    gradients; ``chol``: Cholesky factor of a given gradient-noise covariance (or None).
+    """
+
+    model: Any
+    Us: np.ndarray | None
+    Ys: np.ndarray
+    data_of: np.ndarray
+    probe: np.ndarray | None
+    chol: np.ndarray | None
+    batch_size: int
+    full_idx: np.ndarray
+
+    @property
+    def N(self) -> int:
+        return int(self.Ys.shape[1])
+
+    def full_grads(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-batch gradients ``(K, d)`` and losses ``(K,)`` on each trial's training set."""
+        return self.model.indexed_grads(theta, self.Us, self.Ys, self.full_idx, self.data_of)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Random inputs of one step: batch indices (K, m), Gaussian noise, generation noise."""
+
+    idx: np.ndarray | None
+    xi: np.ndarray | None
+    gen: np.ndarray | None
+
+
+def _index_chunk(rngs, method, n_data, m, n, states):
+    K = len(rngs)
+    out = np.empty((K, n, m), dtype=np.int64)
+    if method == "replacement":
+        for k in range(K):
+            out[k] = rngs[k].integers(0, n_data, size=(n, m))
+        return out
+    for k in range(K):
+        perm, pos = states[k]
+        for i in range(n):
+            if perm is None or pos + m > n_data:
+                perm, pos = rngs[k].permutation(n_data), 0
+            out[k, i] = perm[pos:pos + m]
+            pos += m
+        states[k] = (perm, pos)
+    return out
+
+
+def noise_chunk(rngs, kind: str, shape: tuple, n: int) -> np.ndarray:
+    """``n`` draws of ``shape`` per trial stream: standard normals or uniforms."""
+    out = np.empty((len(rngs), n, *shape))
+    for k, r in enumerate(rngs):
+        out[k] = r.standard_normal((n, *shape)) if kind == "normal" else r.random((n, *shape))
+    return out
+
+
+class BatchStream:
+    """Per-step random inputs, drawn ``block`` steps at a time from per-trial streams.
+
+    Parameters
+    ----------
+    method : str
+        ``"replacement"``, ``"shuffle"`` or ``"gaussian"``.
+    rng_idx, rng_gen, rng_xi : list of numpy.random.Generator
+        One per trial: mini-batch indices, generation noise, Gaussian gradient noise.
+    n_steps, block : int
+        Steps of the run and steps per draw.
+    xi_shape : tuple
+        Shape of one Gaussian-noise draw (``(d,)`` with a given covariance, else ``(N,)``).
+    gen_kind, gen_shape : str or None, tuple
+        Generation noise (None: nothing generated).
+    """
+
+    def __init__(self, method: str, rng_idx: list, rng_gen: list, rng_xi: list, *,
+                 n_data: int, batch_size: int, n_steps: int, block: int, xi_shape: tuple,
+                 gen_kind: str | None, gen_shape: tuple) -> None:
+        self.method, self.rng_idx, self.rng_gen, self.rng_xi = method, rng_idx, rng_gen, rng_xi
+        self.n_data, self.m, self.n_steps, self.block = n_data, batch_size, n_steps, block
+        self.xi_shape, self.gen_kind, self.gen_shape = xi_shape, gen_kind, gen_shape
+        self._states = [(None, 0)] * len(rng_idx)
+        self._idx = self._xi = self._gen = None
+
+    def first_generation(self) -> np.ndarray:
+        """The generation noise of the initial sample ``X_1`` (K, ...)."""
+        return noise_chunk(self.rng_gen, self.gen_kind, self.gen_shape, 1)[:, 0]
+
+    def at(self, t: int) -> Draws:
+        """Random inputs of step ``t`` (steps must be asked for in order)."""
+        c = t % self.block
+        if c == 0:
+            n_here = min(self.block, self.n_steps - t)
+            if self.method == "gaussian":
+                self._xi = noise_chunk(self.rng_xi, "normal", self.xi_shape, n_here)
+            else:
+                self._idx = _index_chunk(self.rng_idx, self.method, self.n_data, self.m, n_here,
+                                         self._states)
+            if self.gen_kind is not None:
+                self._gen = noise_chunk(self.rng_gen, self.gen_kind, self.gen_shape, n_here)
+        return Draws(
+            idx=None if self._idx is None else np.ascontiguousarray(self._idx[:, c]),
+            xi=None if self._xi is None else self._xi[:, c],
+            gen=None if self._gen is None else self._gen[:, c],
+        )
+
+
+def _minibatch_gradient(prob: Problem, theta: np.ndarray, draws: Draws):
+    """Mean gradient of the loss over each trial's mini-batch ``draws.idx``."""
+    return prob.model.indexed_grads(theta, prob.Us, prob.Ys, draws.idx, prob.data_of)
+
+
+def _gaussian_gradient(prob: Problem, theta: np.ndarray, draws: Draws):
+    """Full-batch gradient plus noise of covariance ``Sigma_g / |b|``.
+
+    ``Sigma_g`` is the given ``noise_cov`` (``chol``) or the empirical covariance of the
+    per-sample gradients of the trial's training set at ``theta``.
+    """
+    model, m = prob.model, prob.batch_size
+    g, bl = prob.full_grads(theta)
+    if prob.chol is not None:
+        return g + draws.xi @ prob.chol.T / np.sqrt(m), bl
+    N = prob.N
+    for k in range(theta.shape[0]):
+        ds = prob.data_of[k]
+        dat = prob.Ys[ds] if model.generative else (prob.Us[ds], prob.Ys[ds])
+        G = model.per_sample_grads(theta[k], dat)
+        g[k] += (draws.xi[k] @ (G - G.mean(axis=0))) / np.sqrt(N * m)
+    return g, bl
+
+
+#: method -> ``gradient(problem, theta, draws) -> (g (K, d), batch loss (K,))``
+GRADIENTS: dict[str, Callable[[Problem, np.ndarray, Draws], tuple]] = {
+    "replacement": _minibatch_gradient,
+    "shuffle": _minibatch_gradient,
+    "gaussian": _gaussian_gradient,
+}
