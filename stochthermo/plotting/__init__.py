@@ -50,7 +50,7 @@ from ._plots import (
     plot_stationary_density,
     plot_trajectories,
 )
-from ._style import PALETTE, SERIES, STYLE, savefig_atomic, style
+from ._style import PALETTE, SERIES, STYLE, format_pm, savefig_atomic, style
 
 __all__ = [
     "PALETTE",
@@ -69,4 +69,5 @@ __all__ = [
     "fig41_data_from_diagnostics",
     "plot_convergence",
     "fit_slope",
+    "format_pm",
 ]

@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ValidationError
-from ._style import PALETTE, apply_tick_style, get_axes, savefig_atomic, series_color, style
+from ._style import (
+    PALETTE,
+    apply_tick_style,
+    format_pm,
+    get_axes,
+    savefig_atomic,
+    series_color,
+    style,
+)
 
 __all__ = ["plot_fig41_panels", "save_fig41_panels", "fig41_data_from_result",
            "fig41_data_from_diagnostics"]
@@ -181,7 +189,7 @@ def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
             lines = a.plot(steps, p[:, :, i].T, color=series_color(i), lw=0.7, alpha=0.45)
             lines[0].set_label(names[i] if names else f"parameter {i + 1}")
         a.set_xlabel("SGD step n")
-        a.set_ylabel("parameter value θ_i")
+        a.set_ylabel(r"parameter value $\theta_i$")
         a.set_title(f"(a) parameters across {p.shape[0]} trials, {_label(show)}")
         a.legend(loc="best")
 
@@ -230,8 +238,9 @@ def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
         c.set_ylabel(data.get("noise_label", "noise variance"))
         title = "(c) SGD noise variance"
         if data.get("exponent") is not None:
-            title += (f": ∝ |b|^({data['exponent']:.2f} ± "
-                      f"{data.get('exponent_stderr', float('nan')):.2f}), expected -1")
+            pm = format_pm(data["exponent"], data.get("exponent_stderr", float("nan")),
+                           mathtext=True)
+            title += rf": $\propto |b|^{{{pm}}}$, expected $|b|^{{-1}}$"
         c.set_title(title)
         handles, labels = c.get_legend_handles_labels()
         if data.get("reference") is not None:

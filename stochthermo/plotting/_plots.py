@@ -348,6 +348,10 @@ INFO_LABELS = {
     "l_info_flow": r"L-info (flow) $\sum_s \dot I^X_s$",
     "info_flow_x": r"info flow into X $\dot I^X_t$",
     "info_flow_theta": r"info flow into $\Theta$ $\dot I^\Theta_t$",
+    "work": r"work $W_t$",
+    "heat": r"heat $Q_t$",
+    "sigma_x": r"entropy production of X $\sigma^X_t$",
+    "sigma_x_kl": r"$\sigma^X_t$ (KL form)",
 }
 
 

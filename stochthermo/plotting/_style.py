@@ -23,7 +23,8 @@ import numpy as np
 from .._atomic import savefig_atomic as _savefig_atomic
 from ..errors import ValidationError
 
-__all__ = ["PALETTE", "SERIES", "STYLE", "style", "savefig_atomic", "get_axes", "series_color"]
+__all__ = ["PALETTE", "SERIES", "STYLE", "style", "savefig_atomic", "get_axes", "series_color",
+           "format_pm"]
 
 #: Colour of each role (see the module docstring).
 PALETTE = {
@@ -149,3 +150,25 @@ def stack_estimates(estimates):
         vals.append(float(v))
         errs.append(float(s))
     return np.array(vals), np.array(errs)
+
+
+def format_pm(value, stderr, *, mathtext: bool = False) -> str:
+    r"""``value ± stderr`` with the error at its real precision (one or two significant digits).
+
+    The error keeps two significant digits when its first digit is 1 or 2, one otherwise, and
+    the value is rounded to the same decimal place: ``format_pm(-0.99123, 0.0031)`` gives
+    ``'-0.991 ± 0.003'``. With ``mathtext=True`` the result is ``'-0.991 \pm 0.003'`` for use
+    inside ``$...$``. A non-finite or zero error gives the value to 4 significant digits.
+    """
+    import math
+
+    v, s = float(value), float(stderr)
+    pm = r" \pm " if mathtext else " ± "
+    if not (math.isfinite(s) and s > 0):
+        return f"{v:.4g}" + ("" if math.isfinite(s) else pm + "?")
+    exp10 = math.floor(math.log10(s))
+    lead = int(s / 10.0**exp10)
+    decimals = -exp10 + (1 if lead < 3 else 0)
+    if decimals <= 0:
+        return f"{round(v, decimals):.0f}{pm}{round(s, decimals):.0f}"
+    return f"{v:.{decimals}f}{pm}{s:.{decimals}f}"
