@@ -7,16 +7,13 @@ stdout; every option has a help line; every ``theory/`` reference in a help text
 
 import argparse
 import json
-import pathlib
-import re
 
 import numpy as np
 import pytest
+from report_checks import assert_theory_references
 
 from stochthermo import errors
 from stochthermo.cli import build_parser, exit_code, flag_message, main
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _strict(text):
@@ -235,14 +232,3 @@ def test_theory_references_in_help_exist(capsys):
         assert main([name, "--help"]) == 0
         texts.append(capsys.readouterr().out)
     assert_theory_references(texts)
-
-
-def assert_theory_references(texts):
-    """Every ``theory/...`` path in ``texts`` exists; no reference to a ``theory.md`` section."""
-    refs = set()
-    for t in texts:
-        assert not re.search(r"theory\.md\b", t.replace("theory/", "")), \
-            "reference to a theory.md the project does not have"
-        refs.update(m.rstrip(".,") for m in re.findall(r"theory/[\w./-]+", t))
-    missing = [r for r in sorted(refs) if not (ROOT / r).exists()]
-    assert not missing, missing
