@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,15 +157,42 @@ SIDECAR = "stochthermo.json"
 CHUNK_RECORDS = "stochthermo-chunks"
 _FORMAT = "stochthermo-store"
 _VERSION = 1
+_MAX_DOC = 64 << 20  # metadata and records are small; a huge one is damage
 _BLOCK = 1 << 16  # hashing reads this much at a time (bounded extra memory per read)
 
 
+def _open_regular(path):
+    """Open ``path`` for reading if it is a regular file; OSError otherwise.
+
+    A FIFO or device planted in a store must not block or flood a reader.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"{path} is not a regular file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_text(path, limit=_MAX_DOC) -> str:
+    """A small text file of the store (metadata, records); OSError/ValueError when unusable."""
+    with _open_regular(path) as fh:
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path} is larger than {limit} bytes")
+    return raw.decode("utf-8")
+
+
 def _file_digest(path) -> tuple[int, str] | None:
-    """``(size, sha256)`` of a file, or None when it is missing or unreadable."""
+    """``(size, sha256)`` of a file; None when it is missing, irregular or unreadable."""
     h = hashlib.sha256()
     n = 0
     try:
-        with open(path, "rb") as fh:
+        with _open_regular(path) as fh:
             while block := fh.read(_BLOCK):
                 h.update(block)
                 n += len(block)
@@ -201,7 +229,7 @@ class _Record:
     def load(cls, path):
         side = Path(path) / SIDECAR
         try:
-            data = json.loads(side.read_text(encoding="utf-8"))
+            data = json.loads(_read_text(side))
             if not isinstance(data, dict) or data.get("format") != _FORMAT:
                 raise ValueError("not a stochthermo store record")
             rec = cls(path, data["spec"], arrays=data["arrays"], docs=data["docs"],
@@ -224,7 +252,7 @@ class _Record:
                 continue  # temporary files of an interrupted write, or not ours
             i = int(stem)
             try:
-                entry = json.loads((folder / name).read_text(encoding="utf-8"))
+                entry = json.loads(_read_text(folder / name))
                 files = {str(k): (int(v[0]), str(v[1])) for k, v in entry["files"].items()}
                 if entry["chunk"] != i or set(files) != set(rec.arrays):
                     raise ValueError("record of another chunk")
@@ -261,9 +289,13 @@ class _Record:
         self.unreadable.discard(i)
 
     def forget(self, i):
-        """Drop chunk ``i``'s record (before recomputing it)."""
+        """Drop chunk ``i``'s record and its files (before recomputing it)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path / CHUNK_RECORDS / f"{i}.json")
+        for name, ndim in self.arrays.items():
+            # removed, not overwritten: a damaged chunk may be a FIFO or a link elsewhere
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(_chunk_file(self.path, name, ndim, i))
         self.chunks.pop(i, None)
         self.unreadable.discard(i)
 
@@ -294,9 +326,9 @@ class _Record:
         for name, doc in self.docs.items():
             f = self.path / name / "zarr.json"
             try:
-                if f.read_text(encoding="utf-8") != doc:
+                if _read_text(f) != doc:
                     bad.append(str(f))
-            except (OSError, UnicodeDecodeError):
+            except (OSError, ValueError):
                 bad.append(str(f))
         if self.t is not None and not _file_ok(_chunk_file(self.path, "t", 1, 0), *self.t,
                                                 content=True):
@@ -330,10 +362,8 @@ def _check_root_metadata(path):
     """The root ``zarr.json`` must be a Zarr group document; otherwise DamagedStoreError."""
     meta = Path(path) / "zarr.json"
     try:
-        doc = json.loads(meta.read_text(encoding="utf-8"))
+        doc = json.loads(_read_text(meta))
         ok = isinstance(doc, dict) and doc.get("node_type") == "group"
-    except FileNotFoundError:
-        return False
     except (OSError, ValueError, RecursionError):
         ok = False
     if not ok:
@@ -342,7 +372,6 @@ def _check_root_metadata(path):
             "call simulate_to_store again with the same arguments to rewrite it, or delete the "
             "store"
         )
-    return True
 
 
 def _write_root_metadata(path):
@@ -615,8 +644,8 @@ def _repair_metadata(path, record):
     for name, doc in record.docs.items():
         f = Path(path) / name / "zarr.json"
         try:
-            ok = f.read_text(encoding="utf-8") == doc
-        except (OSError, UnicodeDecodeError):
+            ok = _read_text(f) == doc
+        except (OSError, ValueError):
             ok = False
         if not ok:
             write_atomic(f, doc)

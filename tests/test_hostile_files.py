@@ -562,3 +562,22 @@ def test_fifo_scalar_log_and_config_never_block(tmp_path):
     os.mkfifo(tmp_path / "run" / "config.json")
     with pytest.raises(UnsafeFileError, match=r"config\.json"):
         open_runs(tmp_path / "run")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.timeout(30)
+def test_fifo_planted_in_a_store_never_blocks(tmp_path):
+    import stochthermo as st
+    from stochthermo.errors import DamagedStoreError
+    from stochthermo.store import open_store, simulate_to_store
+
+    model, kw, path = _store_case(tmp_path)
+    f = _x_chunk(path, 1)
+    f.unlink()
+    os.mkfifo(f)
+    with pytest.raises(DamagedStoreError) as info:
+        open_store(path)
+    assert info.value.chunks == (1,)
+    with pytest.warns(RuntimeWarning, match=r"\[1\], recomputed"):
+        s = simulate_to_store(model, path, n_traj=50, seed=4, chunk_size=10, **kw)
+    np.testing.assert_array_equal(np.asarray(s.x), st.simulate(model, n_traj=50, seed=4, **kw).x)
