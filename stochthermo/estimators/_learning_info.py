@@ -391,10 +391,20 @@ def _reduce(x, ens, method, n_components):
     on it, so it changes no information; keeping only the top directions can only lose some.
     """
     xc = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(xc, full_matrices=False)
-    if s.size == 0 or s[0] <= 0:
+    n, p = xc.shape
+    # principal coordinates from the smaller Gram matrix (n x n or p x p), eigenvalues s^2
+    if n < p:
+        lam, u = np.linalg.eigh(xc @ xc.T)
+        lam, u = lam[::-1], u[:, ::-1]
+        scores = u * np.sqrt(np.clip(lam, 0.0, None))
+    else:
+        lam, v = np.linalg.eigh(xc.T @ xc)
+        lam, v = lam[::-1], v[:, ::-1]
+        scores = xc @ v
+    if lam.size == 0 or lam[0] <= 0:
         return None, {"rank": 0}
-    rank = int((s > 1e-9 * s[0]).sum())
+    s = np.sqrt(np.clip(lam, 0.0, None))
+    rank = int((lam > 1e-12 * lam[0]).sum())
     meta = {}
     if method == "pca" or (method == "auto" and rank > _auto_components(ens.n_datasets, rank)):
         nc = _auto_components(ens.n_datasets, rank) if n_components is None else positive_int(
@@ -407,7 +417,7 @@ def _reduce(x, ens, method, n_components):
         k = rank
         if rank < x.shape[1]:
             meta = {"rank": rank, "projection": "the ensemble's support (lossless)"}
-    return xc @ vt[:k].T, meta
+    return scores[:, :k], meta
 
 
 def _zero(method, meta, why):
