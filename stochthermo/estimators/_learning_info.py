@@ -218,7 +218,8 @@ def _continuous_mi(x, ens, b_route, *, method, k, seed, what):
         meta["assumptions"] = (
             f"Gaussian reading of I({what}; Bbar), Bbar the training-set mean: exact for the "
             "linear-Gaussian learner (Bbar sufficient, jointly Gaussian), otherwise the MI of "
-            f"the Gaussian with the same covariance and a lower bound on nothing in general; "
+            "the Gaussian with the same covariance (in general neither a lower nor an upper "
+            "bound); "
             + ("Wishart bias removed" if iid else "jackknife bias correction (trials share "
                                                    "training sets)"))
         return Estimate(float(val), float(se), f"gaussian:{b_route}", meta, bias=bias)

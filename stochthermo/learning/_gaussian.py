@@ -907,7 +907,7 @@ def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, 
     z0, _ = per_traj(1, (d,))
     theta = g.init_mean_vector + z0 @ c0.T
     zx, _ = per_traj(2, (n_steps + 1, d))
-    lrs = np.array([g.lr_at(s) for s in range(n_steps)])
+    lrs = _lr_values(g, n_steps)
     if method == "gaussian":
         xi, _ = per_traj(3, (n_steps, d))
         noise = xi @ cD.T
