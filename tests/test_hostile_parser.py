@@ -313,7 +313,7 @@ def _model_with_counts(n, s_a, s_d, off):
 
 def test_cost_model_reproduces_its_calibration():
     from stochthermo.symbolic import SLOW_SECONDS, estimate_cost
-    from stochthermo.symbolic._cost import CALIBRATION
+    from stochthermo.symbolic._cost import CALIBRATION, NUMERIC_CALIBRATION
 
     for key, seconds in CALIBRATION.items():
         est = estimate_cost(*_model_with_counts(*key))
@@ -321,8 +321,20 @@ def test_cost_model_reproduces_its_calibration():
             assert est > SLOW_SECONDS, key
         else:
             assert seconds / 2 < est < seconds * 2, (key, est)
-    # models without symbols stay cheap at moderate size
+    # models without symbols stay cheap at moderate size, unless their numbers are huge
     assert estimate_cost([[1, 0], [0, 1]], [[1, 0], [0, 1]]) < 1
+    eye = [[int(i == j) for j in range(4)] for i in range(4)]
+    for (n, bits), seconds in NUMERIC_CALIBRATION.items():
+        per = max(bits // (n * n), 1)
+        A = [[str(2**per) if i == j else f"{2**per - i - 1}/{2**per + j + 1}" for j in range(n)]
+             for i in range(n)]
+        est = estimate_cost(A, [[int(i == j) for j in range(n)] for i in range(n)])
+        assert seconds / 5 < est < seconds * 5, (n, bits, est)
+    big = [[f"{2**1999 + i + j}/{2**1999 - i - j - 1}" for j in range(4)] for i in range(4)]
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceError, match="shorter numbers"):
+        derive_linear(big, eye)
+    assert time.perf_counter() - t0 < 2.0
 
 
 def test_cli_slow_problem_exit_2(capsys):

@@ -22,7 +22,9 @@ import sympy as sp
 
 from ..errors import ResourceError
 
-__all__ = ["estimate_cost", "check_cost", "SLOW_SECONDS", "CALIBRATION"]
+__all__ = [
+    "estimate_cost", "check_cost", "SLOW_SECONDS", "CALIBRATION", "NUMERIC_CALIBRATION",
+]
 
 #: derivations estimated above this many seconds are refused unless ``allow_slow=True``
 SLOW_SECONDS = 60.0
@@ -41,6 +43,7 @@ CALIBRATION = {
     (3, 9, 3, 0): 20.2,
     (3, 3, 6, 3): 4.7,
     (3, 6, 6, 3): 16.0,
+    (3, 9, 6, 3): 68.4,
     (4, 2, 0, 0): 12.5,
     (4, 4, 0, 0): 22.3,
     (4, 1, 4, 0): 19.3,
@@ -49,6 +52,14 @@ CALIBRATION = {
     (5, 2, 0, 0): 116.0,
     (5, 1, 5, 0): None,
     (6, 1, 0, 0): None,
+}
+
+#: models without symbols: (n, total bits of their numbers) -> measured seconds
+NUMERIC_CALIBRATION = {
+    (8, 300): 0.23,
+    (12, 700): 0.86,
+    (4, 3200): 0.6,
+    (4, 32000): 71.5,
 }
 
 # log-seconds model fitted to CALIBRATION: intercept and slopes by dimension; beyond n = 5 the
@@ -73,11 +84,23 @@ def _counts(A: sp.Matrix, D: sp.Matrix, extra_symbols=()):
     return n, len(sym_A), len(sym_all) - len(sym_A), off
 
 
-def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols=()) -> float:
-    """Rough seconds to derive every quantity of the model ``(A, D)`` (see module notes).
+def _number_bits(A: sp.Matrix, D: sp.Matrix) -> int:
+    """Total size of the exact numbers in the model (bits of numerator or denominator)."""
+    total = 0
+    for e in list(A) + list(D):
+        for q in e.atoms(sp.Rational):
+            total += max(int(q.p).bit_length(), int(q.q).bit_length())
+    return total
 
-    ``A`` and ``D`` may be anything :func:`stochthermo.symbolic.parse_matrix` accepts. Models
-    without symbols get a cost growing with the cube of the dimension (exact rationals).
+
+def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols=()) -> float:
+    r"""Rough seconds to derive every quantity of the model ``(A, D)`` (see module notes).
+
+    ``A`` and ``D`` may be anything :func:`stochthermo.symbolic.parse_matrix` accepts. Large
+    exact numbers add a term growing with the square of their total size in bits (the
+    fraction-free solve multiplies them together): :math:`t_{\mathrm{num}} = 5\cdot 10^{-4}
+    n^3 + 7\cdot 10^{-8} B^2 (m/10)^2` with ``B`` the total bits and ``m = n(n+1)/2``
+    (``NUMERIC_CALIBRATION``).
 
     Examples
     --------
@@ -91,10 +114,12 @@ def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols=()) -> float:
         symbols: dict = {}
         A, D = parse_matrix(A, "A", symbols), parse_matrix(D, "D", symbols)
     n, s_a, s_d, off = _counts(A, D, extra_symbols)
+    m = n * (n + 1) // 2
+    numeric = 5e-4 * n**3 + 7e-8 * _number_bits(A, D) ** 2 * (m / 10) ** 2
     if s_a + s_d == 0:
-        return 0.05 * n**3
+        return numeric
     c, alpha, gamma = _params(n)
-    return math.exp(c + alpha * s_a + _SLOPE_D * s_d + gamma * off)
+    return math.exp(c + alpha * s_a + _SLOPE_D * s_d + gamma * off) + numeric
 
 
 def check_cost(A: sp.Matrix, D: sp.Matrix, *, allow_slow: bool = False,
@@ -111,7 +136,8 @@ def check_cost(A: sp.Matrix, D: sp.Matrix, *, allow_slow: bool = False,
             f"a symbolic derivation of this {n}x{n} model ({s_a} symbols in the drift, {s_d} "
             f"more elsewhere, {off} symbolic off-diagonal entries of D) is estimated to take "
             f"{shown} (the limit is {SLOW_SECONDS:.0f} s); nothing was started. Give numeric "
-            "values for some entries (off-diagonal entries of D first, then drift entries), use "
-            "stochthermo.exact for numbers, or pass allow_slow=True to derive anyway"
+            "values for some entries (off-diagonal entries of D first, then drift entries) or "
+            "shorter numbers, use stochthermo.exact for numbers, or pass allow_slow=True to "
+            "derive anyway"
         )
     return est
