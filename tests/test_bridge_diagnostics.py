@@ -196,3 +196,114 @@ def test_writer_shards_are_readable_and_atomic(tmp_path):
         w2.write(2, [1.0])
     with open(tmp_path / "t" / "scalars.csv") as fh:
         assert fh.readline().strip() == "step,acc"
+
+
+# ---- each streaming accumulator against a naive twin holding every checkpoint ------------
+
+from stochthermo.bridge._accumulators import (  # noqa: E402
+    IncrementNoise,
+    LoggedNoise,
+    NoiseAutocorr,
+    OutputThermo,
+)
+
+
+def _stream_noise(P, steps, sub, max_lag):
+    n_tr, n_ck, d = P.shape
+    interval = np.diff(steps).astype(float)
+    noise = IncrementNoise(n_tr, d, np.dtype(np.float64), sub)
+    acorr = NoiseAutocorr(max_lag, n_tr, sub.size, interval)
+    out = []
+    for n in range(n_ck):
+        for j in range(n_tr):
+            noise.add(j, P[j, n].copy(), first=n == 0)
+        if n:
+            *stats, e_sub = noise.close(interval[n - 1])
+            acorr.add(n, e_sub)
+            out.append(stats + [e_sub])
+    return out, acorr.result()
+
+
+def naive_noise(P, steps, sub, max_lag):
+    """Twin: increments of all checkpoints at once, variances and lagged products."""
+    k = np.diff(steps).astype(float)
+    delta = np.diff(P, axis=1)  # (n_tr, n_ck - 1, d)
+    mean = delta.mean(axis=0)
+    var = delta.var(axis=0, ddof=1).mean(axis=1) / k
+    drift = np.abs(mean).max(axis=1) / k
+    e = (delta - mean)[:, :, sub]  # deviations per interval
+    n_int = e.shape[1]
+    per = np.full((P.shape[0], max_lag + 1), np.nan)
+    for lag in range(min(max_lag, n_int - 1) + 1):
+        terms = [np.einsum("jk,jk->j", e[:, i], e[:, i - lag]) / np.sqrt(k[i] * k[i - lag])
+                 for i in range(lag, n_int)]
+        per[:, lag] = np.mean(terms, axis=0)
+    c0 = per[:, 0].mean()
+    return var, drift, e, per.mean(axis=0) / c0
+
+
+def test_increment_noise_and_autocorrelation_match_their_naive_twins():
+    rng = np.random.default_rng(4)
+    n_tr, n_ck, d = 7, 9, 30
+    steps = np.cumsum(rng.integers(1, 4, size=n_ck))
+    P = np.cumsum(rng.normal(size=(n_tr, n_ck, d)) + 0.3, axis=1)
+    sub = np.sort(rng.choice(d, size=12, replace=False))
+    out, (ac, ac_se) = _stream_noise(P, steps, sub, max_lag=3)
+    var, drift, e, ac_naive = naive_noise(P, steps, sub, 3)
+    np.testing.assert_allclose([o[0] for o in out], var, rtol=1e-12)
+    np.testing.assert_allclose([o[2] for o in out], drift, rtol=1e-12)
+    for i, o in enumerate(out):
+        np.testing.assert_allclose(o[3], e[:, i], rtol=1e-10, atol=1e-12)
+        assert o[1] > 0
+    np.testing.assert_allclose(ac, ac_naive, rtol=1e-10)
+    assert ac[0] == 1.0 and np.all(ac_se[1:] > 0)
+
+
+def test_increment_noise_null_control_identical_trials():
+    """Trials moving together have no noise: variance 0, autocorrelation undefined (NaN)."""
+    rng = np.random.default_rng(5)
+    path = np.cumsum(rng.normal(size=(6, 10)), axis=0)
+    P = np.broadcast_to(path, (5, 6, 10)).copy()
+    out, (ac, _) = _stream_noise(P, np.arange(6), np.arange(10), max_lag=2)
+    assert all(o[0] == 0.0 for o in out)
+    assert np.isnan(ac).all()
+
+
+def test_logged_noise_matches_its_naive_twin():
+    rng = np.random.default_rng(6)
+    n_tr, n_ck = 4, 3
+    g = rng.normal(size=(n_tr, n_ck, 5))
+    G = rng.normal(size=(n_tr, n_ck, 5))
+    acc = LoggedNoise(n_ck, n_tr)
+    for n in range(n_ck):
+        for j in range(n_tr):
+            if n == 2 and j == 1:  # one trial without logged gradients: checkpoint dropped
+                acc.add({"g": None, "G": None}, ["a", "b"])
+                continue
+            acc.add({"g": {"a": g[j, n, :2], "b": g[j, n, 2:]},
+                     "G": {"a": G[j, n, :2], "b": G[j, n, 2:]}}, ["a", "b"])
+        acc.close(n)
+    naive = ((G - g) ** 2).mean(axis=2).mean(axis=0)
+    np.testing.assert_allclose(acc.result()[:2], naive[:2], rtol=1e-12)
+    assert np.isnan(acc.result()[2])
+
+
+def test_output_thermo_matches_its_naive_twin():
+    rng = np.random.default_rng(7)
+    n_tr, n_ck, n_probe, n_cls = 5, 4, 6, 3
+    logits = rng.normal(size=(n_tr, n_ck, n_probe, n_cls))
+    acc = OutputThermo(n_tr, n_ck)
+    for n in range(n_ck):
+        for j in range(n_tr):
+            acc.add(j, n, logits[j, n])
+    th = acc.result()
+    lp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    p = np.exp(lp)
+    ent = (-(p * lp).sum(axis=-1)).mean(axis=-1)  # (n_tr, n_ck)
+    kl = (p[:, :-1] * (lp[:, :-1] - lp[:, 1:])).sum(axis=-1).mean(axis=-1)
+    heat = np.diff(ent, axis=1) - kl
+    np.testing.assert_allclose(th["entropy"], ent.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(th["work"], kl.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(th["heat"], heat.mean(axis=0), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(th["sigma_cond"], np.cumsum(kl.mean(axis=0)), rtol=1e-12)
+    assert np.all(kl >= 0)  # KL: never negative, so the clip at 0 did nothing here

@@ -8,6 +8,7 @@ checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,7 +21,8 @@ from .._rng import as_seed_sequence
 from .._validation import nonnegative_int, positive_float, positive_int
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
-from ._mlp import log_softmax, mlp_forward
+from ._accumulators import IncrementNoise, LoggedNoise, NoiseAutocorr, OutputThermo
+from ._mlp import mlp_forward
 from ._packing import pack, unpack
 from ._scalars import read_scalars
 
@@ -151,22 +153,6 @@ def _flat_into(dest, sd, names, layout, path):
     return dest
 
 
-_CHUNK = 1 << 16
-
-
-def _sumsq(x) -> float:
-    """sum(x**2) accumulated in float64 (buffered casting: no full-size temporary)."""
-    return float(np.einsum("i,i->", x, x, dtype=np.float64))
-
-
-def _max_abs_sum(a, b) -> float:
-    """Max |a + b| in chunks."""
-    best = 0.0
-    for i in range(0, a.size, _CHUNK):
-        best = max(best, float(np.max(np.abs(a[i:i + _CHUNK] + b[i:i + _CHUNK]))))
-    return best
-
-
 def _resolve_indices(indices, names, layout, d, n_default=5):
     offsets, pos = {}, 0
     for name in names:
@@ -223,9 +209,67 @@ def _ensemble_scalars(trials):
     return out
 
 
-def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
-                 max_lag: int = 10, autocorr_params: int = 4096, lr=None, seed=0,
-                 progress=None) -> RunDiagnostics:
+@dataclass(frozen=True, eq=False)
+class _RunLayout:
+    """What a run's first checkpoint says: parameter names, size, dtype and tracked indices."""
+
+    names: list
+    layout: dict
+    d: int
+    dtype: np.dtype
+    flat_idx: np.ndarray
+    labels: tuple
+    steps: np.ndarray
+    sub: np.ndarray
+
+
+def _run_layout(run, indices, autocorr_params: int, seed) -> _RunLayout:
+    layout = run.trials[0].layout
+    names = _param_names(layout)
+    if not names:
+        raise ValidationError(f"run {run.name!r} has no floating-point parameters")
+    d = int(sum(np.prod(layout[n][0], dtype=np.int64) for n in names))
+    dtype = np.result_type(*[layout[n][1] for n in names], np.float32)
+    if dtype.kind == "c":
+        raise ValidationError("complex parameters are not supported by the noise diagnostics")
+    flat_idx, labels = _resolve_indices(indices, names, layout, d)
+    steps = np.asarray(run.steps)
+    if steps.size < 2:
+        raise InsufficientDataError(f"run {run.name!r} has fewer than two common checkpoints")
+    rng = np.random.default_rng(as_seed_sequence(seed))
+    k_sub = min(d, autocorr_params)
+    sub = np.sort(rng.choice(d, size=k_sub, replace=False)) if k_sub < d else np.arange(d)
+    return _RunLayout(names, layout, d, dtype, flat_idx, labels, steps, sub)
+
+
+def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, cur, traj,
+                     noise: IncrementNoise, logged: LoggedNoise, thermo: OutputThermo,
+                     progress) -> None:
+    """Feed checkpoint ``n`` of every trial to the accumulators."""
+    step = int(lay.steps[n])
+    for j, trial in enumerate(run.trials):
+        frame = trial.frame(step)
+        got = trial.read(frame, key=key, parts=("p", "g", "G", "o"))
+        _flat_into(cur, got["p"], lay.names, lay.layout, frame.path)
+        traj[j, n] = cur[lay.flat_idx]
+        noise.add(j, cur, first=n == 0)
+        logged.add(got, lay.names)
+        logits = None
+        if probe_x is not None:
+            logits = mlp_forward(got["p"], probe_x, activation=activation)
+        elif got.get("o"):
+            logits = np.asarray(got["o"]["o"], dtype=np.float64)
+        if logits is not None:
+            thermo.add(j, n, logits)
+        del got
+        if progress is not None:
+            progress(1)
+    logged.close(n)
+
+
+def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key=None,
+                 max_lag: int = 10, autocorr_params: int = 4096, lr: float | None = None,
+                 seed=0, progress=None) -> RunDiagnostics:
     """Stream once over a run's checkpoints and compute the Fig. 4.1 diagnostics.
 
     Parameters
@@ -263,8 +307,7 @@ def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
     (delta_ji - mean_j delta_ji)^2`` estimates ``lr^2 (1/d) sum_i Var[eta_i]`` (exact at the
     first interval, where all trials sit at the same point). See ``theory/bridge.md``.
     """
-    trials = run.trials
-    n_tr = len(trials)
+    n_tr = len(run.trials)
     if n_tr < 2:
         raise InsufficientDataError(
             f"run {run.name!r} has {n_tr} trial; the ensemble noise estimate needs at least 2 "
@@ -273,150 +316,44 @@ def diagnose_run(run, *, indices=None, probe=None, activation="relu", key=None,
     max_lag = nonnegative_int("max_lag", max_lag)
     autocorr_params = positive_int("autocorr_params", autocorr_params)
     lr = positive_float("lr", lr) if lr is not None else run.lr
-    layout = trials[0].layout
-    names = _param_names(layout)
-    if not names:
-        raise ValidationError(f"run {run.name!r} has no floating-point parameters")
-    d = int(sum(np.prod(layout[n][0], dtype=np.int64) for n in names))
-    dtype = np.result_type(*[layout[n][1] for n in names], np.float32)
-    if dtype.kind == "c":
-        raise ValidationError("complex parameters are not supported by the noise diagnostics")
-    flat_idx, labels = _resolve_indices(indices, names, layout, d)
-    steps = np.asarray(run.steps)
-    n_ck = steps.size
-    if n_ck < 2:
-        raise InsufficientDataError(f"run {run.name!r} has fewer than two common checkpoints")
-    rng = np.random.default_rng(as_seed_sequence(seed))
-    k_sub = min(d, autocorr_params)
-    sub = np.sort(rng.choice(d, size=k_sub, replace=False)) if k_sub < d else np.arange(d)
-
-    prev = np.empty((n_tr, d), dtype=dtype)  # the only trials x parameters buffer
-    cur = np.empty(d, dtype=dtype)
-    y = np.empty(d, dtype=dtype)  # increment minus the reference increment c
-    c = np.empty(d, dtype=dtype)  # reference: trial 0's increment (limits cancellation)
-    sum_y = np.empty(d, dtype=np.float64)
-    sq = np.empty(n_tr)
-    ysub = np.empty((n_tr, k_sub))
-    traj = np.empty((n_tr, n_ck, flat_idx.size))
-    interval = np.diff(steps).astype(np.float64)
-    noise_var = np.empty(n_ck - 1)
-    noise_se = np.empty(n_ck - 1)
-    drift_max = np.empty(n_ck - 1)
-    ring = np.zeros((max_lag + 1, n_tr, k_sub))
-    ac_sum = np.zeros((n_tr, max_lag + 1))
-    ac_cnt = np.zeros(max_lag + 1)
-    logged = np.full(n_ck, np.nan)
-    have_logged = False
+    lay = _run_layout(run, indices, autocorr_params, seed)
+    n_ck = lay.steps.size
+    interval = np.diff(lay.steps).astype(np.float64)
+    noise = IncrementNoise(n_tr, lay.d, lay.dtype, lay.sub)
+    acorr = NoiseAutocorr(max_lag, n_tr, lay.sub.size, interval)
+    logged = LoggedNoise(n_ck, n_tr)
+    thermo = OutputThermo(n_tr, n_ck)
+    traj = np.full((n_tr, n_ck, lay.flat_idx.size), np.nan)
+    noise_var, noise_se, drift_max = (np.full(n_ck - 1, np.nan) for _ in range(3))
+    cur = np.empty(lay.d, dtype=lay.dtype)
     probe_x = None if probe is None else np.asarray(probe, dtype=np.float64)
-    logp_prev = [None] * n_tr
-    work = heat = ent = None
-    parts = ("p", "g", "G", "o")
-
     for n in range(n_ck):
-        step = int(steps[n])
-        lsum, lcount = 0.0, 0
-        for j, trial in enumerate(trials):
-            frame = trial.frame(step)
-            got = trial.read(frame, key=key, parts=parts)
-            _flat_into(cur, got["p"], names, layout, frame.path)
-            traj[j, n] = cur[flat_idx]
-            if n > 0:
-                np.subtract(cur, prev[j], out=y)
-                if j == 0:
-                    c[:] = y
-                    sum_y[:] = 0.0
-                y -= c
-                np.add(sum_y, y, out=sum_y)
-                sq[j] = _sumsq(y)
-                ysub[j] = y[sub]
-            prev[j] = cur
-            if got.get("g") and got.get("G"):
-                g = np.concatenate([np.ravel(got["g"][nm]) for nm in names]).astype(np.float64)
-                big = np.concatenate([np.ravel(got["G"][nm]) for nm in names]).astype(np.float64)
-                lsum += float(np.mean((big - g) ** 2))
-                lcount += 1
-            logits = None
-            if probe_x is not None:
-                logits = mlp_forward(got["p"], probe_x, activation=activation)
-            elif got.get("o"):
-                logits = np.asarray(got["o"]["o"], dtype=np.float64)
-            if logits is not None:
-                if work is None:
-                    work = np.full((n_tr, n_ck - 1), np.nan)
-                    heat = np.full((n_tr, n_ck - 1), np.nan)
-                    ent = np.full((n_tr, n_ck), np.nan)
-                lp = log_softmax(logits)
-                p = np.exp(lp)
-                ent[j, n] = float(np.mean(-np.sum(p * lp, axis=-1)))
-                if n > 0 and logp_prev[j] is not None:
-                    pp = np.exp(logp_prev[j])
-                    w = float(np.mean(np.sum(pp * (logp_prev[j] - lp), axis=-1)))
-                    work[j, n - 1] = max(w, 0.0)
-                    heat[j, n - 1] = ent[j, n] - ent[j, n - 1] - work[j, n - 1]
-                logp_prev[j] = lp
-            del got
-            if progress is not None:
-                progress(1)
-        if lcount == n_tr:
-            logged[n] = lsum / n_tr
-            have_logged = True
-        if n == 0:
-            continue
-        k = interval[n - 1]
-        sum_y /= n_tr  # now the ensemble mean of y
-        drift_max[n - 1] = _max_abs_sum(sum_y, c) / k
-        total = float(sq.sum()) - n_tr * _sumsq(sum_y)
-        noise_var[n - 1] = max(total, 0.0) / (n_tr - 1) / d / k
-        e_sub = ysub - sum_y[sub]
-        s_sub = np.einsum("jk,jk->j", e_sub, e_sub)
-        rel = s_sub.std(ddof=1) * math.sqrt(n_tr) / s_sub.sum() if s_sub.sum() > 0 else 0.0
-        noise_se[n - 1] = noise_var[n - 1] * rel
-        slot = (n - 1) % (max_lag + 1)
-        ring[slot] = e_sub
-        # autocorrelation of the per-step noise, summed over the subset of parameters
-        for lag in range(min(max_lag, n - 1) + 1):
-            other = ring[(n - 1 - lag) % (max_lag + 1)]
-            norm = math.sqrt(k * interval[n - 1 - lag])
-            ac_sum[:, lag] += np.einsum("jk,jk->j", ring[slot], other) / norm
-            ac_cnt[lag] += 1
-
-    # normalised autocorrelation with a standard error from the spread over trials
-    per_trial = ac_sum / np.maximum(ac_cnt, 1)
-    c0 = per_trial[:, 0].mean()
-    if c0 > 0:
-        autocorr = per_trial.mean(axis=0) / c0
-        autocorr_se = per_trial.std(axis=0, ddof=1) / math.sqrt(n_tr) / c0
-        autocorr[ac_cnt == 0] = np.nan
-    else:
-        autocorr = np.full(max_lag + 1, np.nan)
-        autocorr_se = np.full(max_lag + 1, np.nan)
-    thermo = None
-    if work is not None:
-        wm = np.nanmean(work, axis=0)
-        thermo = MappingProxyType({
-            "work": wm, "work_stderr": np.nanstd(work, axis=0, ddof=1) / math.sqrt(n_tr),
-            "heat": np.nanmean(heat, axis=0),
-            "heat_stderr": np.nanstd(heat, axis=0, ddof=1) / math.sqrt(n_tr),
-            "entropy": np.nanmean(ent, axis=0),
-            "sigma_cond": np.cumsum(wm),
-            "sigma_cond_stderr": np.nanstd(np.cumsum(work, axis=1), axis=0, ddof=1)
-            / math.sqrt(n_tr),
-        })
+        _read_checkpoint(run, lay, n, key=key, probe_x=probe_x, activation=activation,
+                         cur=cur, traj=traj, noise=noise, logged=logged, thermo=thermo,
+                         progress=progress)
+        if n > 0:
+            noise_var[n - 1], noise_se[n - 1], drift_max[n - 1], e_sub = noise.close(
+                interval[n - 1])
+            acorr.add(n, e_sub)
+    autocorr, autocorr_se = acorr.result()
     result = RunDiagnostics(
-        name=run.name, batch_size=run.batch_size, lr=lr, steps=steps, interval=interval,
-        indices=labels, trajectories=traj, noise_var=noise_var, noise_var_stderr=noise_se,
+        name=run.name, batch_size=run.batch_size, lr=lr, steps=lay.steps, interval=interval,
+        indices=lay.labels, trajectories=traj, noise_var=noise_var, noise_var_stderr=noise_se,
         drift_max=drift_max, autocorr=autocorr, autocorr_stderr=autocorr_se,
-        noise_var_logged=logged if have_logged else None,
-        scalars=MappingProxyType(_ensemble_scalars(trials)), thermo=thermo, temperature=None,
-        meta=MappingProxyType({"n_params": d, "n_trials": n_tr, "autocorr_params": k_sub,
-                               "dropped_steps": len(run.dropped_steps), "dtype": str(dtype)}),
+        noise_var_logged=logged.result(),
+        scalars=MappingProxyType(_ensemble_scalars(run.trials)), thermo=thermo.result(),
+        temperature=None,
+        meta=MappingProxyType({"n_params": lay.d, "n_trials": n_tr,
+                               "autocorr_params": lay.sub.size,
+                               "dropped_steps": len(run.dropped_steps),
+                               "dtype": str(lay.dtype)}),
     )
-    if lr is not None:
-        m = result.mean_noise_var()
-        temp = Estimate(m.value / (2 * lr), m.stderr / (2 * lr), "noise_var/(2 lr)",
-                        {"lr": lr, "batch_size": run.batch_size})
-        object.__setattr__(result, "temperature", temp)
-    return result
+    if lr is None:
+        return result
+    m = result.mean_noise_var()
+    temp = Estimate(m.value / (2 * lr), m.stderr / (2 * lr), "noise_var/(2 lr)",
+                    {"lr": lr, "batch_size": run.batch_size})
+    return dataclasses.replace(result, temperature=temp)
 
 
 def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
