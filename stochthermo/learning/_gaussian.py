@@ -529,7 +529,8 @@ class GaussianLearner:
 
     def estimate(self, ensemble, t) -> dict:
         """Estimates (with standard errors) of the closed-form quantities from an ensemble."""
-        return gaussian_learner_estimates(ensemble, t, model_cov=self.model_cov_matrix)
+        return gaussian_learner_estimates(ensemble, t, model_cov=self.model_cov_matrix,
+                                          learner=self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -986,6 +987,32 @@ def _entropy_bias(n_dof: int, d: int = 1) -> float:
     return float(sum(digamma((n_dof - i) / 2.0) for i in range(d)) + d * math.log(2.0 / n_dof))
 
 
+def _resid_ld(T, B):
+    """``ln det`` of the residual covariance of T regressed on B (dof n - 1 - q)."""
+    Bc, Tc = B - B.mean(axis=0), T - T.mean(axis=0)
+    r = Tc - Bc @ np.linalg.lstsq(Bc, Tc, rcond=None)[0]
+    return _ld(r.T @ r / (T.shape[0] - 1 - B.shape[1]))
+
+
+def _medium_entropy_samples(g: GaussianLearner, th, bbar, ts):
+    """Per-trajectory ``ln P(theta_{s+1}|theta_s, B) - ln P(theta_s|theta_{s+1}, B)``."""
+    d = g.dim
+    D, _, _ = _noise_moments(g)
+    lrs = _lr_values(g, int(ts.max()) + 1)
+    Sinv = np.linalg.inv(g.model_cov_matrix)
+    out = np.empty((th.shape[0], ts.shape[0]))
+    for j, s in enumerate(ts):
+        K = lrs[s] * Sinv
+        A = np.eye(d) - K
+        Qinv = np.linalg.inv(K @ D @ K.T)
+        T0, T1 = th[:, s], th[:, s + 1]
+        a = T1 - T0 @ A.T - bbar @ K.T
+        b = T0 - T1 @ A.T - bbar @ K.T
+        out[:, j] = 0.5 * (np.einsum("ki,ij,kj->k", b, Qinv, b)
+                           - np.einsum("ki,ij,kj->k", a, Qinv, a))
+    return out
+
+
 def _ld(c):
     return float(np.linalg.slogdet(np.atleast_2d(c))[1])
 
@@ -994,8 +1021,8 @@ def _cov(a):
     return np.atleast_2d(np.cov(a, rowvar=False))
 
 
-def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, model_std=None
-                               ) -> dict:
+def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, model_std=None,
+                               learner=None) -> dict:
     """Estimate every quantity of :meth:`GaussianLearner.closed_form` from a simulation.
 
     Parameters
@@ -1009,6 +1036,11 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, mode
         The model covariance S (default: from the ensemble's model).
     model_std : float, optional
         Isotropic alternative to ``model_cov``.
+    learner : GaussianLearner, optional
+        The learner that produced the ensemble (default: the ensemble's model when it is one);
+        with ``sampling="iid"`` it gives the parameter kernel, and the estimates then include
+        ``medium_entropy_theta`` (the per-trajectory log-ratio of forward and backward
+        kernels, averaged), ``info_flow_theta_given_b`` and ``sigma_theta``.
 
     Returns
     -------
@@ -1026,6 +1058,10 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, mode
     from the model). Entropies use the Wishart bias of ``ln det`` of a sample covariance.
     """
     model = ens.model
+    if learner is None and isinstance(model, GaussianLearner):
+        learner = model
+    if learner is not None and not isinstance(learner, GaussianLearner):
+        raise ValidationError(f"learner={short_repr(learner)} must be a GaussianLearner")
     if isinstance(model, GaussianLearner):
         d = model.dim
         S = model.model_cov_matrix
@@ -1060,6 +1096,10 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, mode
              "entropy_theta_given_b", "work", "heat", "heat_theta", "kl", "sq_dev_bbar"]
     have = {"work": ens.work, "heat": ens.heat, "heat_theta": ens.heat_theta, "kl": ens.kl}
     wanted = set(ts.tolist())
+    dsm = None
+    if learner is not None and learner.sampling == "iid" and learner.dim == d:
+        names += ["medium_entropy_theta", "info_flow_theta_given_b", "sigma_theta"]
+        dsm = _medium_entropy_samples(learner, th, bbar, ts)
 
     def mi(a, b):
         a2, b2 = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
@@ -1112,6 +1152,14 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, mode
             rows["entropy_theta"][j] = 0.5 * (two_pi_e + _ld(_cov(T0)) - _entropy_bias(n - 1, d))
             rows["entropy_theta_given_b"][j] = h_cond
             rows["sq_dev_bbar"][j] = ((T0 - B) ** 2).sum(axis=1).mean()
+            if dsm is not None:
+                # Theta's second law given B: conditional MIs as I(X; (Y, B)) - I(X; B)
+                flow_b = mi(X1, np.hstack([T1, B])) - mi(X1, np.hstack([T0, B]))
+                med = dsm[i, j].mean()
+                rows["medium_entropy_theta"][j] = med
+                rows["info_flow_theta_given_b"][j] = flow_b
+                rows["sigma_theta"][j] = (0.5 * (_resid_ld(T1, B) - _resid_ld(T0, B)) + med
+                                          - flow_b)
             for name, arr in have.items():
                 rows[name][j] = arr[i, s].mean() if arr is not None else math.nan
         return np.stack([rows[name] for name in names])
