@@ -108,45 +108,60 @@ def _mi_gaussian(x, y, z, *, bias_correct, **_):
 
 # ----------------------------------------------------------------------------- knn (KSG)
 def _count(space, eps, workers):
-    """Number of points strictly within max-norm distance ``eps[i]`` of point i (self included)."""
+    """Number of points strictly within max-norm distance ``eps[i]`` of point i (self included).
+
+    ``workers == 1``: one thread; otherwise the queries are split over Numba's threads (same
+    counts).
+    """
+    from ..kernels import _knn
+
     n = space.shape[0]
+    serial = workers == 1
+    out = np.empty(n, dtype=np.int64)
     if space.shape[1] == 1:
-        from ..kernels._knn import count_strict_1d
-
         col = np.ascontiguousarray(space[:, 0])
-        out = np.empty(n, dtype=np.int64)
-        count_strict_1d(np.sort(col), col, eps, out)
+        kern = _knn.count_strict_1d if serial else _knn.count_strict_1d_parallel
+        kern(np.sort(col), col, eps, out)
         return out
-    from ..kernels._knn import build_kdtree, count_within_maxnorm
-
     space = np.ascontiguousarray(space)
-    tree = build_kdtree(space, 16)
+    tree = _knn.build_kdtree(space, 16)
     perm = tree[0]
     ordered = np.ascontiguousarray(space[perm])
     res = np.empty(n, dtype=np.int64)
-    count_within_maxnorm(ordered, *tree[:7], ordered, np.ascontiguousarray(eps[perm]), res)
-    out = np.empty(n, dtype=np.int64)
+    kern = _knn.count_within_maxnorm if serial else _knn.count_within_maxnorm_parallel
+    kern(ordered, *tree[:7], ordered, np.ascontiguousarray(eps[perm]), res)
     out[perm] = res
     return out
 
 
-def _ksg(x, y, z, k, workers):
-    """KSG estimator 1 (MI) or the Frenzel-Pompe analogue (CMI) on prepared arrays."""
+def _ksg_terms(x, y, z, k, workers):
+    """Per-sample KSG terms on prepared arrays; their mean is the estimate.
+
+    MI (estimator 1): ``psi(k) + psi(n) - psi(n_x) - psi(n_y)``; CMI (Frenzel-Pompe):
+    ``psi(k) - psi(n_xz) - psi(n_yz) + psi(n_z)``, where the counts include the point itself
+    (``n_x = #{others strictly within eps} + 1``).
+    """
     from scipy.spatial import cKDTree
 
     parts = [a for a in (x, y, z) if a is not None]
     joint = np.hstack(parts)
     n = joint.shape[0]
-    dist = cKDTree(joint).query(joint, k=[k + 1], p=np.inf, workers=workers)[0][:, 0]
+    tree = cKDTree(joint, balanced_tree=False)
+    dist = tree.query(joint, k=[k + 1], p=np.inf, workers=workers)[0][:, 0]
     eps = np.ascontiguousarray(dist)
     if z is None:
         nx = _count(x, eps, workers)
         ny = _count(y, eps, workers)
-        return float(digamma(k) + digamma(n) - np.mean(digamma(nx) + digamma(ny)))
+        return (digamma(k) + digamma(n)) - digamma(nx) - digamma(ny)
     nxz = _count(np.hstack([x, z]), eps, workers)
     nyz = _count(np.hstack([y, z]), eps, workers)
     nz = _count(z, eps, workers)
-    return float(digamma(k) - np.mean(digamma(nxz) + digamma(nyz) - digamma(nz)))
+    return digamma(k) - digamma(nxz) - digamma(nyz) + digamma(nz)
+
+
+def _ksg(x, y, z, k, workers):
+    """KSG estimator 1 (MI) or the Frenzel-Pompe analogue (CMI) on prepared arrays."""
+    return float(np.mean(_ksg_terms(x, y, z, k, workers)))
 
 
 def _prepare_knn(arrays, jitter, rng):
@@ -163,6 +178,9 @@ def _prepare_knn(arrays, jitter, rng):
     return out
 
 
+_KNN_BLOCKS = 10  # default number of blocks of the knn error bar
+
+
 def _mi_knn(x, y, z, *, k, n_blocks, n_repeats, jitter, seed, workers, **_):
     k = positive_int("k", k)
     n = x.shape[0]
@@ -173,9 +191,12 @@ def _mi_knn(x, y, z, *, k, n_blocks, n_repeats, jitter, seed, workers, **_):
         )
     rng = np.random.default_rng(as_seed_sequence(seed))
     xs, ys, zs = _prepare_knn((("x", x), ("y", y), ("z", z)), jitter, rng)
-    value = _ksg(xs, ys, zs, k, workers)
+    terms = _ksg_terms(xs, ys, zs, k, workers)
+    value = float(terms.mean())
     meta = {"k": k, "jitter": jitter}
     se = np.nan
+    if n_blocks is None:
+        n_blocks = _KNN_BLOCKS
     if n_blocks:
         n_blocks = positive_int("n_blocks", n_blocks)
         n_repeats = positive_int("n_repeats", n_repeats)
@@ -185,25 +206,51 @@ def _mi_knn(x, y, z, *, k, n_blocks, n_repeats, jitter, seed, workers, **_):
                 f"which needs more than k + 1 = {k + 1} samples; pass more samples, a smaller "
                 "n_blocks, or n_blocks=0 for no error bar"
             )
-        variances, vals = [], []
-        for r in range(n_repeats):
-            # first pass: contiguous blocks (valid for serially correlated samples); further
-            # passes: random partitions (more degrees of freedom for independent draws)
-            idx = np.arange(n) if r == 0 else rng.permutation(n)
-            v = np.array(
-                [
-                    _ksg(xs[idx[s]], ys[idx[s]], None if zs is None else zs[idx[s]], k, workers)
-                    for s in group_slices(n, n_blocks)
-                ]
-            )
-            variances.append(v.var(ddof=1))
-            vals.append(v)
-        dof = n_repeats * (n_blocks - 1)
-        se = float(np.sqrt(np.mean(variances) / n_blocks) * _t_factor(dof))
-        meta.update(
-            n_blocks=n_blocks, n_repeats=n_repeats, block_values=np.array(vals), stderr_dof=dof
-        )
+        se, block_meta = _knn_stderr(terms, xs, ys, zs, k, n_blocks, n_repeats, rng, workers)
+        meta.update(block_meta)
     return value, se, None, meta
+
+
+def _knn_stderr(terms, xs, ys, zs, k, n_blocks, n_repeats, rng, workers):
+    """Error bar of the KSG mean from its per-sample terms, corrected for their correlation.
+
+    The terms share neighbourhoods, so ``var(terms) / n`` is too small. The factor by which the
+    spread of a block estimate exceeds its own naive ``var(terms_b) / m`` is measured on
+    ``n_blocks`` disjoint blocks (one estimate each, ``m = n / n_blocks`` samples) and applied
+    to the full-sample naive variance [EST-mi-ksg].
+    """
+    n = terms.shape[0]
+    vals, naive = [], []
+    for r in range(n_repeats):
+        # the first partition is contiguous (valid for serially correlated samples), further
+        # ones are random subsets (more degrees of freedom for independent draws)
+        idx = np.arange(n) if r == 0 else rng.permutation(n)
+        for s in group_slices(n, n_blocks):
+            sel = idx[s]
+            t = _ksg_terms(xs[sel], ys[sel], None if zs is None else zs[sel], k, workers)
+            vals.append(t.mean())
+            naive.append(t.var(ddof=1) / t.size)
+    vals = np.array(vals).reshape(n_repeats, n_blocks)
+    spread = float(np.mean(vals.var(axis=1, ddof=1)))
+    mean_naive = float(np.mean(naive))
+    full_naive = float(terms.var(ddof=1) / n)
+    if mean_naive > 0 and full_naive > 0:
+        factor = spread / mean_naive
+        var = factor * full_naive
+    else:  # degenerate terms (all equal): plain block variance
+        factor = np.nan
+        var = spread / n_blocks
+    dof = n_repeats * (n_blocks - 1)
+    se = float(np.sqrt(var) * _t_factor(dof))
+    meta = {
+        "n_blocks": n_blocks,
+        "n_repeats": n_repeats,
+        "block_values": vals,
+        "stderr_dof": dof,
+        "correlation_factor": factor,
+        "naive_stderr": float(np.sqrt(full_naive)),
+    }
+    return se, meta
 
 
 def _t_factor(dof):
@@ -290,8 +337,8 @@ def mutual_information(
     z=None,
     method: str = "knn",
     k: int = 3,
-    n_blocks: int = 5,
-    n_repeats: int = 3,
+    n_blocks: int | None = None,
+    n_repeats: int = 1,
     stderr: str = "auto",
     bias_correct: bool = True,
     jitter: float = 1e-10,
@@ -311,13 +358,14 @@ def mutual_information(
         See Notes for bias and variance of each.
     k : int
         ``knn``: neighbour order (3 to 10 is usual; larger k: less variance, more bias).
-    n_blocks : int
-        Number of blocks for the block error bar (``knn`` always; the others with
-        ``stderr="blocks"``). ``knn`` with ``n_blocks=0`` skips the error bar (stderr nan) and
-        costs one estimate instead of ``1 + n_repeats``.
+    n_blocks : int, optional
+        Number of blocks for the error bar (``knn`` always, default 10; the others with
+        ``stderr="blocks"``, default 5). ``knn`` with ``n_blocks=0`` skips the error bar
+        (stderr nan); otherwise the error bar costs about one more estimate per partition
+        (one KSG pass over blocks of ``n / n_blocks`` samples).
     n_repeats : int
-        ``knn``: number of partitions into blocks; the first is contiguous, the others random
-        (seeded by ``seed``). Use 1 for serially correlated samples.
+        ``knn``: number of partitions into blocks; the first is contiguous (valid for serially
+        correlated samples), the others random (seeded by ``seed``).
     stderr : {"auto", "blocks"}
         ``auto``: the analytic error bar of ``gaussian``/``discrete`` (valid for independent
         draws) and the block error bar for ``knn``; ``blocks``: spread of the estimate over
@@ -332,7 +380,9 @@ def mutual_information(
     seed : int, Generator or None
         Seed of the jitter.
     workers : int
-        Threads for SciPy's KD-tree queries (-1: all cores).
+        ``knn``: threads for SciPy's KD-tree query and the neighbour-count kernels (1: one
+        thread; any other value: SciPy's ``workers`` and all of Numba's threads). Results do
+        not depend on it.
 
     Returns
     -------
@@ -360,10 +410,17 @@ def mutual_information(
     and for weak dependence in low dimension; negative (underestimates) for strong dependence
     and grows with dimension and information, decreasing slowly with ``n``; larger ``k``
     lowers variance and raises bias. Variance: about O(1/n), insensitive to dimension, smaller
-    than the plug-in spread at independence. Error bar: the variance over ``n_blocks`` blocks
-    (averaged over ``n_repeats`` partitions) divided by ``n_blocks``, which assumes variance
-    ~ 1/n (measured exponent 0.8-1.1 for n = 250-2000), widened by the Student-t factor of its
-    ``n_repeats (n_blocks - 1)`` degrees of freedom.
+    than the plug-in spread at independence. Error bar: the estimate is the mean of per-sample
+    terms :math:`t_i`; their naive standard error :math:`s_t/\sqrt n` is too small by a
+    factor 1.1-1.6 because neighbouring terms share neighbours (positively correlated). The
+    correction :math:`c = \widehat{\mathrm{Var}}_b(\hat I_b) / \langle s_{t,b}^2/m\rangle_b`
+    is measured on ``n_blocks`` disjoint blocks of ``m`` samples (spread of the block estimates
+    over their own naive variance, averaged over ``n_repeats`` partitions), and
+    :math:`\mathrm{se} = \sqrt{c\, s_t^2/n}`, widened by the Student-t factor of the
+    ``n_repeats (n_blocks - 1)`` degrees of freedom. Contiguous blocks also absorb serial
+    correlation shorter than a block. Coverage of the 95% interval: 0.93-0.96 on correlated
+    Gaussians (d = 1-5, rho = 0-0.9, k = 3; ``tests/test_estimate_mi.py``), lower only where
+    the bias above exceeds the error bar.
 
     ``discrete`` [EST-mi-disc]: plug-in entropies with the Miller-Madow correction
     :math:`H = H_{\rm plug} + (m-1)/(2n)` (``m`` occupied cells); bias after correction
@@ -396,10 +453,11 @@ def mutual_information(
         "n_repeats": n_repeats,
         "seed": seed,
         "workers": workers,
+        "stderr": stderr,
     }
     value, se, bias, meta = fn(xa, ya, za, **opts)
     if stderr == "blocks" and method != "knn":
-        n_blocks = positive_int("n_blocks", n_blocks)
+        n_blocks = positive_int("n_blocks", 5 if n_blocks is None else n_blocks)
         if n_blocks < 2:
             raise ValidationError(f"n_blocks={n_blocks} must be >= 2 for a block error bar")
         se, vals = _block_stderr(fn, xa, ya, za, n_blocks, opts)

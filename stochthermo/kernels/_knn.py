@@ -8,20 +8,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["count_strict_1d", "build_kdtree", "count_within_maxnorm"]
+__all__ = [
+    "count_strict_1d",
+    "count_strict_1d_parallel",
+    "build_kdtree",
+    "count_within_maxnorm",
+    "count_within_maxnorm_parallel",
+]
 
 
-@njit(cache=True, parallel=True)
-def count_strict_1d(sorted_vals, vals, eps, out):
-    """``out[i]`` = number of ``sorted_vals`` with ``|s - vals[i]| < eps[i]`` (strict).
+_CHUNK = 1024  # queries per parallel task
 
-    ``sorted_vals`` is ascending. Two binary searches per point, O(N log N) in all; the
-    predicates are evaluated with the same floating-point subtraction as a direct comparison,
-    so the count is exact. The self point is included when ``vals`` is a permutation of
-    ``sorted_vals``.
-    """
+
+@njit(cache=True)
+def _count_1d_range(sorted_vals, vals, eps, out, a, b):
     m = sorted_vals.shape[0]
-    for i in prange(vals.shape[0]):
+    for i in range(a, b):
         v = vals[i]
         e = eps[i]
         lo = 0
@@ -41,6 +43,28 @@ def count_strict_1d(sorted_vals, vals, eps, out):
             else:
                 lo = mid + 1
         out[i] = lo - first
+
+
+@njit(cache=True)
+def count_strict_1d(sorted_vals, vals, eps, out):
+    """``out[i]`` = number of ``sorted_vals`` with ``|s - vals[i]| < eps[i]`` (strict).
+
+    ``sorted_vals`` is ascending. Two binary searches per point, O(N log N) in all; the
+    predicates are evaluated with the same floating-point subtraction as a direct comparison,
+    so the count is exact. The self point is included when ``vals`` is a permutation of
+    ``sorted_vals``. One thread; :func:`count_strict_1d_parallel` splits the queries over
+    Numba's threads with identical results.
+    """
+    _count_1d_range(sorted_vals, vals, eps, out, 0, vals.shape[0])
+
+
+@njit(cache=True, parallel=True)
+def count_strict_1d_parallel(sorted_vals, vals, eps, out):
+    """:func:`count_strict_1d` with the queries split into chunks over Numba's threads."""
+    n = vals.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        _count_1d_range(sorted_vals, vals, eps, out, c * _CHUNK, min(n, (c + 1) * _CHUNK))
 
 
 @njit(cache=True)
@@ -112,21 +136,12 @@ def build_kdtree(points, leaf_size):
     return perm, lo, hi, start, stop, left, right, n_nodes
 
 
-@njit(cache=True, parallel=True)
-def count_within_maxnorm(points, perm, lo, hi, start, stop, left, right, queries, eps, out):
-    """``out[i]`` = number of ``points`` with ``max_k |p_k - queries[i, k]| < eps[i]`` (strict).
-
-    ``points`` must be in tree order (``original[perm]``, contiguous, so that leaf scans read
-    consecutive memory); ``perm`` is kept in the signature for symmetry with the builder.
-    Tree built by :func:`build_kdtree`; passing the queries in tree order too improves cache
-    reuse. Whole nodes are counted at once when their bounding
-    box lies inside the query box and skipped when disjoint; the comparisons use the same
-    floating-point subtraction as a direct test, so counts are exact.
-    """
+@njit(cache=True)
+def _count_tree_range(points, lo, hi, start, stop, left, right, queries, eps, out, a, b):
     d = points.shape[1]
-    for i in prange(queries.shape[0]):
+    stack = np.empty(128, dtype=np.int64)
+    for i in range(a, b):
         e = eps[i]
-        stack = np.empty(128, dtype=np.int64)
         top = 0
         stack[0] = 0
         total = 0
@@ -162,3 +177,29 @@ def count_within_maxnorm(points, perm, lo, hi, start, stop, left, right, queries
             top += 1
             stack[top] = right[node]
         out[i] = total
+
+
+@njit(cache=True)
+def count_within_maxnorm(points, perm, lo, hi, start, stop, left, right, queries, eps, out):
+    """``out[i]`` = number of ``points`` with ``max_k |p_k - queries[i, k]| < eps[i]`` (strict).
+
+    ``points`` must be in tree order (``original[perm]``, contiguous, so that leaf scans read
+    consecutive memory); ``perm`` is kept in the signature for symmetry with the builder.
+    Tree built by :func:`build_kdtree`; passing the queries in tree order too improves cache
+    reuse. Whole nodes are counted at once when their bounding
+    box lies inside the query box and skipped when disjoint; the comparisons use the same
+    floating-point subtraction as a direct test, so counts are exact.
+    """
+    _count_tree_range(points, lo, hi, start, stop, left, right, queries, eps, out, 0,
+                      queries.shape[0])
+
+
+@njit(cache=True, parallel=True)
+def count_within_maxnorm_parallel(points, perm, lo, hi, start, stop, left, right, queries, eps,
+                                  out):
+    """:func:`count_within_maxnorm` with the queries split into chunks over Numba's threads."""
+    n = queries.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        _count_tree_range(points, lo, hi, start, stop, left, right, queries, eps, out,
+                          c * _CHUNK, min(n, (c + 1) * _CHUNK))
