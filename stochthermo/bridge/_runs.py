@@ -141,7 +141,7 @@ def _trial_frames(folder, files, key, root, follow_links, limits):
             with open_checkpoint(full, **limits) as ck:
                 if SHARD_MARKER not in ck.tree:
                     raise BridgeError(f"{full}: not a TrajectoryWriter shard")
-                steps = ck.tree[SHARD_MARKER].materialize()
+                steps = ck.materialize({"steps": ck.tree[SHARD_MARKER]})["steps"]
             frames += [Frame(int(s), full, f"s{int(s):012d}/") for s in steps]
             continue
         step = _step_from_name(f)
