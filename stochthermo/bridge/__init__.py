@@ -5,6 +5,12 @@ legacy formats, safetensors, ``.npy``/``.npz``, HDF5) and :func:`read_scalars` (
 lines, TensorBoard event files). :func:`open_runs` finds trials and checkpoints;
 :func:`diagnose` streams once over them for the diagnostics of theory.md section 6;
 :class:`TrajectoryWriter` logs a trajectory from any training loop. See ``theory/bridge.md``.
+
+Files are untrusted: readers open only regular files (a FIFO named like a checkpoint is refused,
+never waited on), do not follow links out of the folder being read unless
+``follow_links=True``, and charge every array and decompressed record of a file to a budget
+(``max_bytes=``, default 4 GiB, and ``max_ratio=``, default 200, beyond the file's own size)
+before allocating it, raising :class:`~stochthermo.errors.ResourceError` past it.
 """
 
 from ._checkpoint import checkpoint_layout, read_checkpoint
