@@ -38,6 +38,81 @@ from ._random import std_normal
 __all__ = ["affine_dense", "affine_diag"]
 
 
+@njit(cache=True)
+def _affine_step(P, b, Q, j, q_diag, xo, z, xn):
+    """``xn = P_j xo + b_j + Q_j z`` (index 0 for time-independent weights); returns sum(xn)."""
+    ds = xo.shape[0]
+    m = Q.shape[2]
+    jp = j if P.shape[0] > 1 else 0
+    jb = j if b.shape[0] > 1 else 0
+    jq = j if Q.shape[0] > 1 else 0
+    tot = 0.0
+    for i in range(ds):
+        v = b[jb, i]
+        for q_ in range(ds):
+            v += P[jp, i, q_] * xo[q_]
+        if q_diag:
+            v += Q[jq, i, i] * z[i]
+        else:
+            for q_ in range(m):
+                v += Q[jq, i, q_] * z[q_]
+        xn[i] = v
+        tot += v
+    return tot
+
+
+@njit(cache=True)
+def _add_heat(G, g, labels, j, xo, xn, xm, a):
+    """Stratonovich heat ``(G_j x_mid + g_j)_i (xn_i - xo_i)`` added to ``a[labels[i]]``."""
+    ds = xo.shape[0]
+    jG = j if G.shape[0] > 1 else 0
+    jg = j if g.shape[0] > 1 else 0
+    for i in range(G.shape[1]):
+        f = g[jg, i]
+        for q_ in range(ds):
+            f += G[jG, i, q_] * xm[q_]
+        a[labels[i]] += f * (xn[i] - xo[i])
+
+
+@njit(cache=True)
+def _work(WK, wk, w0, j, xn):
+    """Work of step ``j``: ``1/2 xn^T WK_j xn + wk_j . xn + w0_j``."""
+    ds = xn.shape[0]
+    w = w0[j]
+    for i in range(ds):
+        w += wk[j, i] * xn[i]
+    if WK.shape[0] > 0:
+        for i in range(ds):
+            v = 0.0
+            for q_ in range(ds):
+                v += WK[j, i, q_] * xn[q_]
+            w += 0.5 * xn[i] * v
+    return w
+
+
+@njit(cache=True)
+def _add_currents(CW, cb, xo, xn, xm, a, ccol):
+    """Each current ``(CW_c x_mid + cb_c) . (xn - xo)`` added to ``a[ccol + c]``."""
+    ds = xo.shape[0]
+    for cc in range(CW.shape[0]):
+        jc = 0.0
+        for i in range(ds):
+            f = cb[cc, i]
+            for q_ in range(ds):
+                f += CW[cc, i, q_] * xm[q_]
+            jc += f * (xn[i] - xo[i])
+        a[ccol + cc] += jc
+
+
+@njit(cache=True)
+def _save(out_x, out_obs, k, r, xo, a):
+    """Row ``r`` of trajectory ``k``: the saved state (first ``dsave`` entries) and ``a``."""
+    for i in range(out_x.shape[2]):
+        out_x[k, r, i] = xo[i]
+    for i in range(out_obs.shape[2]):
+        out_obs[k, r, i] = a[i]
+
+
 @njit(cache=True, parallel=True)
 def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, out_obs, fail):
     """General affine update with observables; see the module docstring for the arguments.
@@ -53,8 +128,6 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
     G, g, labels, n_blocks, work_on, WK, wk, w0, CW, cb = obs
     n_traj, ds = x.shape
     m = Q.shape[2]
-    dsave = out_x.shape[2]
-    dh = G.shape[1]
     heat_on = G.shape[0] > 0
     n_cur = CW.shape[0]
     n_obs = acc.shape[1]
@@ -80,21 +153,7 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
             else:
                 for i in range(m):
                     z[i], c = std_normal(s, c, zig)
-            jp = j if P.shape[0] > 1 else 0
-            jb = j if b.shape[0] > 1 else 0
-            jq = j if Q.shape[0] > 1 else 0
-            tot = 0.0
-            for i in range(ds):
-                v = b[jb, i]
-                for q_ in range(ds):
-                    v += P[jp, i, q_] * xo[q_]
-                if q_diag:
-                    v += Q[jq, i, i] * z[i]
-                else:
-                    for q_ in range(m):
-                        v += Q[jq, i, q_] * z[q_]
-                xn[i] = v
-                tot += v
+            tot = _affine_step(P, b, Q, j, q_diag, xo, z, xn)
             if tot - tot != 0.0:
                 fail[k] = step0 + j + 1
                 break
@@ -102,41 +161,16 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
                 for i in range(ds):
                     xm[i] = 0.5 * (xo[i] + xn[i])
             if heat_on:
-                jG = j if G.shape[0] > 1 else 0
-                jg = j if g.shape[0] > 1 else 0
-                for i in range(dh):
-                    f = g[jg, i]
-                    for q_ in range(ds):
-                        f += G[jG, i, q_] * xm[q_]
-                    a[labels[i]] += f * (xn[i] - xo[i])
+                _add_heat(G, g, labels, j, xo, xn, xm, a)
             if work_on:
-                w = w0[j]
-                for i in range(ds):
-                    w += wk[j, i] * xn[i]
-                if WK.shape[0] > 0:
-                    for i in range(ds):
-                        v = 0.0
-                        for q_ in range(ds):
-                            v += WK[j, i, q_] * xn[q_]
-                        w += 0.5 * xn[i] * v
-                a[wcol] += w
-            for cc in range(n_cur):
-                jc = 0.0
-                for i in range(ds):
-                    f = cb[cc, i]
-                    for q_ in range(ds):
-                        f += CW[cc, i, q_] * xm[q_]
-                    jc += f * (xn[i] - xo[i])
-                a[ccol + cc] += jc
+                a[wcol] += _work(WK, wk, w0, j, xn)
+            _add_currents(CW, cb, xo, xn, xm, a, ccol)
             for i in range(ds):
                 xo[i] = xn[i]
             left -= 1
             if left == 0:
                 left = save_every
-                for i in range(dsave):
-                    out_x[k, r, i] = xo[i]
-                for i in range(n_obs):
-                    out_obs[k, r, i] = a[i]
+                _save(out_x, out_obs, k, r, xo, a)
                 r += 1
         for i in range(ds):
             x[k, i] = xo[i]
@@ -215,10 +249,7 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
             left -= 1
             if left == 0:
                 left = save_every
-                for i in range(d):
-                    out_x[k, r, i] = xo[i]
-                for i in range(n_obs):
-                    out_obs[k, r, i] = a[i]
+                _save(out_x, out_obs, k, r, xo, a)
                 r += 1
         for i in range(d):
             x[k, i] = xo[i]

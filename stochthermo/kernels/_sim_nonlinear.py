@@ -22,9 +22,50 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._langevin import _save
 from ._random import std_normal
 
 __all__ = ["nonlinear_sde"]
+
+
+@njit(cache=True)
+def _noise_increment(L, diag_noise, sh, z, xi):
+    """``xi = sqrt(h) L z`` (only the diagonal of ``L`` when ``diag_noise``)."""
+    d, m = L.shape
+    if diag_noise:
+        for i in range(d):
+            xi[i] = sh * L[i, i] * z[i]
+    else:
+        for i in range(d):
+            v = 0.0
+            for q_ in range(m):
+                v += L[i, q_] * z[q_]
+            xi[i] = sh * v
+
+
+@njit(cache=True)
+def _add_heat(G, labels, fo, ft, xo, xn, a):
+    """Trapezoid heat ``1/2 (G (fo + ft))_i (xn_i - xo_i)`` added to ``a[labels[i]]``."""
+    d = xo.shape[0]
+    for i in range(d):
+        gf = 0.0
+        for q_ in range(d):
+            gf += G[i, q_] * (fo[q_] + ft[q_])
+        a[labels[i]] += 0.5 * gf * (xn[i] - xo[i])
+
+
+@njit(cache=True)
+def _add_currents(CW, cb, xo, xn, a, ccol):
+    """Each current ``(CW_c x_mid + cb_c) . (xn - xo)`` added to ``a[ccol + c]``."""
+    d = xo.shape[0]
+    for cc in range(CW.shape[0]):
+        jc = 0.0
+        for i in range(d):
+            f = cb[cc, i]
+            for q_ in range(d):
+                f += CW[cc, i, q_] * 0.5 * (xo[q_] + xn[q_])
+            jc += f * (xn[i] - xo[i])
+        a[ccol + cc] += jc
 
 
 @njit(parallel=True)
@@ -45,7 +86,6 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
     n_traj, d = x.shape
     m = L.shape[1]
     heat_on = G.shape[0] > 0
-    n_cur = CW.shape[0]
     n_obs = acc.shape[1]
     use_noise = noise.shape[0] == n_traj
     sh = np.sqrt(h)
@@ -77,15 +117,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
             else:
                 for i in range(m):
                     z[i], c = std_normal(s, c, zig)
-            if diag_noise:
-                for i in range(d):
-                    xi[i] = sh * L[i, i] * z[i]
-            else:
-                for i in range(d):
-                    v = 0.0
-                    for q_ in range(m):
-                        v += L[i, q_] * z[q_]
-                    xi[i] = sh * v
+            _noise_increment(L, diag_noise, sh, z, xi)
             if method == 0:
                 for i in range(d):
                     xn[i] = xo[i] + h * fo[i] + xi[i]
@@ -108,31 +140,17 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
                 else:
                     for i in range(d):
                         ft[i] = fn[i]
-                for i in range(d):
-                    gf = 0.0
-                    for q_ in range(d):
-                        gf += G[i, q_] * (fo[q_] + ft[q_])
-                    a[labels[i]] += 0.5 * gf * (xn[i] - xo[i])
+                _add_heat(G, labels, fo, ft, xo, xn, a)
             if work_on:
                 a[wcol] += potential(xn, tn, params) - potential(xn, tj, params)
-            for cc in range(n_cur):
-                jc = 0.0
-                for i in range(d):
-                    f = cb[cc, i]
-                    for q_ in range(d):
-                        f += CW[cc, i, q_] * 0.5 * (xo[q_] + xn[q_])
-                    jc += f * (xn[i] - xo[i])
-                a[ccol + cc] += jc
+            _add_currents(CW, cb, xo, xn, a, ccol)
             for i in range(d):
                 xo[i] = xn[i]
                 fo[i] = fn[i]
             left -= 1
             if left == 0:
                 left = save_every
-                for i in range(d):
-                    out_x[k, r, i] = xo[i]
-                for i in range(n_obs):
-                    out_obs[k, r, i] = a[i]
+                _save(out_x, out_obs, k, r, xo, a)
                 r += 1
         for i in range(d):
             x[k, i] = xo[i]
