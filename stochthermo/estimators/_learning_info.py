@@ -46,7 +46,7 @@ _MAX_GROUPS = 20
 
 
 def _check_ensemble(ens):
-    from ..learning._engine import LearningEnsemble
+    from ..learning import LearningEnsemble
 
     if not isinstance(ens, LearningEnsemble):
         raise ValidationError(
@@ -374,7 +374,7 @@ def _features(ens, t, probe, output):
     if getattr(model, "classifier", False):
         p = model.probabilities(_full_params_at(ens, t), _probe(ens, probe))
         return p[..., :-1].reshape(ens.n_total, -1), "output probabilities on the probe set"
-    from ..learning._gaussian import GaussianLearner
+    from ..learning import GaussianLearner
 
     if isinstance(model, GaussianLearner):
         return _params_at(ens, t), "the output mean (one-to-one in theta)"
@@ -516,7 +516,7 @@ def m_info(ensemble, t, *, method="auto", b="auto", n_components=None, learner=N
 
 
 def _exact(learner, ensemble, t, key):
-    from ..learning._gaussian import GaussianLearner
+    from ..learning import GaussianLearner
 
     if not isinstance(learner, GaussianLearner):
         if isinstance(getattr(ensemble, "model", None), GaussianLearner):
@@ -600,7 +600,7 @@ def l_info(ensemble, t, *, reading="mi", method="auto", b="auto", probe=None, ou
         return _exact(learner, ensemble, t, key)
     ens = _check_ensemble(ensemble)
     if reading == "accumulated_flow_x":
-        from ..learning._gaussian import gaussian_learner_estimates
+        from ..learning import gaussian_learner_estimates
 
         t_int = int(t)
         if t_int >= ens.n_steps:
