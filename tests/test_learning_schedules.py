@@ -25,8 +25,9 @@ def test_reshuffle_closed_form_matches_shuffled_sgd():
     ens = g.simulate(56, n_datasets=2500, seed=3)  # method="shuffle" by default here
     assert ens.meta["method"] == "shuffle"
     est = g.estimate(ens, ts)
-    # 4 quantities x 4 steps: 3.5 s.e. keeps the family-wise false alarms near 1%
-    _check(cf, est, ("sq_dev_bbar", "work", "heat_theta", "entropy_theta"))
+    _check(cf, est, ("sq_dev_bbar",), limit=3.0)  # the headline quantity
+    # 3 more quantities x 4 steps: 3.5 s.e. keeps the family-wise false alarms near 1%
+    _check(cf, est, ("work", "heat_theta", "entropy_theta"))
     # the i.i.d. model is far off in the steady state (the 3.8x gap)
     se = np.asarray(est["sq_dev_bbar"].stderr)
     assert np.all(np.abs(est["sq_dev_bbar"].value[1:] - ci["sq_dev_bbar"][1:]) > 10 * se[1:])
