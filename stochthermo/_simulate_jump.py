@@ -369,3 +369,91 @@ def simulate_jump(model, *, n_traj, t_max=None, n_steps=None, dt=None, seed=None
     times = np.arange(n_steps + 1) * dt
     return JumpEnsemble(states=states, times=times, counts=counts, observables=out, meta=meta)
 
+
+
+# --------------------------------------------------------------------------- fixed-step plan
+# ``stochthermo.simulate(model, n_traj=..., n_steps=..., dt=...)`` for jump models: the same
+# Gillespie paths on a fixed step grid, as a plan of the simulation engine (state index in the
+# Ensemble's ``x``, entropy flow per reservoir as ``heat`` at temperature 1).
+
+
+@dataclass(frozen=True, eq=False)
+class JumpPlan:
+    """Plan of a jump model for the fixed-step engine of :func:`stochthermo.simulate`.
+
+    The kernel state is ``(state index, time of the next jump)`` (``ds = 2``); the saved state
+    is the index (``dsave = 1``). With ``heat`` or ``medium_entropy`` asked for, one
+    accumulated column per reservoir holds the entropy flow into it (``temps`` are 1, so the
+    ``heat`` observable is that entropy flow) [JP-stoch].
+    """
+
+    h: float
+    n_blocks: int
+    temps: np.ndarray
+    heat_on: bool
+    p0cum: np.ndarray
+    ptr: np.ndarray
+    targets: np.ndarray
+    cumrates: np.ndarray
+    edge_obs: np.ndarray
+    ds: int = 2
+    dsave: int = 1
+    m: int = 0
+    work_on: bool = False
+    currents: tuple = ()
+
+    kernel = "gillespie"
+
+    @property
+    def n_obs(self) -> int:
+        """Accumulated columns: the entropy flow into each reservoir when heat is on."""
+        return self.n_blocks if self.heat_on else 0
+
+    @property
+    def heat_columns(self) -> int:
+        """Columns holding heat (entropy flow at temperature 1)."""
+        return self.n_obs
+
+    def advance(self, buf, done: int, n: int) -> None:
+        """Advance every trajectory by ``n`` steps of length ``h``."""
+        from .kernels._gillespie import gillespie_steps
+
+        n, save_every, slot0, step_abs0 = buf.steps(done, n)
+        if step_abs0 == 0:
+            s0 = buf.x[:, 0]
+            bad = (s0 != -1.0) & ((s0 < 0) | (s0 >= self.p0cum.size) | (s0 != np.round(s0)))
+            if np.any(bad):
+                raise ValidationError(
+                    f"x0 holds {s0[bad][0]!r}, not a state index in 0..{self.p0cum.size - 1}; "
+                    "pass state indices (or leave x0 out: a draw from the stationary law)"
+                )
+        gillespie_steps(buf.x, buf.acc, buf.seeds, buf.counters, buf.out_x, buf.out_obs,
+                        buf.fail, self.p0cum, self.ptr, self.targets, self.cumrates,
+                        self.edge_obs, self.h, n, save_every, slot0, step_abs0)
+
+
+def jump_plan(model: MarkovJump, setup) -> JumpPlan:
+    """Build the :class:`JumpPlan` of ``model`` (``setup``: the engine's validated request)."""
+    if "work" in setup.obs:
+        raise ValidationError("observables contains 'work', but a jump model has no protocol "
+                              "(work is 0); ask for 'heat' or 'medium_entropy'")
+    if setup.method != "euler":
+        raise ValidationError(f"method={setup.method!r}: a jump model is sampled exactly "
+                              "(Gillespie) whatever the step; leave method out")
+    if setup.currents:
+        raise ValidationError("LinearCurrent observables apply to Langevin models; for a jump "
+                              "model use stochthermo.simulate_jump (counted transitions)")
+    from ._exact_jump import _stationary
+
+    heat = "heat" in setup.obs or "medium_entropy" in setup.obs
+    ptr, targets, cumrates, edge_obs, _ = edge_tables(model)
+    n_res = model.n_reservoirs
+    edge_obs = np.ascontiguousarray(edge_obs[:, :n_res] if heat else edge_obs[:, :0])
+    return JumpPlan(h=setup.h, n_blocks=n_res, temps=np.ones(n_res), heat_on=heat,
+                    p0cum=np.cumsum(_stationary(model)), ptr=ptr, targets=targets,
+                    cumrates=cumrates, edge_obs=edge_obs)
+
+
+def jump_start(model: MarkovJump) -> np.ndarray:
+    """Default start of ``simulate``: ``-1``, a draw from the stationary law in the kernel."""
+    return np.array([-1.0])

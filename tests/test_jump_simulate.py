@@ -179,3 +179,41 @@ def test_transient_occupation_matches_matrix_exponential():
         onehot = ens.states[:, g][:, None] == np.arange(m.n_states)[None, :]
         z = _z(onehot, P[g])
         assert np.all(np.abs(z) < 3.5), (g, z)
+
+
+@pytest.fixture
+def jump_family():
+    """``stochthermo.simulate`` for jump models (registered here if the table lacks the row)."""
+    from stochthermo._simulate_jump import jump_plan, jump_start
+    from stochthermo.simulation import PLANS, Family, register_plan
+
+    if st.MarkovJump not in PLANS:
+        register_plan(st.MarkovJump, Family(build=jump_plan, start=jump_start))
+
+
+def test_simulate_entry_point_gives_the_same_paths(jump_family):
+    m = _model(6)
+    ens = st.simulate(m, n_traj=30, n_steps=40, dt=0.2, seed=5,
+                      observables=("heat", "medium_entropy"))
+    ref = simulate_jump(m, n_traj=30, n_steps=40, dt=0.2, seed=5)
+    assert ens.x.shape == (30, 41, 1) and ens.meta["kernel"] == "gillespie"
+    np.testing.assert_array_equal(ens.x[:, :, 0], ref.states)
+    np.testing.assert_allclose(ens.observables["heat"][:, -1], ref.observables["entropy_flow"],
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ens.observables["medium_entropy"][:, -1],
+                               ref.observables["entropy_flow"].sum(axis=1), rtol=1e-12,
+                               atol=1e-12)
+    half = st.simulate(m, n_traj=30, n_steps=20, dt=0.2, seed=5, observables=("heat",))
+    rest = st.simulate(m, n_steps=20, resume=half)
+    np.testing.assert_array_equal(rest.x[:, -1], ens.x[:, -1])
+    chunked = st.simulate(m, n_traj=30, n_steps=40, dt=0.2, seed=5,
+                          observables=("heat", "medium_entropy"), chunk_size=7)
+    np.testing.assert_array_equal(chunked.x, ens.x)
+    fixed = st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, x0=3)
+    assert np.all(fixed.x[:, 0, 0] == 3)
+    with pytest.raises(ValidationError, match="state index"):
+        st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, x0=1.5)
+    with pytest.raises(ValidationError, match="work"):
+        st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, observables=("work",))
+    with pytest.raises(ValidationError, match="Gillespie"):
+        st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, method="heun")

@@ -19,7 +19,7 @@ from numba import njit, prange
 
 from ._random import uniform01
 
-__all__ = ["gillespie"]
+__all__ = ["gillespie", "gillespie_steps"]
 
 
 @njit(cache=True, inline="always")
@@ -92,3 +92,56 @@ def gillespie(start, p0cum, seeds, ptr, targets, cumrates, edge_obs, t_max, dt_s
             states[k, g] = s
             g += 1
         n_jumps[k] = nj
+
+
+@njit(cache=True, parallel=True)
+def gillespie_steps(x, acc, seeds, counters, out_x, out_obs, fail, p0cum, ptr, targets,
+                    cumrates, edge_obs, h, n, save_every, slot0, step_abs0):
+    """Advance jump trajectories over the steps ``step_abs0 .. step_abs0 + n`` of length ``h``.
+
+    The fixed-step form used by ``stochthermo.simulate``: ``x[k] = (state, time of the next
+    jump)``; at absolute step 0 the state (if ``< 0``, drawn from ``p0cum``) and the first
+    waiting time are drawn. Every jump with time ``<= (step + 1) h`` is made before the state is
+    saved, so the saved states equal those of :func:`gillespie` on the same streams. Saves
+    ``out_x[k, slot, 0]`` and ``out_obs[k, slot]`` every ``save_every`` steps from ``slot0``;
+    ``fail[k] = step_abs0`` flags a start outside the state space.
+    """
+    n_traj = seeds.shape[0]
+    n_states = p0cum.shape[0]
+    n_obs = acc.shape[1]
+    for k in prange(n_traj):
+        seed = seeds[k]
+        ctr = counters[k]
+        s = np.int64(x[k, 0])
+        t_next = x[k, 1]
+        if step_abs0 == 0:
+            if x[k, 0] < 0.0:
+                u, ctr = uniform01(seed, ctr)
+                s = _pick(p0cum, 0, n_states, u)
+            elif s >= n_states or x[k, 0] != float(s):
+                fail[k] = 0
+                continue
+            u, ctr = uniform01(seed, ctr)
+            t_next = -math.log(u) / cumrates[ptr[s + 1] - 1]
+            out_x[k, slot0 - 1, 0] = s  # the start, drawn here when it was -1
+        for j in range(n):
+            t_end = (step_abs0 + j + 1) * h
+            while t_next <= t_end:
+                lo = ptr[s]
+                hi = ptr[s + 1]
+                rate = cumrates[hi - 1]
+                u, ctr = uniform01(seed, ctr)
+                e = _pick(cumrates, lo, hi, u * rate)
+                s = targets[e]
+                for o in range(n_obs):
+                    acc[k, o] += edge_obs[e, o]
+                u, ctr = uniform01(seed, ctr)
+                t_next = t_next - math.log(u) / cumrates[ptr[s + 1] - 1]
+            if (j + 1) % save_every == 0:
+                slot = slot0 + (j + 1) // save_every - 1
+                out_x[k, slot, 0] = s
+                for o in range(n_obs):
+                    out_obs[k, slot, o] = acc[k, o]
+        x[k, 0] = s
+        x[k, 1] = t_next
+        counters[k] = ctr

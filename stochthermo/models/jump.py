@@ -165,6 +165,11 @@ class MarkovJump:
         return self.W.shape[0]
 
     @property
+    def dim(self) -> int:
+        """Dimension of the state as saved by ``stochthermo.simulate``: 1 (the state index)."""
+        return 1
+
+    @property
     def n_reservoirs(self) -> int:
         """Number of reservoirs (largest label + 1)."""
         return int(self.reservoirs.max(initial=0)) + 1
