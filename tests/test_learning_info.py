@@ -75,6 +75,8 @@ def test_knn_route_and_exact_method():
     ens = g.simulate(t, n_datasets=2000, seed=8, record=("params", "samples"))
     m = estimate.m_info(ens, t, method="knn")
     assert m.method.startswith("knn") and _z(m, cf["m_info"]) < 3.0
+    li = estimate.l_info(ens, t, method="knn")
+    assert li.method.startswith("knn") and _z(li, cf["l_info"]) < 3.0
     ex = estimate.m_info(ens, t, method="exact", learner=g)
     assert ex.value == cf["m_info"] and ex.stderr == 0
     assert estimate.l_info(ens, t, learner=g).value == cf["l_info"]
