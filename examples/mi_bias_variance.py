@@ -5,18 +5,19 @@ Correlated Gaussians (x, y in R^d, corr(x_i, y_i) = rho, truth -d/2 ln(1 - rho^2
 setting: bias = mean(estimate) - truth, spread = standard deviation over repetitions, and the
 mean reported standard error (which should match the spread).
 
-Usage: python examples/mi_bias_variance.py [OUTDIR] [--quick]
-Writes OUTDIR/mi_bias_variance.png (default examples/out/).
+Usage: python examples/mi_bias_variance.py [--out DIR] [--quick]
+Writes DIR/mi_bias_variance.png (default examples/out).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+from pathlib import Path
 
 import numpy as np
 
 from stochthermo.estimate import mutual_information
+from stochthermo.plotting import savefig_atomic
 
 P_XY = np.array([[0.10, 0.05, 0.02, 0.03], [0.02, 0.20, 0.08, 0.05], [0.05, 0.05, 0.05, 0.30]])
 
@@ -60,7 +61,7 @@ def sweep(method, settings, reps, seed):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir", nargs="?", default=os.path.join("examples", "out"))
+    ap.add_argument("--out", type=Path, default=Path("examples/out"), help="output folder")
     ap.add_argument("--quick", action="store_true", help="few repetitions, small sizes")
     args = ap.parse_args(argv)
     import matplotlib
@@ -129,9 +130,7 @@ def main(argv=None):
         ax.xaxis.set_minor_formatter(NullFormatter())
     for ax in axes.ravel():
         ax.legend(fontsize=7)
-    os.makedirs(args.outdir, exist_ok=True)
-    path = os.path.join(args.outdir, "mi_bias_variance.png")
-    fig.savefig(path, dpi=110)
+    path = savefig_atomic(fig, args.out / "mi_bias_variance.png", dpi=110)
     print(f"wrote {path}")
     return 0
 
