@@ -1,30 +1,47 @@
 """Speed of stochthermo.simulate against a vectorised NumPy loop, the RNG floor and peers.
 
-Cases (Euler-Maruyama, states kept only at the end):
+Cases (Euler-Maruyama, states kept only at the end, D = 1 / T = 1):
   (a) diagonal OU, d = 1000, 64 trajectories, 2000 steps
   (b) dense OU,    d = 50,   64 trajectories, 5000 steps
   (c) 1-d OU,      10,000 trajectories, 10,000 steps
-Figures are ns per trajectory-step-dimension (median of repeats), all measured in this run.
-RNG floor: drawing the same number of normals with the kernels' generator on all threads.
-Peers (sdeint, sdepy) are timed on a reduced problem when installed; torchsde and diffrax are
-not installed here. Usage: python benchmarks/bench_simulate.py [--quick]
+  (d) double well  dx = (x - x^3) dt + sqrt(2T) dW, 10,000 trajectories, 10,000 steps, as the
+      built-in model (stochthermo.models.nonlinear.double_well) and as a user drift given as a
+      Numba function (NonlinearLangevin)
+Figures are ns per update (trajectory-step-dimension), median of repeats, all from this run.
+stochthermo runs on 1 thread and on all of Numba's threads (numba.set_num_threads). The RNG
+floor is the time to draw the same normals with the kernels' own generator on one thread (and
+on all threads). Peers (sdeint, sdepy, torchsde, diffrax), each on one thread, are timed on the
+same cases at reduced sizes (stated in the output; per-update figures are comparable because
+every solver's cost is linear in trajectories x steps); a peer that is not installed is listed
+as such. Usage: python benchmarks/bench_simulate.py [--quick] [--no-peers]
 """
 
 from __future__ import annotations
 
-import sys
-import time
+import os
 
-import numba
-import numpy as np
+# one thread for the peers' own thread pools (set before they are imported)
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                      "intra_op_parallelism_threads=1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import stochthermo as st
-from stochthermo._rng import trajectory_seeds
-from stochthermo.kernels._random import fill_normals
-from stochthermo.simulation import _ziggurat_table, simulate
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+import stochthermo as st  # noqa: E402
+from stochthermo._rng import trajectory_seeds  # noqa: E402
+from stochthermo.kernels._random import fill_normals  # noqa: E402
+from stochthermo.models.nonlinear import NonlinearLangevin, double_well  # noqa: E402
+from stochthermo.simulation import _ziggurat_table, simulate  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+PEERS = "--no-peers" not in sys.argv
 REPEATS = 3
+DT = 0.01
+ALL_THREADS = numba.get_num_threads()
 
 
 def timeit(fn, repeats=REPEATS):
@@ -36,30 +53,72 @@ def timeit(fn, repeats=REPEATS):
     return float(np.median(fn_times))
 
 
-def numpy_loop(A, diag, Dd, n_traj, n_steps, dt, seed=0):
+@numba.njit(cache=True)
+def user_double_well(x, t, out):
+    """A user drift: f(x) = x - x^3 per coordinate."""
+    for i in range(x.shape[0]):
+        out[i] = x[i] - x[i] * x[i] * x[i]
+
+
+# ----------------------------------------------------------------------------- cases
+def make_cases(scale):
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((50, 50)) / np.sqrt(50)
+    dense = np.eye(50) + 0.3 * (M - M.T) + 0.1 * M @ M.T
+    return [
+        dict(key="a", name=f"(a) diag OU d=1000, 64 x {2000 // scale}",
+             A=np.diag(np.linspace(0.5, 2.0, 1000)), n_traj=64, n_steps=2000 // scale),
+        dict(key="b", name=f"(b) dense OU d=50, 64 x {5000 // scale}", A=dense, n_traj=64,
+             n_steps=5000 // scale),
+        dict(key="c", name=f"(c) 1-d OU, 10^4 x {10_000 // scale}", A=np.array([[1.0]]),
+             n_traj=10_000, n_steps=10_000 // scale),
+        dict(key="d", name=f"(d) double well, 10^4 x {10_000 // scale}", A=None, n_traj=10_000,
+             n_steps=10_000 // scale),
+    ]
+
+
+def drift_np(c):
+    """Vectorised drift x (n, d) -> (n, d) of a case, for the NumPy loop and the peers."""
+    if c["key"] == "d":
+        return lambda x: x - x * x * x
+    A = c["A"]
+    if c["key"] in ("a", "c"):
+        a = np.diag(A).copy()
+        return lambda x: -a * x
+    AT = A.T.copy()
+    return lambda x: -(x @ AT)
+
+
+def numpy_loop(c, n_traj, n_steps, seed=0):
     rng = np.random.default_rng(seed)
-    d = A.shape[0]
+    d = 1 if c["A"] is None else c["A"].shape[0]
+    f = drift_np(c)
     x = np.zeros((n_traj, d))
-    s = np.sqrt(2 * Dd * dt)
-    if diag:
-        a = np.diag(A) * dt
+    s = np.sqrt(2 * DT)
+    if c["key"] in ("a", "c"):  # in-place affine update, the fastest NumPy form
+        a = 1.0 - np.diag(c["A"]) * DT
         for _ in range(n_steps):
-            x -= a * x
+            x *= a
             x += s * rng.standard_normal((n_traj, d))
-    else:
-        P = (np.eye(d) - A * dt).T
+    elif c["key"] == "b":
+        P = (np.eye(d) - c["A"] * DT).T
         for _ in range(n_steps):
             x = x @ P
             x += s * rng.standard_normal((n_traj, d))
+    else:
+        for _ in range(n_steps):
+            x += f(x) * DT + s * rng.standard_normal((n_traj, d))
     return x
 
 
-def rng_floor(n_traj, n_per_traj):
+def rng_floor(n_traj, n_per_traj, threads):
+    """Seconds to draw n_traj x n_per_traj normals with the kernels' generator."""
     zig = _ziggurat_table()
     seeds = trajectory_seeds(0, n_traj)
     ctr = np.zeros(n_traj, np.uint64)
     chunk = max(1, min(n_per_traj, 2_000_000 // n_traj))
     out = np.empty((n_traj, chunk))
+    fill_normals(seeds, ctr, zig, out)
 
     def run():
         done = 0
@@ -67,27 +126,46 @@ def rng_floor(n_traj, n_per_traj):
             fill_normals(seeds, ctr, zig, out)
             done += chunk
 
-    return run, chunk * -(-n_per_traj // chunk)
+    numba.set_num_threads(threads)
+    try:
+        t = timeit(run)
+    finally:
+        numba.set_num_threads(ALL_THREADS)
+    return t * n_per_traj / (chunk * -(-n_per_traj // chunk))
 
 
-def case(name, A, Dd, n_traj, n_steps, dt=0.01):
-    d = A.shape[0]
-    diag = bool(np.all(A == np.diag(np.diag(A))))
-    model = st.LinearLangevin(A, np.diag(Dd))
-    units = n_traj * n_steps * d
-    simulate(model, n_traj=2, n_steps=2, dt=dt, seed=0, save_every=2)  # compile / load
-    t_st = timeit(lambda: simulate(model, n_traj=n_traj, n_steps=n_steps, dt=dt, seed=1,
-                                   save_every=n_steps))
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    t_st1 = timeit(lambda: simulate(model, n_traj=n_traj, n_steps=n_steps, dt=dt, seed=1,
-                                    save_every=n_steps), repeats=1)
-    numba.set_num_threads(old)
-    t_np = timeit(lambda: numpy_loop(A, diag, Dd, n_traj, n_steps, dt), repeats=2)
-    run, drawn = rng_floor(n_traj, n_steps * d)
-    run()
-    t_rng = timeit(run) * units / (n_traj * drawn)
-    return dict(name=name, units=units, st=t_st, st1=t_st1, np=t_np, rng=t_rng)
+def models_of(c):
+    if c["key"] == "d":
+        return {"built-in": double_well(barrier=0.25, temperature=1.0),
+                "user Numba drift": NonlinearLangevin(user_double_well, 1.0, dim=1)}
+    d = c["A"].shape[0]
+    return {"": st.LinearLangevin(c["A"], np.eye(d))}
+
+
+def time_simulate(model, c, threads, repeats):
+    run = lambda: simulate(model, n_traj=c["n_traj"], n_steps=c["n_steps"], dt=DT,  # noqa: E731
+                           seed=1, save_every=c["n_steps"])
+    numba.set_num_threads(threads)
+    try:
+        simulate(model, n_traj=2, n_steps=2, dt=DT, seed=0, save_every=2)  # compile / load
+        return timeit(run, repeats)
+    finally:
+        numba.set_num_threads(ALL_THREADS)
+
+
+def run_case(c):
+    d = 1 if c["A"] is None else c["A"].shape[0]
+    units = c["n_traj"] * c["n_steps"] * d
+    ns = lambda t: t / units * 1e9  # noqa: E731
+    row = {"name": c["name"], "sim": {}}
+    for label, model in models_of(c).items():
+        t1 = time_simulate(model, c, 1, 1 if c["key"] in ("c", "d") else 2)
+        tn = time_simulate(model, c, ALL_THREADS, REPEATS)
+        row["sim"][label] = (ns(t1), ns(tn))
+    row["np"] = ns(timeit(lambda: numpy_loop(c, c["n_traj"], c["n_steps"]), repeats=2))
+    row["rng1"] = ns(rng_floor(c["n_traj"], c["n_steps"] * d, 1))
+    row["rngN"] = ns(rng_floor(c["n_traj"], c["n_steps"] * d, ALL_THREADS))
+    return row
 
 
 def rng_per_core():
@@ -97,83 +175,214 @@ def rng_per_core():
     ctr = np.zeros(n_traj, np.uint64)
     out = np.empty((n_traj, n))
     fill_normals(seeds, ctr, zig, out)
-    old = numba.get_num_threads()
     numba.set_num_threads(1)
-    t_ours = timeit(lambda: fill_normals(seeds, ctr, zig, out))
-    numba.set_num_threads(old)
+    try:
+        t_ours = timeit(lambda: fill_normals(seeds, ctr, zig, out))
+    finally:
+        numba.set_num_threads(ALL_THREADS)
     g = np.random.default_rng(0)
     buf = np.empty(n_traj * n)
     t_np = timeit(lambda: g.standard_normal(out=buf))
     return t_ours / out.size * 1e9, t_np / buf.size * 1e9
 
 
-def peers(n_traj=64, d=1000, n_steps=50, dt=0.01):
-    """Time the peers on a reduced case (a) (fewer steps); returns {name: ns per update}."""
+# ----------------------------------------------------------------------------- peers
+# reduced sizes (trajectories, steps) per peer and case; the dimension is the case's own
+PEER_SIZES = {
+    "sdeint": {"a": (2, 50), "b": (4, 500), "c": (4, 2000), "d": (4, 2000)},
+    "sdepy": {"a": (64, 200), "b": (64, 200), "c": (10_000, 500), "d": (10_000, 500)},
+    "torchsde": {"a": (64, 200), "b": (64, 500), "c": (10_000, 200), "d": (10_000, 200)},
+    "diffrax": {"a": (64, 200), "b": (64, 500), "c": (10_000, 500), "d": (10_000, 500)},
+}
+
+
+def _dim(c):
+    return 1 if c["A"] is None else c["A"].shape[0]
+
+
+def peer_sdeint(c, n_traj, n_steps):
+    import sdeint
+
+    d = _dim(c)
+    f = drift_np(c)
+    G = np.sqrt(2.0) * np.eye(d)
+    tspan = np.linspace(0.0, n_steps * DT, n_steps + 1)
+
+    def run():  # sdeint integrates one trajectory at a time
+        for _ in range(n_traj):
+            sdeint.itoEuler(lambda x, t: f(x[None, :])[0], lambda x, t: G, np.zeros(d), tspan)
+
+    return run
+
+
+def peer_sdepy(c, n_traj, n_steps):
+    import sdepy
+
+    d = _dim(c)
+    tl = np.linspace(0.0, n_steps * DT, n_steps + 1)
+    if c["key"] in ("a", "c"):
+        k = np.diag(c["A"]).copy()[:, None]  # sdepy's state is (d, paths)
+
+        def run():
+            sdepy.ornstein_uhlenbeck_process(paths=n_traj, vshape=d, theta=0.0, k=k,
+                                             sigma=np.sqrt(2.0), x0=0.0, steps=n_steps)(tl)
+
+        return run
+    if c["key"] == "b":
+        A = c["A"].copy()
+
+        @sdepy.integrate(q=0, sources={"dt", "dw"})
+        def dense_ou(t, x):
+            # sdepy's state is (d, paths): drift -A x per path
+            return {"dt": -(A @ x), "dw": np.sqrt(2.0)}
+
+        return lambda: dense_ou(x0=0.0, vshape=d, paths=n_traj, steps=n_steps)(tl)
+
+    @sdepy.integrate(q=0, sources={"dt", "dw"})
+    def dwell(t, x):
+        return {"dt": x - x**3, "dw": np.sqrt(2.0)}
+
+    return lambda: dwell(x0=0.0, paths=n_traj, steps=n_steps)(tl)
+
+
+def peer_torchsde(c, n_traj, n_steps):
+    import torch
+    import torchsde
+
+    torch.set_num_threads(1)
+    d = _dim(c)
+    key = c["key"]
+    A = None if c["A"] is None else torch.tensor(c["A"], dtype=torch.float64)
+    a = None if c["A"] is None else torch.diag(A)
+
+    class SDE(torch.nn.Module):
+        noise_type = "diagonal"
+        sde_type = "ito"
+
+        def f(self, t, y):
+            if key in ("a", "c"):
+                return -a * y
+            if key == "b":
+                return -(y @ A.T)
+            return y - y**3
+
+        def g(self, t, y):
+            return torch.full_like(y, np.sqrt(2.0))
+
+    sde = SDE()
+    y0 = torch.zeros(n_traj, d, dtype=torch.float64)
+    ts = torch.tensor([0.0, n_steps * DT], dtype=torch.float64)
+
+    def run():
+        with torch.no_grad():
+            torchsde.sdeint(sde, y0, ts, method="euler", dt=DT)
+
+    return run
+
+
+def peer_diffrax(c, n_traj, n_steps):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import diffrax
+    import jax.numpy as jnp
+    import lineax
+
+    d = _dim(c)
+    key = c["key"]
+    if key in ("a", "c"):
+        a = jnp.asarray(np.diag(c["A"]))
+        drift = lambda t, y, args: -a * y  # noqa: E731
+    elif key == "b":
+        AT = jnp.asarray(c["A"].T)
+        drift = lambda t, y, args: -(y @ AT)  # noqa: E731
+    else:
+        drift = lambda t, y, args: y - y**3  # noqa: E731
+    sig = lineax.DiagonalLinearOperator(jnp.full(d, np.sqrt(2.0)))
+    t1 = n_steps * DT
+
+    def one(k):
+        bm = diffrax.UnsafeBrownianPath(shape=(d,), key=k)
+        terms = diffrax.MultiTerm(diffrax.ODETerm(drift),
+                                  diffrax.ControlTerm(lambda t, y, args: sig, bm))
+        sol = diffrax.diffeqsolve(terms, diffrax.Euler(), 0.0, t1, dt0=DT, y0=jnp.zeros(d),
+                                  saveat=diffrax.SaveAt(t1=True), max_steps=n_steps + 8,
+                                  adjoint=diffrax.DirectAdjoint())
+        return sol.ys
+
+    solve = jax.jit(jax.vmap(one))
+    keys = jax.random.split(jax.random.PRNGKey(0), n_traj)
+    solve(keys).block_until_ready()  # compile outside the timing
+    return lambda: solve(keys).block_until_ready()
+
+
+PEER_FUNCS = {"sdeint": peer_sdeint, "sdepy": peer_sdepy, "torchsde": peer_torchsde,
+              "diffrax": peer_diffrax}
+
+
+def run_peers(cases):
+    """{peer: {case key: ns per update or a reason}} on one thread each."""
     res = {}
-    a = np.ones(d)
-    s = np.sqrt(2 * dt / dt)  # diffusion coefficient per unit time: sqrt(2 D), D = 1
-    tspan = np.linspace(0.0, n_steps * dt, n_steps + 1)
-    try:
-        import sdeint
-
-        def run_sdeint():
-            G = np.diag(np.full(d, s))
-            for _ in range(max(1, n_traj // 16)):  # sdeint runs one trajectory at a time
-                sdeint.itoEuler(lambda x, t: -a * x, lambda x, t: G, np.zeros(d), tspan)
-
-        t = timeit(run_sdeint, repeats=1)
-        res["sdeint (itoEuler)"] = t / (max(1, n_traj // 16) * n_steps * d) * 1e9
-    except ImportError:
-        res["sdeint (itoEuler)"] = None
-    try:
-        import sdepy
-
-        def run_sdepy():
-            p = sdepy.ornstein_uhlenbeck_process(paths=n_traj, vshape=d, theta=0.0, k=1.0,
-                                                 sigma=s, x0=0.0, steps=n_steps)
-            p(tspan)
-
-        run_sdepy()
-        t = timeit(run_sdepy, repeats=2)
-        res["sdepy (ornstein_uhlenbeck_process)"] = t / (n_traj * n_steps * d) * 1e9
-    except ImportError:
-        res["sdepy (ornstein_uhlenbeck_process)"] = None
+    for peer, fn in PEER_FUNCS.items():
+        res[peer] = {}
+        for c in cases:
+            n_traj, n_steps = PEER_SIZES[peer][c["key"]]
+            try:
+                run = fn(c, n_traj, n_steps)
+                run()  # warm-up (imports, compilation, caches)
+                t = timeit(run, repeats=2)
+                res[peer][c["key"]] = t / (n_traj * n_steps * _dim(c)) * 1e9
+            except ImportError:
+                res[peer][c["key"]] = "not installed"
+            except Exception as exc:  # a peer failing must not stop the run; say why
+                res[peer][c["key"]] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+            print(f"  {peer} {c['key']} ({n_traj} x {n_steps}): {res[peer][c['key']]}",
+                  flush=True)
     return res
 
 
+# ----------------------------------------------------------------------------- report
 def main():
     scale = 10 if QUICK else 1
-    rng = np.random.default_rng(0)
-    M = rng.standard_normal((50, 50)) / np.sqrt(50)
-    dense = np.eye(50) + 0.3 * (M - M.T) + 0.1 * M @ M.T
-    cases = [
-        case("(a) diag OU d=1000, 64 x 2000", np.diag(np.linspace(0.5, 2.0, 1000)),
-             np.full(1000, 1.0), 64, 2000 // scale),
-        case("(b) dense OU d=50, 64 x 5000", dense, np.full(50, 1.0), 64, 5000 // scale),
-        case("(c) 1-d OU, 10000 x 10000", np.array([[1.0]]), np.array([1.0]), 10000,
-             10000 // scale),
-    ]
-    print(f"threads: {numba.get_num_threads()}   (ns per trajectory-step-dimension)")
-    hdr = (f"{'case':34s} {'simulate':>9s} {'1 thread':>9s} {'NumPy':>8s} {'RNG floor':>9s} "
-           f"{'NumPy/sim':>9s} {'sim/floor':>9s}")
-    print(hdr)
-    print("-" * len(hdr))
+    cases = make_cases(scale)
+    print(f"Numba threads: {ALL_THREADS}; os.cpu_count() = {os.cpu_count()}; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = []
     for c in cases:
-        u = c["units"]
-        ns = {k: c[k] / u * 1e9 for k in ("st", "st1", "np", "rng")}
-        print(f"{c['name']:34s} {ns['st']:9.2f} {ns['st1']:9.2f} {ns['np']:8.2f} "
-              f"{ns['rng']:9.2f} {ns['np'] / ns['st']:9.2f} {ns['st'] / ns['rng']:9.2f}")
+        rows.append(run_case(c))
+        print("  done", c["name"], flush=True)
+    peers = run_peers(cases) if PEERS else {}
+
+    print("\nns per update (trajectory-step-dimension); ratios = other / stochthermo on 1 thread")
+    print(f"| case | stochthermo 1 thr | stochthermo {ALL_THREADS} thr | RNG floor 1 thr | "
+          f"RNG floor {ALL_THREADS} thr | NumPy loop | sim(1 thr)/floor(1 thr) | NumPy/sim(1) | "
+          f"NumPy/sim({ALL_THREADS}) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        for label, (s1, sn) in r["sim"].items():
+            name = r["name"] + (f", {label}" if label else "")
+            print(f"| {name} | {s1:.2f} | {sn:.2f} | {r['rng1']:.2f} | {r['rngN']:.2f} | "
+                  f"{r['np']:.2f} | {s1 / r['rng1']:.2f} | {r['np'] / s1:.2f} | "
+                  f"{r['np'] / sn:.2f} |")
+    if peers:
+        print("\npeers, one thread, ns per update (size run: trajectories x steps); "
+              "ratio = peer / stochthermo on 1 thread")
+        print("| peer | " + " | ".join(c["name"].split(",")[0] for c in cases) + " |")
+        print("|---|" + "---|" * len(cases))
+        for peer, vals in peers.items():
+            cells = []
+            for r, c in zip(rows, cases):
+                v = vals[c["key"]]
+                n_traj, n_steps = PEER_SIZES[peer][c["key"]]
+                if isinstance(v, str):
+                    cells.append(v)
+                else:
+                    s1 = next(iter(r["sim"].values()))[0]
+                    cells.append(f"{v:.1f} ({v / s1:.1f}x; {n_traj} x {n_steps})")
+            print(f"| {peer} | " + " | ".join(cells) + " |")
     ours, npg = rng_per_core()
     print(f"\nnormal variates, one core: ours {ours:.2f} ns, numpy Generator {npg:.2f} ns "
           f"(numpy/ours = {npg / ours:.2f})")
-    print("\npeers on case (a) with 50 steps (ns per update; sdeint: 4 trajectories):")
-    st_a = cases[0]["st"] / cases[0]["units"] * 1e9
-    for name, v in peers().items():
-        if v is None:
-            print(f"  {name:38s} not installed")
-        else:
-            print(f"  {name:38s} {v:9.2f}   ({v / st_a:.1f}x simulate)")
-    print("  torchsde, diffrax                      not installed (skipped)")
 
 
 if __name__ == "__main__":
