@@ -450,7 +450,9 @@ def m_info(ensemble, t, *, method="auto", b="auto", n_components=None, learner=N
         ``knn``: KSG with the training-set mean; ``bound``: the data-processing lower bound
         ``I(f(Theta); B) <= I(Theta; B)`` with ``f`` the model outputs on the probe set (or
         ``output``). ``auto``: ``exact`` with a learner, else ``gaussian`` when the
-        parameters are few (``d <= min(10, n_datasets / 10)``), else ``pca``.
+        parameters are few (``d <= min(10, n_datasets / 10)``), else ``pca``. For networks
+        the largest parameter directions mostly hold seed-to-seed variation, so ``pca`` can
+        fall far below ``bound`` (``theory/learning.md`` section 10): report both.
     b : {"auto", "mean", "label"}
         What B is for the continuous routes: ``mean``, the training-set mean (a sufficient
         statistic for Gaussian data; the ``I(Theta; Bbar)`` route, one trial per set is
