@@ -11,6 +11,14 @@ def test_readme_example_runs(capsys):
     exec(compile(blocks[0], "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "0.27" in out
+    # both stationary covariances appear, each labelled with its time (map vs Langevin limit)
+    assert "discrete time" in blocks[0] and "continuous time" in blocks[0]
+    assert "0.00181124" in out and "0.00173399" in out
+
+
+def test_readme_says_how_to_read_the_report():
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "How to read the report" in text and "one standard error" in text
 
 
 def test_readme_quickstart_matches_ci():
