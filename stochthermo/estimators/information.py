@@ -368,9 +368,10 @@ def mutual_information(
         correlated samples), the others random (seeded by ``seed``).
     stderr : {"auto", "blocks"}
         ``auto``: the analytic error bar of ``gaussian``/``discrete`` (valid for independent
-        draws) and the block error bar for ``knn``; ``blocks``: spread of the estimate over
+        draws) and the per-sample-term error bar of ``knn`` (see Notes); ``blocks``: spread over
         ``n_blocks`` contiguous blocks divided by ``sqrt(n_blocks)``, which also covers serially
-        correlated samples when the blocks are longer than the correlation time.
+        correlated samples when the blocks are longer than the correlation time (``knn`` is
+        the same either way: its first partition into blocks is contiguous).
     bias_correct : bool
         Subtract the known bias (``gaussian``: Wishart log-determinant bias; ``discrete``:
         Miller-Madow). ``knn`` has no closed-form bias.
