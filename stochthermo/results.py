@@ -52,6 +52,10 @@ class Estimate:
         Anything else worth keeping (sample sizes, tuning parameters, partial results).
     bias : float or numpy.ndarray or None
         Known bias (already subtracted from ``value`` where the estimator says so), else None.
+    warnings : tuple of str
+        Failed self-checks of the estimator on this data (non-stationarity, aliasing, an
+        inadequate model, too little data); empty when every check passed. The diagnostics
+        themselves are in ``meta["diagnostics"]`` where the estimator runs them.
     """
 
     value: Any
@@ -59,9 +63,19 @@ class Estimate:
     method: str = ""
     meta: Any = field(default_factory=dict)
     bias: Any = None
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "meta", _freeze(self.meta))
+        w = self.warnings
+        if isinstance(w, str):
+            w = (w,)
+        object.__setattr__(self, "warnings", tuple(str(m) for m in (w or ())))
+
+    @property
+    def ok(self) -> bool:
+        """True when the estimator raised no warning about its own assumptions."""
+        return not self.warnings
 
     def interval(self, level: float = 0.95):
         """Normal-approximation confidence interval ``(low, high)`` at ``level``."""
@@ -86,7 +100,16 @@ class Estimate:
             return f"{self.value} ± {self.stderr}"
 
     def __str__(self) -> str:
-        return f"Estimate({self:.6g}, method={self.method!r})"
+        out = f"Estimate({self:.6g}, method={self.method!r})"
+        if self.warnings:
+            out += "".join(f"\n  warning: {w}" for w in self.warnings)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"Estimate(value={self.value!r}, stderr={self.stderr!r}, method={self.method!r}, "
+            f"bias={self.bias!r}, warnings={self.warnings!r}, meta keys={sorted(self.meta)!r})"
+        )
 
     def to_dict(self) -> dict:
         """JSON-friendly dictionary (non-finite numbers as ``None``)."""
@@ -96,4 +119,5 @@ class Estimate:
             "method": self.method,
             "bias": to_jsonable(self.bias),
             "meta": to_jsonable(dict(self.meta)),
+            "warnings": list(self.warnings),
         }

@@ -1,0 +1,268 @@
+r"""Self-checks run by the entropy-production estimators on the data they are given.
+
+Each check returns a dict ``{"name", "passed", "statistic", "threshold", "message", ...}``;
+a failed check becomes a warning of the :class:`~stochthermo.results.Estimate` (or an
+:class:`~stochthermo.errors.EstimationError` with ``strict=True``). Derivations and thresholds:
+``theory/estimators.md`` [EST-diag].
+
+All tests are calibrated so that a false alarm is rare (family-wise level ``ALPHA`` per check):
+a warning means the data contradict an assumption of the estimator, not that they might.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import EstimationError
+from ._basis import make_basis, poly_size
+
+__all__ = [
+    "ALPHA",
+    "stationarity",
+    "aliasing",
+    "linear_adequacy",
+    "data_amount",
+    "difference_check",
+    "finish",
+]
+
+ALPHA = 1e-3  # family-wise false-alarm level of each check
+
+
+def _t_threshold(dof: int, n_tests: int) -> float:
+    from scipy.stats import t as tdist
+
+    return float(tdist.isf(ALPHA / (2.0 * n_tests), max(dof, 1)))
+
+
+def _check(name, passed, statistic, threshold, message, **extra):
+    out = {
+        "name": name,
+        "passed": bool(passed),
+        "statistic": None if statistic is None else float(statistic),
+        "threshold": None if threshold is None else float(threshold),
+        "message": message,
+    }
+    out.update(extra)
+    return out
+
+
+def stationarity(groups, split: str, *, n_windows: int = 4):
+    r"""Moments across time windows, in units of their standard error.
+
+    For trajectory groups ``u`` and time windows ``w`` we take the window means ``s_uw`` of
+    ``x_i`` and ``(x_i - xbar_i)^2``; ``delta_uw = s_uw - mean_w' s_uw'`` removes what a group
+    shares across windows, and ``z_w = mean_u delta_uw / (sd_u delta_uw / sqrt(U))`` is a
+    t statistic with ``U - 1`` degrees of freedom. When the groups are time segments (few
+    trajectories), consecutive segments form the windows and their order within a window the
+    pairing. The threshold is Bonferroni over windows and moments at level ``ALPHA``.
+    """
+    rows, xbar = [], None
+    for g in groups:
+        g = np.asarray(g)
+        if xbar is None:
+            xbar = g.mean(axis=(0, 1))  # a fixed centre for the second moments
+        if split == "trajectories":
+            n_time = g.shape[1]
+            W = min(n_windows, n_time)
+            edges = np.linspace(0, n_time, W + 1).round().astype(int)
+            rows.append([_moments(g[:, edges[w] : edges[w + 1]], xbar) for w in range(W)])
+        else:
+            rows.append(_moments(g, xbar))
+    if split == "trajectories":
+        table = np.array(rows)  # (U, W, 2d)
+    else:
+        G = len(rows)
+        W = min(n_windows, G // 4) if G >= 8 else 0
+        if W < 2:
+            return _check(
+                "stationarity", True, None, None,
+                "not tested: too few time segments (need >= 8 groups)", tested=False,
+            )
+        U = G // W
+        table = np.array(rows[: U * W]).reshape(W, U, -1).transpose(1, 0, 2)
+    U = table.shape[0]
+    if U < 4 or table.shape[1] < 2:
+        return _check(
+            "stationarity", True, None, None,
+            "not tested: too few groups or windows", tested=False,
+        )
+    delta = table - table.mean(axis=1, keepdims=True)
+    mean = delta.mean(axis=0)
+    sd = delta.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, mean / (sd / np.sqrt(U)), 0.0)
+    zmax = float(np.max(np.abs(z)))
+    thr = _t_threshold(U - 1, z.size)
+    w, k = np.unravel_index(int(np.argmax(np.abs(z))), z.shape)
+    d = table.shape[2] // 2
+    what = f"mean of x[{k}]" if k < d else f"second moment of x[{k - d}]"
+    passed = zmax <= thr
+    msg = (
+        f"stationarity: the {what} in time window {w + 1} of {table.shape[1]} differs from its "
+        f"average over windows by {zmax:.1f} standard errors (threshold {thr:.1f}); the data "
+        "are not stationary"
+    )
+    return _check("stationarity", passed, zmax, thr, msg if not passed else "passed",
+                  tested=True, z=z)
+
+
+def _moments(seg, center):
+    return np.concatenate([seg.mean(axis=(0, 1)), ((seg - center) ** 2).mean(axis=(0, 1))])
+
+
+def aliasing(F: np.ndarray, tau: float, *, max_angle: float = np.pi / 2):
+    r"""Propagator eigenvalues near the branch cut of the matrix logarithm.
+
+    The principal logarithm of ``F = exp(-A tau)`` recovers a rotation rate ``omega`` only if
+    ``|omega tau| < pi``; an eigenvalue with phase ``|arg lambda| > max_angle`` (fewer than
+    ``2 pi / max_angle`` samples per turn of the fastest fitted rotation) cannot be told apart
+    from a faster rotation aliased onto it.
+    """
+    ev = np.linalg.eigvals(F)
+    ang = np.abs(np.angle(ev))
+    worst = float(ang.max()) if ang.size else 0.0
+    omega = worst / tau
+    passed = worst <= max_angle
+    msg = (
+        f"aliasing: the fitted propagator has an eigenvalue {complex(ev[int(np.argmax(ang))]):.3g} "
+        f"with phase {worst:.2f} rad per sample (fastest fitted rotation {omega:.3g} per unit "
+        f"time, {2 * np.pi / max(worst, 1e-300):.1f} samples per turn); sampling this coarse "
+        "cannot exclude a faster rotation aliased onto the principal branch (the rate may be "
+        "far too low): sample at least 4 times per turn"
+    )
+    return _check("aliasing", passed, worst, max_angle, msg if not passed else "passed",
+                  eigenvalues_real=ev.real, eigenvalues_imag=ev.imag)
+
+
+def _lof_degree(d: int):
+    if d <= 4:
+        return 3
+    if d <= 8:
+        return 2
+    return None
+
+
+def linear_adequacy(groups, *, tau: float):
+    r"""Lack of fit of the linear drift against a polynomial one.
+
+    Regress each increment coordinate ``dx_i`` on the monomials of degree <= 3 (<= 2 above
+    4-d) of ``x_t``; the F statistic ``((RSS_1 - RSS_3)/q) / (RSS_3/(n - p))`` tests whether
+    the non-linear terms explain significantly more of the increments than the linear ones.
+    For a linear (Ornstein-Uhlenbeck) process the exact transition mean is linear at any
+    sampling interval, so the test is exact under the null. Bonferroni over coordinates.
+    """
+    from scipy.stats import f as fdist
+
+    groups = list(groups)
+    d = groups[0].shape[2]
+    deg = _lof_degree(d)
+    if deg is None:
+        return _check("linearity", True, None, None, f"not tested in {d} dimensions",
+                      tested=False)
+    sample = groups[0][:, :-1].reshape(-1, d)
+    basis = make_basis(f"poly{deg}", sample)
+    p, p1 = basis.size, poly_size(d, 1)
+    Sbb = np.zeros((p, p))
+    Sbd = np.zeros((p, d))
+    Sdd = np.zeros(d)
+    n = 0
+    for g in groups:
+        g = np.asarray(g)
+        X = g[:, :-1].reshape(-1, d)
+        dx = (g[:, 1:] - g[:, :-1]).reshape(-1, d)
+        B = basis(X)
+        Sbb += B.T @ B
+        Sbd += B.T @ dx
+        Sdd += np.einsum("ij,ij->j", dx, dx)
+        n += X.shape[0]
+    if n <= 2 * p:
+        return _check("linearity", True, None, None, "not tested: too few transitions",
+                      tested=False)
+
+    def rss(k):
+        S = Sbb[:k, :k]
+        coef = np.linalg.lstsq(S, Sbd[:k], rcond=None)[0]
+        return Sdd - np.einsum("ij,ij->j", coef, Sbd[:k])
+
+    r1, r3 = rss(p1), rss(p)
+    q = p - p1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = ((r1 - r3) / q) / (r3 / (n - p))
+    F = np.where(np.isfinite(F), F, 0.0)
+    pvals = fdist.sf(F, q, n - p)
+    worst = int(np.argmin(pvals))
+    pmin = float(pvals[worst])
+    passed = pmin * d >= ALPHA
+    gain = float((r1[worst] - r3[worst]) / max(r1[worst], 1e-300))
+    msg = (
+        f"linearity: a degree-{deg} polynomial drift explains significantly more of the "
+        f"increments of x[{worst}] than the linear one (F = {F[worst]:.3g} on {q} and {n - p} "
+        f"degrees of freedom, p = {pmin:.2g}, residual variance down {100 * gain:.2g}%); the "
+        "process is not linear, so a linear-Gaussian rate is only a projection (often far too "
+        "low): use method='inference'"
+    )
+    return _check("linearity", passed, pmin, ALPHA / d, msg if not passed else "passed",
+                  F=F, degree=deg)
+
+
+def data_amount(*, n_transitions: int, n_params: int, tau: float, relax_rate: float | None,
+                n_traj: int, n_time: int, n_groups: int, split: str):
+    r"""Too little data: independent samples per fitted parameter and jackknife groups.
+
+    ``n_eff = T_total * relax_rate`` (total observed time over the slowest relaxation time,
+    capped by the number of transitions) must exceed ``10 n_params``; with time-segment groups
+    each segment must span at least 5 relaxation times (else the groups are not independent and
+    the error bar is too small); at least 8 groups are needed for a usable error bar.
+    """
+    problems = []
+    T = n_transitions * tau
+    n_eff = float(n_transitions)
+    if relax_rate is not None and np.isfinite(relax_rate) and relax_rate > 0:
+        n_eff = min(n_eff, T * relax_rate + n_traj)
+    if n_eff < 10 * n_params:
+        problems.append(
+            f"about {n_eff:.0f} independent samples for {n_params} fitted parameters (want >= "
+            f"{10 * n_params})"
+        )
+    if split == "time segments" and relax_rate is not None and relax_rate > 0:
+        seg = (n_time // n_groups) * tau * relax_rate
+        if seg < 5:
+            problems.append(
+                f"time segments of {seg:.2g} relaxation times (want >= 5; the jackknife groups "
+                "are correlated and the error bar too small): pass more or longer trajectories "
+                "or a smaller n_groups"
+            )
+    if n_groups < 8:
+        problems.append(f"only {n_groups} jackknife groups (want >= 8)")
+    passed = not problems
+    msg = "too little data: " + "; ".join(problems)
+    return _check("data", passed, n_eff, 10 * n_params, msg if not passed else "passed")
+
+
+def difference_check(name: str, diff: float, se: float, what: str, advice: str,
+                     *, n_tests: int = 1, value_se: float = 0.0, tolerance: float = 0.5):
+    """A difference between two estimates in units of its (jackknife) standard error.
+
+    Fails when the difference is significant (``|z| > threshold``) *and* larger than
+    ``tolerance`` times the standard error ``value_se`` of the estimate itself: a systematic
+    error well inside the error bar does not make the answer wrong.
+    """
+    from scipy.stats import norm
+
+    thr = float(norm.isf(ALPHA / (2.0 * n_tests)))
+    z = float(diff / se) if se > 0 else (0.0 if diff == 0 else np.inf)
+    passed = abs(z) <= thr or abs(diff) <= tolerance * value_se
+    msg = f"{name}: {what} by {diff:.3g} ({z:.1f} standard errors, threshold {thr:.1f}); {advice}"
+    return _check(name, passed, z, thr, msg if not passed else "passed", difference=float(diff))
+
+
+def finish(checks, *, strict: bool, where: str):
+    """Warnings of the failed checks; with ``strict`` raise :class:`EstimationError` instead."""
+    warnings = tuple(c["message"] for c in checks if not c["passed"])
+    if strict and warnings:
+        raise EstimationError(
+            f"{where} failed {len(warnings)} self-check(s) on this data (strict=True): "
+            + " | ".join(warnings)
+        )
+    return warnings
