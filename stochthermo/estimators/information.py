@@ -419,7 +419,7 @@ def mutual_information(
     over their own naive variance, averaged over ``n_repeats`` partitions), and
     :math:`\mathrm{se} = \sqrt{c\, s_t^2/n}`, widened by the Student-t factor of the
     ``n_repeats (n_blocks - 1)`` degrees of freedom. Contiguous blocks also absorb serial
-    correlation shorter than a block. Coverage of the 95% interval: 0.93-0.96 on correlated
+    correlation shorter than a block. Coverage of the 95% interval: 0.92-0.96 on correlated
     Gaussians (d = 1-5, rho = 0-0.9, k = 3; ``tests/test_estimate_mi.py``), lower only where
     the bias above exceeds the error bar.
 
