@@ -38,7 +38,7 @@ from ._random import std_normal
 __all__ = ["affine_dense", "affine_diag"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _affine_step(P, b, Q, j, q_diag, xo, z, xn):
     """``xn = P_j xo + b_j + Q_j z`` (index 0 for time-independent weights); returns sum(xn)."""
     ds = xo.shape[0]
@@ -61,7 +61,7 @@ def _affine_step(P, b, Q, j, q_diag, xo, z, xn):
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_heat(G, g, labels, j, xo, xn, xm, a):
     """Stratonovich heat ``(G_j x_mid + g_j)_i (xn_i - xo_i)`` added to ``a[labels[i]]``."""
     ds = xo.shape[0]
@@ -74,7 +74,7 @@ def _add_heat(G, g, labels, j, xo, xn, xm, a):
         a[labels[i]] += f * (xn[i] - xo[i])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _work(WK, wk, w0, j, xn):
     """Work of step ``j``: ``1/2 xn^T WK_j xn + wk_j . xn + w0_j``."""
     ds = xn.shape[0]
@@ -90,7 +90,7 @@ def _work(WK, wk, w0, j, xn):
     return w
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_currents(CW, cb, xo, xn, xm, a, ccol):
     """Each current ``(CW_c x_mid + cb_c) . (xn - xo)`` added to ``a[ccol + c]``."""
     ds = xo.shape[0]
@@ -104,7 +104,7 @@ def _add_currents(CW, cb, xo, xn, xm, a, ccol):
         a[ccol + cc] += jc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _save(out_x, out_obs, k, r, xo, a):
     """Row ``r`` of trajectory ``k``: the saved state (first ``dsave`` entries) and ``a``."""
     for i in range(out_x.shape[2]):

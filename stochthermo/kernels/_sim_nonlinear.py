@@ -28,7 +28,7 @@ from ._random import std_normal
 __all__ = ["nonlinear_sde"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _noise_increment(L, diag_noise, sh, z, xi):
     """``xi = sqrt(h) L z`` (only the diagonal of ``L`` when ``diag_noise``)."""
     d, m = L.shape
@@ -43,7 +43,7 @@ def _noise_increment(L, diag_noise, sh, z, xi):
             xi[i] = sh * v
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_heat(G, labels, fo, ft, xo, xn, a):
     """Trapezoid heat ``1/2 (G (fo + ft))_i (xn_i - xo_i)`` added to ``a[labels[i]]``."""
     d = xo.shape[0]
@@ -54,7 +54,7 @@ def _add_heat(G, labels, fo, ft, xo, xn, a):
         a[labels[i]] += 0.5 * gf * (xn[i] - xo[i])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_currents(CW, cb, xo, xn, a, ccol):
     """Each current ``(CW_c x_mid + cb_c) . (xn - xo)`` added to ``a[ccol + c]``."""
     d = xo.shape[0]
