@@ -44,8 +44,11 @@ class IncrementNoise:
     ``sub`` picks the parameters whose deviations are handed on (autocorrelation).
     """
 
-    def __init__(self, n_trials: int, d: int, dtype: np.dtype, sub: np.ndarray) -> None:
+    def __init__(self, n_trials: int, d: int, dtype: np.dtype, sub: np.ndarray,
+                 validity=None) -> None:
         self.n_tr, self.d, self.sub = n_trials, d, sub
+        self.validity = validity  # an IncrementValidity fed with each trial's start and y
+        self.total = 0.0  # sum_j |e_j|^2 of the last interval closed
         self.prev = np.empty((n_trials, d), dtype=dtype)  # the only trials x parameters buffer
         self.y = np.empty(d, dtype=dtype)  # increment minus the reference increment c
         self.c = np.empty(d, dtype=dtype)  # reference: trial 0's increment
@@ -65,6 +68,8 @@ class IncrementNoise:
             np.add(self.sum_y, y, out=self.sum_y)
             self.sq[j] = _sumsq(y)
             self.ysub[j] = y[self.sub]
+            if self.validity is not None:
+                self.validity.add(j, self.prev[j], self.prev, y)
         self.prev[j] = cur
 
     def close(self, k: float) -> tuple[float, float, float, np.ndarray]:
@@ -73,6 +78,7 @@ class IncrementNoise:
         self.sum_y /= n_tr  # now the ensemble mean of y
         drift_max = _max_abs_sum(self.sum_y, self.c) / k
         total = float(self.sq.sum()) - n_tr * _sumsq(self.sum_y)
+        self.total = max(total, 0.0)
         noise_var = max(total, 0.0) / (n_tr - 1) / self.d / k
         e_sub = self.ysub - self.sum_y[self.sub]
         s_sub = np.einsum("jk,jk->j", e_sub, e_sub)

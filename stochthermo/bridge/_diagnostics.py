@@ -8,6 +8,7 @@ checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ from ._accumulators import IncrementNoise, LoggedNoise, NoiseAutocorr, OutputThe
 from ._mlp import mlp_forward
 from ._packing import pack, unpack
 from ._scalars import read_scalars
+from ._validity import (
+    MAX_BIAS,
+    MAX_GROWTH,
+    IncrementValidity,
+    in_window,
+    interval_passes,
+    valid_window,
+)
 
 __all__ = ["RunDiagnostics", "Diagnostics", "diagnose_run", "diagnose", "fit_batch_scaling"]
 
@@ -62,7 +71,18 @@ class RunDiagnostics:
         From a probe set (or logged outputs): ``work``, ``heat``, ``sigma_cond`` (ensemble
         means over trials, per interval) and their standard errors, ``entropy`` per checkpoint.
     temperature : Estimate or None
-        ``T_eff = mean_t noise_var / (2 lr)`` when ``lr`` is known (theory.md section 2).
+        ``T_eff = mean_t noise_var / (2 lr)`` over the valid window when ``lr`` is known
+        (theory.md section 2); its ``warnings`` say when no window was left.
+    rho, rho_null_sd, spread, growth : ndarray (n_ckpt - 1,) or None
+        Validity statistics per interval (see :mod:`stochthermo.bridge._validity`): the
+        correlation of the trials' increment deviations with their displacements from the
+        ensemble mean, its spread under the null, the ensemble spread at the interval's start
+        and its ratio to the noise accumulated before it.
+    valid : ndarray of bool (n_ckpt - 1,) or None
+        The interval's ensemble-increment estimate is still noise.
+    window : (int, int) or None
+        The longest step range whose intervals all pass; the time averages, the temperature
+        and (across runs, the common window) the batch-size exponent use only it.
     """
 
     name: str
@@ -82,15 +102,51 @@ class RunDiagnostics:
     thermo: MappingProxyType | None
     temperature: Estimate | None
     meta: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    rho: np.ndarray | None = None
+    rho_null_sd: np.ndarray | None = None
+    spread: np.ndarray | None = None
+    growth: np.ndarray | None = None
+    valid: np.ndarray | None = None
+    window: tuple | None = None
 
-    def mean_noise_var(self) -> Estimate:
-        """Time average of ``noise_var`` with a standard error from its spread."""
-        v = self.noise_var
-        if v.size == 0:
+    def mean_noise_var(self, window="valid") -> Estimate:
+        """Time average of ``noise_var`` with a standard error from its spread.
+
+        Parameters
+        ----------
+        window : "valid", "all" or (int, int)
+            Average over the intervals inside the run's valid window (default), over all
+            intervals, or inside the given step range. When the window is empty the average
+            runs over all intervals and the estimate carries a warning.
+        """
+        v_all = self.noise_var
+        if v_all.size == 0:
             raise InsufficientDataError(f"run {self.name!r} has fewer than two checkpoints")
+        warnings = ()
+        if isinstance(window, str) and window == "all":
+            mask = np.ones(v_all.size, dtype=bool)
+        else:
+            win = self.window if isinstance(window, str) and window == "valid" else window
+            if (isinstance(window, str) and window == "valid" and win is None
+                    and self.valid is None):
+                mask = np.ones(v_all.size, dtype=bool)
+            else:
+                mask = in_window(self.steps, win)
+            if not mask.any():
+                mask = np.ones(v_all.size, dtype=bool)
+                warnings = (
+                    f"run {self.name!r}: no interval in which the ensemble-increment estimate "
+                    "is still noise (the trials separated: drift differences dominate the "
+                    "increment deviations); averaged over all intervals, which overstates the "
+                    "noise",
+                )
+        v, se_n = v_all[mask], self.noise_var_stderr[mask]
         se = (float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1
-              else float(self.noise_var_stderr[0]))
-        return Estimate(float(v.mean()), se, "ensemble-increment", {"n_intervals": int(v.size)})
+              else float(se_n[0]))
+        idx = np.flatnonzero(mask)
+        meta = {"n_intervals": int(v.size), "window": [int(self.steps[idx[0]]),
+                                                       int(self.steps[idx[-1] + 1])]}
+        return Estimate(float(v.mean()), se, "ensemble-increment", meta, warnings=warnings)
 
     def to_dict(self) -> dict:
         """JSON-friendly summary."""
@@ -109,6 +165,11 @@ class RunDiagnostics:
                         for k, (s, m, v, _) in self.scalars.items()},
             "thermo": None if self.thermo is None else {k: arr(v) for k, v in self.thermo.items()},
             "temperature": None if self.temperature is None else self.temperature.to_dict(),
+            "validity": None if self.valid is None else {
+                "rho": arr(self.rho), "rho_null_sd": arr(self.rho_null_sd),
+                "spread": arr(self.spread), "growth": arr(self.growth),
+                "valid": arr(self.valid)},
+            "window": None if self.window is None else list(self.window),
             "meta": {k: (v if isinstance(v, str | int | float | bool | type(None)) else str(v))
                      for k, v in self.meta.items()},
         }
@@ -123,12 +184,18 @@ class Diagnostics:
 
     runs: tuple
     batch_scaling: Estimate | None
+    #: the longest step range in which every run's noise estimate passes (None: no window)
+    window: tuple | None = None
+    #: failed validity checks, one sentence each
+    warnings: tuple = ()
 
     def to_dict(self) -> dict:
         """JSON-friendly summary."""
         return {"runs": [r.to_dict() for r in self.runs],
                 "batch_scaling": None if self.batch_scaling is None
-                else self.batch_scaling.to_dict()}
+                else self.batch_scaling.to_dict(),
+                "window": None if self.window is None else list(self.window),
+                "warnings": list(self.warnings)}
 
 
 def _param_names(layout):
@@ -244,12 +311,12 @@ def _run_layout(run, indices, autocorr_params: int, seed) -> _RunLayout:
 
 def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, cur, traj,
                      noise: IncrementNoise, logged: LoggedNoise, thermo: OutputThermo,
-                     progress) -> None:
+                     progress, readers) -> None:
     """Feed checkpoint ``n`` of every trial to the accumulators."""
     step = int(lay.steps[n])
     for j, trial in enumerate(run.trials):
         frame = trial.frame(step)
-        got = trial.read(frame, key=key, parts=("p", "g", "G", "o"))
+        got = readers[j].read(frame, key=key, parts=("p", "g", "G", "o"))
         _flat_into(cur, got["p"], lay.names, lay.layout, frame.path)
         traj[j, n] = cur[lay.flat_idx]
         noise.add(j, cur, first=n == 0)
@@ -269,7 +336,8 @@ def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, 
 
 def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key=None,
                  max_lag: int = 10, autocorr_params: int = 4096, lr: float | None = None,
-                 seed=0, progress=None) -> RunDiagnostics:
+                 seed=0, progress=None, max_bias: float = MAX_BIAS,
+                 max_growth: float = MAX_GROWTH) -> RunDiagnostics:
     """Stream once over a run's checkpoints and compute the Fig. 4.1 diagnostics.
 
     Parameters
@@ -294,6 +362,11 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
         Learning rate (overrides the run's configuration); needed for ``temperature``.
     progress : callable, optional
         Called with the number of checkpoints read after each one (for progress bars).
+    max_bias, max_growth : float
+        Validity thresholds of each interval (see :mod:`stochthermo.bridge._validity`): the
+        largest tolerated lower bound ``rho^2/(1-rho^2)`` on the relative bias of the noise
+        estimate, and the largest tolerated ratio of the ensemble spread to the accumulated
+        noise.
 
     Returns
     -------
@@ -305,7 +378,10 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
     steps is ``delta_j = -lr sum grad U_B + lr sum eta``; its deviation from the ensemble mean
     increment estimates the noise term. ``noise_var = (1/(d k)) sum_i (1/(T-1)) sum_j
     (delta_ji - mean_j delta_ji)^2`` estimates ``lr^2 (1/d) sum_i Var[eta_i]`` (exact at the
-    first interval, where all trials sit at the same point). See ``theory/bridge.md``.
+    first interval, where all trials sit at the same point). Once the trials separate, the
+    deviations hold drift differences ``-lr k H x_j`` as well; each interval is tested for
+    that (``valid``) and the time averages use the valid ``window`` only. See
+    ``theory/bridge.md`` and :mod:`stochthermo.bridge._validity`.
     """
     n_tr = len(run.trials)
     if n_tr < 2:
@@ -316,26 +392,36 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
     max_lag = nonnegative_int("max_lag", max_lag)
     autocorr_params = positive_int("autocorr_params", autocorr_params)
     lr = positive_float("lr", lr) if lr is not None else run.lr
+    max_bias = positive_float("max_bias", max_bias)
+    max_growth = positive_float("max_growth", max_growth)
     lay = _run_layout(run, indices, autocorr_params, seed)
     n_ck = lay.steps.size
     interval = np.diff(lay.steps).astype(np.float64)
-    noise = IncrementNoise(n_tr, lay.d, lay.dtype, lay.sub)
+    validity = IncrementValidity(n_tr, lay.d, lay.dtype)
+    noise = IncrementNoise(n_tr, lay.d, lay.dtype, lay.sub, validity=validity)
     acorr = NoiseAutocorr(max_lag, n_tr, lay.sub.size, interval)
     logged = LoggedNoise(n_ck, n_tr)
     thermo = OutputThermo(n_tr, n_ck)
     traj = np.full((n_tr, n_ck, lay.flat_idx.size), np.nan)
     noise_var, noise_se, drift_max = (np.full(n_ck - 1, np.nan) for _ in range(3))
+    rho, rho_sd, spread, growth = (np.full(n_ck - 1, np.nan) for _ in range(4))
     cur = np.empty(lay.d, dtype=lay.dtype)
     probe_x = None if probe is None else np.asarray(probe, dtype=np.float64)
-    for n in range(n_ck):
-        _read_checkpoint(run, lay, n, key=key, probe_x=probe_x, activation=activation,
-                         cur=cur, traj=traj, noise=noise, logged=logged, thermo=thermo,
-                         progress=progress)
-        if n > 0:
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(t.reader()) for t in run.trials]
+        for n in range(n_ck):
+            _read_checkpoint(run, lay, n, key=key, probe_x=probe_x, activation=activation,
+                             cur=cur, traj=traj, noise=noise, logged=logged, thermo=thermo,
+                             progress=progress, readers=readers)
+            if n == 0:
+                continue
             noise_var[n - 1], noise_se[n - 1], drift_max[n - 1], e_sub = noise.close(
                 interval[n - 1])
+            rho[n - 1], rho_sd[n - 1], spread[n - 1], growth[n - 1] = validity.close(
+                noise.total, noise.sum_y)
             acorr.add(n, e_sub)
     autocorr, autocorr_se = acorr.result()
+    valid = interval_passes(rho, rho_sd, growth, max_bias=max_bias, max_growth=max_growth)
     result = RunDiagnostics(
         name=run.name, batch_size=run.batch_size, lr=lr, steps=lay.steps, interval=interval,
         indices=lay.labels, trajectories=traj, noise_var=noise_var, noise_var_stderr=noise_se,
@@ -346,14 +432,22 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
         meta=MappingProxyType({"n_params": lay.d, "n_trials": n_tr,
                                "autocorr_params": lay.sub.size,
                                "dropped_steps": len(run.dropped_steps),
-                               "dtype": str(lay.dtype)}),
+                               "dtype": str(lay.dtype), "max_bias": max_bias,
+                               "max_growth": max_growth}),
+        rho=rho, rho_null_sd=rho_sd, spread=spread, growth=growth, valid=valid,
+        window=valid_window([(lay.steps, valid)]),
     )
-    if lr is None:
-        return result
-    m = result.mean_noise_var()
-    temp = Estimate(m.value / (2 * lr), m.stderr / (2 * lr), "noise_var/(2 lr)",
-                    {"lr": lr, "batch_size": run.batch_size})
-    return dataclasses.replace(result, temperature=temp)
+    return _with_temperature(result)
+
+
+def _with_temperature(r: RunDiagnostics, window="valid") -> RunDiagnostics:
+    """``r`` with ``T_eff = mean noise_var / (2 lr)`` over ``window`` (None without ``lr``)."""
+    if r.lr is None or r.noise_var.size == 0:
+        return r
+    m = r.mean_noise_var(window)
+    temp = Estimate(m.value / (2 * r.lr), m.stderr / (2 * r.lr), "noise_var/(2 lr)",
+                    {"lr": r.lr, "batch_size": r.batch_size, **m.meta}, warnings=m.warnings)
+    return dataclasses.replace(r, temperature=temp)
 
 
 def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
@@ -451,11 +545,31 @@ def _check_runs(runs) -> list:
 
 
 def _batch_scaling_of(out: tuple) -> Diagnostics:
-    """Diagnostics of the runs ``out`` with the batch-size scaling fitted across them."""
+    """Diagnostics of the runs ``out`` with the batch-size scaling fitted across them.
+
+    The exponent and the temperatures use the common valid window of the runs (the longest
+    step range in which every run's estimate passes); without one, all intervals, with a
+    warning.
+    """
+    have = [r for r in out if r.noise_var.size and r.valid is not None]
+    window = valid_window([(r.steps, r.valid) for r in have]) if have else None
+    warnings = []
+    if have and window is None:
+        warnings.append(
+            "no step range in which every run's ensemble-increment noise estimate is still "
+            "noise (the trials separate: drift differences dominate); the temperatures and "
+            "the batch-size exponent below average over all intervals and are not "
+            "trustworthy"
+        )
+    win = "all" if window is None else window
+    ids = {id(r) for r in have}
+    out = tuple(_with_temperature(r, win) if id(r) in ids else r for r in out)
     known = [r for r in out if r.batch_size is not None and r.noise_var.size]
     scaling = None
     if len({r.batch_size for r in known}) >= 2:
-        ests = [r.mean_noise_var() for r in known]
+        ests = [r.mean_noise_var(win if r.valid is not None else "all") for r in known]
         scaling = fit_batch_scaling([r.batch_size for r in known], [e.value for e in ests],
                                     [e.stderr for e in ests])
-    return Diagnostics(out, scaling)
+        meta = {**scaling.meta, "window": None if window is None else list(window)}
+        scaling = dataclasses.replace(scaling, meta=meta, warnings=tuple(warnings))
+    return Diagnostics(out, scaling, window, tuple(warnings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from ._files import check_regular, open_regular
 from ._scalars import is_scalar_file
 from ._writer import SHARD_MARKER
 
-__all__ = ["Frame", "Trial", "Run", "open_runs", "CHECKPOINT_SUFFIXES"]
+__all__ = ["Frame", "Trial", "Run", "FrameReader", "open_runs", "CHECKPOINT_SUFFIXES"]
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".npz", ".npy", ".h5",
                        ".hdf5", ".tar")
@@ -60,25 +61,77 @@ class Trial:
 
     def read(self, frame: Frame, *, key=None, parts=("p",)) -> dict:
         """Read a frame: ``{part: {name: array}}`` for parts ``p`` (params), ``g``, ``G``, ``o``."""
-        out = {p: {} for p in parts}
-        with open_checkpoint(frame.path, **self.limits) as ck:
-            if frame.member is None:
-                if "p" in parts:
-                    out["p"] = ck.materialize(ck.select(key))
-                return out
-            pre = frame.member
-            refs = {}
+        with self.reader() as rd:
+            return rd.read(frame, key=key, parts=parts)
+
+    def reader(self) -> FrameReader:
+        """A :class:`FrameReader` that keeps the last file open (shards are parsed once)."""
+        return FrameReader(self.limits)
+
+
+class FrameReader:
+    """Reads frames, keeping the last file open and its shard members indexed by step.
+
+    A shard written by :class:`~stochthermo.bridge.TrajectoryWriter` holds many steps; opening
+    it once per step would parse its zip directory every time (quadratic in the number of
+    steps). Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, limits=None):
+        self.limits = dict(limits or {})
+        self._stack = None
+        self._path = None
+        self._ck = None
+        self._index: dict | None = None
+
+    def _open(self, path):
+        if path == self._path:
+            return self._ck
+        self.close()
+        stack = contextlib.ExitStack()
+        self._ck = stack.enter_context(open_checkpoint(path, **self.limits))
+        self._stack, self._path, self._index = stack, path, None
+        return self._ck
+
+    def _members(self, ck, prefix):
+        if self._index is None:
+            index: dict = {}
             for name, ref in ck.tree.items():
-                if not name.startswith(pre):
-                    continue
-                rest = name[len(pre):]
-                code, _, sub = rest.partition("/")
-                if code in parts:
-                    refs[f"{code}/{sub or 'o'}"] = ref
-            for name, arr in ck.materialize(refs).items():
-                code, _, sub = name.partition("/")
-                out[code][sub] = arr
+                head, sep, rest = name.partition("/")
+                if sep:
+                    index.setdefault(head + "/", {})[rest] = ref
+            self._index = index
+        return self._index.get(prefix, {})
+
+    def read(self, frame: Frame, *, key=None, parts=("p",)) -> dict:
+        """``{part: {name: array}}`` of ``frame`` for parts ``p``, ``g``, ``G``, ``o``."""
+        out = {p: {} for p in parts}
+        ck = self._open(frame.path)
+        if frame.member is None:
+            if "p" in parts:
+                out["p"] = ck.materialize(ck.select(key))
+            return out
+        refs = {}
+        for rest, ref in self._members(ck, frame.member).items():
+            code, _, sub = rest.partition("/")
+            if code in parts:
+                refs[f"{code}/{sub or 'o'}"] = ref
+        for name, arr in ck.materialize(refs).items():
+            code, _, sub = name.partition("/")
+            out[code][sub] = arr
         return out
+
+    def close(self):
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._path = self._ck = self._index = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,167 @@
+r"""Is the ensemble-increment estimate of the SGD noise still noise? Per-interval tests.
+
+The ensemble estimate (``theory/bridge.md`` section 1) takes the deviation of a trial's
+increment from the ensemble-mean increment as the noise. That holds while the trials sit close
+together: over an interval of ``k`` steps from positions ``theta_j = m + x_j`` (ensemble mean
+``m``, displacement ``x_j``), the increment is
+
+.. math::
+
+    \delta_j = -\mathrm{lr}\,k\,\nabla U(m) - A\,x_j + \xi_j + O(x^2),\qquad
+    A = \mathrm{lr}\,k\,H(m),
+
+so the deviation ``e_j = delta_j - mean delta`` holds the noise ``xi_j`` *and* the drift
+difference ``-A x_j``. Once the trials separate, the drift differences dominate (and no longer
+scale like ``1/|b|``). Two statistics per interval, from the same single pass:
+
+* the correlation of the deviation with the displacement
+  ``rho = sum_j x_j . e_j / sqrt(sum_j |x_j|^2 sum_j |e_j|^2)``. With ``xi`` independent of
+  ``x``, ``rho^2 / (1 - rho^2) <= |A x|^2 / |xi|^2`` (Cauchy-Schwarz, equality for ``A``
+  proportional to the identity): a lower bound on the relative bias of the noise estimate.
+  Under the null its spread is about ``1 / sqrt((T - 1) d_eff)`` with ``d_eff`` the
+  participation ratio of the per-parameter noise variances.
+* the growth of the ensemble spread against the accumulated noise,
+  ``g = S / sum V`` with ``S = (1/(d (T-1))) sum_j |x_j|^2`` at the interval's start and
+  ``V`` the interval noise totals so far: pure noise gives ``g ~ 1``, a restoring drift
+  ``g < 1``, trials driven apart by their drift ``g >> 1`` (and a spread present at the first
+  checkpoint, trials that do not share their initialisation, ``g = inf``).
+
+An interval passes when ``rho^2/(1-rho^2) <= max_bias`` (or ``|rho|`` is within three null
+standard deviations of 0) and ``g <= max_growth``. :func:`valid_window` picks the longest step
+range in which every run passes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["IncrementValidity", "interval_passes", "valid_window", "MAX_BIAS", "MAX_GROWTH"]
+
+#: default largest tolerated lower bound on the relative bias of the noise estimate
+MAX_BIAS = 0.1
+#: default largest tolerated ratio of the ensemble spread to the accumulated noise
+MAX_GROWTH = 2.0
+_CHUNK = 1 << 16
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.einsum("i,i->", a, b, dtype=np.float64))
+
+
+class IncrementValidity:
+    r"""Streaming statistics of the validity tests (fed by ``IncrementNoise``).
+
+    For each interval: ``c = sum_j x_j . y_j`` (equal to ``sum_j x_j . e_j`` since the
+    displacements sum to zero), ``s = sum_j |x_j|^2`` and the per-parameter sums of ``y^2``
+    (for the participation ratio). ``y_j`` is the increment relative to trial 0's.
+    """
+
+    def __init__(self, n_trials: int, d: int, dtype: np.dtype) -> None:
+        self.n_tr, self.d = n_trials, d
+        self.mean = np.empty(d, dtype=np.float64)  # ensemble mean at the interval's start
+        self.x = np.empty(d, dtype=np.float64)
+        self.sum_y2 = np.zeros(d, dtype=np.float64)
+        self.c = self.s = 0.0
+        self.cum_v = 0.0  # accumulated interval noise totals (per parameter)
+
+    def add(self, j: int, start: np.ndarray, prev_all: np.ndarray, y: np.ndarray) -> None:
+        """Trial ``j``: its start ``start``, every trial's start ``prev_all``, increment ``y``."""
+        if j == 0:
+            np.mean(prev_all, axis=0, dtype=np.float64, out=self.mean)
+            self.c = self.s = 0.0
+            self.sum_y2[:] = 0.0
+        np.subtract(start, self.mean, out=self.x)
+        self.c += _dot(self.x, y)
+        self.s += _dot(self.x, self.x)
+        for i in range(0, self.d, _CHUNK):
+            yi = y[i:i + _CHUNK].astype(np.float64)
+            self.sum_y2[i:i + _CHUNK] += yi * yi
+
+    def close(self, total: float, mean_y: np.ndarray) -> tuple[float, float, float, float]:
+        """``(rho, rho_null_sd, spread, growth)`` of the interval.
+
+        ``total`` is ``sum_j |e_j|^2`` and ``mean_y`` the ensemble mean of ``y``.
+        """
+        n_tr, d = self.n_tr, self.d
+        v = self.sum_y2 - n_tr * mean_y.astype(np.float64) ** 2  # per-parameter sum_j e^2
+        np.maximum(v, 0.0, out=v)
+        sv, sv2 = float(v.sum()), _dot(v, v)
+        d_eff = sv * sv / sv2 if sv2 > 0 else 1.0
+        rho = self.c / math.sqrt(self.s * total) if self.s > 0 and total > 0 else 0.0
+        null_sd = 1.0 / math.sqrt(max(n_tr - 1, 1) * max(d_eff, 1.0))
+        spread = self.s / (n_tr - 1) / d
+        before = self.cum_v
+        growth = spread / before if before > 0 else (math.inf if spread > 0 else 0.0)
+        self.cum_v = before + max(total, 0.0) / (n_tr - 1) / d
+        return rho, null_sd, spread, growth
+
+
+def interval_passes(rho, null_sd, growth, *, max_bias: float = MAX_BIAS,
+                    max_growth: float = MAX_GROWTH) -> np.ndarray:
+    """Boolean per interval: the ensemble-increment estimate is still noise there.
+
+    Fails when the bias bound ``rho^2/(1 - rho^2)`` exceeds ``max_bias`` *and* ``|rho|`` is
+    more than three null standard deviations from 0, or when the spread grew past
+    ``max_growth`` times the accumulated noise.
+    """
+    rho = np.asarray(rho, dtype=np.float64)
+    r2 = np.minimum(rho * rho, 1 - 1e-12)
+    bias_bad = (r2 / (1 - r2) > max_bias) & (np.abs(rho) > 3 * np.asarray(null_sd))
+    growth_bad = ~(np.asarray(growth, dtype=np.float64) <= max_growth)
+    return ~(bias_bad | growth_bad)
+
+
+def valid_window(runs) -> tuple[int, int] | None:
+    """The longest step range ``(first, last)`` in which every interval of every run passes.
+
+    ``runs`` is a sequence of ``(steps, passes)`` (checkpoint steps and the per-interval
+    booleans). The range lies within every run's steps; ties go to the earliest range. None
+    when no interval of the common range passes in all runs.
+    """
+    runs = [(np.asarray(s, dtype=np.int64), np.asarray(p, dtype=bool)) for s, p in runs]
+    if not runs or any(s.size < 2 for s, _ in runs):
+        return None
+    lo = max(int(s[0]) for s, _ in runs)
+    hi = min(int(s[-1]) for s, _ in runs)
+    if hi <= lo:
+        return None
+    cuts = set()  # step ranges covered by a failing interval
+    bad = []
+    for s, p in runs:
+        for n in np.flatnonzero(~p):
+            bad.append((int(s[n]), int(s[n + 1])))
+    edges = sorted({lo, hi, *[b for a, b in bad if lo <= b <= hi],
+                    *[a for a, b in bad if lo <= a <= hi]})
+    best = None
+    for a, b in zip(edges, edges[1:], strict=False):
+        if any(x0 < b and x1 > a for x0, x1 in bad):
+            continue
+        cuts.add((a, b))
+    # merge adjacent passing pieces into ranges
+    ranges, cur = [], None
+    for a, b in sorted(cuts):
+        if cur is not None and cur[1] == a:
+            cur = (cur[0], b)
+        else:
+            if cur is not None:
+                ranges.append(cur)
+            cur = (a, b)
+    if cur is not None:
+        ranges.append(cur)
+    # a range is usable only if every run has at least one whole interval inside it
+    for a, b in ranges:
+        if not all(np.any((s[:-1] >= a) & (s[1:] <= b)) for s, _ in runs):
+            continue
+        if best is None or b - a > best[1] - best[0]:
+            best = (a, b)
+    return best
+
+
+def in_window(steps, window) -> np.ndarray:
+    """Boolean per interval of ``steps``: the interval lies inside ``window``."""
+    s = np.asarray(steps, dtype=np.int64)
+    if window is None:
+        return np.zeros(max(s.size - 1, 0), dtype=bool)
+    return (s[:-1] >= window[0]) & (s[1:] <= window[1])
