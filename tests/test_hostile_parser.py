@@ -204,6 +204,11 @@ def test_unstable_drift_and_indefinite_diffusion_are_refused_like_the_numeric_mo
         stt.LinearLangevin([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, -1.0]])
 
 
+def test_a_symbol_named_like_a_covariance_entry_is_refused():
+    with pytest.raises(ValidationError, match="C_01"):
+        derive_linear("[[C_01, 0, 0], [0, 1, 0], [0, 0, 1]]", "[[1, 0, 0], [0, 1, 0], [0, 0, 1]]")
+
+
 def test_undecidable_conditions_are_stated_as_assumptions():
     k, w, T = sp.symbols("k w T", real=True)
     d = derive_linear("[[k, w], [-w, k]]", "[[T, 0], [0, T]]")
@@ -335,6 +340,21 @@ def test_cost_model_reproduces_its_calibration():
     with pytest.raises(ResourceError, match="shorter numbers"):
         derive_linear(big, eye)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_powers_of_sums_are_bounded():
+    t0 = time.perf_counter()
+    with pytest.raises(ValidationError, match="expands to more than 5000 terms"):
+        derive_linear([["(a + b + c)^1000"]], [[1]])
+    with pytest.raises(ValidationError, match="expands to more than 5000 terms"):
+        parse_expression("((a + b)^30 + c)^30", "x")
+    with pytest.raises(ResourceError):
+        derive_linear([[f"(a{i}{j} + b + c)^60" for j in range(3)] for i in range(3)],
+                      [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert time.perf_counter() - t0 < 3.0
+    # a high power of a sum is derived without trying to factor it
+    d = derive_linear([["(a + b)^200"]], [[1]])
+    assert sp.expand(d.stationary_covariance[0, 0] * (d.A[0, 0])) == 1
 
 
 def test_cli_slow_problem_exit_2(capsys):

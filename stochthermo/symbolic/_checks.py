@@ -32,6 +32,7 @@ from sympy.polys.matrices import DomainMatrix
 
 from .._validation import short_repr
 from ..errors import UnstableModelError, ValidationError
+from ._parse import expanded_terms
 
 __all__ = [
     "stability_conditions", "psd_conditions", "realness_conditions", "decide", "prune",
@@ -55,7 +56,7 @@ def _tidy(expr):
 
     ``-2*(r - 1)`` becomes ``1 - r``; the sign of the condition is unchanged.
     """
-    if sp.count_ops(expr) >= 400:
+    if sp.count_ops(expr) >= 400 or expanded_terms(expr, 201) > 200:
         return expr
     expr = sp.cancel(expr)
     forms = [expr]

@@ -21,14 +21,16 @@ Limits, each refused with a :class:`~stochthermo.errors.ValidationError` before 
 parsing), ``MAX_NAME_LENGTH`` characters per name, ``MAX_SYMBOLS`` distinct names per model,
 numeric exponents of absolute value at most ``MAX_EXPONENT``, exact numbers of at most
 ``MAX_BITS`` bits (``MAX_ROOT_BITS`` under a fractional power), arguments of
-``exp``/``sinh``/``cosh`` at most ``MAX_EXP_ARG`` in absolute value, expression trees at most
-``MAX_TREE_DEPTH`` deep. So ``9**9**9**9`` or ``2**(2**64)`` are answered at once instead of
-computing a number with billions of digits.
+``exp``/``sinh``/``cosh`` at most ``MAX_EXP_ARG`` in absolute value, powers of sums expanding to
+at most ``MAX_TERMS`` terms, expression trees at most ``MAX_TREE_DEPTH`` deep. So
+``9**9**9**9`` or ``2**(2**64)`` are answered at once instead of computing a number with
+billions of digits.
 """
 
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from collections.abc import Sequence
 
@@ -53,6 +55,8 @@ __all__ = [
     "MAX_ROOT_BITS",
     "MAX_EXP_ARG",
     "MAX_TREE_DEPTH",
+    "MAX_TERMS",
+    "expanded_terms",
 ]
 
 #: longest accepted expression (characters); a whole matrix string may be ``MAX_LENGTH * 64``
@@ -71,6 +75,8 @@ MAX_BITS = 20_000
 MAX_ROOT_BITS = 512
 #: largest accepted absolute value of a numeric argument of exp, sinh, cosh
 MAX_EXP_ARG = 1000
+#: most terms an expression may expand to (``(a + b + c)^60`` has 1891, ``(a + b + c)^1000`` 501501)
+MAX_TERMS = 5000
 #: deepest accepted SymPy expression tree
 MAX_TREE_DEPTH = 120
 
@@ -207,8 +213,36 @@ def _power(base, exponent):
     out = sp.Pow(base, exponent)
     if isinstance(out, sp.Pow) and isinstance(out.exp, sp.Integer) and abs(out.exp) > MAX_EXPONENT:
         raise _Refused(f"builds the power {_short(out)}, whose exponent exceeds {MAX_EXPONENT}")
+    if out.free_symbols and expanded_terms(out, MAX_TERMS + 1) > MAX_TERMS:
+        raise _Refused(
+            f"builds {_short(out)}, which expands to more than {MAX_TERMS} terms; give a "
+            "shorter expression or a new symbol for the power"
+        )
     _check_number(out)
     return out
+
+
+def expanded_terms(expr, cap: int = 10**9) -> int:
+    """Upper estimate of the number of terms of ``expr`` once expanded as a polynomial.
+
+    Numbers, symbols and function values count 1; sums add, products multiply, an integer power
+    ``b^n`` of a sum of ``t`` terms counts ``C(|n| + t - 1, t - 1)`` (the monomials of degree
+    ``n`` in ``t`` variables). Capped at ``cap``.
+    """
+    if isinstance(expr, sp.Add):
+        return min(cap, sum(expanded_terms(a, cap) for a in expr.args))
+    if isinstance(expr, sp.Mul):
+        out = 1
+        for a in expr.args:
+            out = min(cap, out * expanded_terms(a, cap))
+        return out
+    if isinstance(expr, sp.Pow) and isinstance(expr.exp, sp.Integer):
+        t = expanded_terms(expr.base, cap)
+        if t <= 1:
+            return 1
+        k = min(abs(int(expr.exp)), MAX_EXPONENT)
+        return min(cap, math.comb(k + t - 1, t - 1)) if t < 64 else cap
+    return 1
 
 
 def _short(expr) -> str:
@@ -426,6 +460,10 @@ def check_expression(expr, name: str = "expression", *, text=None) -> sp.Expr:
                 f"{name}={shown} is not finite (it evaluates to {node}, e.g. from a division "
                 "by zero); give a finite value"
             )
+    if expr.free_symbols and expanded_terms(expr, MAX_TERMS + 1) > MAX_TERMS:
+        raise ValidationError(
+            f"{name}={shown} expands to more than {MAX_TERMS} terms; give a shorter expression"
+        )
     if expr.is_number and expr.is_real is False or expr.has(sp.I):
         raise ValidationError(
             f"{name}={shown} is complex ({_short(expr)}); entries must be real"

@@ -45,6 +45,7 @@ __all__ = [
 
 _MAX_GCD_TERMS = 4000  # cancel common factors only below this size (gcds of huge polys stall)
 _FACTOR_TERMS = 400  # factor numerators and denominators with fewer terms than this
+_FACTOR_DEGREE = 30  # ... and at most this total degree (factoring (a + b)^200 takes minutes)
 
 
 class _Alg:
@@ -74,9 +75,17 @@ class _Alg:
         e_num, e_den = R.to_sympy(num), R.to_sympy(den)
         # full factorisation only for small polynomials: it is what makes a closed form readable,
         # but on larger ones it costs more than the derivation itself
-        e_num = sp.factor(e_num) if _size(num) < _FACTOR_TERMS else sp.factor_terms(e_num)
-        e_den = sp.factor(e_den) if _size(den) < _FACTOR_TERMS else sp.factor_terms(e_den)
+        e_num = sp.factor(e_num) if _factorable(num) else sp.factor_terms(e_num)
+        e_den = sp.factor(e_den) if _factorable(den) else sp.factor_terms(e_den)
         return e_num / e_den
+
+
+def _factorable(p) -> bool:
+    """Small enough to factor: fewer than _FACTOR_TERMS terms and total degree <= _FACTOR_DEGREE."""
+    if _size(p) >= _FACTOR_TERMS:
+        return False
+    monoms = getattr(p, "monoms", None)
+    return not callable(monoms) or max((sum(m) for m in monoms()), default=0) <= _FACTOR_DEGREE
 
 
 def _size(p) -> int:
@@ -371,6 +380,12 @@ class LinearDerivation:
                 Cs[i, j] = Cs[j, i] = s
                 cs[(i, j)] = s
         self.covariance_symbols = tuple(cs.values())
+        clash = sorted({s.name for s in self.symbols} & {s.name for s in cs.values()})
+        if clash and not self._full_inverse:
+            raise ValidationError(
+                f"the symbol {clash[0]!r} is the name of a stationary-covariance entry, used by "
+                "the quantities written in terms of C_ij; rename it"
+            )
         self._Csym = Cs
 
     # -- helpers ------------------------------------------------------------------------------
