@@ -88,7 +88,8 @@ def basis_stats(groups, basis, *, lags=(1, 2), currents: bool = False,
                 Z = (dx[:, :, None] * m[:, None, :]).reshape(dx.shape[0], -1)
                 row += [Z.sum(axis=0), Z.T @ Z]
             if diffusion_moments:
-                row.append(np.einsum("pa,pi,pj->aij", b0, dx, dx, optimize=True))
+                dd = (dx[:, :, None] * dx[:, None, :]).reshape(dx.shape[0], -1)
+                row.append((b0.T @ dd).reshape(-1, d, d))
         out.append(row)
     k = len(out[0]) // len(lags)
     return tuple(np.stack([r[i] for r in out]) for i in range(len(out[0]))), k

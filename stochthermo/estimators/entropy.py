@@ -259,7 +259,7 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
     # lags 1 and 2 give the first-order (Richardson) extrapolation 2 s(tau) - s(2 tau); lag 4
     # checks what remains [EST-ep-inf]
     lags = tuple(lg for lg in (1, 2, 4) if x.shape[1] >= 2 * lg + 1)
-    if checks is None:
+    if checks is None or state:
         lags = lags[:2]
     rich = len(lags) >= 2
     center = np.asarray(x[0, :1]).reshape(d)
@@ -294,7 +294,7 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
     B_eval = None
     if state:
         X = np.asarray(x[:, :-1]).reshape(-1, d)
-        step = max(1, X.shape[0] // 200_000)
+        step = max(1, X.shape[0] // 20_000)
         B_eval = B(X[::step])
 
     def one(s, lag, n_b):
