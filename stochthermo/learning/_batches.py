@@ -47,27 +47,41 @@ class Problem:
 
 @dataclass(frozen=True)
 class Draws:
-    """Random inputs of one step: batch indices (K, m), Gaussian noise, generation noise."""
+    """Random inputs of one step: batch indices (K, m), Gaussian noise, generation noise.
+
+    ``m`` is the step's batch size (a batch-size schedule changes it from step to step).
+    """
 
     idx: np.ndarray | None
     xi: np.ndarray | None
     gen: np.ndarray | None
+    m: int = 0
 
 
-def _index_chunk(rngs, method, n_data, m, n, states):
+def _index_chunk(rngs, method, n_data, m, n, states, sizes=None):
+    """Batch indices ``(K, n, m)`` of ``n`` steps.
+
+    With ``sizes`` (n,) step i uses the first ``sizes[i]`` columns (``m = max sizes``); the
+    rest is padding.
+    """
     K = len(rngs)
-    out = np.empty((K, n, m), dtype=np.int64)
+    out = np.zeros((K, n, m), dtype=np.int64)
     if method == "replacement":
         for k in range(K):
-            out[k] = rngs[k].integers(0, n_data, size=(n, m))
+            if sizes is None:
+                out[k] = rngs[k].integers(0, n_data, size=(n, m))
+            else:
+                for i in range(n):
+                    out[k, i, :sizes[i]] = rngs[k].integers(0, n_data, size=sizes[i])
         return out
     for k in range(K):
         perm, pos = states[k]
         for i in range(n):
-            if perm is None or pos + m > n_data:
+            mi = m if sizes is None else int(sizes[i])
+            if perm is None or pos + mi > n_data:
                 perm, pos = rngs[k].permutation(n_data), 0
-            out[k, i] = perm[pos:pos + m]
-            pos += m
+            out[k, i, :mi] = perm[pos:pos + mi]
+            pos += mi
         states[k] = (perm, pos)
     return out
 
@@ -95,13 +109,18 @@ class BatchStream:
         Shape of one Gaussian-noise draw (``(d,)`` with a given covariance, else ``(N,)``).
     gen_kind, gen_shape : str or None, tuple
         Generation noise (None: nothing generated).
+    sizes : ndarray (n_steps,) of int, optional
+        Batch size of every step (a batch-size schedule; ``batch_size`` is then its maximum).
+        Shuffled batches take the next ``sizes[t]`` points of the epoch's permutation and a
+        new epoch starts when fewer remain.
     """
 
     def __init__(self, method: str, rng_idx: list, rng_gen: list, rng_xi: list, *,
                  n_data: int, batch_size: int, n_steps: int, block: int, xi_shape: tuple,
-                 gen_kind: str | None, gen_shape: tuple) -> None:
+                 gen_kind: str | None, gen_shape: tuple, sizes: np.ndarray | None = None) -> None:
         self.method, self.rng_idx, self.rng_gen, self.rng_xi = method, rng_idx, rng_gen, rng_xi
         self.n_data, self.m, self.n_steps, self.block = n_data, batch_size, n_steps, block
+        self.sizes = sizes
         self.xi_shape, self.gen_kind, self.gen_shape = xi_shape, gen_kind, gen_shape
         self._states = [(None, 0)] * len(rng_idx)
         self._idx = self._xi = self._gen = None
@@ -118,14 +137,17 @@ class BatchStream:
             if self.method == "gaussian":
                 self._xi = noise_chunk(self.rng_xi, "normal", self.xi_shape, n_here)
             else:
-                self._idx = _index_chunk(self.rng_idx, self.method, self.n_data, self.m, n_here,
-                                         self._states)
+                self._idx = _index_chunk(
+                    self.rng_idx, self.method, self.n_data, self.m, n_here, self._states,
+                    None if self.sizes is None else self.sizes[t:t + n_here])
             if self.gen_kind is not None:
                 self._gen = noise_chunk(self.rng_gen, self.gen_kind, self.gen_shape, n_here)
+        m = self.m if self.sizes is None else int(self.sizes[t])
         return Draws(
-            idx=None if self._idx is None else np.ascontiguousarray(self._idx[:, c]),
+            idx=None if self._idx is None else np.ascontiguousarray(self._idx[:, c, :m]),
             xi=None if self._xi is None else self._xi[:, c],
             gen=None if self._gen is None else self._gen[:, c],
+            m=m,
         )
 
 
@@ -140,7 +162,7 @@ def _gaussian_gradient(prob: Problem, theta: np.ndarray, draws: Draws):
     ``Sigma_g`` is the given ``noise_cov`` (``chol``) or the empirical covariance of the
     per-sample gradients of the trial's training set at ``theta``.
     """
-    model, m = prob.model, prob.batch_size
+    model, m = prob.model, draws.m or prob.batch_size
     g, bl = prob.full_grads(theta)
     if prob.chol is not None:
         return g + draws.xi @ prob.chol.T / np.sqrt(m), bl

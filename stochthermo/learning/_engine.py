@@ -32,6 +32,7 @@ from ._chunked import learn_chunked
 from ._ensemble import LearningEnsemble
 from ._ppm import PPM
 from ._recorder import GENERATED, Recorder, output_bytes
+from ._schedule import StepSchedule, step_schedule
 
 __all__ = ["learn", "LearningEnsemble", "RECORDABLE", "METHODS"]
 
@@ -56,7 +57,11 @@ def _child(ss: np.random.SeedSequence, j: int) -> np.random.SeedSequence:
 
 @dataclass(frozen=True)
 class Options:
-    """Validated scalar options of one :func:`learn` call."""
+    """Validated options of one :func:`learn` call.
+
+    ``lr`` and ``batch_size`` are the first step's values (the values, when constant);
+    ``schedule`` holds every step's.
+    """
 
     lr: float
     batch_size: int
@@ -68,6 +73,7 @@ class Options:
     momentum: float
     method: str
     record: tuple
+    schedule: StepSchedule
 
 
 def _options(model, *, lr, batch_size, n_steps, n_trials, n_datasets, record_every,
@@ -77,14 +83,16 @@ def _options(model, *, lr, batch_size, n_steps, n_trials, n_datasets, record_eve
             f"model={short_repr(model)} is not a PPM; use GaussianMean, LinearRegression, "
             "SoftmaxRegression or MLPClassifier"
         )
+    n_steps = positive_int("n_steps", n_steps)
+    sched = step_schedule(lr, batch_size, n_steps)
     opts = Options(
-        lr=positive_float("lr", lr), batch_size=positive_int("batch_size", batch_size),
-        n_steps=positive_int("n_steps", n_steps), n_trials=positive_int("n_trials", n_trials),
+        lr=sched.lr0, batch_size=sched.batch_max,
+        n_steps=n_steps, n_trials=positive_int("n_trials", n_trials),
         n_datasets=positive_int("n_datasets", n_datasets),
         record_every=positive_int("record_every", record_every),
         eval_every=positive_int("eval_every", eval_every),
         momentum=nonnegative_float("momentum", momentum), method=method,
-        record=(record,) if isinstance(record, str) else tuple(record))
+        record=(record,) if isinstance(record, str) else tuple(record), schedule=sched)
     if opts.momentum >= 1:
         raise ValidationError(f"momentum={opts.momentum!r} must be < 1")
     choose_method("method", method, METHODS)
@@ -238,7 +246,9 @@ def _problem(model: PPM, data, opts: Options, root, trials, probe, noise_cov):
     Us, Ys = _stack_datasets(model, datasets)
     n_ds, N = Ys.shape[0], Ys.shape[1]
     if opts.method == "shuffle" and opts.batch_size > N:
-        raise ValidationError(f"batch_size={opts.batch_size} exceeds the training-set size {N}")
+        raise ValidationError(f"batch_size={opts.batch_size} exceeds the training-set size {N}"
+                              + ("" if opts.schedule.constant_batch else
+                                 " (the largest batch of the batch-size schedule)"))
     K_all = n_ds * opts.n_trials
     k0, k1 = _trials_of(K_all, trials)
     data_of = np.repeat(np.arange(n_ds, dtype=np.int64), opts.n_trials)[k0:k1]
@@ -266,7 +276,8 @@ def _stream(prob: Problem, opts: Options, root, K_all: int, k0: int, gen: bool) 
     return BatchStream(opts.method, rng_idx, rng_gen, rng_xi, n_data=prob.N,
                        batch_size=opts.batch_size, n_steps=opts.n_steps, block=block,
                        xi_shape=(prob.model.n_params,) if prob.chol is not None else (prob.N,),
-                       gen_kind=prob.model.noise_kind if gen else None, gen_shape=noise_shape)
+                       gen_kind=prob.model.noise_kind if gen else None, gen_shape=noise_shape,
+                       sizes=opts.schedule.batch_array())
 
 
 # --------------------------------------------------------------------------- the loop
@@ -274,8 +285,9 @@ def _stream(prob: Problem, opts: Options, root, K_all: int, k0: int, gen: bool) 
 
 def _run(prob: Problem, opts: Options, theta: np.ndarray, rec: Recorder,
          stream: BatchStream) -> None:
-    """SGD steps ``theta_{t+1} = theta_t - lr v_{t+1}``, ``v_{t+1} = beta v_t + g_t``."""
+    """SGD steps ``theta_{t+1} = theta_t - lr_t v_{t+1}``, ``v_{t+1} = beta v_t + g_t``."""
     gradient = GRADIENTS[opts.method]
+    sched = opts.schedule
     rec.start(theta, stream.first_generation() if rec.gen else None)
     vel = np.zeros_like(theta)
     for t in range(opts.n_steps):
@@ -283,12 +295,16 @@ def _run(prob: Problem, opts: Options, theta: np.ndarray, rec: Recorder,
         g, bl = gradient(prob, theta, draws)
         rec.batch_loss(t, bl)
         vel = opts.momentum * vel + g if opts.momentum > 0 else g
-        new = theta - opts.lr * vel
+        lr_t = sched.lr_at(t)
+        new = theta - lr_t * vel
         if not np.all(np.isfinite(new)):
             k = int(np.argmax(~np.isfinite(new).all(axis=1)))
             raise SimulationError(
                 f"SGD diverged at step {t} in trial {k}: the parameters left the finite numbers "
-                f"after {t} of {opts.n_steps} steps; lower lr={opts.lr!r}. partial holds the "
+                f"after {t} of {opts.n_steps} steps; "
+                + (f"lower lr={opts.lr!r}. " if sched.constant_lr else
+                   f"lower the lr schedule ({lr_t!r} at this step). ")
+                + "partial holds the "
                 "arrays recorded so far (NaN where nothing was written)",
                 step=t, trajectory=k, partial=rec.arrays(),
             )
@@ -325,7 +341,7 @@ def learn(
 ) -> LearningEnsemble:
     r"""Train an ensemble of copies of ``model`` by SGD, with lagged generation of X.
 
-    ``theta_{t+1} = theta_t - lr * v_{t+1}``, ``v_{t+1} = momentum * v_t + g_t``, with ``g_t``
+    ``theta_{t+1} = theta_t - lr_t * v_{t+1}``, ``v_{t+1} = momentum * v_t + g_t``, with ``g_t``
     the mini-batch gradient of ``U_b`` (``method="replacement"`` or ``"shuffle"``) or
     ``grad U_B + xi_t``, ``xi_t ~ N(0, Sigma_g / batch_size)`` (``method="gaussian"``). After
     every step ``X_{t+2} ~ p(. | theta_{t+1})`` is drawn (on ``probe`` for conditional models).
@@ -339,10 +355,15 @@ def learn(
         One training set (an array for :class:`GaussianMean`, a pair ``(inputs, targets)``
         otherwise), a list of training sets, or ``data(rng) -> training set`` which is called
         ``n_datasets`` times (ensemble over B).
-    lr : float
-        Learning rate ``r``.
-    batch_size : int
-        Mini-batch size ``|b|``.
+    lr : float, callable or array
+        Learning rate ``r``; a schedule is a callable ``lr(t)`` of the step ``t = 0 ..
+        n_steps - 1`` (e.g. :func:`step_decay`, :func:`cosine_schedule`) or an array with one
+        rate per step (at least ``n_steps`` entries). Every value must be positive and finite.
+    batch_size : int, callable or array
+        Mini-batch size ``|b|``, or a schedule of whole numbers (callable of the step or
+        array). Under ``method="shuffle"`` each step takes the next ``|b|_t`` points of the
+        epoch's permutation, and a new epoch starts when fewer remain; under
+        ``method="gaussian"`` the noise covariance is ``Sigma_g / |b|_t``.
     n_steps : int
         Number of SGD steps.
     n_trials : int
@@ -467,7 +488,8 @@ def learn(
     Ys = prob.Ys
     ds_mean = Ys.mean(axis=1) if Ys.dtype.kind == "f" else np.full(Ys.shape[0], np.nan)
     return LearningEnsemble(
-        model=model, steps=steps, lr=opts.lr, batch_size=opts.batch_size,
+        model=model, steps=steps, lr=opts.lr, batch_size=opts.schedule.batch0,
+        lr_schedule=opts.schedule.lr_array(), batch_schedule=opts.schedule.batch_array(),
         n_trials=opts.n_trials, n_datasets=Ys.shape[0], data_of=prob.data_of,
         dataset_mean=ds_mean, probe=prob.probe, param_subset=sub, **rec.arrays(),
         meta={"method": opts.method, "momentum": opts.momentum, "seed": seed_repr(seed),

@@ -53,6 +53,11 @@ class LearningEnsemble:
         ``Bbar`` of B).
     probe : ndarray or None
         Probe inputs on which X is generated (conditional models).
+    lr, batch_size : float, int
+        The (first step's) learning rate and batch size.
+    lr_schedule, batch_schedule : ndarray (n_steps,) or None
+        Learning rate and batch size of every step when ``learn`` was given a schedule
+        (None when constant).
     """
 
     model: PPM
@@ -78,6 +83,8 @@ class LearningEnsemble:
     heat_theta: np.ndarray | None = None
     probe: np.ndarray | None = None
     param_subset: np.ndarray | None = None
+    lr_schedule: np.ndarray | None = None
+    batch_schedule: np.ndarray | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     #: fields with one row per trial (first axis ``K``), concatenated by :meth:`concat`
@@ -132,8 +139,11 @@ class LearningEnsemble:
 
     @property
     def time(self) -> np.ndarray:
-        """Recorded times ``t = lr * step``."""
-        return self.lr * self.steps
+        """Recorded times ``t = lr * step`` (``sum_{s < step} lr_s`` under a schedule)."""
+        if self.lr_schedule is None:
+            return self.lr * self.steps
+        cum = np.concatenate([[0.0], np.cumsum(self.lr_schedule)])
+        return cum[self.steps]
 
     def _need(self, name):
         v = getattr(self, name)
