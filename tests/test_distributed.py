@@ -1,5 +1,6 @@
 """Chunked and Dask runs: bit-identical to one process, reductions, worker loss, missing extra."""
 
+import dataclasses
 import os
 import signal
 import sys
@@ -50,11 +51,17 @@ def softmax_data(rng):
 
 
 def same_learning(a, b):
-    for name in LearningEnsemble.PER_TRIAL + ("dataset_mean", "steps"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert (x is None) == (y is None), name
-        if x is not None:
-            assert np.array_equal(x, y, equal_nan=True), name
+    """Every field of the ensemble (a field added later is compared too)."""
+    for f in dataclasses.fields(LearningEnsemble):
+        if f.name in ("model", "meta"):
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert (x is None) == (y is None), f.name
+        if isinstance(x, np.ndarray):
+            assert np.array_equal(x, y, equal_nan=True), f.name
+        else:
+            assert x == y, f.name
+    assert repr(a.model) == repr(b.model)
     assert dict(a.meta) == dict(b.meta)
 
 
@@ -281,3 +288,43 @@ def test_worker_killed_mid_run_result_still_identical(client):
     same_moments(ref, out["r"])
     client.wait_for_workers(2, timeout=30)
     assert set(client.run(os.getpid).values()) != set(pids.values())  # a worker was replaced
+
+
+# ------------------------------------------------------------------ merges owned by the results
+
+
+def test_ensemble_concat_stacks_trajectories_and_refuses_other_grids():
+    whole = st.simulate(MODEL, n_traj=5, **SIM)
+    parts = [st.Ensemble(x=whole.x[a:b], t=whole.t, dt=whole.dt,
+                         observables={k: v[a:b] for k, v in whole.observables.items()})
+             for a, b in ((0, 2), (2, 5))]
+    joined = st.Ensemble.concat(parts, meta={"note": 1})
+    assert np.array_equal(joined.x, whole.x) and dict(joined.meta) == {"note": 1}
+    for k in whole.observables:
+        assert np.array_equal(joined.observables[k], whole.observables[k])
+    other = st.Ensemble(x=whole.x[:2, :-1], t=whole.t[:-1], dt=whole.dt)
+    with pytest.raises(st.errors.ShapeError, match="same time grid"):
+        st.Ensemble.concat([parts[0], other])
+    with pytest.raises(ValidationError):
+        st.Ensemble.concat([])
+
+
+def test_learning_concat_of_trial_chunks_is_the_whole_run():
+    whole = learn(SoftmaxRegression(n_in=3, n_classes=4), softmax_data, **LEARN)
+    parts = [learn(SoftmaxRegression(n_in=3, n_classes=4), softmax_data, _trials=(a, b),
+                   **LEARN) for a, b in ((0, 3), (3, 8))]
+    joined = LearningEnsemble.concat(parts, meta=whole.meta)
+    same_learning(joined, whole)
+
+
+def test_executor_and_distributed_do_not_import_the_features():
+    """The executor runs any picklable task; the features hand it their chunk functions."""
+    import subprocess
+    import sys as _sys
+
+    code = ("import sys, stochthermo._executor, stochthermo.distributed; "
+            "print([m for m in sys.modules if m.startswith(('stochthermo.simulation', "
+            "'stochthermo.learning', 'stochthermo.bridge', 'stochthermo.store'))])")
+    out = subprocess.run([_sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
