@@ -133,13 +133,18 @@ class RunDiagnostics:
             else:
                 mask = in_window(self.steps, win)
             if not mask.any():
-                mask = np.ones(v_all.size, dtype=bool)
+                mask = np.isfinite(v_all)
                 warnings = (
                     f"run {self.name!r}: no interval in which the ensemble-increment estimate "
                     "is still noise (the trials separated: drift differences dominate the "
                     "increment deviations); averaged over all intervals, which overstates the "
                     "noise",
                 )
+        mask &= np.isfinite(v_all)
+        if not mask.any():
+            return Estimate(math.nan, math.nan, "ensemble-increment", {"n_intervals": 0},
+                            warnings=(*warnings, f"run {self.name!r}: no finite noise "
+                                      "variance (the parameters are not finite)"))
         v, se_n = v_all[mask], self.noise_var_stderr[mask]
         se = (float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1
               else float(se_n[0]))
@@ -440,13 +445,14 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
     return _with_temperature(result)
 
 
-def _with_temperature(r: RunDiagnostics, window="valid") -> RunDiagnostics:
+def _with_temperature(r: RunDiagnostics, window="valid", warnings=()) -> RunDiagnostics:
     """``r`` with ``T_eff = mean noise_var / (2 lr)`` over ``window`` (None without ``lr``)."""
     if r.lr is None or r.noise_var.size == 0:
         return r
     m = r.mean_noise_var(window)
     temp = Estimate(m.value / (2 * r.lr), m.stderr / (2 * r.lr), "noise_var/(2 lr)",
-                    {"lr": r.lr, "batch_size": r.batch_size, **m.meta}, warnings=m.warnings)
+                    {"lr": r.lr, "batch_size": r.batch_size, **m.meta},
+                    warnings=(*m.warnings, *warnings))
     return dataclasses.replace(r, temperature=temp)
 
 
@@ -563,13 +569,16 @@ def _batch_scaling_of(out: tuple) -> Diagnostics:
         )
     win = "all" if window is None else window
     ids = {id(r) for r in have}
-    out = tuple(_with_temperature(r, win) if id(r) in ids else r for r in out)
+    out = tuple(_with_temperature(r, win, warnings) if id(r) in ids else r for r in out)
     known = [r for r in out if r.batch_size is not None and r.noise_var.size]
     scaling = None
     if len({r.batch_size for r in known}) >= 2:
-        ests = [r.mean_noise_var(win if r.valid is not None else "all") for r in known]
-        scaling = fit_batch_scaling([r.batch_size for r in known], [e.value for e in ests],
-                                    [e.stderr for e in ests])
-        meta = {**scaling.meta, "window": None if window is None else list(window)}
-        scaling = dataclasses.replace(scaling, meta=meta, warnings=tuple(warnings))
+        pairs = [(r.batch_size, r.mean_noise_var(win if r.valid is not None else "all"))
+                 for r in known]
+        pairs = [(b, e) for b, e in pairs if math.isfinite(e.value) and e.value > 0]
+        if len({b for b, _ in pairs}) >= 2:
+            scaling = fit_batch_scaling([b for b, _ in pairs], [e.value for _, e in pairs],
+                                        [e.stderr for _, e in pairs])
+            meta = {**scaling.meta, "window": None if window is None else list(window)}
+            scaling = dataclasses.replace(scaling, meta=meta, warnings=tuple(warnings))
     return Diagnostics(out, scaling, window, tuple(warnings))

@@ -26,9 +26,9 @@ scale like ``1/|b|``). Two statistics per interval, from the same single pass:
   ``g < 1``, trials driven apart by their drift ``g >> 1`` (and a spread present at the first
   checkpoint, trials that do not share their initialisation, ``g = inf``).
 
-An interval passes when ``rho^2/(1-rho^2) <= max_bias`` (or ``|rho|`` is within three null
-standard deviations of 0) and ``g <= max_growth``. :func:`valid_window` picks the longest step
-range in which every run passes.
+An interval passes when ``rho^2/(1-rho^2) <= max_bias`` (or ``|rho|`` is within the null
+spread, corrected for the number of intervals tested) and ``g <= max_growth``.
+:func:`valid_window` picks the longest step range in which every run passes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import math
 
 import numpy as np
 
-__all__ = ["IncrementValidity", "interval_passes", "valid_window", "MAX_BIAS", "MAX_GROWTH"]
+__all__ = ["IncrementValidity", "interval_passes", "valid_window", "in_window", "MAX_BIAS",
+           "MAX_GROWTH"]
 
 #: default largest tolerated lower bound on the relative bias of the noise estimate
 MAX_BIAS = 0.1
@@ -103,12 +104,17 @@ def interval_passes(rho, null_sd, growth, *, max_bias: float = MAX_BIAS,
     """Boolean per interval: the ensemble-increment estimate is still noise there.
 
     Fails when the bias bound ``rho^2/(1 - rho^2)`` exceeds ``max_bias`` *and* ``|rho|`` is
-    more than three null standard deviations from 0, or when the spread grew past
-    ``max_growth`` times the accumulated noise.
+    further from 0 than ``z`` null standard deviations, ``z`` the two-sided normal quantile at
+    ``0.01 / n`` for ``n`` intervals (at least 3: one false alarm in a hundred runs), or when
+    the spread grew past ``max_growth`` times the accumulated noise (or is not finite).
     """
+    from statistics import NormalDist
+
     rho = np.asarray(rho, dtype=np.float64)
+    n = max(rho.size, 1)
+    z = max(3.0, NormalDist().inv_cdf(1 - 0.005 / n))
     r2 = np.minimum(rho * rho, 1 - 1e-12)
-    bias_bad = (r2 / (1 - r2) > max_bias) & (np.abs(rho) > 3 * np.asarray(null_sd))
+    bias_bad = (r2 / (1 - r2) > max_bias) & (np.abs(rho) > z * np.asarray(null_sd))
     growth_bad = ~(np.asarray(growth, dtype=np.float64) <= max_growth)
     return ~(bias_bad | growth_bad)
 

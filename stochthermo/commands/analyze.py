@@ -13,7 +13,13 @@ write to DIR:
   panel_c_noise.png          parameter-averaged SGD noise variance per batch size, with
                              max_i |mean increment_i| as a reference line
   panel_d_autocorr.png       noise autocorrelation averaged over parameters
-  summary.json               all numbers, including the batch-size exponent
+  summary.json               all numbers, including the batch-size exponent, the validity
+                             window and any warnings
+
+Each interval between checkpoints is tested for whether the ensemble-increment estimate is
+still noise (trials that separate add drift differences); the temperature and the batch-size
+exponent use only the longest step range where every run passes (the "window"). When no
+window is left, analyze says so in a warning (stderr, summary.json and --format json).
 
 DIR is replaced whole when the analysis is complete (files are written into a temporary
 folder beside it first), so an interrupted run leaves the previous output untouched.
@@ -71,7 +77,7 @@ def run(args) -> int:
     from .._atomic import staged_folder
     from ..bridge import diagnose, open_runs, read_checkpoint
     from ..bridge._writer import atomic_write_bytes
-    from ._format import to_jsonable
+    from ..results import to_jsonable
 
     runs = open_runs(args.root, key=args.key)
     total = sum(len(r.steps) * len(r.trials) for r in runs)
@@ -101,19 +107,25 @@ def run(args) -> int:
         summary = diag.to_dict()
         summary["panels"] = [os.path.basename(p) for p in panels]
         # strict JSON: NaN and infinities become null (the same document as --format json)
-        plain = to_jsonable(json.loads(json.dumps(summary, default=str)))
+        plain = to_jsonable(summary)
         text = json.dumps(plain, indent=1, allow_nan=False)
         atomic_write_bytes(os.path.join(stage, "summary.json"), text.encode())
+    for w in diag.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     if args.format == "json":
         from ._format import emit_json
 
         emit_json(plain)
     else:
+        win = "all" if diag.window is None else diag.window
         for r in diag.runs:
-            m = r.mean_noise_var()
+            m = r.mean_noise_var(win) if r.valid is not None else r.mean_noise_var("all")
             t = "" if r.temperature is None else f", T_eff = {r.temperature:.3g}"
             print(f"{r.name}: {r.meta['n_trials']} trials, {r.steps.size} checkpoints, "
                   f"noise var {m:.3g}{t}")
+        if diag.window is not None:
+            print(f"valid window: steps {diag.window[0]} to {diag.window[1]} (the ensemble "
+                  "noise estimate passes its validity tests in every run)")
         if diag.batch_scaling is not None:
             print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
         print(f"wrote {len(panels)} panels and summary.json to {args.out}")
