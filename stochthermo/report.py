@@ -32,6 +32,7 @@ td.warn { color: #9a6700; text-align: left; font-size: 0.85em; }
 figure { margin: 1em 0; } figcaption { font-size: 0.88em; color: #444; max-width: 60em; }
 img { max-width: 100%; } code { font-family: ui-monospace, monospace; font-size: 0.9em; }
 .eq { margin: 0.6em 0 0.9em 0; } .eq .name { font-size: 0.85em; color: #555; }
+math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "STIXGeneral", math; }
 math[display="block"] { margin: 0.3em 0; font-size: 1.1em; overflow-x: auto; }
 details { font-size: 0.8em; color: #555; }
 details pre { background: #f7f7f7; padding: 0.4em 0.6em; white-space: pre-wrap;
@@ -133,7 +134,7 @@ class Section:
             for j, c in enumerate(r):
                 cls = "l" if j in left else ""
                 if status_col is not None and j == status_col:
-                    cls = "ok" if str(c).startswith("ok") else "bad"
+                    cls = ("ok" if str(c).startswith("ok") else "bad") + (" l" if cls else "")
                 if warn_col is not None and j == warn_col and str(c):
                     cls = "warn"
                 out.append(_cell(c, cls))

@@ -30,7 +30,7 @@ def judge_estimate(value, theory, se) -> tuple:
 def judge_lower_bound(value, theory, se) -> str:
     """Status of a lower bound on ``theory``: it must hold within ``TOLERANCE_SE`` errors."""
     holds = value - TOLERANCE_SE * se <= theory
-    rel = "<=" if value <= theory else "within 3 s.e. of"
+    rel = "≤" if value <= theory else "within 3 s.e. of"
     if holds:
         return f"ok: bound holds ({value:.4g} {rel} {theory:.4g})"
     return f"CHECK: bound exceeded ({value:.4g} > {theory:.4g} + 3 s.e.)"
@@ -198,24 +198,26 @@ def learner_figures(grid, curves, ts, est, out_figs, *, n_datasets=None) -> list
     sets = f" of {n_datasets} training sets" if n_datasets else ""
     return _save(out_figs, [(
         "learner_information.png", png,
-        "Gaussian lagged learner over SGD steps t. Left: M-info I(Theta_t; B), L-info "
-        "I(X_{t+1}; B) and I(X_{t+1}; Theta_t) in nats. Right: work, heat and the entropy "
-        "production sigma^X of the output X per step. Lines: closed forms (theory/learning.md, "
-        f"section 4); points with a shaded band: the simulation{sets}, ±1 standard error. "
-        "What to look for: the points on their lines, and L-info below M-info at every step "
-        "(data processing along B -> Theta_t -> X_{t+1}).")])
+        "Gaussian lagged learner over SGD steps t. Left: M-info I(Θₜ; B), L-info I(Xₜ₊₁; B) "
+        "and I(Xₜ₊₁; Θₜ) in nats. Right: work, heat and the entropy production σˣ of the "
+        "output X per step. Lines: closed forms (theory/learning.md, section 4); points with a "
+        f"shaded band: the simulation{sets}, ±1 standard error. What to look for: the points "
+        "on their lines within their bands (the heat estimate is the noisiest), and L-info "
+        "below M-info at every step (data processing along B → Θₜ → Xₜ₊₁).")])
 
 
 #: captions of the four Fig. 4.1 panels, by file name
 FIG41_CAPTIONS = {
     "fig41a_parameters.png":
-        "(a) A few parameters theta_i over SGD steps, one thin line per trial (every trial "
-        "starts from the same initialisation). What to look for: the spread across trials "
-        "grows fastest at the smallest batch size.",
+        "(a) A few parameters θᵢ over SGD steps at the smallest batch size, one thin line per "
+        "trial. What to look for: every trial starts from the same initialisation; the "
+        "separation of the lines is the accumulated SGD noise (small on the scale of the "
+        "parameters at this learning rate).",
     "fig41b_accuracy.png":
         "(b) Accuracy on the evaluation set over training: ensemble mean per batch size, with "
         "a band of ±1 standard deviation across trials (a spread of the trials, not an error "
-        "bar). What to look for: every batch size learns; the spread is largest at |b| = 1.",
+        "bar). What to look for: the means leave the common start; the spread across trials "
+        "is widest at |b| = 1, where the gradient noise is largest.",
     "fig41c_noise_variance.png":
         "(c) Parameter-averaged SGD noise variance per step for each batch size, log scale, "
         "with a ±1 standard-error band; dashed lines: the max-gradient reference. What to look "
@@ -223,8 +225,8 @@ FIG41_CAPTIONS = {
         "proportional to 1/|b| (fitted exponent in the title; [SGD-noise] in theory/sgd.md).",
     "fig41d_autocorrelation.png":
         "(d) Noise autocorrelation averaged over parameters against the lag, ±1 standard "
-        "error; dashed: zero (white noise). What to look for: values near zero at lags >= 1; "
-        "a small negative lag-1 value of about -lr x curvature is expected from estimating "
+        "error; dashed: zero (white noise). What to look for: values near zero at lags ≥ 1; "
+        "a small negative lag-1 value of about −lr × curvature is expected from estimating "
         "the noise from parameter increments (theory/learning.md, section 6).",
 }
 
@@ -235,8 +237,8 @@ _INTRO = (
     "How to read this report. Units: k_B = 1; entropies and information in nats; rates per "
     "unit time with t = r n (learning rate times number of SGD steps). Every number with a "
     "closed form is set against it. Every ± and every error bar is one standard error (s.e.). "
-    "An estimate is judged by z = (estimate - theory) / s.e.: 'ok' when |z| <= 3. A bound is "
-    "not an estimate: it is judged by whether it holds, 'ok' when bound - 3 s.e. <= theory, "
+    "An estimate is judged by z = (estimate − theory) / s.e.: 'ok' when |z| ≤ 3. A bound is "
+    "not an estimate: it is judged by whether it holds, 'ok' when bound − 3 s.e. ≤ theory, "
     "however far below the true value it lies. Estimator warnings (failed self-checks of an "
     "estimator's assumptions) are listed next to the number they concern.\n\n"
     "Formula labels point into the project's theory/ folder: [LL-...] into "
@@ -252,6 +254,14 @@ def _fmt(v, digits=5):
     if a.ndim == 0:
         return f"{float(a):.{digits}g}"
     return np.array2string(a, precision=digits, separator=", ", suppress_small=False)
+
+
+def _matrix(m) -> str:
+    """A small matrix as ``[[2, 0.6], [0.6, 1]]`` (numbers in :g format)."""
+    import numpy as np
+
+    a = np.atleast_2d(np.asarray(m, dtype=float))
+    return "[" + ", ".join("[" + ", ".join(f"{x:g}" for x in row) + "]" for row in a) + "]"
 
 
 def _norm(v) -> float:
@@ -281,7 +291,7 @@ def _comparison_table(s, rows, caption):
         headers.append("estimator warnings")
     else:
         cells = [c[:-1] for c in cells]
-    s.table(headers, cells, status_col=5, caption=caption, left=(0, 3, 6, 7),
+    s.table(headers, cells, status_col=5, caption=caption, left=(0, 3, 5, 6, 7),
             warn_col=7 if has_warn else None)
 
 
@@ -289,13 +299,13 @@ def _sgd(rep, r):
     cf = r["closed_forms"]
     m = cf["model"]
     s = rep.section("1. Linearized SGD with non-commuting Hessian and gradient noise")
-    s.text("SGD near a minimum, theta_{n+1} = theta_n - r (H theta_n + noise), with gradient "
-           "noise of covariance Sigma / b per step. Its Langevin limit is dx = -A x dt + "
-           "sqrt(2 D) dW with A = H and D = r Sigma / (2 b) in the time t = r n "
-           "([SGD-langevin] in theory/sgd.md).")
+    s.text("SGD near a minimum: θ(n+1) = θ(n) − r (H θ(n) + ξ(n)), with gradient noise ξ of "
+           "covariance Σ / b per step. Its Langevin limit is dx = −A x dt + √(2D) dW with "
+           "A = H and D = r Σ / (2b) in the time t = r n ([SGD-langevin] in theory/sgd.md).")
     s.settings([
-        ("Hessian H", _fmt(m["hessian"]), "1 / unit time (t = r n)", "curvature at the minimum"),
-        ("gradient-noise covariance Sigma", _fmt(m["noise_cov"]), "gradient² per sample",
+        ("Hessian H", _matrix(m["hessian"]), "1 / unit time (t = r n)",
+         "curvature at the minimum"),
+        ("gradient-noise covariance Σ", _matrix(m["noise_cov"]), "gradient² per sample",
          "covariance of one sample's gradient"),
         ("learning rate r", f"{m['lr']:g}", "unit time per step", "step size; t = r n"),
         ("batch size b", f"{m['batch_size']:d}", "samples", "samples per gradient step"),
@@ -307,8 +317,8 @@ def _sgd(rep, r):
         verdict = ("is the zero matrix: detailed balance holds" if nrm == 0.0 else
                    "is not zero: detailed balance is broken and a probability current "
                    "circulates")
-        s.text(f"The commutator [H, Sigma] has Frobenius norm {nrm:.4g} ({db['commutator']:.3g} "
-               f"relative to |H| |Sigma|), so it {verdict} ([SGD-db] in theory/sgd.md).")
+        s.text(f"The commutator [H, Σ] has Frobenius norm {nrm:.4g} ({db['commutator']:.3g} "
+               f"relative to ‖H‖ ‖Σ‖), so it {verdict} ([SGD-db] in theory/sgd.md).")
     s.heading("Closed forms (SymPy, in r and b), checked against SciPy")
     for row in cf["rows"]:
         name = f"{row.get('what', row['name'])} {row.get('label', '')}".strip()
@@ -317,7 +327,8 @@ def _sgd(rep, r):
         else:
             s.latex(name, row["latex"])
     if cf.get("assumptions"):
-        s.text("The closed forms assume " + ", ".join(cf["assumptions"]) + ".", note=True)
+        conds = [c.replace(">=", "≥").replace("<=", "≤") for c in cf["assumptions"]]
+        s.text("The closed forms assume " + ", ".join(conds) + ".", note=True)
     s.table(["quantity", "SymPy value", "SciPy value", "rel. diff", "norm"],
             [[row["name"], _fmt(row["symbolic"]), _fmt(row["numeric"]),
               f"{row['rel_diff']:.1e}", f"{_norm(row['numeric']):.4g}"]
@@ -353,11 +364,14 @@ def _math_block(name, markup, tex):
 
 
 _LEARNER_UNITS = {
-    "mu": ("target mean mu", "data units"), "data_std": ("data std s_d", "data units"),
-    "n_data": ("training-set size N", "samples"), "batch_size": ("batch size m", "samples"),
-    "model_std": ("model width s", "data units"), "lr": ("learning rate", "per step"),
-    "init_mean": ("initial mean of theta", "data units"),
-    "init_var": ("initial variance of theta", "data units²"),
+    "mu": ("target mean μ", "data units", "mean of the data distribution"),
+    "data_std": ("data std s_d", "data units", "spread of the data"),
+    "n_data": ("training-set size N", "samples", "one training set B per run"),
+    "batch_size": ("batch size m", "samples", "samples per SGD step"),
+    "model_std": ("model width s", "data units", "std of the model's output X"),
+    "lr": ("learning rate", "per step", ""),
+    "init_mean": ("initial mean of θ", "data units", "θ_0 drawn from a Gaussian"),
+    "init_var": ("initial variance of θ", "data units²", ""),
 }
 
 
@@ -366,8 +380,10 @@ def _learner(rep, r):
 
     s = rep.section("2. The linear-Gaussian lagged learner (theory/learning.md, section 4)")
     p = r["parameters"]
-    rows = [(_LEARNER_UNITS.get(k, (k, ""))[0], f"{v:g}", _LEARNER_UNITS.get(k, (k, ""))[1])
-            for k, v in p.items()]
+    rows = []
+    for k, v in p.items():
+        name, unit, meaning = _LEARNER_UNITS.get(k, (k, "", ""))
+        rows.append((name, f"{v:g}", unit, meaning))
     rows += [("training sets", f"{r['n_datasets']}", "", "independent SGD runs, one per set"),
              ("steps", f"{r['n_steps']}", "SGD steps", "")]
     s.settings(rows, caption="Learner and simulation (Gaussian-noise SGD)")
@@ -380,8 +396,8 @@ def _learner(rep, r):
         ratio = np.where(pos, l_info / np.where(pos, m_info, 1.0), 0.0)
         k = int(np.argmax(ratio))
         last = m_info.size - 1
-        s.text(f"Data processing: the closed-form L-info I_L = I(X_(t+1); B) is "
-               f"{'at most' if holds else 'NOT always below'} the M-info I_M = I(Theta_t; B) "
+        s.text(f"Data processing: the closed-form L-info I_L = I(Xₜ₊₁; B) is "
+               f"{'at most' if holds else 'NOT always below'} the M-info I_M = I(Θₜ; B) "
                f"at every step t = 0 to {last}; the ratio I_L / I_M is largest at t = {k} "
                f"({ratio[k]:.3g}), and at t = {last} I_L = {l_info[last]:.4g} nats against "
                f"I_M = {m_info[last]:.4g} nats.")
@@ -419,7 +435,7 @@ def _fig41(rep, r):
     s.settings(rows, caption="Experiment")
     s.text("Noise variance against batch size: a fit of log(variance) against log |b| gives "
            f"the exponent {format_pm(r['exponent'], r['exponent_stderr'])} (±1 s.e.); SGD "
-           "noise of a sum of |b| independent sample gradients predicts -1 ([SGD-noise] in "
+           "noise of a mean of |b| independent sample gradients predicts −1 ([SGD-noise] in "
            "theory/sgd.md).")
     s.table(["batch size |b|", "mean noise variance", "lag-1 autocorrelation",
              "final accuracy"],
