@@ -9,7 +9,6 @@ steps), so the whole file runs in seconds once the kernels are compiled.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -94,12 +93,19 @@ def _estimate_parts(e) -> dict | None:
     return {"value": e.value, "stderr": e.stderr, "method": e.method}
 
 
+#: the RunDiagnostics fields and meta entries pinned (fields added later are not hashed)
+_RUN_FIELDS = ("name", "batch_size", "lr", "steps", "interval", "indices", "trajectories",
+               "noise_var", "noise_var_stderr", "drift_max", "autocorr", "autocorr_stderr",
+               "noise_var_logged", "scalars", "thermo", "temperature", "meta")
+_RUN_META = ("autocorr_params", "dropped_steps", "dtype", "n_params", "n_trials")
+
+
 def _diagnostics_parts(diag) -> dict:
     runs = []
     for r in diag.runs:
-        fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
+        fields = {name: getattr(r, name) for name in _RUN_FIELDS}
         fields["temperature"] = _estimate_parts(r.temperature)
-        fields["meta"] = {k: v for k, v in r.meta.items()}
+        fields["meta"] = {k: r.meta[k] for k in _RUN_META}
         fields["scalars"] = {k: list(v) for k, v in r.scalars.items()}
         fields["thermo"] = None if r.thermo is None else dict(r.thermo)
         runs.append(fields)
