@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,8 @@ def ziggurat_table(n_layers: int = 256) -> np.ndarray:
     return tab
 
 
-def standard_normals(seed, n_traj: int, n: int, *, counters=None) -> np.ndarray:
+def standard_normals(seed: Any, n_traj: int, n: int, *,
+                     counters: np.ndarray | None = None) -> np.ndarray:
     """Draw ``n`` standard normals for each of ``n_traj`` trajectory streams.
 
     The same streams the simulation kernels use: ``standard_normals(seed, K, n)[k]`` are the
