@@ -63,6 +63,12 @@ class Ensemble:
         object.__setattr__(self, "observables", MappingProxyType(obs))
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta or {})))
 
+    def __repr__(self) -> str:
+        t = (f"{float(self.t[0]):g}..{float(self.t[-1]):g}" if self.t.size else "empty")
+        return (f"Ensemble(n_traj={self.n_traj}, n_time={self.n_time}, dim={self.dim}, "
+                f"dt={self.dt:g}, t={t}, observables={sorted(self.observables)}, "
+                f"meta keys={sorted(self.meta)[:12]})")
+
     @property
     def n_traj(self) -> int:
         """Number of trajectories."""

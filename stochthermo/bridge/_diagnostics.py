@@ -153,6 +153,12 @@ class RunDiagnostics:
                                                        int(self.steps[idx[-1] + 1])]}
         return Estimate(float(v.mean()), se, "ensemble-increment", meta, warnings=warnings)
 
+    def __repr__(self) -> str:
+        n_trials = self.trajectories.shape[0] if self.trajectories is not None else 0
+        return (f"RunDiagnostics(name={self.name!r}, batch_size={self.batch_size!r}, "
+                f"lr={self.lr!r}, trials={n_trials}, checkpoints={len(self.steps)}, "
+                f"tracked={len(self.indices)}, scalars={sorted(self.scalars)[:8]})")
+
     def to_dict(self) -> dict:
         """JSON-friendly summary."""
         def arr(x):
@@ -193,6 +199,11 @@ class Diagnostics:
     window: tuple | None = None
     #: failed validity checks, one sentence each
     warnings: tuple = ()
+
+    def __repr__(self) -> str:
+        scaling = "None" if self.batch_scaling is None else format(self.batch_scaling, ".3g")
+        return (f"Diagnostics(runs={[r.name for r in self.runs]}, batch_scaling={scaling}, "
+                f"window={self.window!r}, warnings={len(self.warnings)})")
 
     def to_dict(self) -> dict:
         """JSON-friendly summary."""

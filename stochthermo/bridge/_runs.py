@@ -53,6 +53,10 @@ class Trial:
     def steps(self) -> np.ndarray:
         return np.array([f.step for f in self.frames], dtype=np.int64)
 
+    def __repr__(self) -> str:
+        return (f"Trial(name={self.name!r}, frames={len(self.frames)}, "
+                f"scalar_files={len(self.scalar_files)}, path={self.path!r})")
+
     def frame(self, step: int) -> Frame:
         for f in self.frames:
             if f.step == step:
@@ -157,6 +161,12 @@ class Run:
     def stride(self) -> int:
         d = np.diff(self.steps)
         return int(np.gcd.reduce(d)) if d.size else 0
+
+    def __repr__(self) -> str:
+        span = f"{int(self.steps[0])}..{int(self.steps[-1])}" if len(self.steps) else "none"
+        return (f"Run(name={self.name!r}, batch_size={self.batch_size!r}, lr={self.lr!r}, "
+                f"trials={len(self.trials)}, steps={len(self.steps)} ({span}), "
+                f"path={self.path!r})")
 
 
 def _step_from_name(fname: str):

@@ -127,6 +127,16 @@ class LearningEnsemble:
         values["meta"] = first.meta if meta is None else meta
         return cls(**values)
 
+    def __repr__(self) -> str:
+        recorded = [f.name for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray)
+                    and f.name not in ("steps", "data_of", "dataset_mean")]
+        steps = (f"{int(self.steps[0])}..{int(self.steps[-1])}" if self.steps.size else "none")
+        model = repr(self.model)
+        model = model if len(model) <= 80 else model[:77] + "..."
+        return (f"LearningEnsemble(model={model}, n_datasets={self.n_datasets}, "
+                f"n_trials={self.n_trials}, steps {steps} ({self.steps.size} recorded), "
+                f"lr={self.lr!r}, batch_size={self.batch_size!r}, recorded={recorded})")
+
     @property
     def n_total(self) -> int:
         """Number of trajectories ``K = n_datasets * n_trials``."""

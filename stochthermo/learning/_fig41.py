@@ -180,6 +180,11 @@ class Fig41Result:
         """Time-averaged noise variance per batch size."""
         return {b: float(np.mean(v)) for b, v in self.noise_variance.items()}
 
+    def __repr__(self) -> str:
+        return (f"Fig41Result(batch_sizes={self.batch_sizes}, steps={len(self.steps)}, "
+                f"exponent={self.exponent:.4g} ± {self.exponent_stderr:.2g}, "
+                f"data={self.meta.get('data', '')!r}, n_params={self.meta.get('n_params')})")
+
     def to_dict(self) -> dict:
         """JSON-friendly numbers."""
         return to_jsonable({
