@@ -207,7 +207,9 @@ def stationary_covariance(model, *, continuous: bool = False, augmented: bool = 
     -----
     Langevin [LL-cov]: :math:`A C + C A^\top = 2 D`. Discrete SGD [SGD-cov]:
     :math:`C = P C P^\top + r^2 \Sigma_g \phi / |b|` with :math:`P = I - r H` (momentum: the
-    same on the augmented state). Solved with ``scipy.linalg.solve_continuous_lyapunov`` /
+    same on the augmented state). Under ``sampling="reshuffle"`` the steady state is periodic
+    over an epoch; the average over its steps is returned ([SGD-shuffle]; each step:
+    ``LinearizedSGD.epoch_covariances``). Solved with ``scipy.linalg.solve_continuous_lyapunov`` /
     ``solve_discrete_lyapunov``.
 
     Examples
@@ -220,6 +222,8 @@ def stationary_covariance(model, *, continuous: bool = False, augmented: bool = 
     """
     if isinstance(model, LinearizedSGD) and not continuous:
         model.check_stable_map()  # the same refusal as simulate's (radius, largest stable lr)
+        if model.sampling == "reshuffle":  # periodic steady state: its average over an epoch
+            return model.epoch_covariances(augmented=augmented).mean(axis=0)
         C = _discrete_lyapunov(model.update_matrix(), _sgd_noise_augmented(model))
         if augmented or model.momentum == 0.0:
             return C
@@ -239,7 +243,7 @@ def _as_times(t, integer: bool) -> np.ndarray:
     return arr
 
 
-def moments(model, t, *, mean0=None, cov0=None) -> Moments:
+def moments(model, t, *, mean0=None, cov0=None, lr=None, batch_size=None) -> Moments:
     r"""Exact mean and covariance at times ``t`` from initial moments.
 
     Parameters
@@ -251,6 +255,11 @@ def moments(model, t, *, mean0=None, cov0=None) -> Moments:
         Initial mean (default ``x_star``: only the covariance relaxes).
     cov0 : array_like, shape (d, d), optional
         Initial covariance (default 0: a deterministic start).
+    lr, batch_size : number, callable or array, optional
+        ``LinearizedSGD`` only: learning-rate and batch-size schedules (a callable of the step
+        or one value per step); the discrete map and the noise then change per step and the
+        moments are propagated step by step ([SGD-sched]), as they are for a model with
+        ``sampling="reshuffle"`` (within-epoch anticorrelation, [SGD-shuffle]).
 
     Returns
     -------
@@ -265,6 +274,11 @@ def moments(model, t, *, mean0=None, cov0=None) -> Moments:
     """
     if isinstance(model, LinearizedSGD):
         times = _as_times(t, integer=True)
+        if lr is not None or batch_size is not None or model.sampling == "reshuffle":
+            n = times.astype(np.int64)
+            means, covs = model.moment_recursion(int(n.max(initial=0)), mean0=mean0, cov0=cov0,
+                                                 lr=lr, batch_size=batch_size)
+            return Moments(times, means[n], covs[n])
         d = model.dim
         x_star = model.theta_star
         model.check_stable_map()
@@ -287,6 +301,8 @@ def moments(model, t, *, mean0=None, cov0=None) -> Moments:
             means[j] = x_star + mj[:d]
             covs[j] = 0.5 * (Cj[:d, :d] + Cj[:d, :d].T)
         return Moments(times, means, covs)
+    if lr is not None or batch_size is not None:
+        raise ValidationError("lr= and batch_size= schedules apply to a LinearizedSGD model only")
     m = _langevin(model)
     d = m.dim
     times = _as_times(t, integer=False)

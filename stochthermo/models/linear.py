@@ -83,6 +83,8 @@ MIN_DRIFT_RATE = float(np.finfo(np.float64).tiny)
 #: more than ``1 / MIN_MAP_GAP`` steps is beyond float64 resolution (``I - lr H`` rounds to ``I``
 #: when ``lr * H`` is below ~1e-16), the same bound as :data:`MAX_DRIFT_CONDITION`.
 MIN_MAP_GAP = 1.0 / MAX_DRIFT_CONDITION
+#: most steps :meth:`LinearizedSGD.moment_recursion` propagates in one call
+MAX_RECURSION_STEPS = 2_000_000
 
 
 #: Largest accepted magnitude of an entry of a model matrix (A, D, Hessian, noise covariance,
@@ -344,7 +346,10 @@ class LinearizedSGD:
         \mathrm{Cov}(\eta_n) = \frac{\Sigma_g}{|b|}\,\phi,
 
     with ``phi = (N - |b|) / (N - 1)`` when batches are drawn without replacement from a data set
-    of size ``N`` (``dataset_size``) and ``phi = 1`` otherwise.
+    of size ``N`` (``dataset_size``) and ``phi = 1`` otherwise. With ``sampling="reshuffle"``
+    the batches of one epoch (``N // |b|`` steps, a new permutation each epoch) are disjoint,
+    so their noises are anticorrelated, :math:`\mathrm{Cov}(\eta_n, \eta_{n'}) =
+    -\Sigma_g / (N - 1)` within an epoch and 0 across epochs (``theory/sgd.md`` [SGD-shuffle]).
 
     Parameters
     ----------
@@ -362,6 +367,16 @@ class LinearizedSGD:
         ``N``; when given, batches are drawn without replacement (``|b| <= N``).
     theta_star : array_like, shape (d,), optional
         The minimum (default 0).
+    sampling : {"iid", "reshuffle"}, optional
+        ``"iid"`` (default): the noises of different steps are independent (today's model;
+        each batch a fresh random subset when ``dataset_size`` is given). ``"reshuffle"``:
+        epoch reshuffling (needs ``dataset_size``); the transient moments
+        (``stochthermo.exact.moments``) carry the within-epoch anticorrelation exactly and
+        ``stochthermo.exact.stationary_covariance`` returns the average over the positions of
+        an epoch of the periodic steady state (:meth:`epoch_covariances` gives each). The
+        continuous-limit properties (:attr:`diffusion`, :meth:`to_langevin`) keep the
+        independent-noise reading: reshuffled noise sums to zero over a full epoch, so it has
+        no white-noise limit.
 
     Notes
     -----
@@ -381,6 +396,7 @@ class LinearizedSGD:
     momentum: float = 0.0
     dataset_size: int | None = None
     theta_star: np.ndarray | None = None
+    sampling: str = "iid"
 
     def __post_init__(self):
         H = _check_magnitude("hessian", as_square_matrix("hessian", self.hessian))
@@ -405,6 +421,12 @@ class LinearizedSGD:
                     f"batch_size={b} exceeds dataset_size={n}; without replacement a batch "
                     "cannot be larger than the data set"
                 )
+        if self.sampling not in ("iid", "reshuffle"):
+            raise ValidationError(f"unknown sampling={short_repr(self.sampling)}; valid choices "
+                                  "are 'iid' and 'reshuffle'")
+        if self.sampling == "reshuffle" and n is None:
+            raise ValidationError("sampling='reshuffle' needs dataset_size=N (the epoch is "
+                                  "N // batch_size steps)")
         theta = np.zeros(d) if self.theta_star is None else as_vector(
             "theta_star", self.theta_star, d)
         for name, val in (("hessian", H), ("grad_noise_cov", S), ("theta_star", theta)):
@@ -524,6 +546,168 @@ class LinearizedSGD:
         bottom = np.hstack([np.eye(d), np.zeros((d, d))])
         return np.vstack([top, bottom])
 
+    # ------------------------------------------------------------------ schedules, epochs
+    def _phi(self, b: int) -> float:
+        n = self.dataset_size
+        if n is None:
+            return 1.0
+        return 0.0 if n == 1 else (n - b) / (n - 1)
+
+    def _update_at(self, r: float) -> np.ndarray:
+        d, beta = self.dim, self.momentum
+        P = np.eye(d) - r * self.hessian
+        if beta == 0.0:
+            return P
+        return np.block([[P + beta * np.eye(d), -beta * np.eye(d)],
+                         [np.eye(d), np.zeros((d, d))]])
+
+    def step_values(self, n_steps: int, *, lr=None, batch_size=None):
+        """Learning rate and batch size of the steps ``0 .. n_steps - 1``.
+
+        ``lr`` and ``batch_size`` default to the model's; each may be a number, a callable of
+        the step or an array with at least ``n_steps`` entries (as in
+        :func:`stochthermo.learning.learn`). Rates that make a step's map expand are allowed
+        (a transient); the returned arrays are validated (positive, finite, whole batch sizes
+        no larger than ``dataset_size``).
+        """
+        from ..learning._schedule import step_schedule
+
+        n_steps = int(n_steps)
+        sch = step_schedule(self.lr if lr is None else lr,
+                            self.batch_size if batch_size is None else batch_size,
+                            max(n_steps, 1))
+        rates = np.broadcast_to(np.asarray(sch.lr, dtype=float), (max(n_steps, 1),))[:n_steps]
+        sizes = np.broadcast_to(np.asarray(sch.batch, dtype=np.int64),
+                                (max(n_steps, 1),))[:n_steps]
+        if self.dataset_size is not None and sizes.size and sizes.max() > self.dataset_size:
+            j = int(np.argmax(sizes > self.dataset_size))
+            raise ValidationError(f"batch_size at step {j} is {int(sizes[j])}, more than "
+                                  f"dataset_size={self.dataset_size}")
+        return rates, sizes
+
+    def epoch_starts(self, sizes) -> np.ndarray:
+        """True at the steps that start an epoch under ``sampling="reshuffle"``.
+
+        An epoch takes consecutive batches from one permutation of the ``N`` points; a new
+        one starts when fewer than the next batch size remain (``N // |b|`` steps per epoch
+        for a constant batch size), as in ``learn(..., method="shuffle")``.
+        """
+        sizes = np.asarray(sizes, dtype=np.int64)
+        out = np.zeros(sizes.shape[0], dtype=bool)
+        pos = self.dataset_size
+        for t, m in enumerate(sizes):
+            if pos + m > self.dataset_size:
+                out[t], pos = True, 0
+            pos += int(m)
+        return out
+
+    def moment_recursion(self, n_steps: int, *, mean0=None, cov0=None, lr=None,
+                         batch_size=None):
+        r"""Exact mean and covariance of ``theta`` at steps ``0 .. n_steps``, step by step.
+
+        .. math::
+            z_{n+1} = P_n z_n + G_n \eta_n,\quad
+            C_{n+1} = P_n C_n P_n^	op + G_n Q_n G_n^	op + P_n F_n O G_n^	op
+            + G_n O F_n^	op P_n^	op,
+
+        with ``z`` the state (``theta - theta_star``, or ``(theta_n, theta_{n-1})`` with
+        momentum), ``P_n`` the update map at rate ``r_n``, ``G_n = r_n [I; 0]``,
+        ``Q_n = phi_n Sigma_g / |b|_n``; under ``sampling="reshuffle"``
+        ``O = -Sigma_g / (N - 1)`` and ``F_{n+1} = P_n F_n + G_n`` inside an epoch
+        (``F = 0`` at its start), else ``O = 0``. ``theory/sgd.md`` [SGD-shuffle],
+        [SGD-sched].
+
+        Parameters
+        ----------
+        n_steps : int
+        mean0, cov0 : array_like, optional
+            Initial mean (default ``theta_star``) and covariance (default 0).
+        lr, batch_size : number, callable or array, optional
+            Schedules (see :meth:`step_values`); default the model's constants.
+
+        Returns
+        -------
+        means : ndarray (n_steps + 1, d)
+        covs : ndarray (n_steps + 1, d, d)
+        """
+        n_steps = int(n_steps)
+        if n_steps > MAX_RECURSION_STEPS:
+            raise ValidationError(
+                f"{n_steps} steps requested; the step-by-step propagation is limited to "
+                f"{MAX_RECURSION_STEPS} steps (ask for earlier steps, or use the stationary "
+                "closed forms)")
+        d = self.dim
+        rates, sizes = self.step_values(n_steps, lr=lr, batch_size=batch_size)
+        m0 = self.theta_star.copy() if mean0 is None else as_vector("mean0", mean0, d)
+        C0 = np.zeros((d, d)) if cov0 is None else as_square_matrix("cov0", cov0, dim=d)
+        aug = self.momentum != 0.0
+        k = 2 * d if aug else d
+        z = np.concatenate([m0 - self.theta_star] * (2 if aug else 1))
+        C = np.block([[C0, C0], [C0, C0]]) if aug else C0.astype(float).copy()
+        F = np.zeros((k, d))
+        shuffle = self.sampling == "reshuffle"
+        cross = (-self.grad_noise_cov / (self.dataset_size - 1)
+                 if shuffle and self.dataset_size > 1 else np.zeros((d, d)))
+        starts = self.epoch_starts(sizes) if shuffle else np.ones(n_steps, dtype=bool)
+        means = np.empty((n_steps + 1, d))
+        covs = np.empty((n_steps + 1, d, d))
+        means[0], covs[0] = m0, C[:d, :d]
+        for t in range(n_steps):
+            r = float(rates[t])
+            P = self._update_at(r)
+            G = np.zeros((k, d))
+            G[:d] = r * np.eye(d)
+            Q = self.grad_noise_cov * (self._phi(int(sizes[t])) / int(sizes[t]))
+            if starts[t]:
+                F = np.zeros((k, d))
+            X = P @ F @ cross @ G.T
+            C = P @ C @ P.T + G @ Q @ G.T + X + X.T
+            C = 0.5 * (C + C.T)
+            z = P @ z
+            F = P @ F + G
+            means[t + 1] = self.theta_star + z[:d]
+            covs[t + 1] = C[:d, :d]
+        return means, covs
+
+    def epoch_covariances(self, *, augmented: bool = False) -> np.ndarray:
+        """Periodic steady state under ``sampling="reshuffle"``, one covariance per step.
+
+        ``Cov(theta)`` at each step of an epoch, shape ``(N // |b|, d, d)`` (entry ``j``: after
+        ``j`` steps of the epoch). One epoch from ``C`` maps it to ``Phi C Phi^T + R``
+        (``Phi = P^K``, ``R`` the epoch's covariance from a zero start); the epoch-start
+        covariance is its fixed point (``theory/sgd.md`` [SGD-shuffle]).
+        """
+        import scipy.linalg as sla
+
+        if self.sampling != "reshuffle":
+            raise ValidationError("epoch_covariances needs sampling='reshuffle'")
+        self.check_stable_map()
+        K = self.dataset_size // self.batch_size
+        d = self.dim
+        k = 2 * d if self.momentum else d
+        P = self._update_at(self.lr)
+        G = np.zeros((k, d))
+        G[:d] = self.lr * np.eye(d)
+        Q = self.noise_cov
+        cross = (-self.grad_noise_cov / (self.dataset_size - 1) if self.dataset_size > 1
+                 else np.zeros((d, d)))
+
+        def run(C):
+            out, F = [C], np.zeros((k, d))
+            for _ in range(K):
+                X = P @ F @ cross @ G.T
+                C = P @ C @ P.T + G @ Q @ G.T + X + X.T
+                F = P @ F + G
+                out.append(0.5 * (C + C.T))
+            return out
+
+        R = run(np.zeros((k, k)))[-1]
+        Phi = np.linalg.matrix_power(P, K)
+        C0 = sla.solve_discrete_lyapunov(Phi, R)
+        C0 = 0.5 * (C0 + C0.T)
+        per = np.stack(run(C0)[:K])
+        return per if augmented else per[:, :d, :d].copy()
+
     def to_langevin(self, blocks=None, temperatures=None) -> LinearLangevin:
         """The continuous limit: ``A = H / (1 - beta)``, ``D = diffusion``; time ``t = r n``."""
         return LinearLangevin(
@@ -536,6 +720,8 @@ class LinearizedSGD:
                  _summary("grad_noise_cov", self.grad_noise_cov), f"lr={self.lr!r}",
                  f"batch_size={self.batch_size}", f"momentum={self.momentum!r}",
                  f"dataset_size={self.dataset_size}"]
+        if self.sampling != "iid":
+            parts.append(f"sampling={self.sampling!r}")
         if np.any(self.theta_star != 0.0):
             parts.append(_summary("theta_star", self.theta_star, small=4))
         return _bounded(f"LinearizedSGD({', '.join(parts)})")
