@@ -123,10 +123,17 @@ class ReservoirComparison:
     ep_rate_naive : float
         0: isotropic noise obeys detailed balance (Clausius equality).
     ep_rate_realistic : float
-        ``tr(A^T D^{-1} A C) - tr(A)`` with ``A = H``, ``D = lr Sigma_g / (2|b|)`` (per unit
-        time ``t = lr n``).
+        Exact entropy production of the discrete SGD map per unit time ``t = lr n``: the path
+        KL of one step ``theta' = P theta + eps`` (``P = I - lr H``,
+        ``Cov(eps) = lr^2 Sigma_g / |b|``) against its time reverse, divided by ``lr``
+        (:func:`stochthermo.exact.entropy_production_rate` with ``discrete=True``). Zero iff
+        ``P C`` is symmetric (commuting ``H`` and ``Sigma_g``); tends to the continuous rate
+        ``tr(A^T D^-1 A C) - tr A`` (``A = H``, ``D = lr Sigma_g / (2|b|)``) as ``lr -> 0``.
     ep_rate_measured : Estimate
-        The same formula with ``A``, ``D``, ``C`` fitted to the simulated steady state.
+        The same path KL with ``P`` and the noise covariance fitted to the simulated steady
+        state by a lag-one regression (jackknife over trials).
+    ep_rate_continuous : float
+        The continuous (Langevin-limit) rate, for comparison.
     """
 
     temperature: float
@@ -140,11 +147,22 @@ class ReservoirComparison:
     ep_rate_measured: Estimate
     meta: Any = None
     window_cov: np.ndarray | None = None
+    ep_rate_continuous: float | None = None
 
 
 def _ep_rate(A, D, C):
     Dinv = np.linalg.inv(D)
     return float(np.trace(A.T @ Dinv @ A @ C) - np.trace(A))
+
+
+def _discrete_rate(P, Q, lr):
+    from .._exact_discrete import ar1_entropy_production
+    from ..errors import ModelError
+
+    try:
+        return ar1_entropy_production(P, Q) / lr
+    except (ModelError, np.linalg.LinAlgError):
+        return float("nan")
 
 
 def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400, burn_in=200,
@@ -155,11 +173,12 @@ def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400
     covariance ``Sigma_g`` at ``theta_star`` define the linearised SGD; a Gaussian-noise SGD
     ensemble (``learn(..., method="gaussian", noise_cov=Sigma_g)``) started at ``theta_star``
     gives the measured stationary covariance, and a lag-one regression of its steady state
-    ``theta_{n+1} = P theta_n + noise`` gives ``A = (I - P) / lr``, ``D = Cov(noise)/(2 lr)``
-    and the measured entropy-production rate. Non-commuting ``H`` and ``Sigma_g`` give a
-    positive rate that the naive (Gibbs) reservoir misses. See ``theory/learning.md``.
+    ``theta_{n+1} = P theta_n + noise`` gives the measured entropy-production rate (the exact
+    discrete path KL of the fitted ``P`` and noise covariance, per unit time). Non-commuting
+    ``H`` and ``Sigma_g`` give a positive rate that the naive (Gibbs) reservoir misses. See
+    ``theory/learning.md`` and ``theory/estimators.md`` [EST-sgd-discrete].
     """
-    from scipy.linalg import solve_discrete_lyapunov
+    from scipy.linalg import solve_continuous_lyapunov, solve_discrete_lyapunov
 
     lr = positive_float("lr", lr)
     m = positive_int("batch_size", batch_size)
@@ -183,7 +202,8 @@ def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400
     P = np.eye(d) - lr * H
     lyap = solve_discrete_lyapunov(P, lr**2 * S / m)
     D = lr * S / (2 * m)
-    ep_real = _ep_rate(H, D, lyap)
+    ep_cont = _ep_rate(H, D, solve_continuous_lyapunov(-H, -2 * D))
+    ep_real = _discrete_rate(P, lr**2 * S / m, lr)
     ens = learn(model, dat if model.generative else data, lr=lr, batch_size=m, n_steps=n_steps,
                 n_trials=n_trials, seed=seed, method="gaussian", noise_cov=S, init=th,
                 record=("params",))
@@ -202,16 +222,14 @@ def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400
         Pm = np.linalg.lstsq(a, b, rcond=None)[0].T
         r = b - a @ Pm.T
         Q = r.T @ r / r.shape[0]
-        Am = (np.eye(d) - Pm) / lr
-        Dm = Q / (2 * lr)
-        return np.concatenate([C.ravel(), [_ep_rate(Am, Dm, C)]])
+        return np.concatenate([C.ravel(), [_discrete_rate(Pm, Q, lr)]])
 
     val, se = jackknife(stat, X.shape[0])
     return ReservoirComparison(
         temperature=float(T), hessian=H, grad_noise_cov=S, gibbs_cov=gibbs, lyapunov_cov=lyap,
         measured_cov=Estimate(val[:-1].reshape(d, d), se[:-1].reshape(d, d), "ensemble"),
         ep_rate_naive=0.0, ep_rate_realistic=ep_real,
-        ep_rate_measured=Estimate(float(val[-1]), float(se[-1]), "lag-one linear fit"),
+        ep_rate_measured=Estimate(float(val[-1]), float(se[-1]), "lag-one fit, discrete path KL"),
         meta={"n_trials": n_trials, "n_steps": n_steps, "burn_in": burn_in},
-        window_cov=window,
+        window_cov=window, ep_rate_continuous=ep_cont,
     )
