@@ -402,7 +402,7 @@ def _dinv(m: LinearLangevin) -> np.ndarray:
     return Dinv
 
 
-def entropy_production_rate(model, *, mean=None, cov=None, p=None) -> float:
+def entropy_production_rate(model, *, mean=None, cov=None, p=None, discrete: bool = False) -> float:
     r"""Total entropy production rate :math:`\sigma = \langle v^\top D^{-1} v\rangle` (nats/time).
 
     Parameters
@@ -410,6 +410,10 @@ def entropy_production_rate(model, *, mean=None, cov=None, p=None) -> float:
     model : LinearLangevin or LinearizedSGD
     mean, cov : array_like, optional
         Transient moments; default: the stationary state.
+    discrete : bool, optional
+        ``LinearizedSGD`` only: the exact entropy production of the discrete map (path KL of
+        one step against its time reverse, per unit time ``t = lr n``; ``theory/estimators.md``
+        [EST-sgd-discrete]) instead of the continuous (Langevin) limit.
 
     Notes
     -----
@@ -429,6 +433,12 @@ def entropy_production_rate(model, *, mean=None, cov=None, p=None) -> float:
         from ._exact_jump import dispatch
 
         return dispatch("entropy_production_rate", model, p, mean=mean, cov=cov)
+    if discrete:
+        from ._exact_discrete import sgd_discrete_rate
+
+        if not isinstance(model, LinearizedSGD) or mean is not None or cov is not None:
+            raise ValidationError("discrete=True takes a LinearizedSGD in its steady state")
+        return sgd_discrete_rate(model)
     m = _langevin(model)
     dm, C, Cinv = _state(m, mean, cov)
     Dinv = _dinv(m)

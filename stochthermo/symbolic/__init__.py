@@ -17,6 +17,7 @@ from .linear import (
     parse_expression,
     parse_matrix,
 )
+from .sgd_discrete import SGDDiscreteDerivation, derive_sgd_discrete  # noqa: F401
 
 __all__ = [
     "derive_gaussian_learner",
