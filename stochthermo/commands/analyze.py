@@ -128,5 +128,13 @@ def run(args) -> int:
                   "noise estimate passes its validity tests in every run)")
         if diag.batch_scaling is not None:
             print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
+            for w in diag.batch_scaling.warnings:
+                print(f"  warning: {w}")
+        for r in diag.runs:
+            if r.temperature is not None:
+                for w in r.temperature.warnings:
+                    print(f"  warning ({r.name}, T_eff): {w}")
+        for w in diag.warnings:
+            print(f"warning: {w}")
         print(f"wrote {len(panels)} panels and summary.json to {args.out}")
     return 0

@@ -3,7 +3,7 @@ r"""The four panels of the paper's Fig. 4.1 from a dictionary of arrays.
 The dictionary can be built from a simulation (:func:`stochthermo.learning.fig41`, see
 :func:`fig41_data_from_result`) or from real training runs read by the bridge
 (:func:`stochthermo.bridge.diagnose`, see :func:`fig41_data_from_diagnostics`), so that both
-sources are drawn the same way. ``theory.md`` section 6; ``theory/learning.md``.
+sources are drawn the same way; ``theory/learning.md`` section 6, ``theory/bridge.md``.
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
     -----
     Trials share their initialisation, so the noise is the deviation of a trial's increment
     from the ensemble-mean increment; its variance should scale as :math:`1/|b|` and its
-    autocorrelation vanish at lags :math:`\ge 1` (white noise), ``theory.md`` section 6.
+    autocorrelation vanish at lags :math:`\ge 1` (white noise), ``theory/learning.md``
+    section 6.
     """
     if not isinstance(data, dict):
         raise ValidationError("data must be a dict (see fig41_data_from_result)")
