@@ -306,6 +306,9 @@ def test_bad_input_messages():
         mutual_information(np.column_stack([x, np.ones(50)]), y, method="knn")
     with pytest.raises(EstimationError, match="constant column"):
         mutual_information(x, np.full(50, 2.0), method="gaussian")
+    for bad_workers in (0, -2, 1.5, True, "all"):
+        with pytest.raises(ValidationError, match="workers=.* must be a positive int"):
+            mutual_information(x, y, method="knn", workers=bad_workers)
     with pytest.raises(ValidationError, match="unknown method='ksg'"):
         mutual_information(x, y, method="ksg")
     with pytest.raises(InsufficientDataError, match="needs at least 5 samples"):

@@ -14,6 +14,7 @@ from ..ensemble import Ensemble
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
 from ._common import check_columns, group_slices
+from ._stats import gaussian_mi_cov, gaussian_mi_terms
 
 __all__ = ["mutual_information", "lagged_mutual_information", "transfer_entropy"]
 
@@ -51,38 +52,18 @@ def _codes(arr):
 
 
 # ----------------------------------------------------------------------------- gaussian
-def _wishart_logdet_bias(p: int, n: int) -> float:
-    """``E[ln det S] - ln det Sigma`` for the unbiased sample covariance of ``n`` Gaussian draws."""
-    i = np.arange(1, p + 1)
-    return float(digamma((n - i) / 2.0).sum() + p * np.log(2.0 / (n - 1)))
-
-
-def _gauss_terms(dx, dy, dz):
-    """Signed index sets: MI = 1/2 sum sign * logdet(C[idx])."""
-    ix = list(range(dx))
-    iy = list(range(dx, dx + dy))
-    iz = list(range(dx + dy, dx + dy + dz))
-    if dz == 0:
-        return [(1, ix), (1, iy), (-1, ix + iy)]
-    return [(1, ix + iz), (1, iy + iz), (-1, ix + iy + iz), (-1, iz)]
-
-
 def _gaussian_core(data, dx, dy, dz):
     n, p = data.shape
     S = np.cov(data, rowvar=False).reshape(p, p)
-    plug, bias = 0.0, 0.0
+    plug, bias, singular = gaussian_mi_cov(S, n, dx, dy, dz)
+    if singular:
+        raise EstimationError(
+            "the sample covariance is singular (a column is a linear combination of others); "
+            "drop redundant columns"
+        )
     K = np.zeros((p, p))
-    for sign, idx in _gauss_terms(dx, dy, dz):
-        sub = S[np.ix_(idx, idx)]
-        sgn, ld = np.linalg.slogdet(sub)
-        if sgn <= 0:
-            raise EstimationError(
-                "the sample covariance is singular (a column is a linear combination of others); "
-                "drop redundant columns"
-            )
-        plug += 0.5 * sign * ld
-        bias += 0.5 * sign * _wishart_logdet_bias(len(idx), n)
-        K[np.ix_(idx, idx)] += sign * np.linalg.inv(sub)
+    for sign, idx in gaussian_mi_terms(dx, dy, dz):
+        K[np.ix_(idx, idx)] += sign * np.linalg.inv(S[np.ix_(idx, idx)])
     KS = K @ S
     dof = dx * dy
     var1 = max(0.5 * np.trace(KS @ KS) - dof / n, 0.0) / n
@@ -183,6 +164,13 @@ _KNN_BLOCKS = 10  # default number of blocks of the knn error bar
 
 def _mi_knn(x, y, z, *, k, n_blocks, n_repeats, jitter, seed, workers, **_):
     k = positive_int("k", k)
+    if isinstance(workers, bool | np.bool_) or not isinstance(workers, int | np.integer) or (
+        workers < 1 and workers != -1
+    ):
+        raise ValidationError(
+            f"workers={short_repr(workers)} must be a positive int (threads) or -1 (all cores)"
+        )
+    workers = int(workers)
     n = x.shape[0]
     if n <= k:
         raise InsufficientDataError(
@@ -259,9 +247,9 @@ def _t_factor(dof):
     It widens a few-dof error bar so that the normal 95% interval of
     :meth:`Estimate.interval` has the t interval's coverage.
     """
-    from scipy.stats import norm, t
+    from scipy.special import ndtri, stdtrit  # cheaper to import than scipy.stats
 
-    return float(t.ppf(0.975, dof) / norm.ppf(0.975))
+    return float(stdtrit(dof, 0.975) / ndtri(0.975))
 
 
 # ----------------------------------------------------------------------------- discrete
