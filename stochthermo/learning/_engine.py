@@ -308,7 +308,7 @@ def _run(prob: Problem, opts: Options, theta: np.ndarray, rec: Recorder,
                 "arrays recorded so far (NaN where nothing was written)",
                 step=t, trajectory=k, partial=rec.arrays(),
             )
-        rec.move(t, theta, new, draws.gen)
+        rec.move(t, theta, new, draws.gen, lr_t)
         theta = new
 
 
@@ -438,7 +438,11 @@ def learn(
     -----
     Work ``w_t = E_{theta_{t+1}}(x_{t+1}) - E_{theta_t}(x_{t+1})``, heat
     ``q_t = E_{theta_{t+1}}(x_{t+2}) - E_{theta_{t+1}}(x_{t+1})``, parameter heat (midpoint)
-    ``q_Theta,t = -1/2 (grad U_B(theta_t) + grad U_B(theta_{t+1})) . (theta_{t+1} - theta_t)``.
+    ``q_Theta,t = -1/2 (grad U_B(theta_t) + grad U_B(theta_{t+1})) . (theta_{t+1} - theta_t)``;
+    with momentum it also gives up the kinetic energy gained,
+    ``- (|u_{t+1}|^2 - |u_t|^2) / (2 lr_t)``, ``u_{t+1} = theta_{t+1} - theta_t`` (mass
+    ``1 / lr``), so that ``U_B + K`` obeys the first law per trajectory
+    (:meth:`LearningEnsemble.parameter_first_law_residual`).
     See ``theory/learning.md``.
 
     Examples
@@ -482,7 +486,7 @@ def learn(
         eval_arr = model.check_data(eval_data)
     steps = _step_grid(opts.n_steps, opts.record_every)
     rec = Recorder(prob, opts.record, steps, n_steps=opts.n_steps, eval_every=opts.eval_every,
-                   param_subset=sub, eval_arr=eval_arr)
+                   param_subset=sub, eval_arr=eval_arr, momentum=opts.momentum)
     stream = _stream(prob, opts, root, K_all, k0, gen=bool(set(opts.record) & GENERATED))
     _run(prob, opts, theta, rec, stream)
     Ys = prob.Ys

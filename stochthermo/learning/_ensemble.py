@@ -170,6 +170,58 @@ class LearningEnsemble:
         w, q = self._need("work"), self._need("heat")
         return np.abs(u[:, -1] - u[:, 0] - (w + q).sum(axis=1))
 
+    def kinetic_energy(self) -> np.ndarray:
+        """``K_t = |theta_t - theta_{t-1}|^2 / (2 lr_{t-1})`` at every step, shape (K, n_steps + 1).
+
+        The heavy-ball velocity variable ``u_t = theta_t - theta_{t-1} = -lr v_t`` with mass
+        ``1 / lr`` (``K_0 = 0``: the velocity starts at 0). Needs every step's parameters
+        (``record_every=1``, no ``param_subset``). ``theory/learning.md`` section 2.
+        """
+        th = self._every_step_params()
+        u2 = (np.diff(th, axis=1) ** 2).sum(axis=2)
+        rates = self._rates()
+        return np.concatenate([np.zeros((th.shape[0], 1)), u2 / (2.0 * rates)], axis=1)
+
+    def parameter_first_law_residual(self) -> np.ndarray:
+        """Per trajectory ``|Delta U_B + Delta K + sum_t q_Theta,t - W_lr|`` (parameter side).
+
+        Round-off for a quadratic loss. ``U_B`` is the recorded ``loss`` (``eval_every=1``),
+        ``K`` the kinetic energy with momentum (0 without), ``q_Theta`` the recorded
+        ``heat_theta`` (heat given to the noise reservoir) and
+        ``W_lr = sum_t |u_t|^2 / 2 (1 / lr_t - 1 / lr_{t-1})`` the work of a learning-rate
+        schedule on the mass (0 for a constant rate). The midpoint rule makes the balance
+        exact for a quadratic loss, up to O(|delta|^3) per step otherwise.
+        """
+        U = self._need("loss")
+        q = self._need("heat_theta")
+        if np.isnan(U).any():
+            raise ValidationError("the loss was not evaluated at every recorded step; rerun "
+                                  "learn(..., eval_every=1)")
+        if self.meta.get("momentum", 0.0) > 0:
+            th = self._every_step_params()
+            u2 = (np.diff(th, axis=1) ** 2).sum(axis=2)
+            rates = self._rates()
+            K = u2 / (2.0 * rates)
+            dK = K[:, -1]
+            inv = 1.0 / rates
+            w_lr = (u2[:, :-1] / 2.0 * (inv[1:] - inv[:-1])).sum(axis=1)
+        else:
+            dK, w_lr = 0.0, 0.0
+        return np.abs(U[:, -1] - U[:, 0] + dK + q.sum(axis=1) - w_lr)
+
+    def _rates(self) -> np.ndarray:
+        n = self.n_steps
+        return (np.full(n, self.lr) if self.lr_schedule is None
+                else np.asarray(self.lr_schedule, dtype=float))
+
+    def _every_step_params(self) -> np.ndarray:
+        th = self._need("params")
+        if self.param_subset is not None or self.steps.shape[0] != self.n_steps + 1:
+            raise ValidationError(
+                "the kinetic energy needs every parameter at every step: rerun learn(..., "
+                "record_every=1) without param_subset")
+        return np.asarray(th, dtype=float)
+
     def conditional_entropy_production(self, method: str = "exact") -> Estimate:
         """Ensemble mean of ``Sigma_cond = sum_t KL(p_theta_t || p_theta_{t+1})``.
 

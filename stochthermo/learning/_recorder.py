@@ -50,10 +50,14 @@ class Recorder:
     param_subset : ndarray of int or None
     eval_arr : tuple or None
         Checked evaluation data ``(U, Y)`` for accuracy and ``grad_max``.
+    momentum : float
+        Heavy-ball coefficient; when > 0 the parameter heat includes the change of the kinetic
+        energy ``|theta_{t+1} - theta_t|^2 / (2 lr_t)`` (``theory/learning.md`` section 2).
     """
 
     def __init__(self, prob: Problem, record: tuple, steps: np.ndarray, *, n_steps: int,
-                 eval_every: int, param_subset: np.ndarray | None, eval_arr: Any) -> None:
+                 eval_every: int, param_subset: np.ndarray | None, eval_arr: Any,
+                 momentum: float = 0.0) -> None:
         K, d = prob.data_of.shape[0], prob.model.n_params
         self.prob, self.want, self.steps = prob, set(record), steps
         self.n_steps, self.eval_every, self.sub, self.eval_arr = (n_steps, eval_every,
@@ -75,6 +79,8 @@ class Recorder:
         self.samples = None
         self.x = None
         self.G_old = None
+        self.momentum = momentum
+        self.prev_step = None  # theta_t - theta_{t-1} (0 at the start: the velocity is 0)
 
     # ------------------------------------------------------------------ start
     def start(self, theta: np.ndarray, gen_noise: np.ndarray | None) -> None:
@@ -100,11 +106,13 @@ class Recorder:
             self.out["batch_loss"][:, t] = value
 
     def move(self, t: int, theta: np.ndarray, new: np.ndarray,
-             gen_noise: np.ndarray | None) -> None:
+             gen_noise: np.ndarray | None, lr_t: float = 1.0) -> None:
         """Write the quantities of the move ``theta_t -> theta_{t+1}``; record at ``t + 1``.
 
         Work ``w_t = E_new(x_{t+1}) - E_old(x_{t+1})``, then ``x_{t+2} ~ p(. | new)`` and heat
-        ``q_t = E_new(x_{t+2}) - E_new(x_{t+1})``; parameter heat by the midpoint rule.
+        ``q_t = E_new(x_{t+2}) - E_new(x_{t+1})``; parameter heat by the midpoint rule, minus
+        the kinetic energy gained, ``(|u_{t+1}|^2 - |u_t|^2) / (2 lr_t)`` with
+        ``u_{t+1} = theta_{t+1} - theta_t``, when there is momentum.
         """
         prob, out, probe = self.prob, self.out, self.prob.probe
         model = prob.model
@@ -115,7 +123,13 @@ class Recorder:
         loss_new = None
         if "heat_theta" in out:
             G_new, loss_new = prob.full_grads(new)
-            out["heat_theta"][:, t] = -0.5 * ((self.G_old + G_new) * (new - theta)).sum(axis=1)
+            step = new - theta
+            q = -0.5 * ((self.G_old + G_new) * step).sum(axis=1)
+            if self.momentum > 0:
+                prev = 0.0 if self.prev_step is None else (self.prev_step**2).sum(axis=1)
+                q = q - ((step**2).sum(axis=1) - prev) / (2.0 * lr_t)
+                self.prev_step = step
+            out["heat_theta"][:, t] = q
             self.G_old = G_new
         if self.gen:
             e_mid = model.energy(new, self.x, probe)
