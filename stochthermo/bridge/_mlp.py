@@ -10,6 +10,7 @@ import numpy as np
 
 from .._validation import as_float_array, choose_method
 from ..errors import ShapeError, ValidationError
+from ..estimators._stats import log_softmax
 
 __all__ = ["mlp_layers", "mlp_forward", "log_softmax", "output_thermodynamics"]
 
@@ -81,13 +82,6 @@ def mlp_forward(state_dict, x, *, activation: str = "relu") -> np.ndarray:
         if k < len(layers) - 1:
             h = act(h)
     return h
-
-
-def log_softmax(z, axis=-1) -> np.ndarray:
-    """Numerically stable ``log softmax``."""
-    z = np.asarray(z, dtype=np.float64)
-    m = np.max(z, axis=axis, keepdims=True)
-    return z - m - np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
 
 
 def _kl_entropy(logp_a, logp_b):

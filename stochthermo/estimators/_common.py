@@ -1,4 +1,7 @@
-"""Shared plumbing of the estimators: input coercion, trajectory groups and the jackknife."""
+"""Shared plumbing of the estimators (private): input coercion and trajectory groups.
+
+The jackknife lives in :mod:`._stats` (re-exported here for the estimators that import it).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import numpy as np
 from .._validation import as_ensemble_array, positive_float, positive_int, short_repr
 from ..ensemble import Ensemble
 from ..errors import EstimationError, InsufficientDataError, ModelError, ValidationError
+from ._stats import jackknife
 
 __all__ = ["as_trajectories", "split_groups", "jackknife", "group_slices"]
 
@@ -107,55 +111,6 @@ def split_groups(x: np.ndarray, n_groups, *, min_time: int = 2):
             "points; pass more data or a smaller n_groups"
         )
     return [x[:, s] for s in group_slices(n_time, n_groups)], "time segments"
-
-
-def jackknife(stats, func, *, bias_correct: bool = True, second_order: bool = True):
-    """Delete-one-group jackknife of ``func`` applied to additive group statistics.
-
-    Parameters
-    ----------
-    stats : tuple of numpy.ndarray
-        Each array has a leading axis of length ``G`` (one slice per group); the statistic of a
-        set of groups is the sum over their slices.
-    func : callable
-        Maps the summed statistics (same tuple, without the group axis) to a float or array.
-    bias_correct : bool
-        Subtract the jackknife bias estimate from the full-sample value.
-    second_order : bool
-        Add ``2 bias^2`` to the jackknife variance. For a statistic that is a quadratic form
-        in asymptotically normal quantities (entropy production, information), the jackknife
-        variance is the delta-method (first-order) term, which vanishes at the null value
-        (detailed balance, independence); the second-order variance ``2 tr(S^2)`` is bounded
-        by ``2 tr(S)^2 = 2 bias^2`` (equal for one degree of freedom). Negligible away from
-        the null.
-
-    Returns
-    -------
-    value, stderr, bias, full : numpy.ndarray or float
-        Corrected value (or the full-sample value when ``bias_correct`` is False), jackknife
-        standard error, jackknife bias estimate and the uncorrected full-sample value.
-    """
-    G = stats[0].shape[0]
-    total = tuple(s.sum(axis=0) for s in stats)
-    full = np.asarray(func(total), dtype=np.float64)
-    reps = np.stack(
-        [
-            np.asarray(func(tuple(t - s[g] for t, s in zip(total, stats, strict=True))), np.float64)
-            for g in range(G)
-        ]
-    )
-    mean = reps.mean(axis=0)
-    bias = (G - 1) * (mean - full)
-    var = (G - 1) / G * ((reps - mean) ** 2).sum(axis=0)
-    if second_order:
-        var = var + 2.0 * bias**2
-    value = full - bias if bias_correct else full
-    return _scalar(value), _scalar(np.sqrt(var)), _scalar(bias), _scalar(full)
-
-
-def _scalar(a):
-    a = np.asarray(a)
-    return float(a) if a.ndim == 0 else a
 
 
 def model_failure(exc: Exception, what: str) -> EstimationError:

@@ -19,6 +19,7 @@ import numpy as np
 from .._validation import choose_method, positive_int, short_repr
 from ..errors import InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
+from ._stats import gaussian_mi, gaussian_mi_bias, jackknife_groups
 
 __all__ = ["m_info", "l_info", "discrete_l_info"]
 
@@ -113,20 +114,9 @@ def _group_ids(ens):
 
 
 def _jackknife(stat, groups, *, bias_correct):
-    """Delete-a-group jackknife: ``(value, stderr, bias)`` of ``stat(index) -> float``."""
-    n = groups.shape[0]
-    idx = np.arange(n)
-    full = float(stat(idx))
-    present = np.unique(groups)
-    G = present.shape[0]
-    if G < 2:
-        return full, math.nan, None
-    reps = np.array([float(stat(idx[groups != j])) for j in present])
-    se = math.sqrt((G - 1) / G * ((reps - reps.mean()) ** 2).sum())
-    if not bias_correct:
-        return full, se, None
-    bias = (G - 1) * (reps.mean() - full)
-    return full - bias, se, bias
+    """Delete-a-group jackknife (:func:`._stats.jackknife_groups`): ``(value, stderr, bias)``."""
+    value, se, bias, _ = jackknife_groups(stat, groups, bias_correct=bias_correct)
+    return value, se, (bias if bias_correct and np.unique(groups).size >= 2 else None)
 
 
 def _ld(c):
@@ -149,22 +139,6 @@ def _anova_mi(x, labels):
     within = r.T @ r / (n - G)
     total = np.cov(x, rowvar=False).reshape(p, p)
     return 0.5 * (_ld(total) - _ld(within))
-
-
-def _wishart_mi_bias(n, p, q):
-    from scipy.special import digamma
-
-    def f(dd):
-        return sum(digamma((n - i) / 2.0) for i in range(1, dd + 1))
-
-    return 0.5 * (f(p) + f(q) - f(p + q))
-
-
-def _gaussian_mi_stat(x, bb):
-    """Plug-in Gaussian MI of paired rows."""
-    p = x.shape[1]
-    c = np.cov(np.hstack([x, bb]), rowvar=False)
-    return 0.5 * (_ld(c[:p, :p]) + _ld(c[p:, p:]) - _ld(c))
 
 
 def _auto_components(n_datasets, d):
@@ -207,13 +181,17 @@ def _continuous_mi(x, ens, b_route, *, method, k, seed, what):
                 "dimensions; simulate more training sets or use method='pca'"
             )
         iid = ens.n_trials == 1
+
+        def plugin(i):
+            return gaussian_mi(x[i], bb[i], bias_correct=False)
+
         if iid:
-            bias = _wishart_mi_bias(n, x.shape[1], bb.shape[1])
-            val, se, _ = _jackknife(lambda i: _gaussian_mi_stat(x[i], bb[i]), groups,
+            bias = gaussian_mi_bias(n, x.shape[1], bb.shape[1])
+            val, se, _ = _jackknife(plugin, groups,
                                     bias_correct=False)
             val -= bias
         else:
-            val, se, bias = _jackknife(lambda i: _gaussian_mi_stat(x[i], bb[i]), groups,
+            val, se, bias = _jackknife(plugin, groups,
                                        bias_correct=True)
         meta["assumptions"] = (
             f"Gaussian reading of I({what}; Bbar), Bbar the training-set mean: exact for the "

@@ -31,9 +31,11 @@ from .._validation import (
     short_repr,
 )
 from ..errors import ShapeError, ValidationError
+from ..estimators._stats import gaussian_mi as _gaussian_mi
+from ..estimators._stats import wishart_logdet_bias
 from ..results import Estimate
 from ._engine import LearningEnsemble, learn
-from ._info import gaussian_mi_bias, gaussian_mi_value, jackknife
+from ._info import jackknife
 from ._ppm import GaussianMean
 
 __all__ = ["GaussianLearner", "CLOSED_FORM_KEYS", "RESERVOIR_KEYS", "DEPRECATED_KEYS",
@@ -980,13 +982,6 @@ def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, 
 # estimates from an ensemble
 
 
-def _entropy_bias(n_dof: int, d: int = 1) -> float:
-    """``E ln det S - ln det Sigma`` for a Gaussian sample covariance with ``n_dof`` d.o.f."""
-    from scipy.special import digamma
-
-    return float(sum(digamma((n_dof - i) / 2.0) for i in range(d)) + d * math.log(2.0 / n_dof))
-
-
 def _resid_ld(T, B):
     """``ln det`` of the residual covariance of T regressed on B (dof n - 1 - q)."""
     Bc, Tc = B - B.mean(axis=0), T - T.mean(axis=0)
@@ -1103,8 +1098,7 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, mode
 
     def mi(a, b):
         a2, b2 = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
-        return gaussian_mi_value(a2, b2) - gaussian_mi_bias(a2.shape[0], a2.shape[1],
-                                                            b2.shape[1])
+        return _gaussian_mi(a2, b2)
 
     def stat(i):
         n = i.shape[0]
@@ -1146,10 +1140,10 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, mode
                 resid = T0c - Bcen @ np.linalg.lstsq(Bcen, T0c, rcond=None)[0]
                 dof = n - 1 - B.shape[1]
                 vres = resid.T @ resid / dof
-                h_cond = 0.5 * (two_pi_e + _ld(vres) - _entropy_bias(dof, d))
+                h_cond = 0.5 * (two_pi_e + _ld(vres) - wishart_logdet_bias(d, dof + 1))
             else:
                 h_cond = math.nan
-            rows["entropy_theta"][j] = 0.5 * (two_pi_e + _ld(_cov(T0)) - _entropy_bias(n - 1, d))
+            rows["entropy_theta"][j] = 0.5 * (two_pi_e + _ld(_cov(T0)) - wishart_logdet_bias(d, n))
             rows["entropy_theta_given_b"][j] = h_cond
             rows["sq_dev_bbar"][j] = ((T0 - B) ** 2).sum(axis=1).mean()
             if dsm is not None:

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._validation import nonnegative_float, positive_float, positive_int, short_repr
 from ..errors import ValidationError
+from ..estimators._stats import log_softmax as _log_softmax
 
 __all__ = ["PPM", "GaussianMean", "LinearRegression", "SoftmaxRegression", "MLPClassifier"]
 
@@ -348,11 +349,6 @@ class LinearRegression(PPM):
 
 
 # ---------------------------------------------------------------------------------------
-def _log_softmax(z):
-    mx = z.max(axis=-1, keepdims=True)
-    return z - mx - np.log(np.exp(z - mx).sum(axis=-1, keepdims=True))
-
-
 class _Classifier(PPM):
     """Shared code of the softmax classifiers: subclasses provide ``logits(thetas, U)``."""
 
