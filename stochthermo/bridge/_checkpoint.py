@@ -131,16 +131,40 @@ def open_checkpoint(path, *, verify=False, max_bytes=None, max_ratio=None, follo
         fh.close()
 
 
-def _flatten(mapping, prefix, out, depth=0):
+def _items(node):
+    if isinstance(node, Mapping):
+        return node.items()
+    return enumerate(node)
+
+
+def _flatten(node, prefix, out, depth=0, path=None, origin=None):
+    """``{joined name: ref}`` of every tensor under ``node`` (mappings, lists and tuples).
+
+    Names join keys with ``.`` (list items by their index). Two tensors that would get the
+    same name (``{1: a, "1": b}``, ``{"x.y": a, "x": {"y": b}}``) raise, naming both.
+    """
     if depth > _MAX_DEPTH:
         raise CorruptFileError("checkpoint nested too deeply")
-    for k, v in mapping.items():
+    origin = {} if origin is None else origin
+    for k, v in _items(node):
         name = f"{prefix}{k}"
+        where = (*(path or ()), k)
         if _is_ref(v):
+            if name in out:
+                raise BridgeError(
+                    f"{_path_text(origin[name])} and {_path_text(where)} would both be "
+                    f"returned as {name!r}; read them with key= (one entry at a time), or "
+                    "save the checkpoint with distinct string keys"
+                )
             out[name] = v
-        elif isinstance(v, Mapping):
-            _flatten(v, name + ".", out, depth + 1)
+            origin[name] = where
+        elif isinstance(v, Mapping | list | tuple):
+            _flatten(v, name + ".", out, depth + 1, where, origin)
     return out
+
+
+def _path_text(where) -> str:
+    return "the entry " + "".join(f"[{k!r}]" for k in where)
 
 
 def _has_tensors(x, depth=0) -> bool:
@@ -150,14 +174,16 @@ def _has_tensors(x, depth=0) -> bool:
         return True
     if isinstance(x, Mapping):
         return any(_has_tensors(v, depth + 1) for v in x.values())
+    if isinstance(x, list | tuple):
+        return any(_has_tensors(v, depth + 1) for v in x)
     return False
 
 
 def _select(path, tree, key):
     if _is_ref(tree):
         return {"tensor": tree}
-    if isinstance(tree, list | tuple) and tree and all(_is_ref(v) for v in tree):
-        return {str(i): v for i, v in enumerate(tree)}
+    if isinstance(tree, list | tuple) and _has_tensors(tree):
+        return _flatten(tree, "", {})
     if not isinstance(tree, Mapping):
         raise BridgeError(
             f"{path}: the checkpoint holds a {type(tree).__name__}, not a mapping of tensors"
@@ -175,21 +201,22 @@ def _select(path, tree, key):
             node = node[part]
         if _is_ref(node):
             return {str(key): node}
-        if not isinstance(node, Mapping) or not _has_tensors(node):
+        if not isinstance(node, Mapping | list | tuple) or not _has_tensors(node):
             raise ValidationError(f"key={key!r} in {path} holds no tensors")
         return _flatten(node, "", {})
-    # default: a flat state dict, else the first wrapper key holding tensors
-    top = {k: v for k, v in tree.items() if _is_ref(v)}
-    nested = [k for k, v in tree.items() if isinstance(v, Mapping) and _has_tensors(v)]
-    if top and not nested:
-        return dict(top)
+    # default: the standard wrapper entry holding a mapping of tensors; else every tensor
+    # (nested ones with dotted names) when some sit at the top; else the only entry holding
+    # tensors
+    top = [k for k, v in tree.items() if _is_ref(v)]
+    nested = [k for k, v in tree.items() if not _is_ref(v) and _has_tensors(v)]
     for k in DEFAULT_KEYS:
-        if k in nested:
+        if k in nested and isinstance(tree[k], Mapping):
             return _flatten(tree[k], "", {})
-    if len(nested) == 1 and not top:
-        return _flatten(tree[nested[0]], "", {})
     if top:
-        return dict(top)
+        return _flatten(tree, "", {})
+    if len(nested) == 1:
+        node = tree[nested[0]]
+        return _flatten(node if isinstance(node, Mapping) else {nested[0]: node}, "", {})
     if not nested:
         raise BridgeError(f"{path}: the checkpoint holds no tensors")
     raise ValidationError(
@@ -226,9 +253,12 @@ def read_checkpoint(path, *, key=None, verify=False, max_bytes=None, max_ratio=N
         or HDF5 (needs the ``hdf5`` extra). The format is recognised from the file's bytes.
     key : str, optional
         Which entry of a wrapper holds the parameters (``"model"``, or ``"a/b"`` for nested
-        wrappers). By default a flat state dict is returned as is; otherwise the first of
-        ``state_dict, model_state_dict, model_state, model, net, network, module, params,
-        parameters, weights, param`` that holds tensors, or the only entry that does.
+        wrappers). By default: the first of ``state_dict, model_state_dict, model_state,
+        model, net, network, module, params, parameters, weights, param`` that holds a mapping
+        of tensors; else, when tensors sit at the top level, every tensor of the file (nested
+        ones too, e.g. ``{"w": t, "ema": {"w": t2}}`` gives ``w`` and ``ema.w``); else the only
+        entry holding tensors (``{"model": [t1, t2]}`` gives ``model.0``, ``model.1``).
+        No tensor is dropped silently: two tensors that would get the same name raise.
     verify : bool
         Also check the CRC-32 of every storage record of a ``torch.save`` zip file (costs
         about a third of the read time; like ``torch.load``, the default checks the structure
@@ -245,8 +275,11 @@ def read_checkpoint(path, *, key=None, verify=False, max_bytes=None, max_ratio=N
     -------
     dict of str to numpy.ndarray
         Parameter name -> a new C-contiguous array holding exactly the stored values, in the
-        stored dtype (bfloat16 is returned as float32, exactly). Nested mappings are
-        flattened with ``.``-joined names.
+        stored dtype; bfloat16 and float8 are returned as float32 and complex32 as
+        complex64, exactly. Nested mappings, lists and tuples are flattened with
+        ``.``-joined names (list items by index). Benign non-tensor values that
+        ``torch.load(weights_only=True)`` accepts (bytes, complex numbers, layouts, dtypes,
+        qschemes) are read as inert values and skipped.
 
     Raises
     ------
@@ -263,10 +296,16 @@ def read_checkpoint(path, *, key=None, verify=False, max_bytes=None, max_ratio=N
         The file would expand past ``max_bytes``/``max_ratio`` (e.g. a few hundred bytes of
         zero-stride views asking for gigabytes, or a DEFLATE bomb); nothing was allocated.
 
+    BridgeError
+        Quantized, sparse, nested or meta tensors (no NumPy meaning; the message names the
+        kind), or two tensors that would be returned under the same name.
+
     Notes
     -----
     Non-contiguous tensors (views with strides and storage offsets) are rebuilt from their
-    storage exactly as PyTorch would. See ``theory/bridge.md`` for the file formats.
+    storage exactly as PyTorch would. The legacy format is read with pickle protocols 2 to 5;
+    zip files saved with ``compute_crc32=False`` read as any other (``verify=True`` then
+    reports the missing checksums). See ``theory/bridge.md`` for the file formats.
 
     Examples
     --------

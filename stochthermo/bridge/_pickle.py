@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BridgeError, CorruptFileError, UnsafeFileError
+from ._dtypes import FLOAT8_FORMATS, WIDEN, widen
 
 __all__ = [
     "StorageType",
@@ -33,25 +34,31 @@ class StorageType:
 
     name: str
     dtype: np.dtype  # dtype of the raw little-endian record
-    bfloat16: bool = False
+    #: a narrow type NumPy lacks (``bfloat16``, ``complex32``, ``float8_*``), widened exactly
+    narrow: str | None = None
 
     @property
     def itemsize(self) -> int:
         return self.dtype.itemsize
 
+    @property
+    def untyped(self) -> bool:
+        """A byte storage (``torch.UntypedStorage``): tensors on it carry their own dtype."""
+        return self.name == "UntypedStorage"
+
     def __setstate__(self, state):  # a BUILD opcode on a marker is malformed
         raise CorruptFileError("malformed pickle: state applied to a storage type")
 
 
-def _st(name, code, bf16=False):
-    return StorageType(name, np.dtype(code), bf16)
+def _st(name, code, narrow=None):
+    return StorageType(name, np.dtype(code), narrow)
 
 
 STORAGE_TYPES = {
     "DoubleStorage": _st("DoubleStorage", "<f8"),
     "FloatStorage": _st("FloatStorage", "<f4"),
     "HalfStorage": _st("HalfStorage", "<f2"),
-    "BFloat16Storage": _st("BFloat16Storage", "<u2", True),
+    "BFloat16Storage": _st("BFloat16Storage", "<u2", "bfloat16"),
     "LongStorage": _st("LongStorage", "<i8"),
     "IntStorage": _st("IntStorage", "<i4"),
     "ShortStorage": _st("ShortStorage", "<i2"),
@@ -61,6 +68,28 @@ STORAGE_TYPES = {
     "ComplexFloatStorage": _st("ComplexFloatStorage", "<c8"),
     "ComplexDoubleStorage": _st("ComplexDoubleStorage", "<c16"),
     "UntypedStorage": _st("UntypedStorage", "u1"),
+}
+# dtypes that only exist on untyped storages (``_rebuild_tensor_v3``): name -> storage type
+_V3_TYPES = {
+    "uint16": _st("UInt16", "<u2"), "uint32": _st("UInt32", "<u4"),
+    "uint64": _st("UInt64", "<u8"),
+    "complex32": _st("ComplexHalf", "<u4", "complex32"), "chalf": None,
+    **{name: _st(name, "u1", name) for name in FLOAT8_FORMATS},
+}
+_V3_TYPES["chalf"] = _V3_TYPES["complex32"]
+# tensor kinds with no NumPy meaning: refused with their name
+_REFUSED_STORAGES = ("QInt8Storage", "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage",
+                     "QUInt2x4Storage")
+_REFUSED_REBUILDERS = {
+    "_rebuild_qtensor": "a quantized tensor",
+    "_rebuild_sparse_tensor": "a sparse tensor",
+    "_rebuild_sparse_csr": "a sparse CSR tensor",
+    "_rebuild_nested_tensor": "a nested tensor",
+    "_rebuild_meta_tensor_no_storage": "a meta tensor (no data)",
+    "_rebuild_wrapper_subclass": "a tensor subclass without storage",
+    "_rebuild_device_tensor_from_numpy": "a device tensor",
+    "_rebuild_xla_tensor": "an XLA tensor",
+    "_rebuild_mps_tensor": "an MPS tensor",
 }
 
 # torch dtype names (``GLOBAL 'torch float32'``) -> storage type of that dtype
@@ -74,6 +103,7 @@ _DTYPE_NAMES = {
     "int16": "ShortStorage", "short": "ShortStorage",
     "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage",
     "complex64": "ComplexFloatStorage", "complex128": "ComplexDoubleStorage",
+    "cfloat": "ComplexFloatStorage", "cdouble": "ComplexDoubleStorage",
 }
 
 
@@ -82,21 +112,61 @@ class _DType:
     """Marker for a torch dtype object named by the pickle."""
 
     storage: StorageType
+    name: str = ""
 
     def __setstate__(self, state):
         raise CorruptFileError("malformed pickle: state applied to a dtype")
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+@dataclass(frozen=True)
+class TorchValue:
+    """An inert stand-in for a benign torch object in a checkpoint (layout, qscheme, ...)."""
+
+    name: str
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a torch value")
+
+    def __repr__(self):
+        return self.name
 
 
 class Storage:
     """A storage record: ``numel`` items of ``stype``, read on demand by ``loader``."""
 
-    __slots__ = ("key", "stype", "numel", "refs", "_loader", "_cache")
+    __slots__ = ("key", "stype", "numel", "refs", "_loader", "_cache", "_typed")
 
     def __init__(self, key: str, stype: StorageType, numel: int, loader):
         self.key, self.stype, self.numel = key, stype, numel
         self.refs = 0  # number of tensors viewing this storage
         self._loader = loader
         self._cache = None
+        self._typed: dict = {}  # untyped storage: its views as typed storages
+
+    def typed(self, stype: StorageType) -> Storage:
+        """The byte storage seen as items of ``stype`` (one view per type, shared)."""
+        if stype.itemsize == 1:
+            return self if stype.dtype == self.stype.dtype else self._typed.setdefault(
+                stype.name, Storage(self.key, stype, self.numel,
+                                    lambda: self.array().view(stype.dtype)))
+        if stype.name not in self._typed:
+            n, rest = divmod(self.numel, stype.itemsize)
+            if rest:
+                raise CorruptFileError(
+                    f"storage record {self.key!r} holds {self.numel} bytes, not a whole number "
+                    f"of {stype.itemsize}-byte items"
+                )
+            dt = stype.dtype
+
+            def loader(base=self, dt=dt):
+                raw = base.array()
+                return raw.view(dt.newbyteorder("<")).astype(dt.newbyteorder("="), copy=False)
+
+            self._typed[stype.name] = Storage(self.key, stype, n, loader)
+        return self._typed[stype.name]
 
     def array(self) -> np.ndarray:
         """The record as a 1-d array in native byte order (read once, then cached)."""
@@ -153,9 +223,9 @@ class TensorRef:
 
     @property
     def dtype(self) -> np.dtype:
-        """Dtype of the materialised array (bfloat16 becomes float32)."""
-        if self.stype.bfloat16:
-            return np.dtype(np.float32)
+        """Dtype of the materialised array (bfloat16, float8 as float32; complex32 as c64)."""
+        if self.stype.narrow is not None:
+            return WIDEN[self.stype.narrow][1]
         return self.stype.dtype.newbyteorder("=")
 
     @property
@@ -198,8 +268,8 @@ class TensorRef:
                     writeable=False,
                 )
                 out = np.array(view, order="C", copy=True)
-        if self.stype.bfloat16:
-            out = (out.astype(np.uint32) << np.uint32(16)).view(np.float32)
+        if self.stype.narrow is not None:
+            out = widen(self.stype.narrow, out)
         return out
 
     def __setstate__(self, state):
@@ -245,6 +315,8 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad=Fals
                        backward_hooks=None, dtype=None, metadata=None):
     if not isinstance(dtype, _DType):
         raise CorruptFileError("malformed tensor record: _rebuild_tensor_v3 without a dtype")
+    if isinstance(storage, Storage) and storage.stype.untyped:
+        storage = storage.typed(dtype.storage)
     return TensorRef(storage, storage_offset, size, stride, dtype.storage)
 
 
@@ -283,8 +355,65 @@ def _device(*args):
     return args[0] if len(args) == 1 else f"{args[0]}:{args[1]}"
 
 
+def _codecs_encode(text=None, encoding=None, *rest):
+    """``bytes`` as protocol-2 pickles write them: ``_codecs.encode(str, 'latin1')`` only."""
+    if rest or not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise CorruptFileError("malformed bytes record (_codecs.encode)")
+    return text.encode("latin-1")
+
+
+def _bytearray(data=b"", *rest):
+    if rest or not isinstance(data, bytes | bytearray):
+        raise CorruptFileError("malformed bytearray record")
+    return bytearray(data)
+
+
+def _complex(real=0.0, imag=0.0, *rest):
+    if rest or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                       for v in (real, imag)):
+        raise CorruptFileError("malformed complex record")
+    return complex(real, imag)
+
+
+_LAYOUTS = ("torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.sparse_csc",
+            "torch.sparse_bsr", "torch.sparse_bsc", "torch._mkldnn", "torch.jagged")
+
+
+def _get_layout(name=None, *rest):
+    if rest or name not in _LAYOUTS:
+        raise CorruptFileError(f"malformed layout record {str(name)[:40]!r}")
+    return TorchValue(name)
+
+
+def _refused(what):
+    def refuse(*args, **kwargs):
+        raise BridgeError(
+            f"the checkpoint holds {what}, which has no NumPy meaning; convert it before "
+            "saving (e.g. tensor.dequantize() or tensor.to_dense()) to read it without PyTorch"
+        )
+
+    return refuse
+
+
+class _RefusedStorage:
+    """A storage type of quantized tensors: refused when a tensor uses it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a storage type")
+
+
 _ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _codecs_encode,
+    ("__builtin__", "bytearray"): _bytearray,
+    ("builtins", "bytearray"): _bytearray,
+    ("__builtin__", "complex"): _complex,
+    ("builtins", "complex"): _complex,
+    ("torch.serialization", "_get_layout"): _get_layout,
+    ("torch.storage", "UntypedStorage"): STORAGE_TYPES["UntypedStorage"],
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
@@ -299,7 +428,18 @@ _ALLOWED = {
 for _name, _stype in STORAGE_TYPES.items():
     _ALLOWED[("torch", _name)] = _stype
 for _name, _sname in _DTYPE_NAMES.items():
-    _ALLOWED[("torch", _name)] = _DType(STORAGE_TYPES[_sname])
+    _ALLOWED[("torch", _name)] = _DType(STORAGE_TYPES[_sname], _name)
+for _name, _stype in _V3_TYPES.items():
+    _ALLOWED[("torch", _name)] = _DType(_stype, _name)
+for _name in ("per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+              "per_channel_symmetric", "per_channel_affine_float_qparams"):
+    _ALLOWED[("torch", _name)] = TorchValue(f"torch.{_name}")
+for _name in ("qint8", "quint8", "qint32", "quint4x2", "quint2x4"):
+    _ALLOWED[("torch", _name)] = TorchValue(f"torch.{_name}")
+for _name in _REFUSED_STORAGES:
+    _ALLOWED[("torch", _name)] = _RefusedStorage(_name)
+for _name, _what in _REFUSED_REBUILDERS.items():
+    _ALLOWED[("torch._utils", _name)] = _refused(_what)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -332,6 +472,9 @@ class _Unpickler(pickle.Unpickler):
             or not isinstance(pid[4], int)
             or pid[4] < 0
         ):
+            if (isinstance(pid, tuple) and len(pid) > 1
+                    and isinstance(pid[1], _RefusedStorage)):
+                _refused(f"a quantized tensor (torch.{pid[1].name})")()
             raise CorruptFileError(f"malformed storage reference {str(pid)[:120]!r}")
         return self._resolve(pid)
 

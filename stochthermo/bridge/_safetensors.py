@@ -1,8 +1,9 @@
 """safetensors files: an 8-byte header length, a JSON header, then the raw little-endian data.
 
 The format is simple enough to read with NumPy alone (and to validate completely before any
-allocation), so the ``safetensors`` package is not needed; bfloat16 becomes float32. The tests
-check the values against what the ``safetensors`` package itself reads.
+allocation), so the ``safetensors`` package is not needed; bfloat16 and the float8 types become
+float32 (exactly, see :mod:`stochthermo.bridge._dtypes`). The tests check the values against
+what the ``safetensors`` package itself reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..errors import CorruptFileError, UnsafeFileError
 from ._arrays import ArrayRef
+from ._dtypes import WIDEN, widen
 
 __all__ = ["is_safetensors", "load_safetensors"]
 
@@ -20,7 +22,11 @@ _DTYPES = {
     "F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
     "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
     "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
+    "C64": "<c8", "F8_E4M3": "u1", "F8_E5M2": "u1", "F8_E8M0": "u1",
 }
+#: safetensors dtypes stored narrower than NumPy has: the kind they are widened from
+_NARROW = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+           "F8_E8M0": "float8_e8m0fnu"}
 _MAX_HEADER = 100_000_000
 
 
@@ -76,9 +82,9 @@ def load_safetensors(path, fh):
                 f"{path}: tensor {name!r} of shape {shape} ({entry['dtype']}) does not match its "
                 f"byte range [{begin}, {end}) in a data section of {size - base} bytes"
             )
-        bf16 = entry["dtype"] == "BF16"
+        narrow = _NARROW.get(entry["dtype"])
 
-        def loader(start=base + begin, count=count, dtype=dtype, shape=shape, bf16=bf16):
+        def loader(start=base + begin, count=count, dtype=dtype, shape=shape, narrow=narrow):
             fh.seek(start)
             arr = np.empty(count, dtype=dtype)
             got = fh.readinto(memoryview(arr).cast("B")) if count else 0
@@ -86,11 +92,12 @@ def load_safetensors(path, fh):
                 raise CorruptFileError(f"{path}: truncated tensor data")
             if not arr.dtype.isnative:
                 arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
-            if bf16:
-                arr = (arr.astype(np.uint32) << np.uint32(16)).view(np.float32)
+            if narrow is not None:
+                arr = widen(narrow, arr)
             return arr.reshape(shape)
 
-        out[name] = ArrayRef(shape, np.float32 if bf16 else dtype.newbyteorder("="), loader)
+        out[name] = ArrayRef(shape, WIDEN[narrow][1] if narrow else dtype.newbyteorder("="),
+                             loader)
         ranges.append((begin, end, name))
     # like the safetensors package: byte ranges may not overlap (tensors sharing bytes would
     # let a small file be returned many times over)

@@ -19,8 +19,17 @@ _PROTOCOL = 1001
 
 
 def is_torch_legacy(head: bytes) -> bool:
-    """True for a pickle stream that starts with the legacy torch magic number."""
-    return head[:3] == b"\x80\x02\x8a" and int.from_bytes(head[4:14], "little") == _MAGIC
+    """True for a pickle stream that starts with the legacy torch magic number.
+
+    ``torch.save(..., pickle_protocol=p)`` writes ``PROTO p``; from protocol 4 on, a ``FRAME``
+    opcode with its 8-byte length follows; then the magic number as a 10-byte ``LONG1``.
+    """
+    if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+        return False
+    i = 2
+    if head[1] >= 4 and head[2:3] == b"\x95":
+        i += 9
+    return head[i:i + 2] == b"\x8a\x0a" and int.from_bytes(head[i + 2:i + 12], "little") == _MAGIC
 
 
 def load_torch_legacy(path, fh):

@@ -114,6 +114,12 @@ def _read_member(path, zf, name, limit, budget=None):
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise CorruptFileError(f"{path}: record {name!r} is implausibly large ({info.file_size})")
+    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
+        # read directly: torch.save(compute_crc32=False) stores CRC 0, which zipfile would
+        # reject when it checks the CRC of a small record at its end
+        fh = zf.fp
+        size = fh.seek(0, 2)
+        return bytearray(_stored_bytes(path, fh, info, size))
     if budget is not None and info.compress_type != zipfile.ZIP_STORED:
         budget.charge(info.file_size, f"decompressing record {name!r} ({info.compress_size} "
                       f"bytes compressed, {info.file_size} declared)")
@@ -136,9 +142,31 @@ def _read_member(path, zf, name, limit, budget=None):
     return out
 
 
+def _stored_bytes(path, fh, info, file_size):
+    """The bytes of the uncompressed record ``info`` (no checksum)."""
+    buf = _stored_array(path, fh, info, file_size)
+    return buf.tobytes()
+
+
 def _read_record(path, fh, zf, info, nbytes, file_size, verify, budget=None):
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
         return _read_member(path, zf, info.filename, max(info.file_size, 0), budget)
+    buf = _stored_array(path, fh, info, file_size)
+    if verify and zlib.crc32(buf) != info.CRC:
+        raise CorruptFileError(
+            f"{path}: record {info.filename!r} fails its CRC-32 check"
+            + (" (the file was saved without checksums: compute_crc32=False)"
+               if info.CRC == 0 else "")
+        )
+    return buf[:nbytes]
+
+
+def _stored_array(path, fh, info, file_size):
+    if not 0 <= info.header_offset <= file_size - 30:
+        raise CorruptFileError(
+            f"{path}: record {info.filename!r} starts outside the file (offset "
+            f"{info.header_offset})"
+        )
     fh.seek(info.header_offset)
     head = fh.read(30)
     if len(head) != 30 or head[:4] != b"PK\x03\x04":
@@ -153,6 +181,4 @@ def _read_record(path, fh, zf, info, nbytes, file_size, verify, budget=None):
     got = fh.readinto(buf)
     if got != info.file_size:
         raise CorruptFileError(f"{path}: record {info.filename!r} is truncated")
-    if verify and zlib.crc32(buf) != info.CRC:
-        raise CorruptFileError(f"{path}: record {info.filename!r} fails its CRC-32 check")
-    return buf[:nbytes]
+    return buf
