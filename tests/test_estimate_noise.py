@@ -107,6 +107,32 @@ def test_gradient_noise_scale():
     assert np.all(np.abs(z) < 3.5) and np.mean(z**2) < 2.5
 
 
+def test_sgd_noise_sign_and_lr_units():
+    """eta = grad U_B - grad U_b (theory/sgd.md): with lr= the noise comes back as drawn."""
+    rng = np.random.default_rng(11)
+    lr, grad_full = 0.05, np.array([0.3, -1.0])
+    eta = rng.standard_normal((50, 20, 2))  # grad U_B - grad U_b of each trial and step
+    th = np.zeros((50, 21, 2))
+    th[:, 1:] = np.cumsum(-lr * (grad_full - eta), axis=1)  # theta -= lr grad U_b
+    got = sgd_noise(th, lr=lr)
+    np.testing.assert_allclose(got.value, eta - eta.mean(axis=0), atol=1e-12)
+    assert got.meta["units"] == "gradient"
+    plain = sgd_noise(th)
+    assert plain.meta["units"] == "parameter"
+    np.testing.assert_allclose(plain.value, lr * got.value, atol=1e-14)
+    np.testing.assert_allclose(plain.meta["variance"], lr**2 * got.meta["variance"], rtol=1e-12)
+    # the learning module's noise statistics read the same noise
+    from stochthermo.learning import noise_statistics
+
+    var, _ = noise_statistics(th, lr, max_lag=2)
+    np.testing.assert_allclose(var, got.meta["variance"].mean(axis=-1), rtol=1e-10)
+    # null control: trials that never differ carry no noise
+    same = np.repeat(th[:1], 3, axis=0)
+    assert np.max(np.abs(sgd_noise(same, lr=lr).value)) < 1e-12
+    with pytest.raises(ValidationError, match="lr"):
+        sgd_noise(th, lr=-1.0)
+
+
 def test_sgd_bad_input():
     with pytest.raises(InsufficientDataError, match="at least 2 trials"):
         sgd_noise(np.zeros((1, 5, 2)))

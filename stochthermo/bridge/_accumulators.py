@@ -4,7 +4,10 @@ Each accumulator sees the checkpoints once, in order, trial by trial, and keeps 
 statistic needs (one parameter vector per trial, a ring of noise subsets, a few sums), so
 memory never grows with the number of checkpoints. Every accumulator has a naive twin in
 ``tests/test_bridge_diagnostics.py`` that computes the same statistic from all checkpoints held
-in memory. Definitions: ``theory/bridge.md``.
+in memory. Definitions: ``theory/bridge.md``. Noise follows ``theory/sgd.md``: ``eta = grad U_B -
+grad U_b`` (the sign drops out of every variance and correlation here); :class:`IncrementNoise`
+measures ``r eta`` per step (parameter units, ``r`` the learning rate), :class:`LoggedNoise`
+``eta`` itself (gradient units), as ``estimate.sgd_noise`` without and with ``lr=``.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ class NoiseAutocorr:
 
 class LoggedNoise:
     """``(1/d) sum_i mean_trials (G_i - g_i)^2`` from logged full-batch and mini-batch grads.
+
+    ``G - g = grad U_B - grad U_b = eta`` in gradient units.
 
     A checkpoint counts only when every trial logged both gradients there.
     """

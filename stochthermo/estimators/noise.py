@@ -1,5 +1,7 @@
 r"""Time-series statistics and SGD noise: autocorrelation, integrated time, noise extraction.
 
+Private module: the public names are re-exported by :mod:`stochthermo.estimate`. SGD noise
+follows ``theory/sgd.md``: ``eta = grad U_B - grad U_b``, learning rate ``r`` = time per step.
 See ``theory/estimators.md`` [EST-acf], [EST-tau], [EST-sgd].
 """
 
@@ -10,6 +12,7 @@ import numpy as np
 from .._validation import as_float_array, positive_float, positive_int
 from ..errors import InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
+from ._stats import jackknife_groups, sgd_noise_deviations
 
 __all__ = [
     "autocorrelation",
@@ -151,35 +154,42 @@ def _as_params(params):
     return arr
 
 
-def sgd_noise(params) -> Estimate:
+def sgd_noise(params, *, lr: float | None = None) -> Estimate:
     r"""SGD noise from trials sharing an initialisation: increment minus ensemble-mean increment.
 
     Parameters
     ----------
     params : array_like, shape (n_trials, n_steps, n_params)
         Parameters of every trial at every saved step (same initial point, independent batches).
+    lr : float, optional
+        Learning rate ``r`` (times the stride between saved steps). Given, the noise is returned
+        in gradient units, :math:`\hat\eta`; omitted, as the displacement :math:`r\hat\eta`
+        in parameter units.
 
     Returns
     -------
     Estimate
-        ``value``: the noise increments ``eta`` of shape ``(n_trials, n_steps - 1, n_params)``,
-        :math:`\eta_{k,n} = \Delta\theta_{k,n} - \overline{\Delta\theta}_n`; ``stderr`` nan;
-        ``meta["variance"]`` the unbiased per-step, per-parameter variance (ddof 1, shape
-        ``(n_steps - 1, n_params)``) and ``meta["mean_increment"]``.
+        ``value``: the noise of shape ``(n_trials, n_steps - 1, n_params)``,
+        :math:`r\hat\eta_{k,n} = \Delta\theta_{k,n} - \overline{\Delta\theta}_n` (divided by
+        ``r`` when ``lr`` is given); ``stderr`` nan; ``meta["variance"]`` the unbiased per-step,
+        per-parameter variance of ``value`` (ddof 1, shape ``(n_steps - 1, n_params)``),
+        ``meta["mean_increment"]`` and ``meta["units"]`` (``"parameter"`` or ``"gradient"``).
 
     Notes
     -----
-    ``Delta theta_n = -r grad U_B(theta_n) + r eta_n``; the ensemble mean removes the
-    deterministic part up to :math:`r H (\theta_n - \bar\theta_n)`, a relative correction of
-    order ``r H``. With a stride of ``s`` steps between checkpoints the variance grows like
-    ``s``. See ``theory/estimators.md`` [EST-sgd].
+    ``Delta theta_n = -r grad U_B(theta_n) + r eta_n`` with the sign of ``theory/sgd.md``,
+    ``eta_n = grad U_B - grad U_b`` (full-batch minus mini-batch gradient); the ensemble mean
+    removes the deterministic part up to :math:`r H (\theta_n - \bar\theta_n)`, a relative
+    correction of order ``r H``. With a stride of ``s`` steps between checkpoints the variance
+    grows like ``s``. See ``theory/estimators.md`` [EST-sgd].
     """
     arr = _as_params(params)
-    inc = np.diff(arr, axis=1)
-    mean = inc.mean(axis=0)
-    eta = inc - mean
+    if lr is not None:
+        lr = positive_float("lr", lr)
+    eta, mean = sgd_noise_deviations(arr, lr)
     var = eta.var(axis=0, ddof=1)
-    meta = {"variance": var, "mean_increment": mean, "n_trials": arr.shape[0]}
+    meta = {"variance": var, "mean_increment": mean, "n_trials": arr.shape[0],
+            "units": "parameter" if lr is None else "gradient"}
     return Estimate(eta, np.nan, "sgd_noise", meta)
 
 
@@ -265,7 +275,5 @@ def gradient_noise_scale(params, *, batch_size) -> Estimate:
         g2 = (m**2).sum(axis=-1) - tr / sub.shape[0]
         return b * tr / g2
 
-    full = gns(inc)
-    reps = np.stack([gns(np.delete(inc, j, axis=0)) for j in range(K)])
-    se = np.sqrt((K - 1) / K * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0))
+    _, se, _, full = jackknife_groups(lambda i: gns(inc[i]), np.arange(K))
     return Estimate(full, se, "gradient_noise_scale", {"batch_size": b, "n_trials": K})

@@ -24,8 +24,8 @@ import numpy as np
 from .._atomic import write_atomic
 from .._validation import positive_float, positive_int
 from ..errors import CorruptFileError, ValidationError
+from ..estimators._stats import loglog_fit, sgd_noise_deviations
 from ..results import to_jsonable
-from ._analysis import fit_loglog_slope
 from ._engine import learn
 from ._ppm import MLPClassifier
 
@@ -138,16 +138,18 @@ def noise_statistics(params, lr, max_lag=5):
     params : ndarray (K, n_time, d)
         Parameters of K trials at consecutive steps.
     lr : float
+        Learning rate per saved step (time per step).
 
     Returns
     -------
     variance : ndarray (n_time - 1,)
-        ``(1/d) sum_i Var_k[eta_i(t)]``.
+        ``(1/d) sum_i Var_k[eta_i(t)]`` in gradient units, ``eta = grad U_B - grad U_b``
+        estimated as ``(increment - ensemble-mean increment) / lr``
+        (``estimate.sgd_noise(params, lr=lr)``; ``theory/sgd.md``).
     autocorr : ndarray (max_lag + 1,)
         ``sum_{t,i} C_ii(t, t+lag) / sum_{t,i} C_ii(t, t)`` over the steps where both exist.
     """
-    inc = np.diff(params, axis=1)
-    eta = -(inc - inc.mean(axis=0)) / lr  # (K, T, d)
+    eta = sgd_noise_deviations(params, lr)[0]  # (K, T, d)
     K = eta.shape[0]
     var = (eta**2).sum(axis=0).mean(axis=-1) / (K - 1)
     ac = np.empty(max_lag + 1)
@@ -263,7 +265,7 @@ def fig41(*, data="auto", hidden=(200, 200, 200), activation="relu", batch_sizes
     means = np.array([np.mean(out["noise"][b]) for b in batch_sizes])
     sems = np.array([np.std(out["noise"][b], ddof=1) / np.sqrt(len(out["noise"][b]))
                      for b in batch_sizes])
-    slope, se = fit_loglog_slope(np.array(batch_sizes, float), means, sems)
+    slope, se, _ = loglog_fit(np.array(batch_sizes, float), means, sems)
     return Fig41Result(
         batch_sizes=tuple(int(b) for b in batch_sizes), steps=steps, eval_steps=eval_steps,
         shown_params=out["shown"], accuracy_mean=out["acc_m"], accuracy_var=out["acc_v"],
