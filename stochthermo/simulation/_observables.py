@@ -46,7 +46,7 @@ class LinearCurrent:
     weight: Any = None
     offset: Any = None
 
-    def arrays(self, d: int):
+    def arrays(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         """``(W, b)`` as float arrays of shapes ``(d, d)`` and ``(d,)``."""
         W = np.zeros((d, d)) if self.weight is None else as_square_matrix(
             f"LinearCurrent({self.name!r}).weight", self.weight, dim=d)

@@ -46,7 +46,8 @@ def _bipartite(D, blocks) -> bool:
     return bool(np.all(D[label[:, None] != label[None, :]] == 0.0))
 
 
-def heat_weight(D, blocks, temps, what="heat"):
+def heat_weight(D: np.ndarray, blocks: tuple, temps: np.ndarray,
+                what: str = "heat") -> tuple[np.ndarray, np.ndarray]:
     """``T_i D^{-1}`` (rows by block) and the block labels; checks bipartite and invertible D."""
     d = D.shape[0]
     if not _bipartite(D, blocks):
