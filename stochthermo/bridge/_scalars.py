@@ -14,6 +14,7 @@ import json
 import math
 import os
 import struct
+import warnings
 
 import numpy as np
 
@@ -166,7 +167,8 @@ def _read_tfevents_builtin(path):
         raise CorruptFileError(f"{path}: the event file is empty")
     while i < n:
         if i + 12 > n:
-            raise CorruptFileError(f"{path}: truncated record header at byte {i}")
+            _truncated_tail(path, i, n, out)
+            break
         head = data[i:i + 8]
         (length,) = struct.unpack("<Q", head)
         (crc_len,) = struct.unpack("<I", data[i + 8:i + 12])
@@ -174,7 +176,8 @@ def _read_tfevents_builtin(path):
             raise CorruptFileError(f"{path}: record length at byte {i} fails its CRC32C check")
         start, end = i + 12, i + 12 + length
         if end + 4 > n:
-            raise CorruptFileError(f"{path}: truncated record at byte {i}")
+            _truncated_tail(path, i, n, out)
+            break
         payload = data[start:end]
         (crc_data,) = struct.unpack("<I", data[end:end + 4])
         if masked_crc32c(payload) != crc_data:
@@ -182,6 +185,21 @@ def _read_tfevents_builtin(path):
         _event_scalars(memoryview(payload), out)
         i = end + 4
     return out
+
+
+def _truncated_tail(path, i, n, out):
+    """A record cut short at the end of the file (a writer still running, or a crash).
+
+    Like TensorBoard, keep every complete record before it, and say so; a file without a
+    single complete record is refused.
+    """
+    if i == 0:
+        raise CorruptFileError(f"{path}: truncated record at byte 0 (no complete record)")
+    warnings.warn(
+        f"{path}: the last record (bytes {i} to {n}) is incomplete, as when the writer is "
+        f"still running; returned the {i} bytes of complete records before it",
+        RuntimeWarning, stacklevel=4,
+    )
 
 
 def _read_tfevents_tensorboard(path):
@@ -313,7 +331,6 @@ def _read_jsonl(path):
 def _finish(raw):
     out = {}
     for tag, rows in raw.items():
-        rows = [(s, v) for s, v in rows if not (isinstance(v, float) and math.isnan(v))] or rows
         steps = np.array([r[0] for r in rows], dtype=np.int64)
         vals = np.array([r[1] for r in rows], dtype=np.float64)
         order = np.argsort(steps, kind="stable")
@@ -342,7 +359,15 @@ def read_scalars(path, *, backend: str = "builtin") -> dict[str, tuple[np.ndarra
     -------
     dict of str to (numpy.ndarray, numpy.ndarray)
         Steps (int64) and values (float64) per tag. TensorBoard stores scalars as float32,
-        so their values are float32 numbers widened to float64.
+        so their values are float32 numbers widened to float64. Rows whose value is NaN (a
+        diverged loss, ``nan`` in a CSV cell, ``NaN`` in JSON) are kept as NaN; empty or
+        non-numeric cells are skipped.
+
+    Warns
+    -----
+    RuntimeWarning
+        A TensorBoard file whose last record is incomplete (a writer still running): every
+        complete record before it is returned.
     """
     reader = choose_method("backend", backend, _TB_BACKENDS)
     path = os.fspath(path)
