@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .estimators._jump import jump_entropy_production, jump_information_flow, with_jump_data
 from .estimators._learning_info import l_info, m_info
+from .estimators._stats import loglog_slope
 from .estimators.entropy import entropy_production, entropy_production_timeresolved
 from .estimators.flows import information_flow
 from .estimators.fluctuation import fluctuation_theorem
@@ -46,4 +47,5 @@ __all__ = [
     "fluctuation_theorem",
     "m_info",
     "l_info",
+    "loglog_slope",
 ]

@@ -5,7 +5,8 @@ r"""The statistics every layer shares, written once (private; use :mod:`stochthe
   the learning estimators), both through :func:`jackknife_moments`.
 - Gaussian mutual information: :func:`gaussian_mi_cov` (plug-in value and Wishart bias from a
   sample covariance) and :func:`gaussian_mi` (bias-corrected, from paired samples).
-- Log-log fit: :func:`loglog_fit`.
+- Log-log fit: :func:`loglog_fit` (and the validated :func:`loglog_slope`, public in
+  :mod:`stochthermo.estimate`).
 - SGD noise: :func:`sgd_noise_deviations`, one sign and one learning-rate unit.
 - :func:`log_softmax`.
 
@@ -19,6 +20,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .._validation import as_float_array, short_repr
+from ..errors import InsufficientDataError, ShapeError, ValidationError
+from ..results import Estimate
+
 __all__ = [
     "jackknife_moments",
     "jackknife",
@@ -29,6 +34,7 @@ __all__ = [
     "gaussian_mi_cov",
     "gaussian_mi",
     "loglog_fit",
+    "loglog_slope",
     "sgd_noise_deviations",
     "log_softmax",
 ]
@@ -265,6 +271,57 @@ def loglog_fit(x, y, yerr=None, *, absolute_sigma: bool = True) -> tuple[float, 
             cov = np.full((2, 2), np.nan)
     se = float(np.sqrt(cov[1, 1])) if np.isfinite(cov[1, 1]) else float("nan")
     return float(coef[1]), se, float(coef[0])
+
+
+def loglog_slope(x, y, *, yerr=None, absolute_sigma: bool = True) -> Estimate:
+    r"""Power-law exponent: the slope of ``ln y`` against ``ln x``, with its standard error.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Positive, finite abscissae and ordinates (``n >= 2``), e.g. step sizes and errors for a
+        convergence order, batch sizes and noise variances for a scaling exponent.
+    yerr : array_like, shape (n,), optional
+        Positive standard errors of ``y``: weighted least squares with weights
+        ``(y / yerr)^2``; without it, ordinary least squares.
+    absolute_sigma : bool
+        With ``yerr``: take the errors as absolute (default) or as relative, scaling the
+        slope's variance by ``chi^2 / (n - 2)`` (SciPy's ``curve_fit`` convention).
+
+    Returns
+    -------
+    Estimate
+        ``value`` the slope ``s`` of ``ln y = a + s ln x``, ``stderr`` its standard error
+        (``nan`` with two points and no absolute errors), ``meta["intercept"]`` ``a`` and
+        ``meta["n"]``.
+
+    Examples
+    --------
+    >>> est = loglog_slope([1.0, 2.0, 4.0], [1.0, 0.5, 0.25])
+    >>> round(est.value, 12)
+    -1.0
+    """
+    xs = as_float_array("x", x, ndim=1)
+    ys = as_float_array("y", y, ndim=1)
+    es = None if yerr is None else as_float_array("yerr", yerr, ndim=1)
+    for name, arr in (("x", xs), ("y", ys), ("yerr", es)):
+        if arr is None:
+            continue
+        if arr.shape != xs.shape:
+            raise ShapeError(f"{name} has {arr.size} values but x has {xs.size}; pass one per x")
+        if not np.all(arr > 0):
+            raise ValidationError(
+                f"{name} has a value <= 0 ({short_repr(float(arr[~(arr > 0)][0]))}); a log-log fit "
+                "needs positive values"
+            )
+    if xs.size < 2 or np.unique(xs).size < 2:
+        raise InsufficientDataError(
+            f"x has {np.unique(xs).size} distinct value(s); a slope needs at least 2"
+        )
+    slope, se, intercept = loglog_fit(xs, ys, es, absolute_sigma=absolute_sigma)
+    method = "ols-loglog" if es is None else "wls-loglog"
+    return Estimate(slope, se, method, {"intercept": intercept, "n": int(xs.size),
+                                        "absolute_sigma": bool(absolute_sigma)})
 
 
 # --------------------------------------------------------------------------------- SGD noise

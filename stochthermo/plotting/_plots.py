@@ -10,10 +10,13 @@ and ``t = r n`` (or the step ``n``) for SGD.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._validation import as_float_array, positive_int
 from ..errors import ShapeError, ValidationError
+from ..estimators._stats import loglog_fit
 from ._style import (
     PALETTE,
     TIME_LABELS,
@@ -454,30 +457,29 @@ def plot_information(t, curves, *, ax=None, xlabel: str = TIME_LABELS["steps"],
 # --------------------------------------------------------------------------- convergence
 
 
-def fit_slope(dts, errors, stderr=None):
-    """Weighted least-squares slope and intercept of ``log error`` against ``log dt``.
+def _fit_slope(dts, errors, stderr=None):
+    """``(slope, slope_stderr, intercept)`` of ``ln errors`` against ``ln dts``.
 
-    Returns ``(slope, slope_stderr, intercept)`` (natural logarithms).
+    Weighted by ``stderr`` when every relative error is positive and finite (weights taken as
+    relative, scaled by the residuals), else unweighted: :func:`.._stats.loglog_fit`.
     """
-    lx, ly = np.log(dts), np.log(errors)
-    w = np.ones_like(lx)
     if stderr is not None:
         rel = np.asarray(stderr, float) / np.asarray(errors, float)
-        if np.all(np.isfinite(rel)) and np.all(rel > 0):
-            w = 1.0 / rel**2
-    W = np.sum(w)
-    mx, my = np.sum(w * lx) / W, np.sum(w * ly) / W
-    sxx = np.sum(w * (lx - mx) ** 2)
-    slope = float(np.sum(w * (lx - mx) * (ly - my)) / sxx)
-    intercept = float(my - slope * mx)
-    n = lx.size
-    if n > 2:
-        res = ly - intercept - slope * lx
-        s2 = np.sum(w * res**2) / (n - 2)
-        se = float(np.sqrt(s2 / sxx))
-    else:
-        se = float("nan")
-    return slope, se, intercept
+        if not (np.all(np.isfinite(rel)) and np.all(rel > 0)):
+            stderr = None
+    return loglog_fit(dts, errors, stderr, absolute_sigma=False)
+
+
+def fit_slope(dts, errors, stderr=None):
+    """Deprecated: use :func:`stochthermo.estimate.loglog_slope` (``absolute_sigma=False``).
+
+    Returns ``(slope, slope_stderr, intercept)`` (natural logarithms) as before.
+    """
+    warnings.warn(
+        "stochthermo.plotting.fit_slope is deprecated and will be removed in the next release; "
+        "use stochthermo.estimate.loglog_slope(dts, errors, yerr=stderr, absolute_sigma=False)",
+        DeprecationWarning, stacklevel=2)
+    return _fit_slope(dts, errors, stderr)
 
 
 def plot_convergence(dts, errors, *, slope=None, order=None, stderr=None, ax=None,
@@ -517,7 +519,7 @@ def plot_convergence(dts, errors, *, slope=None, order=None, stderr=None, ax=Non
         raise ValidationError("dts and errors must be > 0 for a log-log convergence plot")
     fit_se = None
     if slope is None:
-        slope, fit_se, intercept = fit_slope(dts, err, se)
+        slope, fit_se, intercept = _fit_slope(dts, err, se)
     else:
         if isinstance(slope, tuple):
             slope, fit_se = slope
