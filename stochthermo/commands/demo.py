@@ -18,6 +18,11 @@ manifest.json (seed, settings, SHA-256 per file) written last.
      1, 10, 100 (scikit-learn's digits when installed, else a teacher-student task).
 
 --quick runs a smaller version of every section (under a minute on 2 cores).
+
+The first run compiles Numba kernels (cached afterwards); the Fig. 4.1 kernels compile in a
+second process while the first sections run (set STOCHTHERMO_NO_WARMUP=1 to keep to one
+process). Long sections report their stages on stderr: a progress bar on a terminal, a line
+every few seconds otherwise. With --format json, stdout holds only the JSON of results.json.
 """
 
 #: The default model of the demo: non-commuting Hessian and gradient-noise covariance.
