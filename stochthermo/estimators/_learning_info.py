@@ -295,11 +295,7 @@ def discrete_l_info(probs, *, bias_correct=True) -> Estimate:
 
     idx = np.arange(K)
     full = per_input(idx)
-    groups = idx % _MAX_GROUPS
-    present = np.unique(groups)
-    G = present.shape[0]
-    reps = np.array([per_input(idx[groups != j]).mean() for j in present])
-    se = math.sqrt((G - 1) / G * ((reps - reps.mean()) ** 2).sum())
+    _, se, _, _ = jackknife_groups(lambda i: per_input(i).mean(), idx % _MAX_GROUPS)
     meta = {"n_datasets": K, "n_trials": M, "n_probe": P, "n_classes": C,
             "per_input": full, "bias_corrected": bool(bias_correct),
             "assumptions": "exact I(Y; B | U) from the model probabilities, U uniform on the "

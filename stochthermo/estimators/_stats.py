@@ -185,7 +185,7 @@ def gaussian_mi_bias(n: int, dx: int, dy: int, dz: int = 0) -> float:
     return 0.5 * total
 
 
-def gaussian_mi_cov(S: np.ndarray, n: int, dx: int, dy: int,
+def gaussian_mi_cov(S: np.ndarray, n: int | None, dx: int, dy: int,
                     dz: int = 0) -> tuple[float, float, bool]:
     r"""Plug-in Gaussian (conditional) MI of a sample covariance and its Wishart bias.
 
@@ -193,8 +193,8 @@ def gaussian_mi_cov(S: np.ndarray, n: int, dx: int, dy: int,
     ----------
     S : numpy.ndarray, shape (p, p)
         Unbiased sample covariance of the columns ``(x, y, z)``, ``p = dx + dy + dz``.
-    n : int
-        Number of samples behind ``S``.
+    n : int or None
+        Number of samples behind ``S`` (None: no bias, ``nan``).
     dx, dy, dz : int
         Column counts (``dz = 0``: unconditional).
 
@@ -211,7 +211,8 @@ def gaussian_mi_cov(S: np.ndarray, n: int, dx: int, dy: int,
         if sgn <= 0:
             singular, ld = True, -np.inf
         plug += 0.5 * sign * ld
-    return float(plug), gaussian_mi_bias(n, dx, dy, dz), singular
+    bias = math.nan if n is None else gaussian_mi_bias(n, dx, dy, dz)
+    return float(plug), bias, singular
 
 
 def gaussian_mi(a: np.ndarray, b: np.ndarray, *, bias_correct: bool = True) -> float:

@@ -17,6 +17,7 @@ from ..models.linear import LinearLangevin
 from ..results import Estimate
 from ._common import as_trajectories, jackknife, model_failure, split_groups
 from ._linfit import fit_linear, transition_stats
+from ._stats import gaussian_mi_cov
 
 __all__ = ["information_flow"]
 
@@ -77,13 +78,11 @@ def _flow_gaussian(x, tau, blocks, *, n_groups, bias_correct, discretization, ti
 
 
 def _gauss_mi_cov(S, ia, ib):
-    def ld(idx):
-        sgn, v = np.linalg.slogdet(S[np.ix_(idx, idx)])
-        if sgn <= 0:
-            raise EstimationError("singular covariance in the lagged mutual information")
-        return v
-
-    return 0.5 * (ld(ia) + ld(ib) - ld(ia + ib))
+    idx = ia + ib
+    plug, _, singular = gaussian_mi_cov(S[np.ix_(idx, idx)], None, len(ia), len(ib))
+    if singular:
+        raise EstimationError("singular covariance in the lagged mutual information")
+    return plug
 
 
 def _flow_lagged(x, tau, blocks, *, n_groups, bias_correct, stride, **_):
