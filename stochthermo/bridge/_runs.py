@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import BridgeError, CorruptFileError, ShapeError
 from ._checkpoint import open_checkpoint
-from ._files import check_regular, open_regular
+from ._files import check_regular, inside, open_regular
+from ._layouts import classify, format_rank, trial_settings
 from ._scalars import is_scalar_file
 from ._writer import SHARD_MARKER
 
@@ -48,6 +49,8 @@ class Trial:
     layout: MappingProxyType
     #: read limits (``max_bytes``, ``max_ratio``) passed to every checkpoint opened
     limits: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    #: ``(step, kept file, skipped file)`` where one step was stored in several files
+    skipped: tuple = ()
 
     @property
     def steps(self) -> np.ndarray:
@@ -196,10 +199,21 @@ def _vetted_log(full):
     return os.path.realpath(full) if os.path.islink(full) else full
 
 
-def _trial_frames(folder, files, key, root, follow_links, limits):
+def _trial_frames(files, key, root, follow_links, limits):
+    """Frames of a trial from ``[(path, step or None)]``, one per step.
+
+    Several files for one step (``step_0.pt`` beside ``step_0.safetensors``, Lightning's
+    ``last.ckpt``) are resolved by :data:`~stochthermo.bridge._layouts.FORMAT_PREFERENCE`
+    (a file named with its step before one without); returns ``(frames, skipped)`` with
+    ``skipped`` the ``(step, kept, skipped)`` triples.
+    """
     frames = []
-    for f in files:
-        full = _vetted(os.path.join(folder, f), root, follow_links)
+    for path, given in files:
+        f = os.path.basename(path)
+        full = _vetted(path, root, follow_links)
+        if given is not None:
+            frames.append(Frame(int(given), full))
+            continue
         if f.startswith("shard_") and f.endswith(".npz"):
             with open_checkpoint(full, **limits) as ck:
                 if SHARD_MARKER not in ck.tree:
@@ -217,11 +231,37 @@ def _trial_frames(folder, files, key, root, follow_links, limits):
                 "checkpoints like 'step_000100.pt' or store a 'step' entry"
             )
         frames.append(Frame(int(step), full))
-    frames.sort(key=lambda fr: fr.step)
-    for a, b in zip(frames, frames[1:], strict=False):
-        if a.step == b.step:
-            raise BridgeError(f"two checkpoints for step {a.step}: {a.path} and {b.path}")
-    return frames
+    return _one_per_step(frames)
+
+
+def _one_per_step(frames):
+    by_step: dict[int, list] = {}
+    for fr in frames:
+        by_step.setdefault(fr.step, []).append(fr)
+    out, skipped = [], []
+    for step in sorted(by_step):
+        group = by_step[step]
+        if len(group) > 1:
+            def rank(fr, step=step):
+                named = _step_from_name_or_none(fr.path) == step
+                return (fr.member is not None, format_rank(fr.path), not named)
+
+            group.sort(key=rank)
+            if rank(group[0]) == rank(group[1]):
+                raise BridgeError(
+                    f"two checkpoints for step {step}: {group[0].path} and {group[1].path} "
+                    "(same format; keep one, or put them in separate trial folders)"
+                )
+            skipped += [(step, group[0].path, fr.path) for fr in group[1:]]
+        out.append(group[0])
+    return out, skipped
+
+
+def _step_from_name_or_none(path):
+    try:
+        return _step_from_name(path)
+    except BridgeError:
+        return None
 
 
 def _layouts(frames, key, limits):
@@ -232,12 +272,14 @@ def _layouts(frames, key, limits):
     out = {}
     for path, group in by_path.items():
         with open_checkpoint(path, **limits) as ck:
+            index: dict = {}
+            if any(fr.member is not None for fr in group):
+                for k, v in ck.tree.items():
+                    head, sep, rest = k.partition("/")
+                    if sep and rest.startswith("p/"):
+                        index.setdefault(head + "/", {})[rest[2:]] = v
             for fr in group:
-                if fr.member is None:
-                    sel = ck.select(key)
-                else:
-                    pre = fr.member + "p/"
-                    sel = {k[len(pre):]: v for k, v in ck.tree.items() if k.startswith(pre)}
+                sel = ck.select(key) if fr.member is None else index.get(fr.member, {})
                 out[fr] = {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in sel.items()}
     return out
 
@@ -342,8 +384,12 @@ def _setting(keys, extra, cfg, cfg_path):
     return None, None
 
 
-def _run_meta(folder, name, extra, root, follow_links):
+def _run_meta(folder, name, extra, root, follow_links, trial_cfg=None, trial_cfg_path=None):
     cfg, cfg_path = _read_config(folder, root, follow_links)
+    if cfg_path is None and trial_cfg:
+        # no config.json in the run folder: the framework's own record of the first trial
+        # (trainer_state.json of a Hugging Face Trainer, hparams.yaml of Lightning)
+        cfg, cfg_path = dict(trial_cfg), trial_cfg_path
     meta = dict(cfg)
     extra = dict(extra or {})
     bs, where = _setting(("batch_size", "batch"), extra, cfg, cfg_path)
@@ -360,6 +406,8 @@ def _run_meta(folder, name, extra, root, follow_links):
     meta.update(extra)
     meta["batch_size"] = bs
     meta["lr"] = lr
+    if cfg_path is not None:
+        meta.setdefault("config_file", cfg_path)
     return meta
 
 
@@ -394,7 +442,13 @@ def open_runs(root, *, key=None, meta=None, follow_links=False, max_bytes=None,
         in some trial are listed in ``dropped_steps``. The step of a checkpoint is the last
         number in its file name, else the step stored in the file. The batch size and learning
         rate come from ``config.json`` (``meta.json``, ``run.json``, ``hparams.json``) in the run
-        folder, else the batch size from a folder name such as ``bs10``.
+        folder, else from the first trial's framework record (Hugging Face
+        ``trainer_state.json``, Lightning ``hparams.yaml``), else the batch size from a folder
+        name such as ``bs10``. Hugging Face Trainer output folders (``checkpoint-<step>/``)
+        and Lightning log folders (``version_<n>/checkpoints/*.ckpt``) are trials; see
+        :mod:`stochthermo.bridge._layouts`. Where one step is stored in several files, one is
+        read by the documented preference (safetensors, NumPy, torch.save, HDF5; a file
+        named with its step first) and ``meta["skipped_files"]`` says which were skipped.
 
     Raises
     ------
@@ -414,39 +468,57 @@ def open_runs(root, *, key=None, meta=None, follow_links=False, max_bytes=None,
     if meta is not None and not isinstance(meta, dict | MappingProxyType):
         raise BridgeError(f"meta={meta!r} must be a dict such as {{'batch_size': 32}}")
     limits = MappingProxyType({"max_bytes": max_bytes, "max_ratio": max_ratio})
-    trial_dirs = []
+    found: dict[str, dict] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
-        if any(_is_ckpt(f) for f in filenames):
-            scalars = sorted(f for f in filenames if is_scalar_file(f))
-            for f in scalars:
-                check_regular(os.path.join(dirpath, f), what="scalar log", root=root,
-                              follow_links=follow_links)
-            trial_dirs.append((dirpath, sorted(f for f in filenames if _is_ckpt(f)), scalars))
-    if not trial_dirs:
+        c = classify(dirpath, filenames, _is_ckpt)
+        if c is None:
+            continue
+        tdir, items, kind = c
+        if not inside(tdir, root):  # root is itself a framework's checkpoint folder
+            tdir, kind = dirpath, "plain"
+        entry = found.setdefault(tdir, {"files": [], "kind": kind, "dirs": []})
+        entry["files"] += [(os.path.join(dirpath, f), step) for f, step in items]
+        entry["dirs"].append(dirpath)
+    if not found:
         raise BridgeError(
             f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) found under {root!r}"
         )
+    trial_dirs = []
+    for tdir in sorted(found):
+        entry = found[tdir]
+        cfg, cfg_path, extra_logs = trial_settings(tdir, entry["kind"], entry["dirs"],
+                                                   root=root, follow_links=follow_links)
+        scalars = sorted(os.path.join(tdir, f) for f in os.listdir(tdir)
+                         if is_scalar_file(f) and not os.path.isdir(os.path.join(tdir, f)))
+        scalars += [p for p in extra_logs if p not in scalars]
+        for f in scalars:
+            check_regular(f, what="scalar log", root=root, follow_links=follow_links)
+        trial_dirs.append((tdir, entry["files"], scalars, cfg, cfg_path))
     groups: dict[str, list] = {}
-    for dirpath, files, scalars in trial_dirs:
+    for item in trial_dirs:
+        dirpath = item[0]
         parent = dirpath if dirpath == root and len(trial_dirs) == 1 else os.path.dirname(dirpath)
-        groups.setdefault(parent, []).append((dirpath, files, scalars))
+        groups.setdefault(parent, []).append(item)
     runs = []
     for run_dir, items in sorted(groups.items()):
         trials = []
-        for dirpath, files, scalars in items:
-            frames = _trial_frames(dirpath, files, key, root, follow_links, limits)
+        skipped_all = []
+        for dirpath, files, scalars, _, _ in items:
+            frames, skipped = _trial_frames(files, key, root, follow_links, limits)
             if not frames:
                 continue
+            skipped_all += skipped
             layout = _check_layouts(frames, key, limits)
             trials.append(Trial(
                 name=os.path.relpath(dirpath, run_dir) if dirpath != run_dir else
                 os.path.basename(dirpath),
                 path=dirpath,
                 frames=tuple(frames),
-                scalar_files=tuple(_vetted_log(os.path.join(dirpath, s)) for s in scalars),
+                scalar_files=tuple(_vetted_log(s) for s in scalars),
                 layout=MappingProxyType(layout),
                 limits=limits,
+                skipped=tuple(skipped),
             ))
         ref = trials[0]
         for t in trials[1:]:
@@ -468,7 +540,11 @@ def open_runs(root, *, key=None, meta=None, follow_links=False, max_bytes=None,
             path=run_dir,
             trials=tuple(trials),
             steps=np.array(sorted(common), dtype=np.int64),
-            meta=MappingProxyType(_run_meta(run_dir, name, meta, root, follow_links)),
+            meta=MappingProxyType({
+                **_run_meta(run_dir, name, meta, root, follow_links, items[0][3], items[0][4]),
+                **({"skipped_files": [f"step {st}: read {kept}, skipped {skip}"
+                                      for st, kept, skip in skipped_all]}
+                   if skipped_all else {})}),
             dropped_steps=tuple(sorted(every - common)),
         ))
     return runs

@@ -26,12 +26,14 @@ __all__ = ["read_scalars", "crc32c", "masked_crc32c", "is_scalar_file", "SCALAR_
 
 SCALAR_PATTERNS = (".csv", ".jsonl", ".ndjson")
 _STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps", "_step")
+#: a Hugging Face Trainer's state: its ``log_history`` is the scalar log
+TRAINER_STATE = "trainer_state.json"
 
 
 def is_scalar_file(name: str) -> bool:
     """True for file names :func:`read_scalars` understands."""
     base = os.path.basename(name)
-    return base.endswith(SCALAR_PATTERNS) or "tfevents" in base
+    return base.endswith(SCALAR_PATTERNS) or "tfevents" in base or base == TRAINER_STATE
 
 
 # ---- CRC32C (Castagnoli), table driven --------------------------------------------------------
@@ -298,6 +300,15 @@ def _step(path, row, value) -> int:
     return int(value)
 
 
+def _read_trainer_state(path):
+    from ._layouts import read_trainer_state
+
+    hist = read_trainer_state(path).get("log_history")
+    if not isinstance(hist, list):
+        raise CorruptFileError(f"{path}: trainer_state.json has no log_history list")
+    return _records_table(path, [r for r in hist if isinstance(r, dict)])
+
+
 def _read_jsonl(path):
     records = []
     with _text(path) as fh:
@@ -311,6 +322,10 @@ def _read_jsonl(path):
                 raise CorruptFileError(f"{path}:{lineno}: not valid JSON ({exc})") from exc
             if isinstance(rec, dict):
                 records.append(rec)
+    return _records_table(path, records)
+
+
+def _records_table(path, records):
     header = []
     for rec in records:
         for k in rec:
@@ -348,9 +363,10 @@ def read_scalars(path, *, backend: str = "builtin") -> dict[str, tuple[np.ndarra
     ----------
     path : str or os.PathLike
         A CSV file (a ``step`` column plus one column per tag, or long format with ``step``,
-        ``tag``, ``value`` columns), a JSON-lines file (one object per line, same two
-        layouts), a TensorBoard event file (``*tfevents*``), or a folder: every such file in
-        it, the first file naming a tag wins.
+        ``tag``, ``value`` columns; Lightning's ``metrics.csv``), a JSON-lines file (one
+        object per line, same two layouts), a TensorBoard event file (``*tfevents*``), a
+        Hugging Face ``trainer_state.json`` (its ``log_history``), or a folder: every such
+        file in it, the first file naming a tag wins.
     backend : {"builtin", "tensorboard"}
         How TensorBoard files are read: the built-in record reader (verifies the masked
         CRC32C of every record) or the ``tensorboard`` package (extra ``tensorboard``).
@@ -387,6 +403,8 @@ def read_scalars(path, *, backend: str = "builtin") -> dict[str, tuple[np.ndarra
     try:
         if "tfevents" in base:
             raw = reader(path)
+        elif base == TRAINER_STATE:
+            raw = _read_trainer_state(path)
         elif base.endswith(".csv"):
             raw = _read_csv(path)
         elif base.endswith((".jsonl", ".ndjson", ".json")):
