@@ -17,10 +17,10 @@ from types import MappingProxyType
 import numpy as np
 
 from .. import _executor
-from .._fits import loglog_fit
 from .._rng import as_seed_sequence
 from .._validation import nonnegative_int, positive_float, positive_int
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
+from ..estimators._stats import loglog_fit
 from ..results import Estimate
 from ._accumulators import IncrementNoise, LoggedNoise, NoiseAutocorr, OutputThermo
 from ._mlp import mlp_forward

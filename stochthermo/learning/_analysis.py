@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._fits import loglog_fit
 from .._rng import as_seed_sequence
 from .._validation import as_float_array, positive_float, positive_int
 from ..errors import ValidationError
+from ..estimators._stats import loglog_fit
 from ..results import Estimate
 from ._engine import learn
 from ._info import jackknife
@@ -20,11 +21,14 @@ __all__ = ["QuasiStaticSweep", "quasi_static_sweep", "fit_loglog_slope", "Reserv
 
 
 def fit_loglog_slope(x, y, yerr=None):
-    """Weighted least-squares slope of ``ln y`` against ``ln x``; returns ``(slope, stderr)``.
+    """Deprecated: use :func:`stochthermo.estimate.loglog_slope` (same slope and error).
 
-    ``yerr`` (standard errors of ``y``) weights each point by ``(y / yerr)^2``; without it the
-    standard error comes from the residual scatter (see :func:`stochthermo._fits.loglog_fit`).
+    Returns ``(slope, stderr)`` of ``ln y`` against ``ln x`` as before.
     """
+    warnings.warn(
+        "stochthermo.learning.fit_loglog_slope is deprecated and will be removed in the next "
+        "release; use stochthermo.estimate.loglog_slope(x, y, yerr=yerr)",
+        DeprecationWarning, stacklevel=2)
     slope, se, _ = loglog_fit(x, y, yerr)
     return slope, se
 
@@ -91,7 +95,7 @@ def quasi_static_sweep(model, data, *, lrs, horizon, batch_size, n_trials=200, n
         vals.append(float(e.value))
         errs.append(float(e.stderr))
     vals, errs = np.array(vals), np.array(errs)
-    slope, se = fit_loglog_slope(lrs, vals, errs)
+    slope, se, _ = loglog_fit(lrs, vals, errs)
     return QuasiStaticSweep(
         lrs=lrs, n_steps=steps, horizon=horizon,
         entropy_production=Estimate(vals, errs, f"conditional_ep_{kl}"),
