@@ -127,3 +127,15 @@ def test_bad_schedules():
         learn(GaussianMean(), data, lr=np.ones((5, 1)), batch_size=2, **kw)
     with pytest.raises(ValidationError, match="nan"):
         learn(GaussianMean(), data, lr=lambda t: float("nan"), batch_size=2, **kw)
+
+
+def test_schedules_chunked_equal_unchunked():
+    data = np.linspace(-1, 1, 12)
+    kw = dict(lr=step_decay(0.2, factor=0.5, every=4), batch_size=np.array([1, 2, 3] * 4),
+              n_steps=12, n_trials=5, seed=9, method="shuffle",
+              record=("params", "work", "heat_theta"))
+    whole = learn(GaussianMean(std=1.0), data, **kw)
+    parts = learn(GaussianMean(std=1.0), data, chunk_size=2, **kw)
+    np.testing.assert_array_equal(whole.params, parts.params)
+    np.testing.assert_array_equal(whole.work, parts.work)
+    np.testing.assert_array_equal(parts.lr_schedule, whole.lr_schedule)
