@@ -231,6 +231,12 @@ def learner_section(*, quick: bool, seed: int, out_figs) -> dict:
                      float(np.asarray(e.stderr)[j]), "theory/learning.md",
                      warnings=getattr(e, "warnings", ()))
             rows.append(r)
+    from .. import estimate
+
+    ft = estimate.fluctuation_theorem(ens)  # integral FT of the learning work, Delta F = 0
+    rows.append(_row(f"mean of exp(-W), learning work over {n_steps} steps", 1.0,
+                     float(ft.value), float(ft.stderr), "theory/learning.md",
+                     warnings=ft.warnings))
     ordered = bool(np.all(cf["l_info"] <= cf["m_info"] + 1e-15))
     grid = np.arange(0, n_steps)
     curves = L.closed_form(grid)
