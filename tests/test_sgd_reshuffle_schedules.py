@@ -187,3 +187,11 @@ def test_bad_requests(setup):
     with pytest.raises(ValidationError, match="epoch_covariances needs"):
         model.epoch_covariances()
     assert "sampling='reshuffle'" in repr(_model(Sg, bbar, sampling="reshuffle"))
+
+
+def test_simulate_refuses_reshuffled_model(setup):
+    import stochthermo as st
+
+    _, bbar, Sg = setup
+    with pytest.raises(ValidationError, match="not simulated here"):
+        st.simulate(_model(Sg, bbar, sampling="reshuffle"), n_steps=5, n_traj=2, seed=0)

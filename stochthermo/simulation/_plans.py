@@ -340,6 +340,11 @@ def sgd_plan(model: LinearizedSGD, s: Setup) -> Plan:
     """
     _no_work(model, s.obs, "LinearizedSGD has no protocol; the data and optimizer act as a "
              "bath (use 'heat' for the parameter heat)")
+    if model.sampling != "iid":
+        raise ValidationError(
+            f"simulate runs independent Gaussian batch noise; sampling={model.sampling!r} "
+            "(anticorrelated batches within an epoch) is not simulated here: use "
+            "stochthermo.exact.moments for its exact moments, or learn(..., method='shuffle')")
     model.check_stable_map()
     d, r = model.dim, model.lr
     P = model.update_matrix()
