@@ -133,34 +133,38 @@ class NoiseAutocorr:
 class LoggedNoise:
     """``(1/d) sum_i mean_trials (G_i - g_i)^2`` from logged full-batch and mini-batch grads.
 
-    ``G - g = grad U_B - grad U_b = eta`` in gradient units.
-
-    A checkpoint counts only when every trial logged both gradients there.
+    A checkpoint counts only when every trial logged both gradients there; its standard error
+    is the spread of the per-trial values over ``sqrt(n_trials)``.
     """
 
     def __init__(self, n_checkpoints: int, n_trials: int) -> None:
         self.n_tr = n_trials
         self.logged = np.full(n_checkpoints, np.nan)
+        self.stderr = np.full(n_checkpoints, np.nan)
         self.have = False
-        self._sum, self._count = 0.0, 0
+        self._vals: list = []
 
     def add(self, got: dict, names: list) -> None:
         """One trial's frame (``got["g"]``, ``got["G"]``: name -> array, may be missing)."""
         if got.get("g") and got.get("G"):
             g = np.concatenate([np.ravel(got["g"][nm]) for nm in names]).astype(np.float64)
             big = np.concatenate([np.ravel(got["G"][nm]) for nm in names]).astype(np.float64)
-            self._sum += float(np.mean((big - g) ** 2))
-            self._count += 1
+            self._vals.append(float(np.mean((big - g) ** 2)))
 
     def close(self, n: int) -> None:
         """End of checkpoint ``n``."""
-        if self._count == self.n_tr:
-            self.logged[n] = self._sum / self.n_tr
+        if len(self._vals) == self.n_tr:
+            v = np.array(self._vals)
+            self.logged[n] = v.mean()
+            self.stderr[n] = v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else np.nan
             self.have = True
-        self._sum, self._count = 0.0, 0
+        self._vals = []
 
     def result(self) -> np.ndarray | None:
         return self.logged if self.have else None
+
+    def result_stderr(self) -> np.ndarray | None:
+        return self.stderr if self.have else None
 
 
 class OutputThermo:

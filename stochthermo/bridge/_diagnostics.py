@@ -64,7 +64,11 @@ class RunDiagnostics:
         Normalised noise autocorrelation averaged over parameters and steps (panel d).
     noise_var_logged : ndarray (n_ckpt,) or None
         ``(1/d) sum_i mean_trials (G_i - g_i)^2`` from logged full-batch G and mini-batch g
-        gradients (units of gradient squared).
+        gradients (units of gradient squared; NaN where not logged). This measures the noise
+        exactly at any time, whether or not the trials have separated: ``lr^2`` times it is
+        ``lr^2 tr(Sigma_g) / (d |b|)``, the per-step noise variance of ``noise_var``.
+    noise_var_logged_stderr : ndarray (n_ckpt,) or None
+        Its standard error (spread over trials).
     scalars : mapping tag -> (steps, mean, var, n_trials)
         Ensemble mean and variance over trials of each logged scalar (panel b).
     thermo : mapping or None
@@ -108,6 +112,26 @@ class RunDiagnostics:
     growth: np.ndarray | None = None
     valid: np.ndarray | None = None
     window: tuple | None = None
+    noise_var_logged_stderr: np.ndarray | None = None
+
+    def logged_noise_var(self) -> Estimate | None:
+        """Per-step noise variance from the logged gradients, averaged over the checkpoints.
+
+        ``lr^2 mean_n noise_var_logged[n]`` (parameter units, comparable with
+        ``noise_var``) when ``lr`` is known, else in gradient units; None without logged
+        gradients. The standard error combines the per-checkpoint ones.
+        """
+        v = self.noise_var_logged
+        if v is None or not np.isfinite(v).any():
+            return None
+        ok = np.isfinite(v)
+        se = self.noise_var_logged_stderr
+        scale = 1.0 if self.lr is None else self.lr ** 2
+        err = (float(np.sqrt(np.nansum(se[ok] ** 2)) / ok.sum()) if se is not None
+               else math.nan)
+        return Estimate(scale * float(v[ok].mean()), scale * err, "logged-gradients",
+                        {"n_checkpoints": int(ok.sum()),
+                         "units": "parameter" if self.lr is not None else "gradient"})
 
     def mean_noise_var(self, window="valid") -> Estimate:
         """Time average of ``noise_var`` with a standard error from its spread.
@@ -172,6 +196,7 @@ class RunDiagnostics:
             "drift_max": arr(self.drift_max), "autocorr": arr(self.autocorr),
             "autocorr_stderr": arr(self.autocorr_stderr),
             "noise_var_logged": arr(self.noise_var_logged),
+            "noise_var_logged_stderr": arr(self.noise_var_logged_stderr),
             "scalars": {k: {"steps": arr(s), "mean": arr(m), "var": arr(v)}
                         for k, (s, m, v, _) in self.scalars.items()},
             "thermo": None if self.thermo is None else {k: arr(v) for k, v in self.thermo.items()},
@@ -186,6 +211,9 @@ class RunDiagnostics:
         }
         if self.noise_var.size:
             out["mean_noise_var"] = self.mean_noise_var().to_dict()
+        logged = self.logged_noise_var()
+        if logged is not None:
+            out["logged_noise_var"] = logged.to_dict()
         return out
 
 
@@ -199,6 +227,8 @@ class Diagnostics:
     window: tuple | None = None
     #: failed validity checks, one sentence each
     warnings: tuple = ()
+    #: the exponent fitted on the noise measured from logged gradients (when every run has them)
+    batch_scaling_logged: Estimate | None = None
 
     def __repr__(self) -> str:
         scaling = "None" if self.batch_scaling is None else format(self.batch_scaling, ".3g")
@@ -211,7 +241,9 @@ class Diagnostics:
                 "batch_scaling": None if self.batch_scaling is None
                 else self.batch_scaling.to_dict(),
                 "window": None if self.window is None else list(self.window),
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings),
+                "batch_scaling_logged": None if self.batch_scaling_logged is None
+                else self.batch_scaling_logged.to_dict()}
 
 
 def _param_names(layout):
@@ -442,7 +474,7 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
         name=run.name, batch_size=run.batch_size, lr=lr, steps=lay.steps, interval=interval,
         indices=lay.labels, trajectories=traj, noise_var=noise_var, noise_var_stderr=noise_se,
         drift_max=drift_max, autocorr=autocorr, autocorr_stderr=autocorr_se,
-        noise_var_logged=logged.result(),
+        noise_var_logged=logged.result(), noise_var_logged_stderr=logged.result_stderr(),
         scalars=MappingProxyType(_ensemble_scalars(run.trials)), thermo=thermo.result(),
         temperature=None,
         meta=MappingProxyType({"n_params": lay.d, "n_trials": n_tr,
@@ -592,4 +624,13 @@ def _batch_scaling_of(out: tuple) -> Diagnostics:
                                         [e.stderr for _, e in pairs])
             meta = {**scaling.meta, "window": None if window is None else list(window)}
             scaling = dataclasses.replace(scaling, meta=meta, warnings=tuple(warnings))
-    return Diagnostics(out, scaling, window, tuple(warnings))
+    logged = [(r.batch_size, r.logged_noise_var()) for r in known]
+    logged = [(b, e) for b, e in logged if e is not None and e.value > 0
+              and math.isfinite(e.value)]
+    scaling_logged = None
+    if len({b for b, _ in logged}) >= 2 and len(logged) == len(known):
+        se = [e.stderr for _, e in logged]
+        scaling_logged = fit_batch_scaling(
+            [b for b, _ in logged], [e.value for _, e in logged],
+            se if all(math.isfinite(x) and x > 0 for x in se) else None)
+    return Diagnostics(out, scaling, window, tuple(warnings), scaling_logged)

@@ -24,15 +24,25 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 
 def _to_numpy(name, value) -> np.ndarray:
-    # duck typing for framework tensors (no import of any framework)
+    """A NumPy copy of ``value`` (``__array__``, ``__dlpack__``, nested lists, NumPy arrays).
+
+    No framework is imported: framework tensors (torch, JAX, ...) are detached and moved to
+    the CPU by duck typing.
+    """
     for attr in ("detach", "cpu"):
         fn = getattr(value, attr, None)
         if callable(fn):
             value = fn()
     try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise ValidationError(f"{name} cannot be converted to an array ({exc})") from exc
+        if not hasattr(value, "__array__") and hasattr(value, "__dlpack__"):
+            arr = np.from_dlpack(value)
+        else:
+            arr = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError, BufferError) as exc:
+        raise ValidationError(
+            f"{name} cannot be converted to an array ({exc}); pass host (CPU) arrays or "
+            "tensors"
+        ) from exc
     if arr.dtype.kind not in "biufc":
         raise ValidationError(f"{name} has the non-numeric dtype {arr.dtype}")
     return np.array(arr, copy=True)
@@ -64,6 +74,10 @@ class TrajectoryWriter:
         parent folder.
     shard_size : int
         Steps buffered in memory before a shard is written.
+    grad_steps : int or iterable of int, optional
+        When to log gradients: every ``grad_steps`` steps (an int) or at the given steps.
+        :meth:`wants_gradients` answers it, so a loop computes the (costly) full- or
+        large-batch gradient only there. Default: whenever gradients are passed.
 
     Notes
     -----
@@ -71,6 +85,14 @@ class TrajectoryWriter:
     (parameters), optionally ``s<step>/g/<name>`` (mini-batch gradient), ``s<step>/G/<name>``
     (full-batch gradient) and ``s<step>/o`` (outputs/logits on a probe set). Scalars go to
     ``scalars.csv``. Files appear only complete (written to a temporary file, then renamed).
+
+    What the theory needs (``theory/bridge.md``): the mini-batch gradient ``g`` used for the
+    step and a full- (or large-) batch gradient ``G`` *at the same parameters* measure the
+    SGD noise ``G - g`` exactly, at any time, whether or not the trials have separated
+    (:func:`diagnose_run` reports ``noise_var_logged``; ``lr^2 E|G - g|^2 / d = lr^2
+    tr(Sigma_g) / (d |b|)``). Outputs on a fixed probe set give work, heat and conditional
+    entropy production. Arrays can come from any framework: anything with ``__array__`` or
+    ``__dlpack__``.
 
     Examples
     --------
@@ -80,9 +102,16 @@ class TrajectoryWriter:
     ...         w.write(step, model.state_dict(), scalars={"loss": loss.item()})
     """
 
-    def __init__(self, directory, *, shard_size: int = 100):
+    def __init__(self, directory, *, shard_size: int = 100, grad_steps=None):
         self.directory = os.fspath(directory)
         self.shard_size = positive_int("shard_size", shard_size)
+        if grad_steps is None or isinstance(grad_steps, int | np.integer):
+            self._grad_every = None if grad_steps is None else positive_int("grad_steps",
+                                                                             grad_steps)
+            self._grad_set = None
+        else:
+            self._grad_every = None
+            self._grad_set = frozenset(nonnegative_int("grad_steps[...]", s) for s in grad_steps)
         os.makedirs(self.directory, exist_ok=True)
         self._buffer: dict[str, np.ndarray] = {}
         self._steps: list[int] = []
@@ -90,6 +119,13 @@ class TrajectoryWriter:
         self._tags: list[str] = []
         self._last = None
         self._closed = False
+
+    def wants_gradients(self, step) -> bool:
+        """True when gradients should be logged at ``step`` (see ``grad_steps``)."""
+        step = nonnegative_int("step", step)
+        if self._grad_set is not None:
+            return step in self._grad_set
+        return self._grad_every is None or step % self._grad_every == 0
 
     def write(self, step, params, *, grads=None, full_grads=None, outputs=None, scalars=None):
         """Record ``params`` (mapping, array or iterable of arrays) at ``step``."""

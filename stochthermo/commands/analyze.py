@@ -16,6 +16,9 @@ write to DIR:
   summary.json               all numbers, including the batch-size exponent, the validity
                              window and any warnings
 
+Runs logged with TrajectoryWriter(grads=..., full_grads=...) also get the noise measured
+exactly from the logged mini-batch and full-batch gradients (and its batch-size exponent).
+
 Each interval between checkpoints is tested for whether the ensemble-increment estimate is
 still noise (trials that separate add drift differences); the temperature and the batch-size
 exponent use only the longest step range where every run passes (the "window"). When no
@@ -123,11 +126,18 @@ def run(args) -> int:
             t = "" if r.temperature is None else f", T_eff = {r.temperature:.3g}"
             print(f"{r.name}: {r.meta['n_trials']} trials, {r.steps.size} checkpoints, "
                   f"noise var {m:.3g}{t}")
+            logged = r.logged_noise_var()
+            if logged is not None:
+                print(f"  noise var from logged gradients {logged:.3g} "
+                      f"({logged.meta['units']} units)")
         if diag.window is not None:
             print(f"valid window: steps {diag.window[0]} to {diag.window[1]} (the ensemble "
                   "noise estimate passes its validity tests in every run)")
         if diag.batch_scaling is not None:
             print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
+        if diag.batch_scaling_logged is not None:
+            print(f"logged-gradient noise ~ batch_size^alpha, alpha = "
+                  f"{diag.batch_scaling_logged:.3g}")
             for w in diag.batch_scaling.warnings:
                 print(f"  warning: {w}")
         for r in diag.runs:
