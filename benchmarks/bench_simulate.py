@@ -7,13 +7,19 @@ Cases (Euler-Maruyama, states kept only at the end, D = 1 / T = 1):
   (d) double well  dx = (x - x^3) dt + sqrt(2T) dW, 10,000 trajectories, 10,000 steps, as the
       built-in model (stochthermo.models.nonlinear.double_well) and as a user drift given as a
       Numba function (NonlinearLangevin)
-Figures are ns per update (trajectory-step-dimension), median of repeats, all from this run.
+Figures are ns per update (trajectory-step-dimension), minimum of repeats, all from this run.
 stochthermo runs on 1 thread and on all of Numba's threads (numba.set_num_threads). The RNG
 floor is the time to draw the same normals with the kernels' own generator on one thread (and
 on all threads). Peers (sdeint, sdepy, torchsde, diffrax), each on one thread, are timed on the
 same cases at reduced sizes (stated in the output; per-update figures are comparable because
 every solver's cost is linear in trajectories x steps); a peer that is not installed is listed
-as such. Usage: python benchmarks/bench_simulate.py [--quick] [--no-peers]
+as such. Usage:
+
+    python benchmarks/bench_simulate.py [--quick] [--no-peers] [--cases acd] [--repeats N]
+        [--one-thread]
+
+``--cases`` keeps only the cases whose letters are given; ``--repeats`` sets the number of
+timings per figure (the minimum is reported); ``--one-thread`` skips the all-threads timings.
 """
 
 from __future__ import annotations
@@ -37,9 +43,20 @@ from stochthermo.kernels._random import fill_normals  # noqa: E402
 from stochthermo.models.nonlinear import NonlinearLangevin, double_well  # noqa: E402
 from stochthermo.simulation import _ziggurat_table, simulate  # noqa: E402
 
+
+def _arg(flag, default):
+    if flag in sys.argv:
+        i = sys.argv.index(flag)
+        if i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+    return default
+
+
 QUICK = "--quick" in sys.argv
 PEERS = "--no-peers" not in sys.argv
-REPEATS = 3
+CASES = _arg("--cases", "abcd")
+ONE_THREAD = "--one-thread" in sys.argv  # skip the all-threads timings (while iterating)
+REPEATS = int(_arg("--repeats", "3"))
 DT = 0.01
 ALL_THREADS = numba.get_num_threads()
 
@@ -50,7 +67,7 @@ def timeit(fn, repeats=REPEATS):
         t0 = time.perf_counter()
         fn()
         fn_times.append(time.perf_counter() - t0)
-    return float(np.median(fn_times))
+    return float(np.min(fn_times))  # the machine is shared: the least disturbed run
 
 
 @numba.njit(cache=True)
@@ -159,12 +176,14 @@ def run_case(c):
     ns = lambda t: t / units * 1e9  # noqa: E731
     row = {"name": c["name"], "sim": {}}
     for label, model in models_of(c).items():
-        t1 = time_simulate(model, c, 1, 1 if c["key"] in ("c", "d") else 2)
-        tn = time_simulate(model, c, ALL_THREADS, REPEATS)
+        t1 = time_simulate(model, c, 1, REPEATS)
+        tn = np.nan if ONE_THREAD else time_simulate(model, c, ALL_THREADS, REPEATS)
         row["sim"][label] = (ns(t1), ns(tn))
-    row["np"] = ns(timeit(lambda: numpy_loop(c, c["n_traj"], c["n_steps"]), repeats=2))
+    row["np"] = ns(timeit(lambda: numpy_loop(c, c["n_traj"], c["n_steps"]),
+                          repeats=max(2, REPEATS - 1)))
     row["rng1"] = ns(rng_floor(c["n_traj"], c["n_steps"] * d, 1))
-    row["rngN"] = ns(rng_floor(c["n_traj"], c["n_steps"] * d, ALL_THREADS))
+    row["rngN"] = np.nan if ONE_THREAD else ns(rng_floor(c["n_traj"], c["n_steps"] * d,
+                                                         ALL_THREADS))
     return row
 
 
@@ -344,7 +363,7 @@ def run_peers(cases):
 # ----------------------------------------------------------------------------- report
 def main():
     scale = 10 if QUICK else 1
-    cases = make_cases(scale)
+    cases = [c for c in make_cases(scale) if c["key"] in CASES]
     print(f"Numba threads: {ALL_THREADS}; os.cpu_count() = {os.cpu_count()}; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     rows = []
