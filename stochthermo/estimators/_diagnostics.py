@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 ALPHA = 1e-3  # family-wise false-alarm level of each check
+_ROWS = 2048  # rows of basis values held at once by the lack-of-fit test
 
 
 def _t_threshold(dof: int, n_tests: int) -> float:
@@ -154,13 +155,14 @@ def linear_adequacy(groups, *, tau: float):
     """
     from scipy.stats import f as fdist
 
-    groups = list(groups)
-    d = groups[0].shape[2]
+    first = np.asarray(next(iter(groups)))  # groups may be read from disk: iterate, not list
+    d = first.shape[2]
     deg = _lof_degree(d)
     if deg is None:
         return _check("linearity", True, None, None, f"not tested in {d} dimensions",
                       tested=False)
-    sample = groups[0][:, :-1].reshape(-1, d)
+    sample = first[:, :-1].reshape(-1, d)[:20000].copy()
+    del first
     basis = make_basis(f"poly{deg}", sample)
     p, p1 = basis.size, poly_size(d, 1)
     Sbb = np.zeros((p, p))
@@ -169,13 +171,17 @@ def linear_adequacy(groups, *, tau: float):
     n = 0
     for g in groups:
         g = np.asarray(g)
-        X = g[:, :-1].reshape(-1, d)
-        dx = (g[:, 1:] - g[:, :-1]).reshape(-1, d)
-        B = basis(X)
-        Sbb += B.T @ B
-        Sbd += B.T @ dx
-        Sdd += np.einsum("ij,ij->j", dx, dx)
-        n += X.shape[0]
+        step = max(1, _ROWS // max(g.shape[1] - 1, 1))  # trajectories per block: bounded memory
+        for lo in range(0, g.shape[0], step):
+            blk = g[lo : lo + step]
+            X = blk[:, :-1].reshape(-1, d)
+            dx = (blk[:, 1:] - blk[:, :-1]).reshape(-1, d)
+            B = basis(X)
+            Sbb += B.T @ B
+            Sbd += B.T @ dx
+            Sdd += np.einsum("ij,ij->j", dx, dx)
+            n += X.shape[0]
+        del g, blk, X, dx, B
     if n <= 2 * p:
         return _check("linearity", True, None, None, "not tested: too few transitions",
                       tested=False)

@@ -128,7 +128,7 @@ def _ep_current(x, tau, groups, split, *, bias_correct, checks, diffusion=None, 
     stats = transition_stats(groups)
     lag2 = x.shape[1] >= 5 and checks is not None
     if lag2:
-        stats2 = transition_stats(list(_lagged_groups(groups, 2)))
+        stats2 = transition_stats(_lagged_groups(groups, 2))
         k = len(stats)
 
         def func(s):
