@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,11 @@ from ._validation import positive_float, positive_int, short_repr
 from .errors import ModelError, ResourceError, ShapeError, ValidationError
 from .models.jump import BipartiteJump, MarkovJump
 from .results import _freeze
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._typing import ArrayLike, ProgressLike, SeedLike
 
 __all__ = ["JumpEnsemble", "simulate_jump", "OBSERVABLES"]
 
@@ -204,9 +209,11 @@ def _grid(t_max, n_steps, dt):
     return t_max, n_steps, t_max / n_steps
 
 
-def simulate_jump(model, *, n_traj, t_max=None, n_steps=None, dt=None, seed=None, x0=None,
-                  p0=None, observables=OBSERVABLES, chunk_size=None, progress=False,
-                  _traj_offset=0) -> JumpEnsemble:
+def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
+                  n_steps: int | None = None, dt: float | None = None, seed: SeedLike | None = None,
+                  x0: ArrayLike | None = None, p0: ArrayLike | None = None,
+                  observables: Sequence[str] = OBSERVABLES, chunk_size: int | None = None,
+                  progress: ProgressLike = False, _traj_offset: int = 0) -> JumpEnsemble:
     r"""Simulate ``n_traj`` independent trajectories of a jump process (Gillespie).
 
     Parameters

@@ -26,6 +26,11 @@ import contextlib
 import importlib
 import re
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError", "exit_code", "flag_message"]
 
@@ -150,7 +155,7 @@ def _quoted_values(text: str) -> str:
     return re.sub(r"'([^']*)'|\"([^\"]*)\"", lambda m: m.group(1) or m.group(2) or "", text)
 
 
-def flag_message(message: str, command: str | None = None, args=None) -> str:
+def flag_message(message: str, command: str | None = None, args: Any = None) -> str:
     """Reword a library message for the command line.
 
     Python arguments become the subcommand's flags (``method='exact'`` -> ``--method exact``,
@@ -214,7 +219,7 @@ def _json_channel(active: bool):
 # --------------------------------------------------------------------------- main
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

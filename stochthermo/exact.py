@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg as sla
@@ -22,6 +23,11 @@ from ._validation import as_float_array, as_square_matrix, as_vector, check_psd,
 from .errors import ModelError, ShapeError, UnstableModelError, ValidationError
 from .models.jump import MarkovJump
 from .models.linear import LinearizedSGD, LinearLangevin
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._typing import ArrayLike, Blocks
 
 __all__ = [
     "Moments",
@@ -186,7 +192,8 @@ def _sgd_noise_augmented(model: LinearizedSGD) -> np.ndarray:
     return out
 
 
-def stationary_covariance(model, *, continuous: bool = False, augmented: bool = False):
+def stationary_covariance(model: Any, *, continuous: bool = False,
+                          augmented: bool = False) -> np.ndarray:
     r"""Stationary covariance of a linear model.
 
     Parameters
@@ -243,7 +250,9 @@ def _as_times(t, integer: bool) -> np.ndarray:
     return arr
 
 
-def moments(model, t, *, mean0=None, cov0=None, lr=None, batch_size=None) -> Moments:
+def moments(model: Any, t: ArrayLike, *, mean0: ArrayLike | None = None,
+            cov0: ArrayLike | None = None, lr: float | None = None,
+            batch_size: int | None = None) -> Moments:
     r"""Exact mean and covariance at times ``t`` from initial moments.
 
     Parameters
@@ -347,7 +356,7 @@ def _state(m: LinearLangevin, mean, cov):
     return dm, C, Cinv
 
 
-def current_matrix(model, *, cov=None) -> np.ndarray:
+def current_matrix(model: Any, *, cov: ArrayLike | None = None) -> np.ndarray:
     r"""Matrix ``M`` of the mean local velocity ``v(x) = M (x - m) - A (m - x_star)``.
 
     Steady state: :math:`M = -A + D C^{-1}` and the probability current is
@@ -359,7 +368,7 @@ def current_matrix(model, *, cov=None) -> np.ndarray:
     return -m.A + m.D @ Cinv
 
 
-def detailed_balance(model, *, rtol: float = 1e-10) -> DetailedBalance:
+def detailed_balance(model: Any, *, rtol: float = 1e-10) -> DetailedBalance:
     r"""Test detailed balance: the stationary current vanishes iff ``A C = D``.
 
     Since :math:`A C + C A^\top = 2D`, the current :math:`J = (D - AC) C^{-1} x\, p` vanishes iff
@@ -402,7 +411,9 @@ def _dinv(m: LinearLangevin) -> np.ndarray:
     return Dinv
 
 
-def entropy_production_rate(model, *, mean=None, cov=None, p=None, discrete: bool = False) -> float:
+def entropy_production_rate(model: Any, *, mean: ArrayLike | None = None,
+                            cov: ArrayLike | None = None, p: ArrayLike | None = None,
+                            discrete: bool = False) -> float:
     r"""Total entropy production rate :math:`\sigma = \langle v^\top D^{-1} v\rangle` (nats/time).
 
     Parameters
@@ -466,7 +477,8 @@ def _with_blocks(model, blocks, temperatures):
     return m
 
 
-def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None, p=None) -> np.ndarray:
+def medium_entropy_rates(model: Any, *, blocks: Blocks | None = None, mean: ArrayLike | None = None,
+                         cov: ArrayLike | None = None, p: ArrayLike | None = None) -> np.ndarray:
     r"""Entropy flow into each block's bath per unit time.
 
     :math:`\dot S_i = \langle (D^{-1} F)_i \circ \dot x_i\rangle` [LL-heat]. With drift
@@ -488,7 +500,8 @@ def medium_entropy_rates(model, *, blocks=None, mean=None, cov=None, p=None) -> 
     return _block_sums(m, diag)
 
 
-def heat_rates(model, *, blocks=None, temperatures=None, mean=None, cov=None) -> np.ndarray:
+def heat_rates(model: Any, *, blocks: Blocks | None = None, temperatures: ArrayLike | None = None,
+               mean: ArrayLike | None = None, cov: ArrayLike | None = None) -> np.ndarray:
     r"""Heat flowing into each subsystem's bath per unit time (Stratonovich, k_B = 1).
 
     Returns
@@ -504,7 +517,8 @@ def heat_rates(model, *, blocks=None, temperatures=None, mean=None, cov=None) ->
     return m.temperatures * medium_entropy_rates(m, mean=mean, cov=cov)
 
 
-def information_flows(model, *, blocks=None, mean=None, cov=None, p=None) -> np.ndarray:
+def information_flows(model: Any, *, blocks: Blocks | None = None, mean: ArrayLike | None = None,
+                      cov: ArrayLike | None = None, p: ArrayLike | None = None) -> np.ndarray:
     r"""Information flow into each subsystem (nats per unit time).
 
     :math:`\dot I_i = \langle v_i \cdot \nabla_i \ln p(x_{\bar i} | x_i)\rangle`.
@@ -531,7 +545,9 @@ def information_flows(model, *, blocks=None, mean=None, cov=None, p=None) -> np.
     return out
 
 
-def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None, p=None) -> np.ndarray:
+def subsystem_entropy_production(model: Any, *, blocks: Blocks | None = None,
+                                 mean: ArrayLike | None = None, cov: ArrayLike | None = None,
+                                 p: ArrayLike | None = None) -> np.ndarray:
     r"""Entropy production of each subsystem (nats per unit time).
 
     :math:`\sigma_i = \langle v_i^\top D_i^{-1} v_i\rangle \ge 0`.
@@ -556,7 +572,9 @@ def subsystem_entropy_production(model, *, blocks=None, mean=None, cov=None, p=N
     return _block_sums(m, diag)
 
 
-def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = False, p=None):
+def mutual_information(model: Any = None, *, cov: ArrayLike | None = None,
+                       blocks: Blocks | None = None, pairwise: bool = False,
+                       p: ArrayLike | None = None) -> float | np.ndarray:
     r"""Mutual information between the blocks of a Gaussian state (nats).
 
     Parameters
@@ -636,7 +654,7 @@ def mutual_information(model=None, *, cov=None, blocks=None, pairwise: bool = Fa
     return info(list(blocks))
 
 
-def stationary_logpdf(model, x) -> np.ndarray:
+def stationary_logpdf(model: Any, x: ArrayLike) -> np.ndarray:
     r"""Log density of the stationary law :math:`N(x_\star, C)` at ``x`` (shape ``(..., d)``)."""
     C = stationary_covariance(model)
     d = C.shape[0]
@@ -651,7 +669,7 @@ def stationary_logpdf(model, x) -> np.ndarray:
     return out.reshape(x.shape[:-1])
 
 
-def summary(model) -> dict:
+def summary(model: Any) -> dict:
     """Every steady-state closed form of ``model`` in one dictionary (NumPy values)."""
     if isinstance(model, MarkovJump):  # jump processes: theory/jump.md
         from ._exact_jump import dispatch
@@ -679,7 +697,7 @@ def summary(model) -> dict:
 # --- Markov jump processes (theory/jump.md); implemented in stochthermo._exact_jump ---------
 
 
-def stationary_distribution(model, *, grid: bool = False):
+def stationary_distribution(model: Any, *, grid: bool = False) -> np.ndarray:
     r"""Stationary distribution of a jump model, :math:`W p = 0` [JP-stat].
 
     Subtraction-free state reduction (GTH): full relative accuracy for rates spanning many
@@ -697,7 +715,7 @@ def stationary_distribution(model, *, grid: bool = False):
     return _exact_jump.stationary_distribution(model, grid=grid)
 
 
-def transient_distribution(model, t, *, p0):
+def transient_distribution(model: Any, t: ArrayLike, *, p0: ArrayLike) -> np.ndarray:
     r"""Distribution of a jump model at times ``t``: :math:`p(t) = e^{W t} p_0` [JP-transient].
 
     Returns shape ``(n,)`` for scalar ``t``, else ``(n_t, n)``; pass it as ``p=`` to any
@@ -708,14 +726,14 @@ def transient_distribution(model, t, *, p0):
     return _exact_jump.transient_distribution(model, t, p0=p0)
 
 
-def probability_currents(model, *, p=None):
+def probability_currents(model: Any, *, p: ArrayLike | None = None) -> np.ndarray:
     r"""Net currents :math:`J_{ij} = W_{ij} p_j - W_{ji} p_i` of a jump model [JP-current]."""
     from . import _exact_jump
 
     return _exact_jump.probability_currents(model, p=p)
 
 
-def environment_entropy_flows(model, *, p=None):
+def environment_entropy_flows(model: Any, *, p: ArrayLike | None = None) -> np.ndarray:
     r"""Entropy flow into each reservoir of a jump model [JP-env].
 
     :math:`\dot S^{\rm env}_r = \sum_{i<j,\,r} J_{ij} \ln(W_{ij}/W_{ji})`; for a
@@ -726,7 +744,8 @@ def environment_entropy_flows(model, *, p=None):
     return _exact_jump.environment_entropy_flows(model, p=p)
 
 
-def learning_efficiency(model, *, p=None, learner: str = "x"):
+def learning_efficiency(model: Any, *, p: ArrayLike | None = None,
+                        learner: str = "x") -> float | np.ndarray:
     r"""Learning efficiency :math:`\dot I^X / \dot S^X_{\rm env} \le 1` (steady state) [JP-eff]."""
     from . import _exact_jump
 

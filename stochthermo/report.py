@@ -13,6 +13,12 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from matplotlib.figure import Figure
 
 __all__ = ["Report", "Section", "figure_png", "mathml"]
 
@@ -42,7 +48,7 @@ ul.warn { color: #9a6700; font-size: 0.9em; }
 """
 
 
-def figure_png(fig, *, dpi: int = 110) -> bytes:
+def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it."""
     import io
 
@@ -54,7 +60,7 @@ def figure_png(fig, *, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def mathml(expr) -> str:
+def mathml(expr: Any) -> str:
     """Presentation MathML (without the outer ``<math>``) of a SymPy expression or equation."""
     from sympy.printing.mathml import mathml as _mathml
 

@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["Estimate", "to_jsonable"]
 
 
-def to_jsonable(x):
+def to_jsonable(x: Any) -> Any:
     """Convert NumPy values, objects with ``to_dict`` and containers to JSON types.
 
     Non-finite floats become ``None``, so the output is strict JSON.

@@ -30,7 +30,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,11 @@ from ._rng import as_seed_sequence, seed_repr
 from ._validation import positive_int
 from .ensemble import Ensemble
 from .errors import DamagedStoreError, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._typing import ArrayLike, PathLike, ProgressLike, SeedLike
 
 __all__ = ["simulate_to_store", "open_store", "StoredEnsemble", "VerifiedArray", "SIDECAR",
            "CHUNK_RECORDS"]
@@ -468,8 +473,10 @@ def _simulate_chunk(*args):
     return simulate_chunk(*args)
 
 
-def simulate_to_store(model, path, *, n_traj, seed=None, x0=None, chunk_size=4096,
-                      client=None, scheduler=None, retries=2, progress=None, **kwargs):
+def simulate_to_store(model: Any, path: PathLike, *, n_traj: int, seed: SeedLike | None = None,
+                      x0: ArrayLike | None = None, chunk_size: int = 4096, client: Any = None,
+                      scheduler: str | None = None, retries: int = 2,
+                      progress: ProgressLike | None = None, **kwargs: Any) -> StoredEnsemble:
     """Simulate ``n_traj`` trajectories into the Zarr store at ``path``, chunk by chunk.
 
     Parameters
@@ -659,7 +666,8 @@ def _repair_metadata(path, record):
     return rewritten, redo_t
 
 
-def open_store(path, *, verify: bool = False, _repaired=()) -> StoredEnsemble:
+def open_store(path: PathLike, *, verify: bool = False,
+               _repaired: Sequence[str] = ()) -> StoredEnsemble:
     """Open a finished store written by :func:`simulate_to_store` (arrays stay on disk).
 
     Parameters

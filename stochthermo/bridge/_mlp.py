@@ -6,11 +6,19 @@ parametric model ``p(y | x, theta) = softmax(f_theta(x))``, averaged over a prob
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._validation import as_float_array, choose_method
 from ..errors import ShapeError, ValidationError
 from ..estimators._stats import log_softmax
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .._typing import ArrayLike
 
 __all__ = ["mlp_layers", "mlp_forward", "log_softmax", "output_thermodynamics"]
 
@@ -21,7 +29,7 @@ _ACTIVATIONS = {
 }
 
 
-def mlp_layers(state_dict) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
+def mlp_layers(state_dict: Mapping[str, Any]) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
     """The Linear layers of a sequential state dict, in order: ``[(W, b, name), ...]``.
 
     Layers are the 2-d ``*.weight`` entries in the dict's order, each with its ``*.bias``
@@ -49,7 +57,8 @@ def mlp_layers(state_dict) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
     return layers
 
 
-def mlp_forward(state_dict, x, *, activation: str = "relu") -> np.ndarray:
+def mlp_forward(state_dict: Mapping[str, Any], x: ArrayLike, *,
+                activation: str = "relu") -> np.ndarray:
     """Outputs (logits) of a sequential MLP given by its state dict, in float64.
 
     Parameters
@@ -90,7 +99,7 @@ def _kl_entropy(logp_a, logp_b):
     return np.maximum(kl, 0.0), -np.sum(pa * logp_a, axis=-1)
 
 
-def output_thermodynamics(logits) -> dict[str, np.ndarray]:
+def output_thermodynamics(logits: ArrayLike) -> dict[str, np.ndarray]:
     """Work, heat and conditional entropy production from output logits along a trajectory.
 
     Parameters

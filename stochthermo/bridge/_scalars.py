@@ -15,12 +15,16 @@ import math
 import os
 import struct
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import choose_method
 from ..errors import BridgeError, CorruptFileError
 from ._files import check_regular, open_regular
+
+if TYPE_CHECKING:
+    from .._typing import PathLike
 
 __all__ = ["read_scalars", "crc32c", "masked_crc32c", "is_scalar_file", "SCALAR_PATTERNS"]
 
@@ -356,7 +360,8 @@ def _finish(raw):
 _TB_BACKENDS = {"builtin": _read_tfevents_builtin, "tensorboard": _read_tfevents_tensorboard}
 
 
-def read_scalars(path, *, backend: str = "builtin") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read_scalars(path: PathLike, *,
+                 backend: str = "builtin") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a scalar log: ``{tag: (steps, values)}`` sorted by step.
 
     Parameters

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,11 @@ from .._validation import choose_method, positive_int, short_repr
 from ..errors import InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
 from ._stats import gaussian_mi, gaussian_mi_bias, jackknife_groups
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = ["m_info", "l_info", "discrete_l_info"]
 
@@ -405,8 +411,9 @@ def _zero(method, meta, why):
 # public functions
 
 
-def m_info(ensemble, t, *, method="auto", b="auto", n_components=None, learner=None,
-           output=None, probe=None, k=3, seed=0) -> Estimate:
+def m_info(ensemble: Any, t: int, *, method: str = "auto", b: str = "auto",
+           n_components: int | None = None, learner: Any = None, output: ArrayLike | None = None,
+           probe: ArrayLike | None = None, k: int = 3, seed: SeedLike = 0) -> Estimate:
     r"""M-info ``I(Theta_t; B)`` of an ensemble of trained models, with an error bar.
 
     Parameters
@@ -508,8 +515,10 @@ def _exact(learner, ensemble, t, key):
                                     "(theory/learning.md sections 4, 8)", "t": int(t)})
 
 
-def l_info(ensemble, t, *, reading="mi", method="auto", b="auto", probe=None, output=None,
-           n_components=None, learner=None, bias_correct=True, k=3, seed=0) -> Estimate:
+def l_info(ensemble: Any, t: int, *, reading: str = "mi", method: str = "auto", b: str = "auto",
+           probe: ArrayLike | None = None, output: ArrayLike | None = None,
+           n_components: int | None = None, learner: Any = None, bias_correct: bool = True,
+           k: int = 3, seed: SeedLike = 0) -> Estimate:
     r"""L-info of an ensemble of trained models in one of its readings, with an error bar.
 
     Parameters

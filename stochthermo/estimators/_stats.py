@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import as_float_array, short_repr
 from ..errors import InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
 
 __all__ = [
     "jackknife_moments",
@@ -274,7 +278,8 @@ def loglog_fit(x, y, yerr=None, *, absolute_sigma: bool = True) -> tuple[float, 
     return float(coef[1]), se, float(coef[0])
 
 
-def loglog_slope(x, y, *, yerr=None, absolute_sigma: bool = True) -> Estimate:
+def loglog_slope(x: ArrayLike, y: ArrayLike, *, yerr: ArrayLike | None = None,
+                 absolute_sigma: bool = True) -> Estimate:
     r"""Power-law exponent: the slope of ``ln y`` against ``ln x``, with its standard error.
 
     Parameters

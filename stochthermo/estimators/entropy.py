@@ -10,6 +10,8 @@ reports failures as ``Estimate.warnings`` (``strict=True`` raises instead). Deri
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import exact
@@ -28,6 +30,11 @@ from ._inference import (
     tur_value,
 )
 from ._linfit import fit_linear, transition_stats
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike
 
 __all__ = ["entropy_production", "entropy_production_timeresolved"]
 
@@ -410,16 +417,16 @@ _METHODS = {
 
 
 def entropy_production(
-    ensemble,
+    ensemble: Any,
     *,
     method: str = "linear",
-    dt=None,
+    dt: float | None = None,
     n_groups: int = 32,
     bias_correct: bool = True,
     discretization: str = "exact",
-    diffusion=None,
-    basis=None,
-    period=None,
+    diffusion: ArrayLike | None = None,
+    basis: Any = None,
+    period: float | None = None,
     strict: bool = False,
     diagnostics: bool = True,
 ) -> Estimate:
@@ -560,10 +567,10 @@ def entropy_production(
 
 
 def entropy_production_timeresolved(
-    ensemble,
+    ensemble: Any,
     *,
     window: int | None = None,
-    dt=None,
+    dt: float | None = None,
     n_groups: int = 32,
     bias_correct: bool = True,
     discretization: str = "exact",

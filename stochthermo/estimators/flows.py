@@ -8,6 +8,8 @@ trajectories (or time segments).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import exact
@@ -18,6 +20,11 @@ from ..results import Estimate
 from ._common import as_trajectories, jackknife, model_failure, split_groups
 from ._linfit import fit_linear, transition_stats
 from ._stats import gaussian_mi_cov
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import Blocks
 
 __all__ = ["information_flow"]
 
@@ -131,11 +138,11 @@ _METHODS = {"gaussian": _flow_gaussian, "lagged": _flow_lagged}
 
 
 def information_flow(
-    ensemble,
+    ensemble: Any,
     *,
-    blocks,
+    blocks: Blocks,
     method: str = "gaussian",
-    dt=None,
+    dt: float | None = None,
     n_groups: int = 32,
     bias_correct: bool = True,
     discretization: str = "exact",

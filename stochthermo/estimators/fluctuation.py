@@ -10,6 +10,7 @@ section 11 [LRN-ft].
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from .._rng import as_seed_sequence, trajectory_seeds
 from .._validation import as_float_array, choose_method, positive_int, short_repr
 from ..errors import EstimationError, InsufficientDataError, ValidationError
 from ..results import Estimate
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = ["fluctuation_theorem"]
 
@@ -127,8 +133,8 @@ def _is_learning_ensemble(obj) -> bool:
 
 
 def fluctuation_theorem(
-    values, *, method: str = "integral", bins: int = 20, min_count: int = 5,
-    interval=None, seed=None, min_ess: float = MIN_EFFECTIVE_SAMPLES,
+    values: ArrayLike, *, method: str = "integral", bins: int = 20, min_count: int = 5,
+    interval: Any = None, seed: SeedLike | None = None, min_ess: float = MIN_EFFECTIVE_SAMPLES,
 ) -> Estimate:
     r"""Check a fluctuation theorem on samples of total entropy production ``s`` (nats).
 

@@ -5,6 +5,8 @@ See ``theory/estimators.md`` [EST-mi-*] for the formulas, bias corrections and e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.special import digamma
 
@@ -15,6 +17,11 @@ from ..errors import EstimationError, InsufficientDataError, ShapeError, Validat
 from ..results import Estimate
 from ._common import check_columns, group_slices
 from ._stats import gaussian_mi_cov, gaussian_mi_terms
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = ["mutual_information", "lagged_mutual_information", "transfer_entropy"]
 
@@ -319,10 +326,10 @@ def _block_stderr(fn, x, y, z, n_blocks, opts):
 
 
 def mutual_information(
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
-    z=None,
+    z: ArrayLike | None = None,
     method: str = "knn",
     k: int = 3,
     n_blocks: int | None = None,
@@ -330,7 +337,7 @@ def mutual_information(
     stderr: str = "auto",
     bias_correct: bool = True,
     jitter: float = 1e-10,
-    seed=0,
+    seed: SeedLike = 0,
     workers: int = 1,
 ) -> Estimate:
     r"""Mutual information ``I(X; Y)`` or conditional ``I(X; Y | Z)`` in nats, with an error bar.
@@ -498,7 +505,8 @@ def _pairs(x, y, lag, extra=None):
     return a, b, c
 
 
-def lagged_mutual_information(x, y=None, *, lag: int = 1, method: str = "gaussian", **options):
+def lagged_mutual_information(x: ArrayLike, y: ArrayLike | None = None, *, lag: int = 1,
+                              method: str = "gaussian", **options: Any) -> Estimate:
     r"""Lagged mutual information ``I(X_t; Y_{t+lag})`` pooled over times and trajectories.
 
     Parameters
@@ -531,7 +539,8 @@ def lagged_mutual_information(x, y=None, *, lag: int = 1, method: str = "gaussia
     return Estimate(est.value, est.stderr, f"lagged_mutual_information:{method}", meta, est.bias)
 
 
-def transfer_entropy(source, target, *, lag: int = 1, method: str = "gaussian", **options):
+def transfer_entropy(source: ArrayLike, target: ArrayLike, *, lag: int = 1,
+                     method: str = "gaussian", **options: Any) -> Estimate:
     r"""Transfer entropy ``I(Y_{t+lag}; X_t | Y_t)`` from ``source`` X to ``target`` Y (nats).
 
     Parameters

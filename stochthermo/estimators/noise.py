@@ -7,12 +7,17 @@ See ``theory/estimators.md`` [EST-acf], [EST-tau], [EST-sgd].
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._validation import as_float_array, positive_float, positive_int
 from ..errors import InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
 from ._stats import jackknife_groups, sgd_noise_deviations
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
 
 __all__ = [
     "autocorrelation",
@@ -46,7 +51,7 @@ def _acf_fft(arr):
     return ac / ac[:, :1]
 
 
-def autocorrelation(x, *, max_lag: int | None = None) -> Estimate:
+def autocorrelation(x: ArrayLike, *, max_lag: int | None = None) -> Estimate:
     r"""Normalised autocorrelation function ``rho(k)`` of one or several series.
 
     Parameters
@@ -92,7 +97,7 @@ def autocorrelation(x, *, max_lag: int | None = None) -> Estimate:
     )
 
 
-def integrated_time(x, *, c: float = 5.0, tol: float = 50.0) -> Estimate:
+def integrated_time(x: ArrayLike, *, c: float = 5.0, tol: float = 50.0) -> Estimate:
     r"""Integrated autocorrelation time ``tau = 1 + 2 sum_{k>=1} rho(k)`` (in samples).
 
     Parameters
@@ -154,7 +159,7 @@ def _as_params(params):
     return arr
 
 
-def sgd_noise(params, *, lr: float | None = None) -> Estimate:
+def sgd_noise(params: ArrayLike, *, lr: float | None = None) -> Estimate:
     r"""SGD noise from trials sharing an initialisation: increment minus ensemble-mean increment.
 
     Parameters
@@ -193,7 +198,8 @@ def sgd_noise(params, *, lr: float | None = None) -> Estimate:
     return Estimate(eta, np.nan, "sgd_noise", meta)
 
 
-def effective_temperature(params, *, lr, stride: int = 1, steps=None) -> Estimate:
+def effective_temperature(params: ArrayLike, *, lr: float, stride: int = 1,
+                          steps: slice | ArrayLike | None = None) -> Estimate:
     r"""Effective temperature ``T_i = Var(eta_i) / (2 r s)`` per parameter, and its average.
 
     Parameters
@@ -240,7 +246,7 @@ def effective_temperature(params, *, lr, stride: int = 1, steps=None) -> Estimat
     return Estimate(value, se, "effective_temperature", meta)
 
 
-def gradient_noise_scale(params, *, batch_size) -> Estimate:
+def gradient_noise_scale(params: ArrayLike, *, batch_size: int) -> Estimate:
     r"""Simple gradient-noise scale ``B = tr(Sigma_g) / |G|^2`` per step (McCandlish et al.).
 
     Parameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,11 +16,15 @@ from ..results import Estimate
 from ._engine import learn
 from ._info import jackknife
 
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, SeedLike
+
 __all__ = ["QuasiStaticSweep", "quasi_static_sweep", "fit_loglog_slope", "ReservoirComparison",
            "reservoir_comparison"]
 
 
-def fit_loglog_slope(x, y, yerr=None):
+def fit_loglog_slope(x: ArrayLike, y: ArrayLike,
+                     yerr: ArrayLike | None = None) -> tuple[float, float]:
     """Deprecated: use :func:`stochthermo.estimate.loglog_slope` (same slope and error).
 
     Returns ``(slope, stderr)`` of ``ln y`` against ``ln x`` as before.
@@ -55,8 +59,10 @@ class QuasiStaticSweep:
     slope: Estimate
 
 
-def quasi_static_sweep(model, data, *, lrs, horizon, batch_size, n_trials=200, n_datasets=1,
-                       seed=None, method="replacement", kl="exact", **learn_kw):
+def quasi_static_sweep(model: Any, data: Any, *, lrs: ArrayLike, horizon: float, batch_size: int,
+                       n_trials: int = 200, n_datasets: int = 1, seed: SeedLike | None = None,
+                       method: str = "replacement", kl: str = "exact",
+                       **learn_kw: Any) -> QuasiStaticSweep:
     r"""Conditional entropy production ``sum_t KL(p_theta_t || p_theta_{t+1})`` vs ``lr``.
 
     The horizon ``lr * n_steps`` is held fixed, so a smaller learning rate takes more, smaller
@@ -169,8 +175,10 @@ def _discrete_rate(P, Q, lr):
         return float("nan")
 
 
-def reservoir_comparison(model, data, *, theta_star, lr, batch_size, n_steps=400, burn_in=200,
-                         n_trials=400, seed=None, fd_step=1e-5):
+def reservoir_comparison(model: Any, data: Any, *, theta_star: ArrayLike, lr: float,
+                         batch_size: int, n_steps: int = 400, burn_in: int = 200,
+                         n_trials: int = 400, seed: SeedLike | None = None,
+                         fd_step: float = 1e-5) -> ReservoirComparison:
     r"""Compare the naive and the realistic reservoir for SGD near the minimum ``theta_star``.
 
     The Hessian ``H`` (central differences of the gradient) and the per-sample gradient

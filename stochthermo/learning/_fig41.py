@@ -17,7 +17,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,11 @@ from ..estimators._stats import loglog_fit, sgd_noise_deviations
 from ..results import to_jsonable
 from ._engine import learn
 from ._ppm import MLPClassifier
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import ArrayLike, PathLike, ProgressLike, SeedLike
 
 __all__ = ["load_dataset", "teacher_student", "Fig41Result", "fig41", "noise_statistics"]
 
@@ -59,7 +64,8 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def load_dataset(source="auto", *, max_samples=None, seed=0):
+def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
+                 seed: SeedLike = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """Load a classification training set ``(U (N, n_in) in [0, 1] or standardised, y (N,))``.
 
     Parameters
@@ -130,7 +136,8 @@ def load_dataset(source="auto", *, max_samples=None, seed=0):
     return np.ascontiguousarray(U, dtype=np.float64), y, label
 
 
-def noise_statistics(params, lr, max_lag=5):
+def noise_statistics(params: ArrayLike, lr: float,
+                     max_lag: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Noise variance and autocorrelation from checkpoints of trials sharing their start.
 
     Parameters
@@ -199,9 +206,11 @@ class Fig41Result:
         })
 
 
-def fig41(*, data="auto", hidden=(200, 200, 200), activation="relu", batch_sizes=(1, 10, 100),
-          n_trials=10, n_steps=200, lr=0.005, seed=0, n_noise_params=2000, n_show=4,
-          n_eval=256, eval_every=10, max_samples=None, max_lag=5, progress=None):
+def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
+          activation: str = "relu", batch_sizes: Sequence[int] = (1, 10, 100), n_trials: int = 10,
+          n_steps: int = 200, lr: float = 0.005, seed: SeedLike = 0, n_noise_params: int = 2000,
+          n_show: int = 4, n_eval: int = 256, eval_every: int = 10, max_samples: int | None = None,
+          max_lag: int = 5, progress: ProgressLike | None = None) -> Fig41Result:
     """Run the Fig. 4.1 experiment: MLP, SGD, several batch sizes, trials sharing their start.
 
     Parameters

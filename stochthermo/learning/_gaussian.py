@@ -16,6 +16,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,11 @@ from ..results import Estimate
 from ._engine import LearningEnsemble, learn
 from ._info import jackknife
 from ._ppm import GaussianMean
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike
 
 __all__ = ["GaussianLearner", "CLOSED_FORM_KEYS", "RESERVOIR_KEYS", "DEPRECATED_KEYS",
            "gaussian_learner_estimates", "step_decay", "cosine_schedule"]
@@ -81,7 +87,7 @@ class _Keys(dict):
         return self[new]
 
 
-def step_decay(lr0, *, factor=0.5, every=10) -> Callable[[int], float]:
+def step_decay(lr0: float, *, factor: float = 0.5, every: int = 10) -> Callable[[int], float]:
     """Step-decay schedule ``r_t = lr0 * factor ** (t // every)``.
 
     Examples
@@ -97,7 +103,7 @@ def step_decay(lr0, *, factor=0.5, every=10) -> Callable[[int], float]:
                      (lr0, factor, every))
 
 
-def cosine_schedule(lr0, n_steps, *, lr_min=0.0) -> Callable[[int], float]:
+def cosine_schedule(lr0: float, n_steps: int, *, lr_min: float = 0.0) -> Callable[[int], float]:
     """Cosine schedule ``r_t = lr_min + (lr0 - lr_min) (1 + cos(pi t / n_steps)) / 2``.
 
     Steps beyond ``n_steps`` keep ``lr_min`` (which must then be > 0 to be used).
@@ -1092,8 +1098,9 @@ def _cov(a):
     return np.atleast_2d(np.cov(a, rowvar=False))
 
 
-def gaussian_learner_estimates(ens: LearningEnsemble, t, *, model_cov=None, model_std=None,
-                               learner=None) -> dict:
+def gaussian_learner_estimates(ens: LearningEnsemble, t: ArrayLike, *,
+                               model_cov: ArrayLike | None = None, model_std: float | None = None,
+                               learner: Any = None) -> dict:
     """Estimate every quantity of :meth:`GaussianLearner.closed_form` from a simulation.
 
     Parameters

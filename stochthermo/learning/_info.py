@@ -6,16 +6,21 @@ The Gaussian MI and the jackknife are the estimator layer's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..estimators._stats import gaussian_mi as _gaussian_mi
 from ..estimators._stats import gaussian_mi_bias, jackknife_groups
 from ..results import Estimate
 
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
+
 __all__ = ["gaussian_mi", "jackknife", "discrete_mi", "learning_efficiency", "xu_raginsky_bound"]
 
 
-def _cols(a):
+def _cols(a: ArrayLike) -> np.ndarray:
     a = np.asarray(a, dtype=float)
     return a[:, None] if a.ndim == 1 else a
 
@@ -32,7 +37,8 @@ def jackknife(stat, n: int, *, groups=None, n_groups: int = 20):
     return full, se
 
 
-def gaussian_mi(a, b, *, groups=None, n_groups: int = 20) -> Estimate:
+def gaussian_mi(a: ArrayLike, b: ArrayLike, *, groups: ArrayLike | None = None,
+                n_groups: int = 20) -> Estimate:
     """Gaussian mutual information ``I(A; B)`` in nats, bias-corrected, jackknife stderr.
 
     Parameters
@@ -58,7 +64,7 @@ def gaussian_mi(a, b, *, groups=None, n_groups: int = 20) -> Estimate:
     return Estimate(float(val) - bias, float(se), "gaussian", {"n": n}, bias=bias)
 
 
-def discrete_mi(probs) -> np.ndarray:
+def discrete_mi(probs: ArrayLike) -> np.ndarray:
     """Exact ``I(X; Theta) = H(E_theta p) - E_theta H(p)`` for discrete X.
 
     ``probs`` has shape ``(K, ..., C)``: K parameter draws, the output distribution over C
@@ -79,7 +85,8 @@ def _value_error(x):
     return np.asarray(x, dtype=float), None
 
 
-def learning_efficiency(info, entropy_change, medium_entropy):
+def learning_efficiency(info: ArrayLike, entropy_change: ArrayLike,
+                        medium_entropy: ArrayLike) -> float | np.ndarray | Estimate:
     r"""Learning efficiency ``eta = I / (Delta S(Theta) + Q / T)`` (Goldt & Seifert 2017).
 
     Parameters
@@ -115,7 +122,8 @@ def learning_efficiency(info, entropy_change, medium_entropy):
                         float(abs(e / den)), "learning_efficiency", {"denominator": den})
 
 
-def xu_raginsky_bound(m_info, n_data, sub_gaussian):
+def xu_raginsky_bound(m_info: ArrayLike | Estimate, n_data: int,
+                      sub_gaussian: float) -> float | np.ndarray | Estimate:
     r"""Xu-Raginsky bound on the mean generalisation gap from M-info.
 
     ``|E gen| <= sqrt(2 sigma^2 I(Theta; B) / N)`` for a loss that is ``sigma``-sub-Gaussian

@@ -7,6 +7,7 @@ Conventions (``theory/README.md``, section "Conventions"): k_B = 1, Ito calculus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from .._validation import (
     short_repr,
 )
 from ..errors import UnstableModelError, ValidationError
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
 
 __all__ = [
     "LinearLangevin",
@@ -160,7 +164,7 @@ def _check_stable(name: str, A: np.ndarray):
     return decomp
 
 
-def check_stable_drift(A, name: str = "A") -> np.ndarray:
+def check_stable_drift(A: ArrayLike, name: str = "A") -> np.ndarray:
     """Validate a drift matrix as :class:`LinearLangevin` does and return it as float64.
 
     Real, finite, square, non-empty, stable (every eigenvalue with positive real part), with

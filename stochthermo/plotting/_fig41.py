@@ -9,6 +9,7 @@ sources are drawn the same way; ``theory/learning.md`` section 6, ``theory/bridg
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,12 @@ from ._style import (
     style,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from .._typing import PathLike
+
 __all__ = ["plot_fig41_panels", "save_fig41_panels", "fig41_data_from_result",
            "fig41_data_from_diagnostics"]
 
@@ -33,7 +40,7 @@ FIG41_FILES = ("fig41a_parameters.png", "fig41b_accuracy.png", "fig41c_noise_var
 _REQUIRED = ("batch_sizes", "steps", "shown", "noise_var")
 
 
-def fig41_data_from_result(result) -> dict:
+def fig41_data_from_result(result: Any) -> dict:
     r"""Panel data from a :class:`stochthermo.learning.Fig41Result` (a simulated experiment).
 
     The noise variance is :math:`(1/d) \sum_i \mathrm{Var}[\eta_i]` (gradient units squared);
@@ -61,7 +68,7 @@ def fig41_data_from_result(result) -> dict:
     }
 
 
-def fig41_data_from_diagnostics(diag, *, scalar: str | None = None) -> dict:
+def fig41_data_from_diagnostics(diag: Any, *, scalar: str | None = None) -> dict:
     r"""Panel data from :func:`stochthermo.bridge.diagnose` (real checkpoints).
 
     Parameters
@@ -129,7 +136,8 @@ def _label(b):
     return f"|b| = {b}" if isinstance(b, int | np.integer) else str(b)
 
 
-def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
+def plot_fig41_panels(data: Mapping[str, Any], *, axes: Any = None, show_batch: Any = None,
+                      n_params: int = 3) -> np.ndarray:
     r"""Draw the four Fig. 4.1 panels: (a) parameters, (b) accuracy, (c) noise, (d) autocorrelation.
 
     Parameters
@@ -276,7 +284,8 @@ def plot_fig41_panels(data, *, axes=None, show_batch=None, n_params: int = 3):
     return axes
 
 
-def save_fig41_panels(data, out_dir, *, names=FIG41_FILES, **kwargs) -> list:
+def save_fig41_panels(data: Mapping[str, Any], out_dir: PathLike, *,
+                      names: Sequence[str] = FIG41_FILES, **kwargs: Any) -> list:
     """Draw the four panels of :func:`plot_fig41_panels` as four PNG files, written atomically.
 
     Parameters

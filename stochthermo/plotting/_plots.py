@@ -11,6 +11,7 @@ and ``t = r n`` (or the step ``n``) for SGD.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,14 @@ from ._style import (
     style,
     value_and_error,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from matplotlib.axes import Axes
+
+    from .._typing import ArrayLike
 
 __all__ = [
     "plot_trajectories",
@@ -63,9 +72,9 @@ def _theory_moments(model, ensemble, coord):
     return mom.mean[:, coord], np.sqrt(np.clip(mom.cov[:, coord, coord], 0.0, None))
 
 
-def plot_trajectories(ensemble, *, coords=0, n_show: int = 20, model=None, ax=None,
-                      show_mean: bool = True, time_label: str | None = None,
-                      ylabel: str | None = None):
+def plot_trajectories(ensemble: Any, *, coords: int | Sequence[int] = 0, n_show: int = 20,
+                      model: Any = None, ax: Axes | None = None, show_mean: bool = True,
+                      time_label: str | None = None, ylabel: str | None = None) -> Axes:
     r"""Sample trajectories of an ensemble, with the ensemble mean and spread.
 
     Parameters
@@ -137,9 +146,9 @@ def plot_trajectories(ensemble, *, coords=0, n_show: int = 20, model=None, ax=No
 # --------------------------------------------------------------------------- density and current
 
 
-def plot_stationary_density(model, *, dims=(0, 1), ax=None, n_grid: int = 121,
-                            n_stream: float = 1.0, extent: float = 3.2, samples=None,
-                            colorbar: bool = True):
+def plot_stationary_density(model: Any, *, dims: tuple[int, int] = (0, 1), ax: Axes | None = None,
+                            n_grid: int = 121, n_stream: float = 1.0, extent: float = 3.2,
+                            samples: ArrayLike | None = None, colorbar: bool = True) -> Axes:
     r"""Exact stationary density of a linear model with its probability current.
 
     Draws the Gaussian density :math:`p(x) = N(x_\star, C)` (filled contours and contour lines,
@@ -281,11 +290,11 @@ def _theory_curve(x, theory):
     return np.asarray(x, float)[order], y[order]
 
 
-def plot_entropy_production(x, estimates, theory=None, *, ax=None,
-                            xlabel: str = "non-equilibrium strength",
+def plot_entropy_production(x: ArrayLike, estimates: ArrayLike, theory: ArrayLike | None = None, *,
+                            ax: Axes | None = None, xlabel: str = "non-equilibrium strength",
                             ylabel: str = "entropy production rate σ  [nats/time]",
                             label: str = "estimate ± 1 s.e.", theory_label: str = "exact",
-                            z_scores: bool = True):
+                            z_scores: bool = True) -> Axes:
     r"""Entropy production estimates with error bars against the exact rate.
 
     Parameters
@@ -376,9 +385,9 @@ def _as_curve(name, t, value):
     return tt, v, np.broadcast_to(s, v.shape)
 
 
-def plot_information(t, curves, *, ax=None, xlabel: str = TIME_LABELS["steps"],
-                     ylabel: str = "information  [nats]", title: str | None = None,
-                     labels=None):
+def plot_information(t: ArrayLike, curves: Mapping[str, Any], *, ax: Axes | None = None,
+                     xlabel: str = TIME_LABELS["steps"], ylabel: str = "information  [nats]",
+                     title: str | None = None, labels: Sequence[str] | None = None) -> Axes:
     r"""Information quantities over training: closed forms (lines) against simulation.
 
     Parameters
@@ -470,7 +479,8 @@ def _fit_slope(dts, errors, stderr=None):
     return loglog_fit(dts, errors, stderr, absolute_sigma=False)
 
 
-def fit_slope(dts, errors, stderr=None):
+def fit_slope(dts: ArrayLike, errors: ArrayLike,
+              stderr: ArrayLike | None = None) -> tuple[float, float, float]:
     """Deprecated: use :func:`stochthermo.estimate.loglog_slope` (``absolute_sigma=False``).
 
     Returns ``(slope, slope_stderr, intercept)`` (natural logarithms) as before.
@@ -482,10 +492,11 @@ def fit_slope(dts, errors, stderr=None):
     return _fit_slope(dts, errors, stderr)
 
 
-def plot_convergence(dts, errors, *, slope=None, order=None, stderr=None, ax=None,
-                     label: str = "measured error",
-                     xlabel: str = "time step Δt  [units of 1/A]",
-                     ylabel: str = "error", title: str | None = None):
+def plot_convergence(dts: ArrayLike, errors: ArrayLike, *,
+                     slope: float | tuple[float, float] | None = None, order: float | None = None,
+                     stderr: ArrayLike | None = None, ax: Axes | None = None,
+                     label: str = "measured error", xlabel: str = "time step Δt  [units of 1/A]",
+                     ylabel: str = "error", title: str | None = None) -> Axes:
     r"""Convergence order: error against step size on log-log axes, with the fitted slope.
 
     Parameters

@@ -17,11 +17,20 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._atomic import savefig_atomic as _savefig_atomic
 from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from matplotlib.figure import Figure
+
+    from .._typing import PathLike
 
 __all__ = ["PALETTE", "SERIES", "STYLE", "style", "savefig_atomic", "get_axes", "series_color",
            "format_pm"]
@@ -70,7 +79,7 @@ def series_color(i: int) -> str:
 
 
 @contextlib.contextmanager
-def style():
+def style() -> Iterator[None]:
     """Context in which figures get the package's :data:`STYLE`."""
     import matplotlib as mpl
 
@@ -94,7 +103,7 @@ def apply_tick_style(axes) -> None:
         a.tick_params(labelsize=STYLE["xtick.labelsize"])
 
 
-def savefig_atomic(fig, path, **kwargs) -> Path:
+def savefig_atomic(fig: Figure, path: PathLike, **kwargs: Any) -> Path:
     """Save ``fig`` to ``path`` through a temporary file in the same folder and a rename.
 
     Readers never see a half-written image: the file appears complete or not at all.
@@ -152,7 +161,7 @@ def stack_estimates(estimates):
     return np.array(vals), np.array(errs)
 
 
-def format_pm(value, stderr, *, mathtext: bool = False) -> str:
+def format_pm(value: float, stderr: float, *, mathtext: bool = False) -> str:
     r"""``value ± stderr`` with the error at its real precision (one or two significant digits).
 
     The error keeps two significant digits when its first digit is 1 or 2, one otherwise, and

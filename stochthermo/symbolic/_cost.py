@@ -17,10 +17,15 @@ promise: it errs on the slow side so that a refused model would indeed have take
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from ..errors import ResourceError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 __all__ = [
     "estimate_cost", "check_cost", "SLOW_SECONDS", "CALIBRATION", "NUMERIC_CALIBRATION",
@@ -93,7 +98,7 @@ def _number_bits(A: sp.Matrix, D: sp.Matrix) -> int:
     return total
 
 
-def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols=()) -> float:
+def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols: Sequence[Any] = ()) -> float:
     r"""Rough seconds to derive every quantity of the model ``(A, D)`` (see module notes).
 
     ``A`` and ``D`` may be anything :func:`stochthermo.symbolic.parse_matrix` accepts. Large

@@ -33,12 +33,16 @@ import keyword
 import math
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from .._validation import short_repr
 from ..errors import ShapeError, ValidationError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "parse_expression",
@@ -471,7 +475,7 @@ def check_expression(expr, name: str = "expression", *, text=None) -> sp.Expr:
     return expr
 
 
-def parse_expression(text, name: str = "expression", symbols: dict | None = None) -> sp.Expr:
+def parse_expression(text: Any, name: str = "expression", symbols: dict | None = None) -> sp.Expr:
     r"""Parse one scalar expression without executing anything.
 
     Parameters
@@ -568,7 +572,7 @@ def _split_top(s: str, name: str) -> list[str]:
     return [i.strip() for i in items if i.strip() != ""]
 
 
-def parse_matrix(value, name: str = "matrix", symbols: dict | None = None) -> sp.Matrix:
+def parse_matrix(value: Any, name: str = "matrix", symbols: dict | None = None) -> sp.Matrix:
     """Turn user input into a square :class:`sympy.Matrix` of checked entries.
 
     Accepts a SymPy matrix, a nested list (of numbers, expressions or strings, each read by

@@ -12,6 +12,7 @@ production, mutual information and learning efficiency. Formulas and labels ``[J
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -22,6 +23,11 @@ from .._validation import short_repr
 from ..errors import ModelError, ResourceError, ShapeError, ValidationError
 from ._parse import parse_expression
 from .linear import CompiledQuantity
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike
 
 __all__ = ["derive_jump", "derive_sensor", "JumpDerivation"]
 
@@ -361,7 +367,8 @@ def _check(W: sp.Matrix, describe):
                          " cannot be reached from state 0")
 
 
-def derive_jump(wx=None, wy=None, *, W=None, reservoirs=None) -> JumpDerivation:
+def derive_jump(wx: Any = None, wy: Any = None, *, W: ArrayLike | None = None,
+                reservoirs: Any = None) -> JumpDerivation:
     r"""Derive the closed forms of a small Markov jump process symbolically.
 
     Parameters
@@ -446,7 +453,7 @@ def derive_jump(wx=None, wy=None, *, W=None, reservoirs=None) -> JumpDerivation:
     return JumpDerivation(Wm, res, shape)
 
 
-def derive_sensor(w="w", a="a", b="b") -> JumpDerivation:
+def derive_sensor(w: str = "w", a: str = "a", b: str = "b") -> JumpDerivation:
     r"""The 4-state sensor in closed form [JP-sensor].
 
     A binary signal ``y`` flips at rate ``w``; the sensor ``x`` copies it at rate ``a`` and

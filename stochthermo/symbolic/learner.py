@@ -11,8 +11,12 @@ Gaussian law of ``(Bbar, Theta_t, X_{t+1}, Theta_{t+1}, X_{t+2})``; derivation i
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import sympy as sp
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LEARNER_ARGS", "derive_gaussian_learner"]
 
@@ -21,7 +25,7 @@ LEARNER_ARGS = ("t", "k", "v0", "sd", "N", "m", "s", "mu", "mu0")
 
 
 @functools.lru_cache(maxsize=1)
-def derive_gaussian_learner():
+def derive_gaussian_learner() -> tuple[dict[str, Any], dict[str, Any]]:
     """Derive every closed form once and compile it with ``lambdify(..., cse=True)``.
 
     Returns

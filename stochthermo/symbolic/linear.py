@@ -18,6 +18,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -29,6 +30,9 @@ from ..errors import ModelError, ShapeError, UnstableModelError, ValidationError
 from ._checks import _unique, check_model, decide, prune, psd_conditions
 from ._cost import check_cost
 from ._parse import _split_top, check_expression, parse_expression, parse_matrix
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, Blocks
 
 __all__ = [
     "derive_linear",
@@ -684,7 +688,8 @@ class LinearDerivation:
                 f"symbols={[s.name for s in self.symbols]}, blocks={self.blocks})")
 
 
-def derive_linear(A, D, *, blocks=None, temperatures=None,
+def derive_linear(A: ArrayLike, D: ArrayLike, *, blocks: Blocks | None = None,
+                  temperatures: ArrayLike | None = None,
                   allow_slow: bool = False) -> LinearDerivation:
     r"""Derive every closed form of :math:`dx = -A x\,dt + \sqrt{2D}\,dW` symbolically.
 
@@ -756,8 +761,8 @@ def derive_linear(A, D, *, blocks=None, temperatures=None,
                             allow_slow=allow_slow)
 
 
-def derive_sgd(hessian, grad_noise_cov, lr, batch_size, *, blocks=None,
-               allow_slow: bool = False) -> LinearDerivation:
+def derive_sgd(hessian: ArrayLike, grad_noise_cov: ArrayLike, lr: float, batch_size: int, *,
+               blocks: Blocks | None = None, allow_slow: bool = False) -> LinearDerivation:
     r"""Closed forms of SGD near a minimum, in the Langevin limit and in discrete time.
 
     The Langevin limit has :math:`A = H`, :math:`D = r\Sigma/(2|b|)`; detailed balance holds iff

@@ -15,11 +15,15 @@ The numeric twin is :func:`stochthermo.exact.entropy_production_rate` with ``dis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from ..errors import ShapeError, ValidationError
 from ._parse import parse_expression, parse_matrix
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
 
 __all__ = ["derive_sgd_discrete", "SGDDiscreteDerivation"]
 
@@ -79,7 +83,8 @@ def _discrete_lyapunov(P: sp.Matrix, Q: sp.Matrix) -> sp.Matrix:
     return C.subs(sol[0]).applyfunc(sp.cancel)
 
 
-def derive_sgd_discrete(hessian, grad_noise_cov, lr, batch_size) -> SGDDiscreteDerivation:
+def derive_sgd_discrete(hessian: ArrayLike, grad_noise_cov: ArrayLike, lr: float,
+                        batch_size: int) -> SGDDiscreteDerivation:
     r"""Exact discrete-time entropy production of SGD near a minimum (SymPy).
 
     Parameters
