@@ -49,7 +49,7 @@ def main():
     for k, r in enumerate(ratios):
         m = gyrator(r * T1)
         heat_th.append(exact.heat_rates(m))
-        flow_th.append(exact.information_flows(m))
+        flow_th.append(exact.information_flow(m))
         ens = st.simulate(m, n_traj=n_traj, n_steps=n_steps, dt=dt, method="exact",
                           x0="stationary", observables=("heat",),
                           seed=np.random.SeedSequence([11, k]))
@@ -65,7 +65,7 @@ def main():
     heat_th, flow_th = np.array(heat_th), np.array(flow_th)
     fine = np.linspace(ratios[0], ratios[-1], 60)
     heat_fine = np.array([exact.heat_rates(gyrator(r * T1)) for r in fine])
-    flow_fine = np.array([exact.information_flows(gyrator(r * T1)) for r in fine])
+    flow_fine = np.array([exact.information_flow(gyrator(r * T1)) for r in fine])
 
     def column(ests, i):
         return Estimate(np.array([e.value[i] for e in ests]),
@@ -95,7 +95,7 @@ def main():
     hot = gyrator(ratios[-1] * T1)
     ax = plot_stationary_density(hot, samples=ens)
     ax.set_title(f"Brownian gyrator, T₂/T₁ = {ratios[-1]:g}: density and current\n"
-                 f"σ = {exact.entropy_production_rate(hot):.3g} nats/time")
+                 f"σ = {exact.entropy_production(hot):.3g} nats/time")
     p2 = savefig_atomic(ax.figure, args.out / "gyrator_density_current.png")
     sub = exact.subsystem_entropy_production(hot)
     print(f"subsystem entropy production at T2/T1 = {ratios[-1]:g}: {np.round(sub, 4)} "

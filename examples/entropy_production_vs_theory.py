@@ -44,7 +44,7 @@ def main():
     n_traj, n_steps, dt = (100, 800, 0.02) if args.quick else (300, 3000, 0.02)
     methods = ("linear", "current", "tur")
     rows = {m: [] for m in methods}
-    theory = np.array([exact.entropy_production_rate(model(e)) for e in eps])
+    theory = np.array([exact.entropy_production(model(e)) for e in eps])
     print(f"{'eps':>5s} {'exact':>9s}  " + "  ".join(f"{m + ' (z)':>22s}" for m in methods))
     for k, e in enumerate(eps):
         ens = st.simulate(model(e), n_traj=n_traj, n_steps=n_steps, dt=dt, method="exact",
@@ -59,7 +59,7 @@ def main():
 
     # closed form in eps: C is not isotropic (D is not), so evaluate it on a fine grid
     fine = np.linspace(eps[0], eps[-1], 200)
-    curve = (fine, np.array([exact.entropy_production_rate(model(e)) for e in fine]))
+    curve = (fine, np.array([exact.entropy_production(model(e)) for e in fine]))
     ax = plot_entropy_production(
         eps, {"linear": rows["linear"], "current": rows["current"],
               "tur (lower bound)": rows["tur"]}, curve,

@@ -35,7 +35,7 @@ def embedded_rate(model):
     """
     A = -np.real(sla.logm(model.update_matrix())) / model.lr
     C = exact.stationary_covariance(model)
-    return exact.entropy_production_rate(st.LinearLangevin(A, 0.5 * (A @ C + C @ A.T)))
+    return exact.entropy_production(st.LinearLangevin(A, 0.5 * (A @ C + C @ A.T)))
 
 
 def main():
@@ -62,7 +62,7 @@ def main():
     print(f"  continuous-limit covariance  = "
           f"{mat(exact.stationary_covariance(model, continuous=True))}")
     print(f"  current matrix M             = {mat(exact.current_matrix(model))}")
-    sigma_cont = exact.entropy_production_rate(model)
+    sigma_cont = exact.entropy_production(model)
     sigma_map = embedded_rate(model)
     print(f"  entropy production rate      = {sigma_map:.4f} nats per unit time (t = lr n); "
           f"continuous limit {sigma_cont:.4f}")

@@ -53,8 +53,8 @@ def main():
         plug = st.estimate.information_flow(ens)
         ep = st.estimate.entropy_production(ens)
         env = st.estimate.entropy_production(ens, method="path")
-        exact = {"Idot_X": float(st.exact.information_flows(m)[0]),
-                 "sigma": st.exact.entropy_production_rate(m),
+        exact = {"Idot_X": float(st.exact.information_flow(m)[0]),
+                 "sigma": st.exact.entropy_production(m),
                  "eta_X": st.exact.learning_efficiency(m)}
         # efficiency from the path averages: ratio of the two mean flows (delta-method error)
         ix, sx = path.value[0], env.value

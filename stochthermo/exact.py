@@ -12,6 +12,7 @@ production, heat, information flow) refers to the continuous-time limit
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,10 +37,10 @@ __all__ = [
     "moments",
     "current_matrix",
     "detailed_balance",
-    "entropy_production_rate",
+    "entropy_production",
     "heat_rates",
     "medium_entropy_rates",
-    "information_flows",
+    "information_flow",
     "subsystem_entropy_production",
     "mutual_information",
     "stationary_logpdf",
@@ -49,6 +50,9 @@ __all__ = [
     "probability_currents",
     "environment_entropy_flows",
     "learning_efficiency",
+    # deprecated aliases (one release): the names of stochthermo.estimate's counterparts above
+    "entropy_production_rate",
+    "information_flows",
 ]
 
 
@@ -411,9 +415,9 @@ def _dinv(m: LinearLangevin) -> np.ndarray:
     return Dinv
 
 
-def entropy_production_rate(model: Any, *, mean: ArrayLike | None = None,
-                            cov: ArrayLike | None = None, p: ArrayLike | None = None,
-                            discrete: bool = False) -> float:
+def entropy_production(model: Any, *, mean: ArrayLike | None = None,
+                       cov: ArrayLike | None = None, p: ArrayLike | None = None,
+                       discrete: bool = False) -> float:
     r"""Total entropy production rate :math:`\sigma = \langle v^\top D^{-1} v\rangle` (nats/time).
 
     Parameters
@@ -437,7 +441,7 @@ def entropy_production_rate(model: Any, *, mean: ArrayLike | None = None,
     --------
     >>> import stochthermo as st
     >>> m = st.LinearLangevin([[1.0, 1.0], [-1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])
-    >>> round(st.exact.entropy_production_rate(m), 12)
+    >>> round(st.exact.entropy_production(m), 12)
     2.0
     """
     if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
@@ -517,8 +521,8 @@ def heat_rates(model: Any, *, blocks: Blocks | None = None, temperatures: ArrayL
     return m.temperatures * medium_entropy_rates(m, mean=mean, cov=cov)
 
 
-def information_flows(model: Any, *, blocks: Blocks | None = None, mean: ArrayLike | None = None,
-                      cov: ArrayLike | None = None, p: ArrayLike | None = None) -> np.ndarray:
+def information_flow(model: Any, *, blocks: Blocks | None = None, mean: ArrayLike | None = None,
+                     cov: ArrayLike | None = None, p: ArrayLike | None = None) -> np.ndarray:
     r"""Information flow into each subsystem (nats per unit time).
 
     :math:`\dot I_i = \langle v_i \cdot \nabla_i \ln p(x_{\bar i} | x_i)\rangle`.
@@ -534,7 +538,7 @@ def information_flows(model: Any, *, blocks: Blocks | None = None, mean: ArrayLi
 
         return dispatch("information_flows", model, p, blocks=blocks, mean=mean, cov=cov)
     m = _with_blocks(model, blocks, None)
-    _require_bipartite(m, "information_flows")
+    _require_bipartite(m, "information_flow")
     dm, C, Cinv = _state(m, mean, cov)
     M = -m.A + m.D @ Cinv
     MC = M @ C
@@ -682,13 +686,13 @@ def summary(model: Any) -> dict:
         "stationary_covariance": stationary_covariance(model),
         "current_matrix": current_matrix(m),
         "detailed_balance": detailed_balance(model),
-        "entropy_production_rate": entropy_production_rate(m),
+        "entropy_production_rate": entropy_production(m),
     }
     if isinstance(model, LinearizedSGD):
         out["continuous_covariance"] = stationary_covariance(model, continuous=True)
     if m.is_bipartite and m.n_blocks > 1:
         out["heat_rates"] = heat_rates(m)
-        out["information_flows"] = information_flows(m)
+        out["information_flows"] = information_flow(m)
         out["subsystem_entropy_production"] = subsystem_entropy_production(m)
         out["mutual_information"] = mutual_information(m)
     return out
@@ -750,3 +754,23 @@ def learning_efficiency(model: Any, *, p: ArrayLike | None = None,
     from . import _exact_jump
 
     return _exact_jump.learning_efficiency(model, p=p, learner=learner)
+
+
+# --------------------------------------------------------------------------- deprecated names
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"stochthermo.exact.{old} is deprecated and will be removed in the next release; use "
+        f"stochthermo.exact.{new} (the name of its estimator, stochthermo.estimate.{new})",
+        DeprecationWarning, stacklevel=3)
+
+
+def entropy_production_rate(model: Any, **kwargs: Any) -> float:
+    """Deprecated alias of :func:`entropy_production` (same arguments and value)."""
+    _deprecated("entropy_production_rate", "entropy_production")
+    return entropy_production(model, **kwargs)
+
+
+def information_flows(model: Any, **kwargs: Any) -> np.ndarray:
+    """Deprecated alias of :func:`information_flow` (same arguments and value)."""
+    _deprecated("information_flows", "information_flow")
+    return information_flow(model, **kwargs)

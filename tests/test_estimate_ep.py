@@ -27,7 +27,7 @@ def eq2():
 @pytest.mark.parametrize("method", ["linear", "current", "tur"])
 def test_nonequilibrium_2d_matches_exact(neq2, method):
     m, x = neq2
-    truth = exact.entropy_production_rate(m)
+    truth = exact.entropy_production(m)
     est = entropy_production(x, method=method, dt=TAU)
     assert est.stderr > 0
     assert abs(est.zscore(truth)) < 3
@@ -48,7 +48,7 @@ def test_detailed_balance_gives_zero(eq2, method):
 def test_three_block_linear_and_known_diffusion():
     m = three_block()
     x = ou_ensemble(m, n_traj=150, n_time=600, tau=TAU, seed=3)
-    truth = exact.entropy_production_rate(m)
+    truth = exact.entropy_production(m)
     lin = entropy_production(Ensemble.from_array(x, dt=TAU), method="linear")
     cur = entropy_production(x, method="current", dt=TAU, diffusion=m.D)
     for est in (lin, cur):
@@ -61,7 +61,7 @@ def test_linear_is_exact_for_coarse_sampling():
     m = nonequilibrium_2d()
     tau = 0.25
     x = ou_ensemble(m, n_traj=400, n_time=200, tau=tau, seed=5)
-    truth = exact.entropy_production_rate(m)
+    truth = exact.entropy_production(m)
     ex = entropy_production(x, dt=tau)
     eu = entropy_production(x, dt=tau, discretization="euler")
     assert abs(ex.zscore(truth)) < 3
@@ -87,7 +87,7 @@ def test_timeresolved_tracks_transient():
     truth = []
     for a in range(0, 80, 10):
         rates = [
-            exact.entropy_production_rate(m, mean=mo.mean[j], cov=mo.cov[j])
+            exact.entropy_production(m, mean=mo.mean[j], cov=mo.cov[j])
             for j in range(a, a + 11)
         ]
         truth.append(np.mean(rates))
@@ -97,7 +97,7 @@ def test_timeresolved_tracks_transient():
     assert np.all(np.abs(z) < 3.5)
     assert np.mean(z**2) < 2.5
     # the transient is resolved: the first window is far above the steady state
-    assert est.value[0] - 3 * est.stderr[0] > exact.entropy_production_rate(m)
+    assert est.value[0] - 3 * est.stderr[0] > exact.entropy_production(m)
     np.testing.assert_allclose(est.meta["t"], TAU * (np.arange(8) * 10 + 5))
 
 
@@ -110,7 +110,7 @@ def test_timeresolved_relaxation_to_equilibrium():
     est = entropy_production_timeresolved(x, dt=TAU, window=15)
     mo = exact.moments(m, TAU * np.arange(121), mean0=mean0, cov0=cov0)
     truth = np.array([
-        np.mean([exact.entropy_production_rate(m, mean=mo.mean[j], cov=mo.cov[j])
+        np.mean([exact.entropy_production(m, mean=mo.mean[j], cov=mo.cov[j])
                  for j in range(a, a + 16)])
         for a in range(0, 120, 15)
     ])
@@ -126,7 +126,7 @@ def test_timeresolved_relaxation_to_equilibrium():
 
 def _coverage(n_rep, seed0):
     m = nonequilibrium_2d()
-    truth = exact.entropy_production_rate(m)
+    truth = exact.entropy_production(m)
     hits = 0
     for r in range(n_rep):
         x = ou_ensemble(m, n_traj=64, n_time=250, tau=TAU, seed=seed0 + r)

@@ -1,4 +1,4 @@
-"""Information flow estimators against stochthermo.exact.information_flows."""
+"""Information flow estimators against stochthermo.exact.information_flow."""
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ def three():
 @pytest.mark.parametrize("method", ["gaussian", "lagged"])
 def test_three_block_flows(three, method):
     m, x = three
-    truth = exact.information_flows(m)
+    truth = exact.information_flow(m)
     est = information_flow(x, blocks=[1, 1, 1], dt=TAU, method=method)
     assert est.value.shape == (3,)
     assert np.all(np.abs(est.zscore(truth)) < 3)
@@ -30,7 +30,7 @@ def test_three_block_flows(three, method):
 
 def test_two_blocks_grouped(three):
     m, x = three
-    truth = exact.information_flows(m, blocks=[[0, 2], [1]])
+    truth = exact.information_flow(m, blocks=[[0, 2], [1]])
     est = information_flow(x, blocks=[[0, 2], [1]], dt=TAU)
     assert np.all(np.abs(est.zscore(truth)) < 3)
 
@@ -39,7 +39,7 @@ def test_two_blocks_grouped(three):
 def test_symmetric_rotation_has_no_flow(method):
     # null control: the isotropic rotation has a current but no information flow
     m = nonequilibrium_2d()
-    assert np.allclose(exact.information_flows(m), 0.0)
+    assert np.allclose(exact.information_flow(m), 0.0)
     x = ou_ensemble(m, n_traj=200, n_time=400, tau=TAU, seed=4)
     est = information_flow(x, blocks=[1, 1], dt=TAU, method=method)
     assert np.all(np.abs(est.value) < 3 * est.stderr)
@@ -51,11 +51,11 @@ def test_transient_flows_at_a_time():
     x = ou_ensemble(m, n_traj=3000, n_time=60, tau=TAU, seed=8, mean0=mean0, cov0=cov0)
     j = 10
     mo = exact.moments(m, [TAU * j], mean0=mean0, cov0=cov0)
-    truth = exact.information_flows(m, mean=mo.mean[0], cov=mo.cov[0])
+    truth = exact.information_flow(m, mean=mo.mean[0], cov=mo.cov[0])
     est = information_flow(x, blocks=[1, 1, 1], dt=TAU, time=j)
     assert np.all(np.abs(est.zscore(truth)) < 3)
     # the transient flows differ from the steady-state ones
-    steady = exact.information_flows(m)
+    steady = exact.information_flow(m)
     assert np.any(np.abs(est.zscore(steady)) > 3)
 
 

@@ -23,13 +23,13 @@ def test_stationary_identities(d, seed):
     m = _model(seed, d)
     C = exact.stationary_covariance(m)
     np.testing.assert_allclose(m.A @ C + C @ m.A.T, 2 * m.D, atol=1e-12 * np.abs(m.D).max())
-    sigma = exact.entropy_production_rate(m)
+    sigma = exact.entropy_production(m)
     alt = np.trace(m.A.T @ np.linalg.inv(m.D) @ m.A @ C) - np.trace(m.A)
     assert sigma == pytest.approx(alt, rel=1e-10, abs=1e-12)
     assert sigma >= -1e-12
     sub = exact.subsystem_entropy_production(m)
     heat = exact.heat_rates(m)
-    flows = exact.information_flows(m)
+    flows = exact.information_flow(m)
     assert np.all(sub >= -1e-12)
     assert sub.sum() == pytest.approx(sigma, rel=1e-10, abs=1e-12)
     assert abs(flows.sum()) <= 1e-10 * max(1.0, np.abs(flows).max())
@@ -43,8 +43,8 @@ def test_three_block_identities(seed):
     D = sla.block_diag(0.7 * np.eye(2), [[1.3]], 2.0 * np.eye(2))
     m = st.LinearLangevin(A, D, blocks=[[0, 1], [2], [3, 4]])
     sub = exact.subsystem_entropy_production(m)
-    assert sub.sum() == pytest.approx(exact.entropy_production_rate(m), rel=1e-10)
-    flows = exact.information_flows(m)
+    assert sub.sum() == pytest.approx(exact.entropy_production(m), rel=1e-10)
+    flows = exact.information_flow(m)
     assert abs(flows.sum()) < 1e-10
     np.testing.assert_allclose(sub, exact.heat_rates(m) / [0.7, 1.3, 2.0] - flows, atol=1e-10)
     # heat with mobility one equals -tr_i(A C M^T)
@@ -64,7 +64,7 @@ def test_transient_identities(seed):
     mo = exact.moments(m, [t - h, t, t + h], mean0=mean0, cov0=cov0)
     mean, cov = mo.mean[1], mo.cov[1]
     mi = [exact.mutual_information(m, cov=c) for c in mo.cov[[0, 2]]]
-    flows = exact.information_flows(m, mean=mean, cov=cov)
+    flows = exact.information_flow(m, mean=mean, cov=cov)
     assert flows.sum() == pytest.approx((mi[1] - mi[0]) / (2 * h), rel=1e-6, abs=1e-8)
 
     def entropies(c):
@@ -74,7 +74,7 @@ def test_transient_identities(seed):
     sub = exact.subsystem_entropy_production(m, mean=mean, cov=cov)
     heat = exact.heat_rates(m, mean=mean, cov=cov)
     np.testing.assert_allclose(sub, heat / m.temperatures + dS - flows, rtol=1e-6, atol=1e-8)
-    assert sub.sum() == pytest.approx(exact.entropy_production_rate(m, mean=mean, cov=cov),
+    assert sub.sum() == pytest.approx(exact.entropy_production(m, mean=mean, cov=cov),
                                       rel=1e-10)
 
 
@@ -98,15 +98,15 @@ def test_detailed_balance_equilibrium_and_gyrator():
     eq = st.LinearLangevin([[2.0, 0.5], [0.5, 1.0]], 0.7 * np.eye(2))
     db = exact.detailed_balance(eq)
     assert db.holds and db.violation < 1e-12
-    assert abs(exact.entropy_production_rate(eq)) < 1e-12
-    np.testing.assert_allclose(exact.information_flows(eq), 0.0, atol=1e-12)
+    assert abs(exact.entropy_production(eq)) < 1e-12
+    np.testing.assert_allclose(exact.information_flow(eq), 0.0, atol=1e-12)
     np.testing.assert_allclose(exact.current_matrix(eq), 0.0, atol=1e-12)
     # Brownian gyrator: two temperatures break detailed balance
     k, u, T1, T2 = 1.0, 0.4, 1.0, 3.0
     gy = st.LinearLangevin([[k, u], [u, k]], np.diag([T1, T2]))
     assert not exact.detailed_balance(gy)
     # closed form (theory/linear_langevin.md, gyrator): sigma = u^2 (T1 - T2)^2 / (2 k T1 T2)
-    assert exact.entropy_production_rate(gy) == pytest.approx(
+    assert exact.entropy_production(gy) == pytest.approx(
         u**2 * (T1 - T2) ** 2 / (2 * k * T1 * T2), rel=1e-12)
     # heat flows from the hot bath to the cold one: Qdot_1 = -Qdot_2 = u^2 (T2 - T1) / (2 k)
     np.testing.assert_allclose(exact.heat_rates(gy),
@@ -119,9 +119,9 @@ def test_rotation_model_closed_form():
     m = st.LinearLangevin([[k, w], [-w, k]], T * np.eye(2))
     np.testing.assert_allclose(exact.stationary_covariance(m), T / k * np.eye(2), rtol=1e-12,
                                atol=1e-15)
-    assert exact.entropy_production_rate(m) == pytest.approx(2 * w**2 / k, rel=1e-12)
+    assert exact.entropy_production(m) == pytest.approx(2 * w**2 / k, rel=1e-12)
     np.testing.assert_allclose(exact.current_matrix(m), [[0, -w], [w, 0]], atol=1e-12)
-    np.testing.assert_allclose(exact.information_flows(m), 0.0, atol=1e-12)
+    np.testing.assert_allclose(exact.information_flow(m), 0.0, atol=1e-12)
 
 
 def test_sgd_commuting_vs_not():
@@ -130,9 +130,9 @@ def test_sgd_commuting_vs_not():
     non = st.LinearizedSGD(H, [[1.0, 0.6], [0.6, 3.0]], lr=0.05, batch_size=4)
     assert exact.detailed_balance(comm).holds
     assert exact.detailed_balance(comm).commutator == 0.0
-    assert abs(exact.entropy_production_rate(comm)) < 1e-12
+    assert abs(exact.entropy_production(comm)) < 1e-12
     assert not exact.detailed_balance(non).holds
-    assert exact.entropy_production_rate(non) > 1e-3
+    assert exact.entropy_production(non) > 1e-3
 
 
 def _sgd_relative_gap(model_kw, lr):
@@ -215,8 +215,8 @@ def test_errors_for_non_bipartite_and_singular():
     assert exact.heat_rates(coupled, blocks=[[0, 1]]).shape == (1,)
     singular = st.LinearLangevin([[1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]])
     with pytest.raises(ModelError, match="D is singular"):
-        exact.entropy_production_rate(singular)
+        exact.entropy_production(singular)
     with pytest.raises(ValidationError, match="LinearLangevin or LinearizedSGD"):
-        exact.entropy_production_rate("not a model")
+        exact.entropy_production("not a model")
     with pytest.raises(ValidationError, match="mean= was given without cov="):
-        exact.entropy_production_rate(coupled, mean=[0.0, 0.0])
+        exact.entropy_production(coupled, mean=[0.0, 0.0])

@@ -119,7 +119,7 @@ def test_exact_and_model_refuse_alike():
     # matrices passed to exact functions are validated the same way
     m = st.LinearLangevin(I2, I2)
     with pytest.raises(ValidationError, match="cov=.*is complex"):
-        exact.entropy_production_rate(m, cov=np.eye(2, dtype=complex))
+        exact.entropy_production(m, cov=np.eye(2, dtype=complex))
     with pytest.raises(ShapeError, match="cov is empty"):
         exact.mutual_information(cov=np.zeros((0, 0)), blocks=[])
     with pytest.raises(ValidationError, match="mean0=.*is complex"):

@@ -39,7 +39,7 @@ def test_two_state_closed_form():
     m = st.MarkovJump([[0.0, 2.0], [3.0, 0.0]])  # 0 -> 1 at 3, 1 -> 0 at 2
     p = st.exact.stationary_distribution(m)
     np.testing.assert_allclose(p, [0.4, 0.6], rtol=1e-15)
-    assert st.exact.entropy_production_rate(m) == pytest.approx(0.0, abs=1e-15)
+    assert st.exact.entropy_production(m) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_sensor_closed_forms():
@@ -49,7 +49,7 @@ def test_sensor_closed_forms():
     p = st.exact.stationary_distribution(m, grid=True)
     np.testing.assert_allclose(p, [[q / 2, (1 - q) / 2], [(1 - q) / 2, q / 2]], rtol=1e-14)
     flux = a * (1 - q) - b * q  # net aligning current (both signal values together)
-    ix, iy = st.exact.information_flows(m)
+    ix, iy = st.exact.information_flow(m)
     assert ix == pytest.approx(flux * np.log(q / (1 - q)), rel=1e-13)
     assert iy == pytest.approx(-ix, rel=1e-13)
     sx, sy = st.exact.environment_entropy_flows(m)
@@ -70,8 +70,8 @@ def test_steady_state_identities(nx, ny):
     J = st.exact.probability_currents(m)
     np.testing.assert_allclose(J, -J.T, atol=0)
     assert np.abs(J.sum(axis=1)).max() < 1e-14
-    sigma = st.exact.entropy_production_rate(m)
-    ix, iy = st.exact.information_flows(m)
+    sigma = st.exact.entropy_production(m)
+    ix, iy = st.exact.information_flow(m)
     assert abs(ix + iy) < 1e-10 * max(1.0, abs(ix))
     sub = st.exact.subsystem_entropy_production(m)
     assert np.all(sub >= 0)
@@ -98,7 +98,7 @@ def test_transient_identities(nx, ny):
     P = st.exact.transient_distribution(m, t, p0=p0)
     assert P.shape == (4, nx * ny)
     np.testing.assert_allclose(P[0], p0, atol=1e-15)
-    flows = st.exact.information_flows(m, p=P)
+    flows = st.exact.information_flow(m, p=P)
     dI = ej.mutual_information_rate(m, p=P)
     np.testing.assert_allclose(flows.sum(axis=1), dI, rtol=1e-10, atol=1e-12)
     # dI/dt against a centred finite difference of I(t)
@@ -108,7 +108,7 @@ def test_transient_identities(nx, ny):
         Im = st.exact.mutual_information(m, p=st.exact.transient_distribution(m, tk - h, p0=p0))
         assert (Ip - Im) / (2 * h) == pytest.approx(d, rel=1e-5, abs=1e-8)
     sub = st.exact.subsystem_entropy_production(m, p=P)
-    sigma = st.exact.entropy_production_rate(m, p=P)
+    sigma = st.exact.entropy_production(m, p=P)
     assert np.all(sub >= -1e-15)
     np.testing.assert_allclose(sub.sum(axis=1), sigma, rtol=1e-10)
     env = st.exact.environment_entropy_flows(m, p=P)
@@ -131,8 +131,8 @@ def test_detailed_balance_gives_zero(nx, ny):
     p = st.exact.stationary_distribution(m, grid=True)
     np.testing.assert_allclose(p, np.exp(-E) / np.exp(-E).sum(), rtol=1e-12)
     assert st.exact.detailed_balance(m).holds
-    assert abs(st.exact.entropy_production_rate(m)) < 1e-10
-    np.testing.assert_allclose(st.exact.information_flows(m), 0.0, atol=1e-10)
+    assert abs(st.exact.entropy_production(m)) < 1e-10
+    np.testing.assert_allclose(st.exact.information_flow(m), 0.0, atol=1e-10)
     np.testing.assert_allclose(st.exact.subsystem_entropy_production(m), 0.0, atol=1e-10)
     np.testing.assert_allclose(st.exact.environment_entropy_flows(m), 0.0, atol=1e-10)
     assert np.isnan(st.exact.learning_efficiency(m)) or abs(
@@ -143,7 +143,7 @@ def test_non_equilibrium_is_not_detailed_balance():
     m = st.BipartiteJump.sensor(1.0, 4.0, 0.5)
     db = st.exact.detailed_balance(m)
     assert not db.holds and db.violation > 0.1
-    assert st.exact.entropy_production_rate(m) > 0
+    assert st.exact.entropy_production(m) > 0
 
 
 def test_stiff_rates_keep_relative_accuracy():
@@ -167,7 +167,7 @@ def test_stiff_rates_keep_relative_accuracy():
     assert ref.min() < 1e-9 * ref.max()  # the test is stiff: probabilities span many decades
     np.testing.assert_allclose(p, ref, rtol=1e-12)
     # the quantities stay finite and consistent
-    sigma = st.exact.entropy_production_rate(m)
+    sigma = st.exact.entropy_production(m)
     assert np.isfinite(sigma) and sigma >= 0
     assert st.exact.environment_entropy_flows(m).sum() == pytest.approx(sigma, rel=1e-9)
 
@@ -180,19 +180,19 @@ def test_general_model_reservoirs():
     assert m.n_reservoirs == 2
     env = st.exact.environment_entropy_flows(m)
     assert env.shape == (2,)
-    assert env.sum() == pytest.approx(st.exact.entropy_production_rate(m), rel=1e-12)
+    assert env.sum() == pytest.approx(st.exact.entropy_production(m), rel=1e-12)
     with pytest.raises(ModelError, match="bipartite"):
-        st.exact.information_flows(m)
+        st.exact.information_flow(m)
 
 
 def test_exact_dispatch_keeps_langevin_working():
     lm = st.LinearLangevin([[1.0, 1.0], [-1.0, 1.0]], np.eye(2))
-    assert st.exact.entropy_production_rate(lm) == pytest.approx(2.0)
+    assert st.exact.entropy_production(lm) == pytest.approx(2.0)
     with pytest.raises(ValidationError, match="p="):
-        st.exact.entropy_production_rate(lm, p=[0.5, 0.5])
+        st.exact.entropy_production(lm, p=[0.5, 0.5])
     jm = st.BipartiteJump.sensor(1.0, 2.0, 1.0)
     with pytest.raises(ValidationError, match="Langevin"):
-        st.exact.information_flows(jm, cov=np.eye(2))
+        st.exact.information_flow(jm, cov=np.eye(2))
     assert set(st.exact.summary(jm)) >= {"information_flows", "learning_efficiency"}
 
 
@@ -235,11 +235,11 @@ def test_bad_models():
 def test_bad_distributions():
     m = st.BipartiteJump.sensor(1.0, 2.0, 1.0)
     with pytest.raises(ValidationError, match="sum to 1"):
-        st.exact.entropy_production_rate(m, p=[0.5, 0.5, 0.5, 0.5])
+        st.exact.entropy_production(m, p=[0.5, 0.5, 0.5, 0.5])
     with pytest.raises(ValidationError, match="negative"):
-        st.exact.entropy_production_rate(m, p=[1.5, -0.5, 0.0, 0.0])
+        st.exact.entropy_production(m, p=[1.5, -0.5, 0.0, 0.0])
     with pytest.raises(ShapeError):
-        st.exact.entropy_production_rate(m, p=[0.5, 0.5])
+        st.exact.entropy_production(m, p=[0.5, 0.5])
     with pytest.raises(ValidationError, match="t="):
         st.exact.transient_distribution(m, -1.0, p0=0)
     with pytest.raises(ValidationError, match="state index"):

@@ -41,21 +41,21 @@ def test_formula_against_block_covariances(seed):
 
 def test_commuting_control_is_zero():
     m = LinearizedSGD(np.diag([1.0, 2.0]), np.diag([0.5, 3.0]), lr=0.1, batch_size=2)
-    assert abs(exact.entropy_production_rate(m, discrete=True)) < 1e-12
+    assert abs(exact.entropy_production(m, discrete=True)) < 1e-12
     # the same Hessian with a rotated noise covariance breaks detailed balance
     R = np.array([[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]])
     m2 = LinearizedSGD(np.diag([1.0, 2.0]), R @ np.diag([0.5, 3.0]) @ R.T, lr=0.1, batch_size=2)
-    assert exact.entropy_production_rate(m2, discrete=True) > 1e-3
+    assert exact.entropy_production(m2, discrete=True) > 1e-3
 
 
 def test_tends_to_continuous_rate_first_order():
     lrs = np.array([0.08, 0.04, 0.02, 0.01, 0.005])
-    cont = exact.entropy_production_rate(LinearizedSGD(H2, S2, lr=0.01, batch_size=4))
+    cont = exact.entropy_production(LinearizedSGD(H2, S2, lr=0.01, batch_size=4))
     gaps = []
     for lr in lrs:
         m = LinearizedSGD(H2, S2, lr=lr, batch_size=4)
-        assert exact.entropy_production_rate(m) == pytest.approx(cont)  # lr-free limit
-        gaps.append(abs(exact.entropy_production_rate(m, discrete=True) - cont))
+        assert exact.entropy_production(m) == pytest.approx(cont)  # lr-free limit
+        gaps.append(abs(exact.entropy_production(m, discrete=True) - cont))
     slope = np.polyfit(np.log(lrs), np.log(gaps), 1)[0]
     assert abs(slope - 1.0) < 0.05  # O(lr): the discrete map is Euler's to first order
 
@@ -65,7 +65,7 @@ def test_matches_monte_carlo_path_kl():
     from scipy.stats import multivariate_normal
 
     m = LinearizedSGD(H2, np.array([[1.0, -0.6], [-0.6, 0.5]]), lr=0.3, batch_size=1)
-    kl = exact.entropy_production_rate(m, discrete=True) * m.lr
+    kl = exact.entropy_production(m, discrete=True) * m.lr
     ens = simulate(m, n_traj=200, n_steps=200, x0="stationary", seed=3)
     x = ens.x
     pairs = np.concatenate([x[:, :-1], x[:, 1:]], axis=2).reshape(-1, 4)
@@ -84,19 +84,19 @@ def test_matches_monte_carlo_path_kl():
 def test_refusals():
     m = LinearizedSGD(H2, S2, lr=0.1, batch_size=4, momentum=0.5)
     with pytest.raises(ModelError, match="momentum=0"):
-        exact.entropy_production_rate(m, discrete=True)
+        exact.entropy_production(m, discrete=True)
     sing = LinearizedSGD(H2, np.diag([1.0, 0.0]), lr=0.1, batch_size=4)
     with pytest.raises(ModelError, match="singular"):
-        exact.entropy_production_rate(sing, discrete=True)
+        exact.entropy_production(sing, discrete=True)
     with pytest.raises(ValidationError, match="LinearizedSGD"):
-        exact.entropy_production_rate(m.to_langevin(), discrete=True)
+        exact.entropy_production(m.to_langevin(), discrete=True)
 
 
 def test_symbolic_matches_numeric():
     from stochthermo.symbolic import derive_sgd_discrete
 
     d = derive_sgd_discrete("[[1, a], [a, 2]]", "[[1, 0], [0, s]]", "r", "b")
-    num = exact.entropy_production_rate(LinearizedSGD(H2, S2, lr=0.1, batch_size=4),
+    num = exact.entropy_production(LinearizedSGD(H2, S2, lr=0.1, batch_size=4),
                                         discrete=True)
     assert d.evaluate(a=0.3, s=0.5, r=0.1, b=4) == pytest.approx(num, rel=1e-10)
     import sympy as sp
@@ -106,6 +106,6 @@ def test_symbolic_matches_numeric():
     assert sp.simplify(d.rate.subs(sym["a"], 0)) == 0
     assert sp.simplify(d.rate.subs(sym["s"], 1)) == 0
     lim = float(sp.limit(d.rate, sym["r"], 0).subs({sym["a"]: 0.3, sym["s"]: 0.5}))
-    cont = exact.entropy_production_rate(LinearizedSGD(H2, S2, lr=0.1, batch_size=4))
+    cont = exact.entropy_production(LinearizedSGD(H2, S2, lr=0.1, batch_size=4))
     assert lim == pytest.approx(cont, rel=1e-10)
     assert derive_sgd_discrete("[[1, 0], [0, 2]]", "[[1, 0], [0, 3]]", "r", 4).rate == 0

@@ -511,9 +511,9 @@ def compare_with_package(moment_case, C3, multi3, transient3):
         assert np.allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max())), (a, b)
 
     close(exact.stationary_covariance(gy), np.array(f["C"].subs(vals), dtype=float))
-    close(exact.entropy_production_rate(gy), float(f["sigma"].subs(vals)))
+    close(exact.entropy_production(gy), float(f["sigma"].subs(vals)))
     close(exact.heat_rates(gy), [float(q.subs(vals)) for q in f["Q"]])
-    close(exact.information_flows(gy), [float(q.subs(vals)) for q in f["Idot"]])
+    close(exact.information_flow(gy), [float(q.subs(vals)) for q in f["Idot"]])
     close(exact.subsystem_entropy_production(gy), [float(q.subs(vals)) for q in f["sig_i"]])
     close(exact.mutual_information(gy), float(f["I"].subs(vals)))
     # transient moments of the concrete model
@@ -531,9 +531,9 @@ def compare_with_package(moment_case, C3, multi3, transient3):
     f64 = lambda M: np.array(M, dtype=float)  # noqa: E731
     m3 = st.LinearLangevin(f64(g3.A), f64(g3.D), blocks=[[0, 1], [2]])
     state = dict(mean=f64(g3.m).ravel(), cov=f64(g3.C))
-    close(exact.entropy_production_rate(m3, **state), float(g3.sigma()))
+    close(exact.entropy_production(m3, **state), float(g3.sigma()))
     close(exact.medium_entropy_rates(m3, **state), [float(v) for v in sdots])
-    close(exact.information_flows(m3, **state), [float(v) for v in flows])
+    close(exact.information_flow(m3, **state), [float(v) for v in flows])
     close(exact.subsystem_entropy_production(m3, **state), [float(v) for v in sigmas])
     ok("package", "exact transient sigma, Sdot_i, Idot_i, sigma_i match the definitions (3-d)")
 

@@ -339,8 +339,8 @@ def check_moments_and_package():
                              batch_size=4)
     kappa = S[0, 1] * (H[0, 0] - H[1, 1]) - H[0, 1] * (S[0, 0] - S[1, 1])
     sig = kappa**2 / (H.trace() * S.det())
-    assert abs(exact.entropy_production_rate(plain) - float(sig)) <= 1e-12 * float(sig)
-    ok("package", "exact.entropy_production_rate = kappa^2 / (tr H det Sigma) (2x2 SGD)")
+    assert abs(exact.entropy_production(plain) - float(sig)) <= 1e-12 * float(sig)
+    ok("package", "exact.entropy_production = kappa^2 / (tr H det Sigma) (2x2 SGD)")
 
     from stochthermo.symbolic import derive_sgd
 

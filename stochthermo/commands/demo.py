@@ -69,9 +69,9 @@ def closed_form_section(model_spec=None) -> dict:
         "discrete_covariance": exact.stationary_covariance(model),
         "current_matrix": exact.current_matrix(lang),
         "commutator": model.hessian @ model.grad_noise_cov - model.grad_noise_cov @ model.hessian,
-        "entropy_production_rate": exact.entropy_production_rate(lang),
+        "entropy_production_rate": exact.entropy_production(lang),
         "heat_rates": exact.heat_rates(lang),
-        "information_flows": exact.information_flows(lang),
+        "information_flows": exact.information_flow(lang),
         "subsystem_entropy_production": exact.subsystem_entropy_production(lang),
         "mutual_information": exact.mutual_information(lang),
     }
@@ -173,7 +173,7 @@ def sgd_section(*, quick: bool, seed: int, out_figs) -> dict:
     for i in range(2):
         rows.append(_row(f"heat rate Qdot_{i}", Q[i], heat[:, i].mean(),
                          heat[:, i].std(ddof=1) / np.sqrt(n_traj), "[LL-heat]"))
-    sig = exact.entropy_production_rate(lang)
+    sig = exact.entropy_production(lang)
     med = ens.observables["medium_entropy"][:, -1] / T
     rows.append(_row("entropy production (medium entropy)", sig, med.mean(),
                      med.std(ddof=1) / np.sqrt(n_traj), "[LL-ep]"))
@@ -189,7 +189,7 @@ def sgd_section(*, quick: bool, seed: int, out_figs) -> dict:
     tur_row["status"] = judge_lower_bound(float(tur.value), sig, float(tur.stderr))
     rows.append(tur_row)
     flows = estimate.information_flow(ens, blocks=[1, 1])
-    Idot = exact.information_flows(lang)
+    Idot = exact.information_flow(lang)
     for i in range(2):
         rows.append(_row(f"information flow Idot_{i}", Idot[i], float(flows.value[i]),
                          float(flows.stderr[i]), "[LL-info]", kind="estimate",

@@ -199,7 +199,7 @@ def _embedded_ep(model):
     A = -np.real(sla.logm(F)) / model.lr
     C = exact.stationary_covariance(model)
     D = 0.5 * (A @ C + C @ A.T)
-    return exact.entropy_production_rate(LinearLangevin(A, D))
+    return exact.entropy_production(LinearLangevin(A, D))
 
 
 def summarize(ens, model, kind, args, observables) -> dict:
@@ -254,9 +254,9 @@ def summarize(ens, model, kind, args, observables) -> dict:
             ep["note"] = "no estimate: " + flag_message(str(exc).splitlines()[0], "simulate",
                                                         args)
         if kind == "linear":
-            ep["exact"] = exact.entropy_production_rate(model)
+            ep["exact"] = exact.entropy_production(model)
         else:
-            ep["exact_continuous_limit"] = exact.entropy_production_rate(model)
+            ep["exact_continuous_limit"] = exact.entropy_production(model)
             if model.momentum == 0.0:
                 try:
                     ep["exact"] = _embedded_ep(model)

@@ -69,7 +69,7 @@ def _ep_linear(x, tau, groups, split, *, bias_correct, discretization, checks, *
         A, D, x_star, _, _ = fit_linear(s, tau, disc)
         try:
             model = LinearLangevin(A, D, x_star=x_star)
-            return exact.entropy_production_rate(model)
+            return exact.entropy_production(model)
         except ModelError as exc:
             raise model_failure(exc, "entropy_production(method='linear')") from None
 
@@ -441,7 +441,7 @@ def entropy_production(
     method : {"linear", "current", "tur", "inference"}
         ``linear``: fit ``x_{t+tau} = F x_t + c + noise`` by least squares, convert to the drift
         ``A`` and diffusion ``D`` of the exact OU transition and return the closed form
-        ``tr(A^T D^-1 A C) - tr A`` of :func:`stochthermo.exact.entropy_production_rate`.
+        ``tr(A^T D^-1 A C) - tr A`` of :func:`stochthermo.exact.entropy_production`.
         ``current``: Stratonovich current matrix ``J = <dx o (x - m)^T> / dt`` (antisymmetric
         part), ``sigma = tr(D^-1 J C^-1 J^T)``; ``diffusion`` known or estimated from
         ``<dx dx^T> / (2 dt)``. ``tur``: short-time thermodynamic-uncertainty lower bound
@@ -585,7 +585,7 @@ def entropy_production_timeresolved(
     .. math:: \sigma(t) = \mathrm{tr}(D^{-1} M_t C_t M_t^\top)
        + (A\tilde m_t)^\top D^{-1} A \tilde m_t, \quad M_t = -A + D C_t^{-1}
 
-    (:func:`stochthermo.exact.entropy_production_rate` with ``mean``/``cov``) is averaged over
+    (:func:`stochthermo.exact.entropy_production` with ``mean``/``cov``) is averaged over
     those times.
 
     Parameters
@@ -644,7 +644,7 @@ def entropy_production_timeresolved(
                 for j in range(m1.shape[0]):
                     mean = m1[j] / nn
                     cov = (m2[j] - nn * np.outer(mean, mean)) / (nn - 1.0)
-                    out += exact.entropy_production_rate(model, mean=mean, cov=0.5 * (cov + cov.T))
+                    out += exact.entropy_production(model, mean=mean, cov=0.5 * (cov + cov.T))
                 return out / m1.shape[0]
             except ModelError as exc:
                 raise model_failure(exc, "entropy_production_timeresolved") from None

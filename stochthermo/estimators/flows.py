@@ -1,7 +1,7 @@
 r"""Information flow between the subsystems of a bipartite ensemble.
 
 Two routes (``theory/estimators.md`` [EST-flow]): fit a linear Langevin model and apply
-:func:`stochthermo.exact.information_flows`, or differentiate the lagged Gaussian mutual
+:func:`stochthermo.exact.information_flow`, or differentiate the lagged Gaussian mutual
 information ``I(X_i(t + s); X_rest(t))`` at ``s = 0+``. Error bars: jackknife over groups of
 trajectories (or time segments).
 """
@@ -61,11 +61,11 @@ def _flow_gaussian(x, tau, blocks, *, n_groups, bias_correct, discretization, ti
         try:
             model = LinearLangevin(A, _project_blocks(D, blocks), x_star=x_star, blocks=blocks)
             if time is None:
-                return exact.information_flows(model)
+                return exact.information_flow(model)
             m1, m2, nn = s[6], s[7], s[8]
             mean = m1 / nn
             cov = (m2 - nn * np.outer(mean, mean)) / (nn - 1.0)
-            return exact.information_flows(model, mean=mean, cov=0.5 * (cov + cov.T))
+            return exact.information_flow(model, mean=mean, cov=0.5 * (cov + cov.T))
         except ModelError as exc:
             raise model_failure(exc, "information_flow(method='gaussian')") from None
 
@@ -160,7 +160,7 @@ def information_flow(
         ``gaussian``: fit drift and diffusion of a linear Langevin model (as
         ``entropy_production(method="linear")``), zero the diffusion between blocks (the
         process is taken to be bipartite; the relative size of what was dropped is in
-        ``meta["offblock_diffusion"]``) and return :func:`stochthermo.exact.information_flows`
+        ``meta["offblock_diffusion"]``) and return :func:`stochthermo.exact.information_flow`
         at the fitted stationary state, or at the sample moments of saved time ``time``.
         ``lagged``: ``d/ds I(X_i(t+s); X_rest(t))`` at ``s = 0+`` from Gaussian informations at
         lags 0, ``stride``, ``2 stride`` (one-sided second-order difference), pooled over a

@@ -136,7 +136,7 @@ class ReservoirComparison:
         Exact entropy production of the discrete SGD map per unit time ``t = lr n``: the path
         KL of one step ``theta' = P theta + eps`` (``P = I - lr H``,
         ``Cov(eps) = lr^2 Sigma_g / |b|``) against its time reverse, divided by ``lr``
-        (:func:`stochthermo.exact.entropy_production_rate` with ``discrete=True``). Zero iff
+        (:func:`stochthermo.exact.entropy_production` with ``discrete=True``). Zero iff
         ``P C`` is symmetric (commuting ``H`` and ``Sigma_g``); tends to the continuous rate
         ``tr(A^T D^-1 A C) - tr A`` (``A = H``, ``D = lr Sigma_g / (2|b|)``) as ``lr -> 0``.
     ep_rate_measured : Estimate

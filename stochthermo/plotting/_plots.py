@@ -262,7 +262,7 @@ def plot_stationary_density(model: Any, *, dims: tuple[int, int] = (0, 1), ax: A
         sym, unit = (r"\theta", "parameter units") if sgd else ("x", "state units")
         ax.set_xlabel(f"${sym}_{{{i + 1}}}$  [{unit}]")
         ax.set_ylabel(f"${sym}_{{{j + 1}}}$  [{unit}]")
-        sigma = exact.entropy_production_rate(model)
+        sigma = exact.entropy_production(model)
         ax.set_title(f"stationary density and current\nσ = {sigma:.3g} nats/time"
                      f"{' (continuous limit)' if sgd else ''}")
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1,
@@ -304,7 +304,7 @@ def plot_entropy_production(x: ArrayLike, estimates: ArrayLike, theory: ArrayLik
     estimates : sequence of Estimate, (values, stderrs) pair, or dict label -> either
         The estimates (several methods: a dict, one series colour each).
     theory : array_like (n,), callable, or (x_line, y_line), optional
-        Exact rate :math:`\sigma` (``stochthermo.exact.entropy_production_rate``).
+        Exact rate :math:`\sigma` (``stochthermo.exact.entropy_production``).
     ax : Axes, optional
     xlabel, ylabel, label, theory_label : str
     z_scores : bool

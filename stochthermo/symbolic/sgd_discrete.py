@@ -9,7 +9,7 @@ path KL of a step against its time reverse,
     M = (I - P^2) C (I - P^2)^\top + P Q P^\top,
 
 per unit time ``t = r n``: ``Sigma_step / r`` (``theory/estimators.md`` [EST-sgd-discrete]).
-The numeric twin is :func:`stochthermo.exact.entropy_production_rate` with ``discrete=True``.
+The numeric twin is :func:`stochthermo.exact.entropy_production` with ``discrete=True``.
 """
 
 from __future__ import annotations
