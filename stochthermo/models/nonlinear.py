@@ -1,7 +1,8 @@
 r"""Langevin models beyond the time-independent linear case.
 
 - :class:`NonlinearLangevin`: a user drift ``f(x, t, out)`` compiled with Numba, constant
-  diffusion ``D``; optional potential for work.
+  diffusion ``D`` or a state-dependent diagonal ``D(x)`` (``diffusion=``, Ito or Stratonovich;
+  such a model is a :class:`StateDependentLangevin`); optional potential for work.
 - :class:`DrivenTrap`: a harmonic trap whose centre and/or stiffness follow a schedule
   (protocol), ``U(x, t) = s(t)/2 (x - c(t))^T K (x - c(t))``, bath temperature ``T``, mobility 1
   (``D = T I``). Work, heat and the first law are defined per trajectory.
@@ -36,7 +37,11 @@ from .._validation import (
 from ..errors import ValidationError
 from .linear import _bounded, _check_magnitude, _summary
 
-__all__ = ["NonlinearLangevin", "DrivenTrap", "double_well", "dragged_trap"]
+__all__ = ["NonlinearLangevin", "StateDependentLangevin", "DrivenTrap", "double_well",
+           "dragged_trap", "CONVENTIONS"]
+
+#: Interpretations of the noise term of a state-dependent diffusion
+CONVENTIONS = ("ito", "stratonovich")
 
 
 def _n_args(func) -> int:
@@ -111,9 +116,12 @@ def _builtin_functions():
 
 @dataclass(frozen=True, eq=False)
 class NonlinearLangevin:
-    r"""Langevin process with a Numba-compiled drift and constant diffusion.
+    r"""Langevin process with a Numba-compiled drift and constant or state-dependent diffusion.
 
     .. math:: dx = f(x, t)\,dt + \sqrt{2D}\,dW \quad\text{(Ito)}
+
+    or, with ``diffusion=g``, :math:`dx = f(x, t)\,dt + \sqrt{2D(x, t)}\,dW` with a diagonal
+    :math:`D(x, t)` (Ito, or Stratonovich :math:`\circ\,dW` with ``convention="stratonovich"``).
 
     Parameters
     ----------
@@ -121,10 +129,11 @@ class NonlinearLangevin:
         ``drift(x, t, out)`` writing :math:`f(x, t)` into ``out`` (shape ``(d,)``), or
         ``drift(x, t, params, out)`` when ``params`` is given. A ``numba.njit`` function; a
         plain Python function is compiled with ``njit``.
-    D : array_like, shape (d, d)
+    D : array_like, shape (d, d), optional
         Constant diffusion matrix (symmetric PSD); a scalar means ``D * I`` with ``dim``.
+        Leave it out when ``diffusion`` is given.
     dim : int, optional
-        State dimension when ``D`` is a scalar.
+        State dimension when ``D`` is a scalar or ``diffusion`` is given.
     params : array_like, optional
         Float parameters handed to a 4-argument drift (and 3-argument potential).
     potential : callable, optional
@@ -134,11 +143,32 @@ class NonlinearLangevin:
         Whether the drift depends on ``t`` (the heat then needs one more drift evaluation).
     blocks, temperatures : optional
         Subsystems and their bath temperatures, as for :class:`~stochthermo.LinearLangevin`
-        (default temperature: mean diagonal of ``D`` on the block).
+        (default temperature: mean diagonal of ``D`` on the block; 1 with ``diffusion``).
+    name : str, optional
+        Label shown in the repr.
+    diffusion : callable, optional
+        ``diffusion(x, t, out)`` (or ``(x, t, params, out)``) writing the diagonal of the
+        state-dependent diffusion matrix :math:`D_{ii}(x, t) \ge 0` into ``out`` (shape
+        ``(d,)``); a Numba function or a plain Python one (compiled with ``njit``). The model
+        is then a :class:`StateDependentLangevin`, simulated with ``method="euler"`` or
+        ``"milstein"``.
+    diffusion_derivative : callable, optional
+        ``diffusion_derivative(x, t, out)`` (same arguments) writing
+        :math:`\partial D_{ii} / \partial x_i`. Used by Milstein, the Stratonovich drift
+        correction and the heat; without it these derivatives are computed numerically
+        (a derivative-free Runge-Kutta support point for Milstein, central differences
+        otherwise).
+    convention : {'ito', 'stratonovich'}, optional
+        How ``sqrt(2 D(x)) dW`` is read (default Ito). Stratonovich adds the noise-induced
+        drift :math:`\tfrac12 \partial_i D_{ii}` to ``f``. Irrelevant for a constant ``D``.
 
     Notes
     -----
-    ``theory/simulation.md`` [SIM-nonlinear]. Only ``method="euler"`` and ``"heun"`` apply.
+    ``theory/simulation.md`` [SIM-nonlinear]; with ``diffusion``, [SIM-multiplicative].
+    Constant ``D``: only ``method="euler"`` and ``"heun"`` apply. State-dependent ``D``:
+    ``"euler"`` (strong order 1/2) and ``"milstein"`` (strong order 1 when each
+    :math:`D_{ii}` depends on :math:`x_i` only, the diagonal-noise case). Heat into block i is
+    :math:`T_i \int [D^{-1}(F - \nabla\cdot D)]_k \circ dx_k` with the Ito drift ``F``.
 
     Examples
     --------
@@ -149,10 +179,15 @@ class NonlinearLangevin:
     ...     out[0] = -x[0] ** 3
     >>> NonlinearLangevin(f, 0.5, dim=1).dim
     1
+    >>> @numba.njit
+    ... def g(x, t, out):
+    ...     out[0] = 1.0 + x[0] ** 2
+    >>> type(NonlinearLangevin(f, diffusion=g, dim=1)).__name__
+    'StateDependentLangevin'
     """
 
     drift: Any
-    D: Any
+    D: Any = None
     dim: int | None = None
     params: Any = None
     potential: Any = None
@@ -160,14 +195,38 @@ class NonlinearLangevin:
     blocks: Any = None
     temperatures: Any = None
     name: str = "NonlinearLangevin"
+    diffusion: Any = None
+    diffusion_derivative: Any = None
+    convention: str = "ito"
+
+    def __new__(cls, *args, **kwargs):
+        """A :class:`StateDependentLangevin` when ``diffusion`` is given (its own plan)."""
+        given = kwargs.get("diffusion", args[9] if len(args) > 9 else None)
+        if cls is NonlinearLangevin and given is not None:
+            cls = StateDependentLangevin
+        return super().__new__(cls)
 
     def __post_init__(self):
         check_callable("drift", self.drift,
                        "a function drift(x, t, out) or drift(x, t, params, out)")
+        if not isinstance(self.convention, str) or self.convention not in CONVENTIONS:
+            raise ValidationError(
+                f"unknown convention={short_repr(self.convention)}; valid choices are "
+                f"{', '.join(map(repr, CONVENTIONS))}"
+            )
+        if self.diffusion is not None or self.diffusion_derivative is not None:
+            self._init_state_dependent()
+            return
+        if self.D is None:
+            raise ValidationError(
+                "give D= (a constant diffusion number or matrix) or diffusion=g(x, t, out) "
+                "(a state-dependent diagonal D(x)); neither was given"
+            )
         if callable(self.D):
             raise ValidationError(
                 f"D={short_repr(self.D)} is a function; D must be a constant number or "
-                "matrix (state-dependent noise is not supported)"
+                "matrix. For state-dependent noise pass diffusion=g(x, t, out) writing the "
+                "diagonal of D(x), and leave D out"
             )
         dim = None if self.dim is None else positive_int("dim", self.dim)
         D = as_float_array("D", self.D, ndim=(0, 1, 2), allow_bool=False)
@@ -231,10 +290,104 @@ class NonlinearLangevin:
         object.__setattr__(self, "_kernel_drift", kernel_drift)
         object.__setattr__(self, "_kernel_potential", kernel_pot)
 
+    def _init_state_dependent(self):
+        """Validation of a model with ``diffusion=`` (a :class:`StateDependentLangevin`)."""
+        if self.diffusion is None:
+            raise ValidationError(
+                f"diffusion_derivative={short_repr(self.diffusion_derivative)} was given "
+                "without diffusion=; pass diffusion=g(x, t, out) too"
+            )
+        if not isinstance(self, StateDependentLangevin):
+            raise ValidationError("diffusion= needs a StateDependentLangevin")
+        if self.D is not None:
+            raise ValidationError(
+                f"D={short_repr(self.D)} and diffusion= were both given; a state-dependent "
+                "model takes its diffusion from diffusion=g(x, t, out) only, so leave D out"
+            )
+        if self.dim is None:
+            raise ValidationError(
+                "diffusion= was given, so dim= must be given too (the state size), e.g. dim=1"
+            )
+        d = positive_int("dim", self.dim)
+        if d > 100_000:
+            raise ValidationError(f"dim={d} is too large (at most 100000 coordinates)")
+        fn_kind = "a function {}(x, t, out) or {}(x, t, params, out)"
+        funcs = {}
+        for name in ("drift", "diffusion", "diffusion_derivative"):
+            func = getattr(self, name)
+            if func is None:
+                funcs[name] = (None, None)
+                continue
+            check_callable(name, func, fn_kind.format(name, name))
+            nargs = _n_args(func)
+            if nargs not in (3, 4):
+                raise ValidationError(
+                    f"{name} must take (x, t, out) or (x, t, params, out), but it takes "
+                    f"{nargs} arguments"
+                )
+            jit = _as_jit(name, func)
+            funcs[name] = (jit, _wrap_drift3(jit) if nargs == 3 else jit)
+        params = np.zeros(0) if self.params is None else np.atleast_1d(
+            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
+        if not isinstance(self.time_dependent, bool | np.bool_):
+            raise ValidationError(
+                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
+            )
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
+        pot = kernel_pot = None
+        if self.potential is not None:
+            pot = _as_jit("potential", self.potential)
+            pa = _n_args(self.potential)
+            if pa not in (2, 3):
+                raise ValidationError(
+                    f"potential must take (x, t) or (x, t, params), but it takes {pa} arguments"
+                )
+            kernel_pot = _wrap_potential2(pot) if pa == 2 else pot
+        blocks = normalize_blocks(self.blocks, d)
+        if self.temperatures is None:
+            temps = np.ones(len(blocks))
+        else:
+            temps = as_vector("temperatures", self.temperatures, len(blocks))
+            if np.any(temps <= 0):
+                raise ValidationError(
+                    f"temperatures={temps.tolist()} must all be > 0 (one per block)"
+                )
+        params.setflags(write=False)
+        temps.setflags(write=False)
+        object.__setattr__(self, "dim", d)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "drift", funcs["drift"][0])
+        object.__setattr__(self, "diffusion", funcs["diffusion"][0])
+        object.__setattr__(self, "diffusion_derivative", funcs["diffusion_derivative"][0])
+        object.__setattr__(self, "potential", pot)
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "temperatures", temps)
+        object.__setattr__(self, "time_dependent", bool(self.time_dependent))
+        object.__setattr__(self, "_kernel_drift", funcs["drift"][1])
+        object.__setattr__(self, "_kernel_diffusion", funcs["diffusion"][1])
+        object.__setattr__(self, "_kernel_derivative", funcs["diffusion_derivative"][1])
+        object.__setattr__(self, "_kernel_potential", kernel_pot)
+
+    @property
+    def state_dependent(self) -> bool:
+        """Whether the diffusion depends on the state (``diffusion=`` was given)."""
+        return self.diffusion is not None
+
     @property
     def n_blocks(self) -> int:
         """Number of subsystems."""
         return len(self.blocks)
+
+    def diffusion_at(self, x, t: float = 0.0) -> np.ndarray:
+        """Diagonal of ``D`` at states ``x`` of shape ``(d,)`` or ``(n, d)`` (slow; for checks)."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if not self.state_dependent:
+            return np.broadcast_to(np.diag(self.D), x.shape).copy()
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            self._kernel_diffusion(np.ascontiguousarray(x[i]), float(t), self.params, out[i])
+        return out
 
     def drift_at(self, x, t: float = 0.0) -> np.ndarray:
         """Evaluate the drift at states ``x`` of shape ``(d,)`` or ``(n, d)`` (slow; for checks)."""
@@ -245,7 +398,13 @@ class NonlinearLangevin:
         return out
 
     def __repr__(self) -> str:
-        parts = [f"d={self.dim}", f"drift={_func_name(self.drift)}", _summary("D", self.D)]
+        parts = [f"d={self.dim}", f"drift={_func_name(self.drift)}"]
+        if self.state_dependent:
+            parts.append(f"diffusion={_func_name(self.diffusion)}")
+            if self.convention != "ito":
+                parts.append(f"convention={self.convention!r}")
+        else:
+            parts.append(_summary("D", self.D))
         if self.params.size:
             parts.append(_summary("params", self.params, small=6))
         if self.potential is not None:
@@ -253,6 +412,28 @@ class NonlinearLangevin:
         if self.time_dependent:
             parts.append("time_dependent=True")
         return _bounded(f"{self.name[:40]}({', '.join(parts)})")
+
+
+class StateDependentLangevin(NonlinearLangevin):
+    r"""A :class:`NonlinearLangevin` with a state-dependent diagonal diffusion ``D(x, t)``.
+
+    .. math:: dx_i = f_i(x, t)\,dt + \sqrt{2 D_{ii}(x, t)}\,dW_i
+
+    (Ito, or Stratonovich with ``convention="stratonovich"``). Built by
+    ``NonlinearLangevin(drift, diffusion=g, dim=d)``; same parameters. ``D`` is None.
+    ``simulate`` runs it with ``method="euler"`` (strong order 1/2, weak 1) or
+    ``"milstein"`` (strong order 1 for diagonal noise, weak 1); heat and medium entropy use
+    the force :math:`T_i D^{-1}(F - \nabla\cdot D)` of the Ito drift ``F``
+    (``theory/simulation.md`` [SIM-multiplicative]).
+    """
+
+    def __post_init__(self):
+        if self.diffusion is None:
+            raise ValidationError(
+                "StateDependentLangevin needs diffusion=g(x, t, out) writing the diagonal of "
+                "D(x); for a constant D use NonlinearLangevin(drift, D)"
+            )
+        super().__post_init__()
 
 
 def _func_name(func) -> str:

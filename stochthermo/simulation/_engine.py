@@ -118,7 +118,7 @@ def _step_and_method(model, family: Family, dt, method) -> tuple[float, str]:
         raise ValidationError("dt is required for a continuous-time model (a number > 0)")
     h = positive_float("dt", dt)
     method = "euler" if method is None else method
-    choose_method("method", method, METHODS)
+    choose_method("method", method, family.methods or METHODS)
     return h, method
 
 

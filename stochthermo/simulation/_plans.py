@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import short_repr
-from ..errors import ValidationError
+from ..errors import SimulationError, ValidationError
 from ..models.linear import LinearizedSGD, LinearLangevin
-from ..models.nonlinear import DrivenTrap, NonlinearLangevin
+from ..models.nonlinear import DrivenTrap, NonlinearLangevin, StateDependentLangevin
 from ._observables import wants_heat
 from ._weights import (
     empty3,
@@ -38,8 +38,9 @@ from ._weights import (
     psd_sqrt,
 )
 
-__all__ = ["AffinePlan", "Buffers", "DiagonalPlan", "Family", "NonlinearPlan", "PLANS", "Plan",
-           "Setup", "family_of", "register_plan"]
+__all__ = ["AffinePlan", "Buffers", "DiagonalPlan", "Family", "MULTIPLICATIVE_METHODS",
+           "MultiplicativePlan", "NonlinearPlan", "PLANS", "Plan", "Setup", "family_of",
+           "register_plan"]
 
 
 # --------------------------------------------------------------------------- run state
@@ -256,6 +257,9 @@ class Family:
     step_floats : callable
         ``step_floats(model) -> int``: floats the plan holds per step (time-dependent
         weights), for the memory estimate made before the plan is built.
+    methods : dict or None
+        ``{name: (strong order, weak order)}`` of the methods this family accepts; None means
+        the continuous-time table ``stochthermo.simulation.METHODS``.
     """
 
     build: Callable[[Any, Setup], Plan]
@@ -263,6 +267,7 @@ class Family:
     stationary: Callable[[Any], tuple[np.ndarray, np.ndarray]] | None = None
     discrete: bool = False
     step_floats: Callable[[Any], int] = lambda model: 0
+    methods: dict | None = None
 
 
 #: model type -> :class:`Family` (looked up along the model's MRO)
@@ -496,6 +501,99 @@ def nonlinear_plan(model: NonlinearLangevin, s: Setup) -> Plan:
         diag_noise=diag_noise, G=G, labels=labels)
 
 
+# --------------------------------------------------------------------------- multiplicative
+
+#: Methods for a state-dependent diagonal diffusion, with their (strong, weak) orders;
+#: Milstein's strong order 1 needs diagonal noise (each ``D_ii`` a function of ``x_i`` only)
+MULTIPLICATIVE_METHODS = {"euler": (0.5, 1.0), "milstein": (1.0, 1.0)}
+
+
+@dataclass(frozen=True, eq=False)
+class MultiplicativePlan(Plan):
+    """Euler or Milstein steps of ``dx_i = F_i dt + sqrt(2 D_i(x)) dW_i`` (``multiplicative_sde``).
+
+    Heat per block uses the force ``T_i (F - dD_i/dx_i) / D_i`` (``tv``: the temperature of
+    each coordinate's block); see ``theory/simulation.md`` [SIM-multiplicative].
+    """
+
+    drift: Any = None
+    diffusion: Any = None
+    derivative: Any = None
+    potential: Any = None
+    params: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    time_dependent: bool = False
+    method_code: int = 0  # 0 Euler, 1 Milstein
+    stratonovich: bool = False
+    tv: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    kernel: ClassVar[str] = "mult"
+
+    def advance(self, buf: Buffers, done: int, n: int) -> None:
+        from ..kernels._sim_multiplicative import multiplicative_sde
+
+        n_traj = buf.x.shape[0]
+        bad_step = np.full(n_traj, -1, dtype=np.int64)
+        bad_x = np.zeros((n_traj, self.ds))
+        bad_val = np.zeros((n_traj, 2))
+        CW, cb = self.current_weights()
+        has_deriv = self.derivative is not None
+        codes = (self.method_code, self.stratonovich, has_deriv, self.time_dependent)
+        obs = (self.tv, self.labels, self.heat_columns, self.heat_on, self.work_on, CW, cb)
+        multiplicative_sde(self.drift, self.diffusion,
+                           self.derivative if has_deriv else self.diffusion, self.potential,
+                           self.params, self.h, codes, buf.steps(done, n), buf.stream(done, n),
+                           obs, *buf.written, bad_step, bad_x, bad_val)
+        if np.any(bad_step >= 0):
+            self._raise_bad(buf, done, n, bad_step, bad_x, bad_val)
+
+    def _raise_bad(self, buf: Buffers, done: int, n: int, bad_step: np.ndarray,
+                   bad_x: np.ndarray, bad_val: np.ndarray) -> None:
+        k = int(np.argmin(np.where(bad_step >= 0, bad_step, np.iinfo(np.int64).max)))
+        step = int(bad_step[k])
+        i, v = int(bad_val[k, 0]), float(bad_val[k, 1])
+        need = "> 0 (heat and medium entropy divide by D)" if self.heat_on else ">= 0"
+        state = np.array2string(bad_x[k], precision=6, threshold=8)
+        raise SimulationError(
+            f"diffusion returned D[{i}] = {v!r} at x = {state}, t = {step * self.h:.6g} "
+            f"(step {step}, trajectory {k}); diffusion(x, t, out) must write a diagonal of "
+            f"D(x) that is finite and {need} at every state the scheme visits. Keep D "
+            "positive there (e.g. a floor, or a drift that keeps the state inside the domain), "
+            "or lower dt. partial['x'] holds the states saved so far (NaN where nothing was "
+            "written)",
+            step=step, trajectory=k,
+            partial={"x": buf.out_x, "observables": buf.out_obs, "bad_step": bad_step,
+                     "bad_state": bad_x, "steps_done": done},
+        )
+
+
+def multiplicative_plan(model: StateDependentLangevin, s: Setup) -> Plan:
+    """Euler or Milstein with the model's compiled drift, diffusion and derivative."""
+    from ..models.nonlinear import _builtin_functions
+
+    d = model.dim
+    work = "work" in s.obs
+    if work and model._kernel_potential is None:
+        raise ValidationError(
+            "observables contains 'work', but the model has no potential; pass "
+            "potential=U(x, t) to NonlinearLangevin so that work U(x, t') - U(x, t) is defined"
+        )
+    heat = wants_heat(s.obs)
+    tv = np.empty(d)
+    labels = np.empty(d, dtype=np.int64)
+    for i, b in enumerate(model.blocks):
+        tv[list(b)] = model.temperatures[i]
+        labels[list(b)] = i
+    return MultiplicativePlan(
+        ds=d, dsave=d, m=d, h=s.h, n_blocks=model.n_blocks, temps=model.temperatures,
+        heat_on=heat, work_on=work, currents=tuple(s.currents), drift=model._kernel_drift,
+        diffusion=model._kernel_diffusion, derivative=model._kernel_derivative,
+        potential=model._kernel_potential or _builtin_functions()["no_potential"],
+        params=model.params, time_dependent=model.time_dependent,
+        method_code=0 if s.method == "euler" else 1,
+        stratonovich=model.convention == "stratonovich", tv=tv, labels=labels)
+
+
 # --------------------------------------------------------------------------- the table
 
 register_plan(LinearLangevin, Family(build=linear_plan, start=lambda m: m.x_star,
@@ -506,3 +604,6 @@ register_plan(DrivenTrap, Family(build=trap_plan, start=lambda m: m.centre_at([0
                                  step_floats=lambda m: 4 * m.dim * (m.dim + 1) + 4))
 register_plan(NonlinearLangevin, Family(build=nonlinear_plan,
                                         start=lambda m: np.zeros(m.dim)))
+register_plan(StateDependentLangevin, Family(build=multiplicative_plan,
+                                             start=lambda m: np.zeros(m.dim),
+                                             methods=MULTIPLICATIVE_METHODS))
