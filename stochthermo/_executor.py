@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._optional import require
+from ._progress import progress_bar
 from ._validation import positive_int, short_repr
 from .errors import ValidationError
 
@@ -129,8 +130,9 @@ def run_tasks(client: Any, fn: Callable, args_list: Iterable[tuple], *, retries:
     max_in_flight : int, optional
         At most this many tasks are submitted at once (default twice the worker threads), so
         that results held on the client stay bounded.
-    progress : bool, optional
-        Show a tqdm bar of ``total`` tasks labelled ``desc`` (extra ``progress``).
+    progress : bool or callable, optional
+        A bar of ``total`` tasks labelled ``desc``: True for tqdm (extra ``progress``) or a
+        tqdm-like factory (:func:`stochthermo._progress.progress_bar`).
     """
     bar, tick = _progress_bar(progress, total, desc)
     try:
@@ -195,8 +197,5 @@ class Ordered:
 
 
 def _progress_bar(progress, total, desc):
-    if not progress:
-        return None, None
-    tqdm = require("tqdm", "progress", "progress bars").tqdm
-    bar = tqdm(total=total, unit="chunk", desc=desc)
-    return bar, bar.update
+    bar = progress_bar(progress, total=total, desc=desc, unit="chunk")
+    return bar, (None if bar is None else bar.update)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._progress import progress_bar
 from ._rng import seed_repr, trajectory_seeds
 from ._validation import positive_float, positive_int, short_repr
 from .errors import ModelError, ResourceError, ShapeError, ValidationError
@@ -238,8 +239,9 @@ def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
         Subset of ``OBSERVABLES`` to keep (default all that exist for the model).
     chunk_size : int, optional
         Run the trajectories in chunks of this size (memory, progress); bit-identical.
-    progress : bool, optional
-        Show a tqdm bar over chunks (extra ``progress``).
+    progress : bool or callable, optional
+        A bar over trajectories: True for tqdm (extra ``progress``) or a tqdm-like factory
+        (see :mod:`stochthermo._progress`).
 
     Returns
     -------
@@ -322,12 +324,8 @@ def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
 
     from .kernels._gillespie import gillespie
 
-    bar = None
-    if progress:
-        from ._optional import require
-
-        bar = require("tqdm", "progress", "progress bars").tqdm(
-            total=n_traj, unit="traj", desc="simulate_jump")
+    bar = progress_bar(progress, total=n_traj, desc="simulate_jump", unit="traj")
+    if bar is not None:
         if chunk_size is None:
             chunk = max(1, n_traj // 20)
     try:

@@ -253,6 +253,7 @@ def fig41_section(*, quick: bool, seed: int, out_figs) -> dict:
     """A small analogue of the paper's Fig. 4.1 (MLP ensemble, batch sizes 1, 10, 100)."""
     import numpy as np
 
+    from .._progress import message_bar
     from ..learning import fig41
     from ..plotting import fig41_data_from_result, save_fig41_panels
     from ._demo_report import FIG41_CAPTIONS
@@ -262,7 +263,7 @@ def fig41_section(*, quick: bool, seed: int, out_figs) -> dict:
            dict(hidden=(100, 100, 100), n_trials=12, n_steps=300, max_samples=None, n_eval=256,
                 n_noise_params=2000))
     res = fig41(batch_sizes=(1, 10, 100), lr=0.005, seed=seed, eval_every=10,
-                progress=_note, **cfg)
+                progress=message_bar(_note), **cfg)
     _note("figures")
     paths = save_fig41_panels(fig41_data_from_result(res), out_figs / "fig41")
     figs = []

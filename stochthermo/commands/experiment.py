@@ -42,6 +42,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from .._atomic import staged_folder
+    from .._progress import message_bar
     from ..cli import UsageError
     from ..learning._fig41 import fig41, write_json_atomic
     from ..plotting import fig41_data_from_result, save_fig41_panels
@@ -56,7 +57,7 @@ def run(args) -> int:
     steps = args.steps or (100 if args.quick else 200)
     res = fig41(data=args.data, hidden=(width,) * 3, batch_sizes=bs, n_trials=trials,
                 n_steps=steps, lr=args.lr, seed=args.seed, max_samples=args.max_samples,
-                progress=lambda msg: print(msg, file=sys.stderr))
+                progress=message_bar(lambda msg: print(msg, file=sys.stderr)))
     out = Path(args.out)
     settings = {"command": "experiment", "name": args.name, "seed": args.seed,
                 "quick": args.quick, "data": args.data, "width": width, "trials": trials,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._atomic import write_atomic
+from .._progress import progress_bar
 from .._validation import positive_float, positive_int
 from ..errors import CorruptFileError, ValidationError
 from ..estimators._stats import loglog_fit, sgd_noise_deviations
@@ -228,8 +229,9 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
     n_eval : int
         Size of the evaluation subset for accuracy and ``max_i |d_i U_B|``.
     eval_every : int
-    progress : callable, optional
-        Called with a message before each batch size.
+    progress : bool or callable, optional
+        A bar over the batch sizes (its description names the one running): True for tqdm
+        or a tqdm-like factory (see :mod:`stochthermo._progress`).
 
     Returns
     -------
@@ -252,10 +254,12 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
     show = subset[np.linspace(0, subset.size - 1, n_show).astype(int)]
     out = {k: {} for k in ("shown", "acc_m", "acc_v", "noise", "gmax", "ac")}
     steps = eval_steps = None
+    bar = progress_bar(progress, total=len(batch_sizes), desc="fig41", unit="batch size",
+                       legacy="message")
     for j, b in enumerate(batch_sizes):
         b = positive_int("batch_sizes", b)
-        if progress is not None:
-            progress(f"batch size {b}")
+        if bar is not None:
+            bar.set_description(f"batch size {b}")
         ens = learn(model, (U, y), lr=lr, batch_size=b, n_steps=n_steps, n_trials=n_trials,
                     seed=np.random.SeedSequence([seed, j]), init=theta0,
                     record=("params", "accuracy", "grad_max"), param_subset=subset,
@@ -271,6 +275,10 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
         out["noise"][b] = var
         out["gmax"][b] = ens.grad_max[:, ok].mean(axis=0)
         out["ac"][b] = ac
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     means = np.array([np.mean(out["noise"][b]) for b in batch_sizes])
     sems = np.array([np.std(out["noise"][b], ddof=1) / np.sqrt(len(out["noise"][b]))
                      for b in batch_sizes])
