@@ -24,8 +24,9 @@ Conventions shared by the kernels (``n`` = number of steps of this call, ``j`` =
   weights); each kernel's docstring lists the order. Arrays the kernels write are separate
   arguments: Numba 0.68 drops writes in a ``prange`` loop to a 1-d array unpacked from a
   tuple argument (the stream counters were lost that way).
-- ``fail[k]``: ``-1``, or the absolute step (``step0 + j + 1``) at which the state stopped
-  being finite; that trajectory stops there.
+- ``fail[k]``: ``-1``, or the absolute step (``step0 + j + 1``) after which some coordinate of
+  the state is no longer finite; that trajectory stops there (state, observables and counter
+  as they are after that step).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from numba import njit, prange
 
 from ._random import std_normal
 
-__all__ = ["affine_dense", "affine_diag"]
+__all__ = ["GROUP", "GROUP_MAX_DIM", "affine_dense", "affine_diag", "affine_diag_groups"]
 
 
 @njit(cache=True, inline="always")
@@ -179,13 +180,224 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
         counters[k] = c
 
 
+#: trajectories advanced side by side by the grouped kernels (independent dependency chains,
+#: one SIMD lane each); the state of a group is stored coordinate-major, ``X[i, g]``
+GROUP = 16
+#: largest state dimension handled by the grouped diagonal kernel (larger states are advanced
+#: one trajectory at a time, vectorised over coordinates)
+GROUP_MAX_DIM = 32
+#: normals drawn ahead per group: at most this many floats (steps x dimension x GROUP)
+_ZBUF = 4096
+
+
+@njit(cache=True, inline="always")
+def _group_members(fail, grp, n_traj, idx):
+    """Trajectories ``grp * GROUP ...`` that have not failed, into ``idx``; returns their count."""
+    na = 0
+    for k in range(grp * GROUP, min(n_traj, grp * GROUP + GROUP)):
+        if fail[k] < 0:
+            idx[na] = k
+            na += 1
+    return na
+
+
+@njit(cache=True, inline="always")
+def _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j0, nz):
+    """The next ``nz`` normals of every member's own stream: ``Z[:nz, g]`` from ``seeds[idx[g]]``.
+
+    Each trajectory draws its stream in the order the one-trajectory kernels use (step by
+    step, coordinate by coordinate: ``Z[jj * m + i, g]``), in one flat loop per trajectory as
+    :func:`~._random.fill_normals` does; ``C[g]`` advances. With ``use_noise`` the rows of
+    ``noise`` from step ``j0`` are copied instead.
+    """
+    for g in range(na):
+        k = idx[g]
+        if use_noise:
+            m = noise.shape[2]
+            for t in range(nz):
+                Z[t, g] = noise[k, j0 + t // m, t % m]
+            continue
+        s = seeds[k]
+        c = C[g]
+        for t in range(nz):
+            zi, c = std_normal(s, c, zig)
+            Z[t, g] = zi
+        C[g] = c
+
+
+@njit(cache=True)
+def _counter_after(seed, c, zig, n):
+    """Counter of stream ``seed`` after ``n`` more normals from counter ``c``."""
+    for _ in range(n):
+        _, c = std_normal(seed, c, zig)
+    return c
+
+
+@njit(cache=True, parallel=True)
+def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, fail):
+    """:func:`affine_diag` for small states, ``GROUP`` trajectories side by side.
+
+    Same arguments and the same numbers bit for bit (each trajectory does the same arithmetic
+    on the same normals of its own stream); the group only changes how the work is laid out:
+    the normals of a segment of steps are drawn first (:func:`_draw_segment`), then the update
+    runs over the group's trajectories in the innermost loop, so the dependency chains of
+    different trajectories overlap (one per SIMD lane) instead of waiting on each other.
+    """
+    p, b, q = weights
+    n, save_every, slot0, step0 = steps
+    seeds, zig, noise = stream
+    gd, g_, labels = heat
+    n_traj, d = x.shape
+    heat_on = gd.shape[0] > 0
+    n_obs = acc.shape[1]
+    dsave = out_x.shape[2]
+    use_noise = noise.shape[0] == n_traj
+    seg = max(1, min(256, _ZBUF // (d * GROUP)))
+    n_groups = (n_traj + GROUP - 1) // GROUP
+    for grp in prange(n_groups):
+        idx = np.empty(GROUP, np.int64)
+        na = _group_members(fail, grp, n_traj, idx)
+        if na == 0:
+            continue
+        X = np.zeros((d, GROUP))
+        A = np.zeros((max(n_obs, 1), GROUP))
+        C = np.empty(GROUP, np.uint64)
+        alive = np.zeros(GROUP, np.bool_)
+        for g in range(na):
+            k = idx[g]
+            alive[g] = True
+            C[g] = counters[k]
+            for i in range(d):
+                X[i, g] = x[k, i]
+            for i in range(n_obs):
+                A[i, g] = acc[k, i]
+        Z = np.zeros((seg * d, GROUP))  # lanes past na stay 0: they compute finite junk
+        C0 = np.empty(GROUP, np.uint64)
+        X0 = np.empty((d, GROUP))
+        A0 = np.empty((max(n_obs, 1), GROUP))
+        j = 0
+        left = save_every
+        r = slot0
+        while j < n:
+            L = min(seg, left, n - j)
+            for g in range(na):
+                C0[g] = C[g]
+            _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
+            for g in range(GROUP):
+                for i in range(d):
+                    X0[i, g] = X[i, g]
+                for i in range(n_obs):
+                    A0[i, g] = A[i, g]
+            for jj in range(L):
+                for i in range(d):
+                    pi = p[i]
+                    bi = b[i]
+                    qi = q[i]
+                    if heat_on:
+                        gdi = gd[i]
+                        gi = g_[i]
+                        li = labels[i]
+                        for g in range(GROUP):
+                            xo = X[i, g]
+                            v = pi * xo + bi + qi * Z[jj * d + i, g]
+                            A[li, g] += (gdi * 0.5 * (xo + v) + gi) * (v - xo)
+                            X[i, g] = v
+                    else:
+                        for g in range(GROUP):
+                            X[i, g] = pi * X[i, g] + bi + qi * Z[jj * d + i, g]
+            # a non-finite state stays non-finite under a finite affine map: one check per
+            # segment, then the failing members are replayed to find their step
+            nf = 0
+            for g in range(na):
+                for i in range(d):
+                    nf += X[i, g] - X[i, g] != 0.0
+            if nf > 0:
+                _settle_failures(weights, heat, X, A, X0, A0, Z, L,
+                                 (seeds, zig, C0, use_noise), idx, na, alive, step0 + j, x, acc,
+                                 counters, fail)
+            j += L
+            left -= L
+            if left == 0:
+                left = save_every
+                for g in range(na):
+                    if alive[g]:
+                        k = idx[g]
+                        for i in range(dsave):
+                            out_x[k, r, i] = X[i, g]
+                        for i in range(out_obs.shape[2]):
+                            out_obs[k, r, i] = A[i, g]
+                r += 1
+        for g in range(na):
+            if alive[g]:
+                k = idx[g]
+                for i in range(d):
+                    x[k, i] = X[i, g]
+                for i in range(n_obs):
+                    acc[k, i] = A[i, g]
+                counters[k] = C[g]
+
+
+@njit(cache=True)
+def _settle_failures(weights, heat, X, A, X0, A0, Z, L, redraw, idx, na, alive, step_base, x,
+                     acc, counters, fail):
+    """Members whose state is no longer finite after a segment: find the step, write, stop.
+
+    Each such member is replayed from its segment start ``X0, A0`` on the same normals ``Z``
+    until the first step whose state is not finite; its state, observables and counter are
+    written as they are after that step (as :func:`affine_diag` leaves them: the counter is
+    found by drawing the segment's normals again from ``C0``), ``fail`` gets the absolute step,
+    and the lane is zeroed and no longer written. ``redraw = (seeds, zig, C0, use_noise)``.
+    """
+    p, b, q = weights
+    gd, g_, labels = heat
+    heat_on = gd.shape[0] > 0
+    seeds, zig, C0, use_noise = redraw
+    d = X.shape[0]
+    n_obs = acc.shape[1]
+    for g in range(na):
+        if not alive[g]:
+            continue
+        bad = False
+        for i in range(d):
+            if X[i, g] - X[i, g] != 0.0:
+                bad = True
+        if not bad:
+            continue
+        k = idx[g]
+        xo = X0[:, g].copy()
+        a = A0[:, g].copy()
+        jf = L - 1
+        for jj in range(L):
+            nf = 0
+            for i in range(d):
+                v = p[i] * xo[i] + b[i] + q[i] * Z[jj * d + i, g]
+                if heat_on:
+                    a[labels[i]] += (gd[i] * 0.5 * (xo[i] + v) + g_[i]) * (v - xo[i])
+                xo[i] = v
+                nf += v - v != 0.0
+            if nf > 0:
+                jf = jj
+                break
+        fail[k] = step_base + jf + 1
+        for i in range(d):
+            x[k, i] = xo[i]
+            X[i, g] = 0.0
+        for i in range(n_obs):
+            acc[k, i] = a[i]
+            A[i, g] = 0.0
+        counters[k] = C0[g] if use_noise else _counter_after(seeds[k], C0[g], zig, (jf + 1) * d)
+        alive[g] = False
+
+
 @njit(cache=True, parallel=True)
 def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, fail):
     """Diagonal fast path ``x'_i = p_i x_i + b_i + q_i z_i`` (time-independent).
 
     ``weights = (p, b, q)``; ``heat = (gd, g, labels)``: heat (if ``gd`` is non-empty) uses the
     diagonal weight ``(gd_i x_mid_i + g_i) dx_i`` summed by ``labels``. ``steps``, ``stream``
-    and the written arrays as in :func:`affine_dense`.
+    and the written arrays as in :func:`affine_dense`. One trajectory at a time: the normals of
+    a step are drawn into a buffer, then the update runs over the coordinates (vectorised);
+    for small states :func:`affine_diag_groups` is faster and gives the same numbers.
     """
     p, b, q = weights
     n, save_every, slot0, step0 = steps
@@ -200,50 +412,32 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
             continue
         xo = x[k].copy()
         a = acc[k].copy()
+        z = np.empty(d)
         s = seeds[k]
         c = counters[k]
         left = save_every
         r = slot0
-        if d == 1 and not heat_on and not use_noise:
-            # scalar fast path (e.g. many 1-d trajectories)
-            x1, p1, b1, q1 = xo[0], p[0], b[0], q[0]
-            for j in range(n):
-                zi, c = std_normal(s, c, zig)
-                x1 = p1 * x1 + b1 + q1 * zi
-                if x1 - x1 != 0.0:
-                    fail[k] = step0 + j + 1
-                    break
-                left -= 1
-                if left == 0:
-                    left = save_every
-                    out_x[k, r, 0] = x1
-                    r += 1
-            xo[0] = x1
-            x[k, 0] = x1
-            counters[k] = c
-            continue
         for j in range(n):
-            tot = 0.0
-            if heat_on:
+            if use_noise:
                 for i in range(d):
-                    if use_noise:
-                        zi = noise[k, j, i]
-                    else:
-                        zi, c = std_normal(s, c, zig)
-                    v = p[i] * xo[i] + b[i] + q[i] * zi
-                    a[labels[i]] += (gd[i] * 0.5 * (xo[i] + v) + g[i]) * (v - xo[i])
-                    xo[i] = v
-                    tot += v
+                    z[i] = noise[k, j, i]
             else:
                 for i in range(d):
-                    if use_noise:
-                        zi = noise[k, j, i]
-                    else:
-                        zi, c = std_normal(s, c, zig)
-                    v = p[i] * xo[i] + b[i] + q[i] * zi
+                    zi, c = std_normal(s, c, zig)
+                    z[i] = zi
+            nf = 0
+            if heat_on:
+                for i in range(d):
+                    v = p[i] * xo[i] + b[i] + q[i] * z[i]
+                    a[labels[i]] += (gd[i] * 0.5 * (xo[i] + v) + g[i]) * (v - xo[i])
                     xo[i] = v
-                    tot += v
-            if tot - tot != 0.0:
+                    nf += v - v != 0.0
+            else:
+                for i in range(d):
+                    v = p[i] * xo[i] + b[i] + q[i] * z[i]
+                    xo[i] = v
+                    nf += v - v != 0.0
+            if nf > 0:
                 fail[k] = step0 + j + 1
                 break
             left -= 1

@@ -164,10 +164,12 @@ class DiagonalPlan(Plan):
     kernel: ClassVar[str] = "diag"
 
     def advance(self, buf: Buffers, done: int, n: int) -> None:
-        from ..kernels._langevin import affine_diag
+        from ..kernels._langevin import GROUP_MAX_DIM, affine_diag, affine_diag_groups
 
-        affine_diag((self.p, self.b, self.q), buf.steps(done, n), buf.stream(done, n),
-                    (self.gd, self.g, self.labels), *buf.written)
+        # same numbers either way; small states go GROUP trajectories side by side
+        kernel = affine_diag_groups if self.ds <= GROUP_MAX_DIM else affine_diag
+        kernel((self.p, self.b, self.q), buf.steps(done, n), buf.stream(done, n),
+               (self.gd, self.g, self.labels), *buf.written)
 
 
 @dataclass(frozen=True, eq=False)
