@@ -216,6 +216,7 @@ def make_basis(spec, x_sample: np.ndarray, *, period=None, extra_orders: int = 0
             scale = x_sample.std(axis=0)
             scale = np.where(scale > 0, scale, 1.0)
             basis, _ = _poly_basis(d, top, center, scale)
+            basis.center, basis.scale = center, scale
         else:
             if order < 1:
                 raise ValidationError(f"basis={spec!r}: the order must be >= 1")

@@ -117,6 +117,20 @@ def _current_sigma(s, tau, diffusion):
         ) from None
 
 
+def _propagator(B, s, groups, tau):
+    """Fitted linear propagator ``F`` for the aliasing and relaxation checks.
+
+    From a polynomial basis's sums, without another pass over the data (``x = c + S z``,
+    regression of ``dx`` on ``(1, z)``); otherwise by the linear fit.
+    """
+    if B.kind != "poly":
+        return _linear_fit_total(transition_stats(groups), tau)
+    G, _, W = s[0], s[1], s[2]
+    d = W.shape[0]
+    coef = np.linalg.lstsq(G[: d + 1, : d + 1], W[:, : d + 1].T, rcond=None)[0].T
+    return np.eye(d) + coef[:, 1:] / B.scale[None, :]
+
+
 def _lagged_groups(groups, lag):
     """Each group's transitions at ``lag`` as a list of (x_t, x_{t+lag}) pair arrays."""
     for g in groups:
@@ -230,8 +244,7 @@ def _ep_tur(x, tau, groups, split, *, bias_correct, checks, basis=None, period=N
             "linear process with the bilinear basis (poly1) as tau -> 0"
         ),
     }
-    st = transition_stats(groups)
-    return value, se, bias, meta, {"F": _linear_fit_total(st, tau), "n_params": d * nb,
+    return value, se, bias, meta, {"F": _propagator(B, total, groups, tau), "n_params": d * nb,
                                    "linear_model": B.kind == "poly" and B.order == 1}
 
 
@@ -393,10 +406,9 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
                     jackknife_residual_bias=float(jbias[0]))
     if auto:
         meta["information_criterion"] = {f"poly{o}": float(v) for o, v in ic.items()}
-    st = transition_stats(groups)
     bias = (jbias[0] if jk_bias else an_bias) if bias_correct else None
-    return value, se, bias, meta, {"F": _linear_fit_total(st, tau), "n_params": d * nb,
-                                   "linear_model": False}
+    return value, se, bias, meta, {"F": _propagator(B, total[:k], groups, tau),
+                                   "n_params": d * nb, "linear_model": False}
 
 
 def _no_extra(extra, method):
