@@ -19,14 +19,19 @@ import numpy as np
 
 from ._mlp import log_softmax
 
-__all__ = ["IncrementNoise", "LoggedNoise", "NoiseAutocorr", "OutputThermo"]
+__all__ = ["IncrementNoise", "LoggedNoise", "NoiseAutocorr", "OutputThermo", "segments"]
 
 _CHUNK = 1 << 16
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a . b`` in float64 with einsum (a BLAS dot can stall on busy shared cores)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def _sumsq(x: np.ndarray) -> float:
-    """sum(x**2) accumulated in float64 (buffered casting: no full-size temporary)."""
-    return float(np.einsum("i,i->", x, x, dtype=np.float64))
+    """sum(x**2) accumulated in float64, block by block (no full-size temporary)."""
+    return sum(_dot(x[i:i + _CHUNK], x[i:i + _CHUNK]) for i in range(0, x.size, _CHUNK))
 
 
 def _max_abs_sum(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,6 +42,13 @@ def _max_abs_sum(a: np.ndarray, b: np.ndarray) -> float:
     return best
 
 
+def segments(cur) -> list:
+    """``[(offset, flat array)]`` of a trial's parameters: one array, or a list of pieces."""
+    if isinstance(cur, np.ndarray):
+        return [(0, cur.reshape(-1))]
+    return [(int(off), np.asarray(a).reshape(-1)) for off, a in cur]
+
+
 class IncrementNoise:
     r"""Ensemble variance of the parameter increments over each interval of checkpoints.
 
@@ -45,35 +57,75 @@ class IncrementNoise:
     ``drift_max = max_i |mean_j delta_ji| / k``. The increments are taken relative to trial 0's
     (``y_j = delta_j - delta_0``), which leaves the variance unchanged and limits cancellation.
     ``sub`` picks the parameters whose deviations are handed on (autocorrelation).
+
+    A trial's parameters arrive as one array or as pieces ``[(offset, array)]`` (each stored
+    tensor, possibly a read-only memory map of the file); they are processed in blocks of
+    ``_CHUNK`` items in the parameters' own precision (float32 for float32 checkpoints; dot
+    products of a block are summed in float64 across blocks), every statistic of a block
+    computed while it is in the CPU cache. With ``validity`` (an
+    :class:`~stochthermo.bridge._validity.IncrementValidity`) the same pass also sums the
+    displacement statistics of the validity tests.
     """
 
     def __init__(self, n_trials: int, d: int, dtype: np.dtype, sub: np.ndarray,
                  validity=None) -> None:
-        self.n_tr, self.d, self.sub = n_trials, d, sub
-        self.validity = validity  # an IncrementValidity fed with each trial's start and y
+        self.n_tr, self.d, self.sub = n_trials, d, np.asarray(sub, dtype=np.int64)
+        dtype = np.dtype(dtype)
+        self.validity = validity
         self.total = 0.0  # sum_j |e_j|^2 of the last interval closed
         self.prev = np.empty((n_trials, d), dtype=dtype)  # the only trials x parameters buffer
-        self.y = np.empty(d, dtype=dtype)  # increment minus the reference increment c
         self.c = np.empty(d, dtype=dtype)  # reference: trial 0's increment
-        self.sum_y = np.empty(d, dtype=np.float64)
+        self.sum_y = np.zeros(d, dtype=dtype)
         self.sq = np.empty(n_trials)
-        self.ysub = np.empty((n_trials, sub.size))
+        self.ysub = np.zeros((n_trials, self.sub.size))
+        self._y = np.empty(_CHUNK, dtype=dtype)  # increment minus c, one block
+        self._x = np.empty(_CHUNK, dtype=dtype)  # start minus trial 0's start, one block
+        if validity is not None:
+            validity.bind(dtype)
 
-    def add(self, j: int, cur: np.ndarray, first: bool) -> None:
+    def add(self, j: int, cur, first: bool) -> None:
         """Trial ``j``'s parameters at the current checkpoint (``first``: checkpoint 0)."""
-        if not first:
-            y = self.y
-            np.subtract(cur, self.prev[j], out=y)
-            if j == 0:
-                self.c[:] = y
-                self.sum_y[:] = 0.0
-            y -= self.c
-            np.add(self.sum_y, y, out=self.sum_y)
-            self.sq[j] = _sumsq(y)
-            self.ysub[j] = y[self.sub]
-            if self.validity is not None:
-                self.validity.add(j, self.prev[j], self.prev, y)
-        self.prev[j] = cur
+        prev, val = self.prev[j], self.validity
+        sq = cx = sx = 0.0
+        for off, a in segments(cur):
+            for i in range(0, a.size, _CHUNK):
+                lo, hi = off + i, off + min(i + _CHUNK, a.size)
+                block = a[i:i + hi - lo]
+                if first:
+                    prev[lo:hi] = block
+                    if val is not None:
+                        val.mean[lo:hi] += block
+                    continue
+                y = self._y[:hi - lo]
+                np.subtract(block, prev[lo:hi], out=y)
+                if j == 0:
+                    self.c[lo:hi] = y
+                    self.sum_y[lo:hi] = 0.0
+                    prev[lo:hi] = block
+                    continue
+                y -= self.c[lo:hi]
+                self.sum_y[lo:hi] += y
+                sq += _dot(y, y)
+                k0, k1 = np.searchsorted(self.sub, (lo, hi))
+                if k1 > k0:
+                    self.ysub[j, k0:k1] = y[self.sub[k0:k1] - lo]
+                if val is not None:  # x' = start_j - start_0, start_0 = prev_0 - c by now
+                    x = self._x[:hi - lo]
+                    np.subtract(prev[lo:hi], self.prev[0, lo:hi], out=x)
+                    x += self.c[lo:hi]
+                    cx += _dot(x, y)
+                    sx += _dot(x, x)
+                prev[lo:hi] = block
+        if first:
+            if val is not None and j == self.n_tr - 1:
+                val.mean /= self.n_tr
+            return
+        self.sq[j] = sq
+        if j == 0:
+            self.ysub[0] = 0.0
+        if val is not None:
+            val.c += cx
+            val.s += sx
 
     def close(self, k: float) -> tuple[float, float, float, np.ndarray]:
         """``(noise_var, its stderr, drift_max, deviations on sub (n_trials, k_sub))``."""
@@ -86,6 +138,8 @@ class IncrementNoise:
         e_sub = self.ysub - self.sum_y[self.sub]
         s_sub = np.einsum("jk,jk->j", e_sub, e_sub)
         rel = s_sub.std(ddof=1) * math.sqrt(n_tr) / s_sub.sum() if s_sub.sum() > 0 else 0.0
+        if self.validity is not None:
+            self.validity.close_interval(self, e_sub)
         return noise_var, noise_var * rel, drift_max, e_sub
 
 

@@ -52,12 +52,15 @@ class ArrayRef:
         """Shape and dtype, for messages."""
         return f"shape {self.shape}, {self.dtype}"
 
-    def materialize(self) -> np.ndarray:
-        """Read the array (a new, writeable, C-contiguous array in native byte order)."""
+    def materialize(self, copy: bool = True) -> np.ndarray:
+        """Read the array: C-contiguous, in native byte order.
+
+        A new writeable array, unless ``copy=False`` allows a read-only view of a mapped file.
+        """
         arr = np.asarray(self._loader())
         if not arr.dtype.isnative:
             arr = arr.astype(arr.dtype.newbyteorder("="))
-        if not arr.flags.c_contiguous or not arr.flags.writeable:
+        if not arr.flags.c_contiguous or (copy and not arr.flags.writeable):
             arr = np.array(arr, order="C", copy=True)
         return arr
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import BridgeError, CorruptFileError, ValidationError
 from ._arrays import ArrayRef
-from ._files import ReadBudget, open_regular
+from ._files import FileMap, ReadBudget, open_regular
 from ._pickle import TensorRef
+
+if TYPE_CHECKING:
+    from .._typing import PathLike
 
 __all__ = [
     "read_checkpoint",
@@ -44,9 +48,13 @@ class _Checkpoint:
         self.meta = dict(meta or {})
         self.budget = budget
 
-    def materialize(self, refs: dict) -> dict:
-        """Read the lazy arrays ``refs`` (``{name: ref}``) within the file's byte budget."""
-        return _materialize(self.path, refs, self.budget)
+    def materialize(self, refs: dict, copy: bool = True) -> dict:
+        """Read the lazy arrays ``refs`` (``{name: ref}``) within the file's byte budget.
+
+        ``copy=False`` (with a checkpoint opened with ``mmap=True``) may return read-only
+        views of the mapped file.
+        """
+        return _materialize(self.path, refs, self.budget, copy)
 
     def select(self, key=None) -> dict:
         """``{name: lazy array}`` for the parameter mapping chosen by ``key``."""
@@ -74,12 +82,14 @@ class _Checkpoint:
 
 @contextlib.contextmanager
 def open_checkpoint(path, *, verify=False, max_bytes=None, max_ratio=None, follow_links=False,
-                    root=None):
+                    root=None, mmap=False):
     """Context manager yielding an open :class:`_Checkpoint` (format sniffed from the bytes).
 
     Only regular files are opened (see :func:`~stochthermo.bridge._files.open_regular`); the
     checkpoint carries a :class:`~stochthermo.bridge._files.ReadBudget` built from
     ``max_bytes``/``max_ratio`` that every decompression and materialisation is charged to.
+    With ``mmap=True`` uncompressed torch.save records and safetensors tensors are read
+    through a memory map of the file (see :class:`~stochthermo.bridge._files.FileMap`).
     """
     from ._hdf5 import is_hdf5, load_hdf5
     from ._numpy import is_npy, load_npy, load_npz
@@ -104,8 +114,8 @@ def open_checkpoint(path, *, verify=False, max_bytes=None, max_ratio=None, follo
                 fh.seek(0)
                 tree, fmt = load_npz(path, fh), "npz"
             else:
-                tree, fmt = load_torch_zip(path, fh, zf=zf, verify=verify,
-                                           budget=budget), "torch-zip"
+                tree, fmt = load_torch_zip(path, fh, zf=zf, verify=verify, budget=budget,
+                                           filemap=FileMap(fh) if mmap else None), "torch-zip"
         elif is_torch_legacy(head):
             tree, fmt = load_torch_legacy(path, fh), "torch-legacy"
         elif is_npy(head):
@@ -113,7 +123,8 @@ def open_checkpoint(path, *, verify=False, max_bytes=None, max_ratio=None, follo
         elif is_hdf5(head):
             (tree, meta), fmt = load_hdf5(path, fh), "hdf5"
         elif is_safetensors(head):
-            (tree, meta), fmt = load_safetensors(path, fh), "safetensors"
+            (tree, meta), fmt = load_safetensors(
+                path, fh, filemap=FileMap(fh) if mmap else None), "safetensors"
         elif head[:2] == b"\x1f\x8b" or head[257:262] == b"ustar":
             raise CorruptFileError(f"{path}: compressed/tar checkpoints are not supported")
         else:
@@ -225,7 +236,7 @@ def _select(path, tree, key):
     )
 
 
-def _materialize(path, refs: dict, budget=None) -> dict:
+def _materialize(path, refs: dict, budget=None, copy=True) -> dict:
     # every array's size is known from the headers: charge them all before reading any data,
     # so a file that expands past its budget is refused without allocating anything
     if budget is not None:
@@ -234,7 +245,7 @@ def _materialize(path, refs: dict, budget=None) -> dict:
     out = {}
     try:
         for name, ref in refs.items():
-            out[str(name)] = ref.materialize()
+            out[str(name)] = ref.materialize(copy)
     except BridgeError:
         raise
     except (OSError, ValueError, MemoryError, EOFError, KeyError) as exc:
@@ -242,8 +253,9 @@ def _materialize(path, refs: dict, budget=None) -> dict:
     return out
 
 
-def read_checkpoint(path, *, key=None, verify=False, max_bytes=None, max_ratio=None,
-                    follow_links=False) -> dict[str, np.ndarray]:
+def read_checkpoint(path: PathLike, *, key: str | None = None, verify: bool = False,
+                    max_bytes: int | None = None, max_ratio: float | None = None,
+                    follow_links: bool = False) -> dict[str, np.ndarray]:
     """Read the parameters stored in a checkpoint file, without PyTorch and without pickle.
 
     Parameters
@@ -318,8 +330,8 @@ def read_checkpoint(path, *, key=None, verify=False, max_bytes=None, max_ratio=N
         return ck.materialize(ck.select(key))
 
 
-def checkpoint_layout(path, *, key=None,
-                      follow_links=False) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def checkpoint_layout(path: PathLike, *, key: str | None = None,
+                      follow_links: bool = False) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """``{name: (shape, dtype)}`` of the parameters in ``path``, without reading tensor data."""
     with open_checkpoint(path, follow_links=follow_links) as ck:
         return {str(k): (tuple(v.shape), np.dtype(v.dtype)) for k, v in ck.select(key).items()}

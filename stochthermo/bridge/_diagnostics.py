@@ -251,8 +251,9 @@ def _param_names(layout):
             and int(np.prod(shape, dtype=np.int64)) > 0]
 
 
-def _flat_into(dest, sd, names, layout, path):
-    pos = 0
+def _segments(sd, names, layout, path):
+    """``[(offset, flat array)]`` of the parameters ``names`` in ``sd`` (views, no copies)."""
+    segs, pos = [], 0
     for name in names:
         a = sd.get(name)
         shape = layout[name][0]
@@ -262,10 +263,17 @@ def _flat_into(dest, sd, names, layout, path):
                 f"{path}: parameter {name!r} has shape {got}, but the run's first checkpoint "
                 f"has {shape}; all checkpoints of a run must be the same model"
             )
-        n = a.size
-        dest[pos:pos + n] = a.reshape(-1)
-        pos += n
-    return dest
+        segs.append((pos, a.reshape(-1)))
+        pos += a.size
+    return segs
+
+
+def _gather(segs, flat_idx):
+    """Values at the flat indices ``flat_idx`` of the concatenated segments."""
+    starts = np.array([off for off, _ in segs], dtype=np.int64)
+    which = np.searchsorted(starts, flat_idx, side="right") - 1
+    return np.array([segs[w][1][i - segs[w][0]] for w, i in zip(which, flat_idx, strict=True)],
+                    dtype=np.float64)
 
 
 def _resolve_indices(indices, names, layout, d, n_default=5):
@@ -357,7 +365,7 @@ def _run_layout(run, indices, autocorr_params: int, seed) -> _RunLayout:
     return _RunLayout(names, layout, d, dtype, flat_idx, labels, steps, sub)
 
 
-def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, cur, traj,
+def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, traj,
                      noise: IncrementNoise, logged: LoggedNoise, thermo: OutputThermo,
                      progress, readers) -> None:
     """Feed checkpoint ``n`` of every trial to the accumulators."""
@@ -365,9 +373,9 @@ def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, 
     for j, trial in enumerate(run.trials):
         frame = trial.frame(step)
         got = readers[j].read(frame, key=key, parts=("p", "g", "G", "o"))
-        _flat_into(cur, got["p"], lay.names, lay.layout, frame.path)
-        traj[j, n] = cur[lay.flat_idx]
-        noise.add(j, cur, first=n == 0)
+        segs = _segments(got["p"], lay.names, lay.layout, frame.path)
+        traj[j, n] = _gather(segs, lay.flat_idx)
+        noise.add(j, segs, first=n == 0)
         logged.add(got, lay.names)
         logits = None
         if probe_x is not None:
@@ -453,13 +461,12 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
     traj = np.full((n_tr, n_ck, lay.flat_idx.size), np.nan)
     noise_var, noise_se, drift_max = (np.full(n_ck - 1, np.nan) for _ in range(3))
     rho, rho_sd, spread, growth = (np.full(n_ck - 1, np.nan) for _ in range(4))
-    cur = np.empty(lay.d, dtype=lay.dtype)
     probe_x = None if probe is None else np.asarray(probe, dtype=np.float64)
     with contextlib.ExitStack() as stack:
-        readers = [stack.enter_context(t.reader()) for t in run.trials]
+        readers = [stack.enter_context(t.reader(copy=False)) for t in run.trials]
         for n in range(n_ck):
             _read_checkpoint(run, lay, n, key=key, probe_x=probe_x, activation=activation,
-                             cur=cur, traj=traj, noise=noise, logged=logged, thermo=thermo,
+                             traj=traj, noise=noise, logged=logged, thermo=thermo,
                              progress=progress, readers=readers)
             if n == 0:
                 continue

@@ -25,6 +25,7 @@ import stat
 from ..errors import BridgeError, ResourceError, UnsafeFileError, ValidationError
 
 __all__ = [
+    "FileMap",
     "open_regular",
     "check_regular",
     "inside",
@@ -113,6 +114,34 @@ def open_regular(path, *, what: str = "file", root=None, follow_links: bool = Fa
     except BaseException:
         os.close(fd)
         raise
+
+
+class FileMap:
+    """A lazily created read-only memory map of an open regular file.
+
+    Arrays made with :meth:`view` share the page cache (no copy); they stay valid while
+    referenced, even after the file object is closed. A file truncated by another process
+    while it is mapped can stop the process (SIGBUS), as with ``torch.load(mmap=True)``: the
+    bridge maps files only for its own streaming pass, never in :func:`read_checkpoint`.
+    """
+
+    def __init__(self, fh):
+        self.fh = fh
+        self._mm = None
+
+    def view(self, offset: int, nbytes: int):
+        """``nbytes`` bytes at ``offset`` as a read-only uint8 array (no copy)."""
+        import mmap
+
+        import numpy as np
+
+        if nbytes == 0:
+            return np.empty(0, dtype=np.uint8)
+        if self._mm is None:
+            self._mm = mmap.mmap(self.fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if offset < 0 or offset + nbytes > len(self._mm):
+            raise BridgeError(f"record [{offset}, {offset + nbytes}) runs past the file's end")
+        return np.frombuffer(self._mm, dtype=np.uint8, count=nbytes, offset=offset)
 
 
 def _size(n) -> str:

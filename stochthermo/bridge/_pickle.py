@@ -247,8 +247,12 @@ class TensorRef:
             text += f", an expanded view of {self.storage.numel} stored items"
         return text
 
-    def materialize(self) -> np.ndarray:
-        """A new C-contiguous array holding exactly the tensor's values."""
+    def materialize(self, copy: bool = True) -> np.ndarray:
+        """A C-contiguous array holding exactly the tensor's values.
+
+        A new writeable array, unless ``copy=False`` allows a read-only view of a mapped file
+        (a contiguous tensor that alone uses its whole storage record).
+        """
         base = self.storage.array()
         if self.stype.dtype != self.storage.stype.dtype:
             base = base.view(self.stype.dtype.newbyteorder("="))
@@ -270,6 +274,8 @@ class TensorRef:
                 out = np.array(view, order="C", copy=True)
         if self.stype.narrow is not None:
             out = widen(self.stype.narrow, out)
+        elif copy and not out.flags.writeable:
+            out = out.copy()
         return out
 
     def __setstate__(self, state):

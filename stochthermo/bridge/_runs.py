@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,12 @@ from ._files import check_regular, inside, open_regular
 from ._layouts import classify, format_rank, trial_settings
 from ._scalars import is_scalar_file
 from ._writer import SHARD_MARKER
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .._typing import PathLike
 
 __all__ = ["Frame", "Trial", "Run", "FrameReader", "open_runs", "CHECKPOINT_SUFFIXES"]
 
@@ -71,9 +78,13 @@ class Trial:
         with self.reader() as rd:
             return rd.read(frame, key=key, parts=parts)
 
-    def reader(self) -> FrameReader:
-        """A :class:`FrameReader` that keeps the last file open (shards are parsed once)."""
-        return FrameReader(self.limits)
+    def reader(self, *, copy: bool = True) -> FrameReader:
+        """A :class:`FrameReader` that keeps the last file open (shards are parsed once).
+
+        ``copy=False``: arrays may be read-only views of memory-mapped files (the streaming
+        pass of :func:`diagnose_run` reads this way, without copies).
+        """
+        return FrameReader(self.limits, copy=copy)
 
 
 class FrameReader:
@@ -84,8 +95,9 @@ class FrameReader:
     steps). Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, limits=None):
+    def __init__(self, limits=None, *, copy: bool = True):
         self.limits = dict(limits or {})
+        self.copy = copy
         self._stack = None
         self._path = None
         self._ck = None
@@ -96,7 +108,8 @@ class FrameReader:
             return self._ck
         self.close()
         stack = contextlib.ExitStack()
-        self._ck = stack.enter_context(open_checkpoint(path, **self.limits))
+        self._ck = stack.enter_context(open_checkpoint(path, mmap=not self.copy,
+                                                       **self.limits))
         self._stack, self._path, self._index = stack, path, None
         return self._ck
 
@@ -116,14 +129,14 @@ class FrameReader:
         ck = self._open(frame.path)
         if frame.member is None:
             if "p" in parts:
-                out["p"] = ck.materialize(ck.select(key))
+                out["p"] = ck.materialize(ck.select(key), copy=self.copy)
             return out
         refs = {}
         for rest, ref in self._members(ck, frame.member).items():
             code, _, sub = rest.partition("/")
             if code in parts:
                 refs[f"{code}/{sub or 'o'}"] = ref
-        for name, arr in ck.materialize(refs).items():
+        for name, arr in ck.materialize(refs, copy=self.copy).items():
             code, _, sub = name.partition("/")
             out[code][sub] = arr
         return out
@@ -415,8 +428,9 @@ def _is_ckpt(name):
     return name.endswith(CHECKPOINT_SUFFIXES) and not name.startswith(".")
 
 
-def open_runs(root, *, key=None, meta=None, follow_links=False, max_bytes=None,
-              max_ratio=None) -> list[Run]:
+def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any] | None = None,
+              follow_links: bool = False, max_bytes: int | None = None,
+              max_ratio: float | None = None) -> list[Run]:
     """Find the runs under ``root``: trials (one folder each) and their checkpoints.
 
     Parameters

@@ -38,8 +38,12 @@ def is_safetensors(head: bytes) -> bool:
     return 2 <= n <= _MAX_HEADER and head[8:9] == b"{"
 
 
-def load_safetensors(path, fh):
-    """Return ``({name: ArrayRef}, metadata)`` for the safetensors file open as ``fh``."""
+def load_safetensors(path, fh, *, filemap=None):
+    """Return ``({name: ArrayRef}, metadata)`` for the safetensors file open as ``fh``.
+
+    With ``filemap`` (a :class:`~stochthermo.bridge._files.FileMap`) tensors of NumPy types
+    are read-only views of the mapped file (no copy).
+    """
     size = fh.seek(0, 2)
     fh.seek(0)
     head = fh.read(8)
@@ -85,6 +89,9 @@ def load_safetensors(path, fh):
         narrow = _NARROW.get(entry["dtype"])
 
         def loader(start=base + begin, count=count, dtype=dtype, shape=shape, narrow=narrow):
+            if filemap is not None and narrow is None and dtype.isnative:
+                raw = filemap.view(start, count * dtype.itemsize)
+                return np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
             fh.seek(start)
             arr = np.empty(count, dtype=dtype)
             got = fh.readinto(memoryview(arr).cast("B")) if count else 0

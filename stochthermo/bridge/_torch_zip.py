@@ -46,12 +46,14 @@ def open_zip(path, fh) -> zipfile.ZipFile:
         raise CorruptFileError(f"{path}: not a readable zip archive ({exc})") from exc
 
 
-def load_torch_zip(path, fh, *, zf=None, verify=False, budget=None):
+def load_torch_zip(path, fh, *, zf=None, verify=False, budget=None, filemap=None):
     """Unpickle the checkpoint in the open binary file ``fh``; return its object tree.
 
     Storages are resolved lazily and read from ``fh`` when a tensor is materialised, so the
     file must stay open until then. ``verify`` checks each storage record's CRC-32.
-    Decompressed records are charged to ``budget``.
+    Decompressed records are charged to ``budget``. With ``filemap`` (a
+    :class:`~stochthermo.bridge._files.FileMap`), uncompressed records are read-only views of
+    the mapped file instead of copies (unless ``verify``).
     """
     zf = open_zip(path, fh) if zf is None else zf
     infos = zf.infolist()
@@ -96,7 +98,11 @@ def load_torch_zip(path, fh, *, zf=None, verify=False, budget=None):
         dtype = stype.dtype.newbyteorder(">" if big_endian else "<")
 
         def loader():
-            raw = _read_record(path, fh, zf, info, nbytes, file_size, verify, budget)
+            if (filemap is not None and not verify and info.compress_type == zipfile.ZIP_STORED
+                    and not info.flag_bits & 0x1):
+                raw = filemap.view(_record_start(path, fh, info, file_size), nbytes)
+            else:
+                raw = _read_record(path, fh, zf, info, nbytes, file_size, verify, budget)
             arr = (np.frombuffer(raw, dtype=dtype, count=numel) if numel
                    else np.empty(0, dtype))
             if not arr.dtype.isnative:
@@ -162,6 +168,18 @@ def _read_record(path, fh, zf, info, nbytes, file_size, verify, budget=None):
 
 
 def _stored_array(path, fh, info, file_size):
+    start = _record_start(path, fh, info, file_size)
+    # read the whole record (for the checksum); the tensor uses its first nbytes
+    buf = np.empty(info.file_size, dtype=np.uint8)
+    fh.seek(start)
+    got = fh.readinto(buf)
+    if got != info.file_size:
+        raise CorruptFileError(f"{path}: record {info.filename!r} is truncated")
+    return buf
+
+
+def _record_start(path, fh, info, file_size) -> int:
+    """Offset of the data of the uncompressed record ``info`` (checked to lie in the file)."""
     if not 0 <= info.header_offset <= file_size - 30:
         raise CorruptFileError(
             f"{path}: record {info.filename!r} starts outside the file (offset "
@@ -175,10 +193,4 @@ def _stored_array(path, fh, info, file_size):
     start = info.header_offset + 30 + n_name + n_extra
     if start + info.file_size > file_size:
         raise CorruptFileError(f"{path}: record {info.filename!r} runs past the end of the file")
-    # read the whole record (for the checksum); the tensor uses its first nbytes
-    buf = np.empty(info.file_size, dtype=np.uint8)
-    fh.seek(start)
-    got = fh.readinto(buf)
-    if got != info.file_size:
-        raise CorruptFileError(f"{path}: record {info.filename!r} is truncated")
-    return buf
+    return start

@@ -52,51 +52,60 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class IncrementValidity:
-    r"""Streaming statistics of the validity tests (fed by ``IncrementNoise``).
+    r"""Sums of the validity tests, filled by ``IncrementNoise`` in its single pass.
 
-    For each interval: ``c = sum_j x_j . y_j`` (equal to ``sum_j x_j . e_j`` since the
-    displacements sum to zero), ``s = sum_j |x_j|^2`` and the per-parameter sums of ``y^2``
-    (for the participation ratio). ``y_j`` is the increment relative to trial 0's.
+    Displacements are taken from trial 0's start, ``x'_j = start_j - start_0`` (no
+    cancellation against the parameters' size). The ensemble mean ``m`` of the starts is
+    carried from interval to interval in float64 (the mean of the first checkpoint, then
+    ``m += c + ybar``), so that with ``xbar = m - start_0``:
+    ``sum_j |x_j|^2 = sum_j |x'_j|^2 - T |xbar|^2`` and
+    ``sum_j x_j . e_j = sum_j x'_j . y_j - T xbar . ybar``. The participation ratio
+    ``d_eff`` of the per-parameter noise variances is estimated on the random subset of
+    parameters kept for the autocorrelation (scaled by ``d / k``).
     """
 
     def __init__(self, n_trials: int, d: int, dtype: np.dtype) -> None:
         self.n_tr, self.d = n_trials, d
-        self.mean = np.empty(d, dtype=np.float64)  # ensemble mean at the interval's start
-        self.x = np.empty(d, dtype=np.float64)
-        self.sum_y2 = np.zeros(d, dtype=np.float64)
         self.c = self.s = 0.0
         self.cum_v = 0.0  # accumulated interval noise totals (per parameter)
+        self.mean = np.zeros(d, dtype=np.float64)  # ensemble mean of the starts
+        self.last = (0.0, 1.0, 0.0, 0.0)
 
-    def add(self, j: int, start: np.ndarray, prev_all: np.ndarray, y: np.ndarray) -> None:
-        """Trial ``j``: its start ``start``, every trial's start ``prev_all``, increment ``y``."""
-        if j == 0:
-            np.mean(prev_all, axis=0, dtype=np.float64, out=self.mean)
-            self.c = self.s = 0.0
-            self.sum_y2[:] = 0.0
-        np.subtract(start, self.mean, out=self.x)
-        self.c += _dot(self.x, y)
-        self.s += _dot(self.x, self.x)
-        for i in range(0, self.d, _CHUNK):
-            yi = y[i:i + _CHUNK].astype(np.float64)
-            self.sum_y2[i:i + _CHUNK] += yi * yi
+    def bind(self, dtype) -> None:
+        """Nothing to allocate in the parameters' precision (kept for the accumulator)."""
 
-    def close(self, total: float, mean_y: np.ndarray) -> tuple[float, float, float, float]:
-        """``(rho, rho_null_sd, spread, growth)`` of the interval.
-
-        ``total`` is ``sum_j |e_j|^2`` and ``mean_y`` the ensemble mean of ``y``.
-        """
+    def close_interval(self, noise, e_sub: np.ndarray) -> None:
+        """End of an interval (``noise.sum_y`` is the ensemble mean of ``y`` by now)."""
         n_tr, d = self.n_tr, self.d
-        v = self.sum_y2 - n_tr * mean_y.astype(np.float64) ** 2  # per-parameter sum_j e^2
-        np.maximum(v, 0.0, out=v)
+        xbar_sq = xbar_y = 0.0
+        for i in range(0, d, _CHUNK):
+            sl = slice(i, i + _CHUNK)
+            start0 = noise.prev[0, sl].astype(np.float64) - noise.c[sl]
+            xb = self.mean[sl] - start0
+            yb = noise.sum_y[sl].astype(np.float64)
+            xbar_sq += _dot(xb, xb)
+            xbar_y += _dot(xb, yb)
+            self.mean[sl] += noise.c[sl]
+            self.mean[sl] += yb
+        s = max(self.s - n_tr * xbar_sq, 0.0)
+        c = self.c - n_tr * xbar_y
+        total = noise.total
+        v = np.einsum("jk,jk->k", e_sub, e_sub)
         sv, sv2 = float(v.sum()), _dot(v, v)
-        d_eff = sv * sv / sv2 if sv2 > 0 else 1.0
-        rho = self.c / math.sqrt(self.s * total) if self.s > 0 and total > 0 else 0.0
+        d_eff = sv * sv / sv2 * d / max(v.size, 1) if sv2 > 0 else 1.0
+        rho = c / math.sqrt(s * total) if s > 0 and total > 0 else 0.0
+        rho = min(max(rho, -1.0), 1.0)
         null_sd = 1.0 / math.sqrt(max(n_tr - 1, 1) * max(d_eff, 1.0))
-        spread = self.s / (n_tr - 1) / d
+        spread = s / (n_tr - 1) / d
         before = self.cum_v
         growth = spread / before if before > 0 else (math.inf if spread > 0 else 0.0)
         self.cum_v = before + max(total, 0.0) / (n_tr - 1) / d
-        return rho, null_sd, spread, growth
+        self.last = (rho, null_sd, spread, growth)
+        self.c = self.s = 0.0
+
+    def close(self, total: float = 0.0, mean_y=None):
+        """``(rho, rho_null_sd, spread, growth)`` of the interval just closed."""
+        return self.last
 
 
 def interval_passes(rho, null_sd, growth, *, max_bias: float = MAX_BIAS,
