@@ -237,3 +237,15 @@ def _coverage(n_rep, seed0):
 @pytest.mark.slow
 def test_coverage_inference_nonlinear():
     assert 0.90 <= _coverage(100, 7000) <= 0.99
+
+
+@pytest.mark.parametrize("system", ["ring", "well"])
+def test_no_confident_wrong_answer(ring, well, system):
+    # every method either lands within 5 of its standard errors or says why it may not
+    x, truth = {"ring": ring, "well": well}[system]
+    dt = 0.01 if system == "ring" else 0.005
+    for method, kw in [("linear", {}), ("current", {}), ("tur", {}), ("tur", {"basis": "poly3"}),
+                       ("inference", {}), ("inference", {"basis": "poly1"})]:
+        est = entropy_production(x, method=method, dt=dt, **kw)
+        bound = est.meta.get("bound") is True and est.value < truth
+        assert abs(est.zscore(truth)) < 5 or est.warnings or bound, (method, kw, est.value)
