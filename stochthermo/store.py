@@ -494,8 +494,9 @@ def simulate_to_store(model: Any, path: PathLike, *, n_traj: int, seed: SeedLike
     client, scheduler, retries :
         Run the chunks on Dask (see :mod:`stochthermo.distributed`); each chunk is written as
         soon as its result arrives.
-    progress : bool, optional
-        A progress bar over chunks (needs tqdm).
+    progress : bool or callable, optional
+        A progress bar over chunks: True for tqdm or a tqdm-like factory (see
+        :mod:`stochthermo._progress`).
 
     Returns
     -------

@@ -87,3 +87,13 @@ def test_simulate_jump_drives_a_factory_bar():
     np.testing.assert_array_equal(ens.states, plain.states)
     (bar,) = rec.bars
     assert bar.total == 40 and bar.done == 40 and bar.closed
+
+
+def test_simulate_drives_a_factory_bar_with_the_same_numbers():
+    model = st.LinearLangevin([[1.0, 0.3], [-0.2, 2.0]], [[0.5, 0.0], [0.0, 1.0]])
+    rec = Recorder()
+    kw = dict(n_traj=8, n_steps=400, dt=0.01, save_every=4, seed=3)
+    ens = st.simulate(model, progress=rec, **kw)
+    np.testing.assert_array_equal(ens.x, st.simulate(model, **kw).x)
+    (bar,) = rec.bars
+    assert bar.total == 400 and bar.done == 400 and bar.closed and bar.unit == "step"

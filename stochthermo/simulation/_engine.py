@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._memory import check_memory
-from .._optional import require
+from .._progress import progress_bar
 from .._rng import seed_repr, trajectory_seeds
 from .._validation import choose_method, positive_float, positive_int
 from ..ensemble import Ensemble
@@ -187,10 +187,9 @@ def _check_finite(buf: Buffers, req: Request, done: int) -> None:
 def _loop(plan: Plan, buf: Buffers, req: Request, progress, fixed_noise: bool) -> None:
     """Advance in calls of ``per`` steps (one call unless a progress bar is shown)."""
     n_steps, save_every = req.n_steps, req.save_every
-    per, bar = n_steps, None
-    if progress:
-        tqdm = require("tqdm", "progress", "progress bars").tqdm
-        bar = tqdm(total=n_steps, unit="step", desc=f"simulate[{req.method}]")
+    per = n_steps
+    bar = progress_bar(progress, total=n_steps, desc=f"simulate[{req.method}]", unit="step")
+    if bar is not None:
         if not fixed_noise:  # pre-drawn noise is consumed in one call
             per = max(1, n_steps // save_every // 100) * save_every
     try:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..distributed import EnsembleMoments
 from ..ensemble import Ensemble
 from ._chunked import simulate_chunked
 from ._engine import run_local
 
+if TYPE_CHECKING:
+    from .._typing import ProgressLike
+
 __all__ = ["simulate"]
 
 
 def simulate(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float | None = None,
              method: str | None = None, x0: Any = None, save_every: int = 1, seed: Any = None,
-             observables: Any = (), progress: bool | None = None, resume: Ensemble | None = None,
+             observables: Any = (), progress: ProgressLike = None, resume: Ensemble | None = None,
              client: Any = None, scheduler: str | None = None, chunk_size: int | None = None,
              reduce: str | None = None, retries: int = 2, max_bytes: int | None = None,
              _noise: Any = None, _traj_offset: int = 0) -> Ensemble | EnsembleMoments:
@@ -51,8 +54,9 @@ def simulate(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float |
         ``'medium_entropy'`` (``sum_i Q_i / T_i``, ``(n_traj, n_saved)``), and
         :class:`LinearCurrent` objects (``(n_traj, n_saved)`` each). All are cumulative since
         the start of the run (a resumed run continues the sums).
-    progress : bool, optional
-        Show a tqdm progress bar (needs the ``progress`` extra); the run is cut in chunks.
+    progress : bool or callable, optional
+        A progress bar: True for tqdm (needs the ``progress`` extra) or a tqdm-like factory
+        (see :mod:`stochthermo._progress`); the run is cut in chunks.
     resume : Ensemble, optional
         Continue a previous run of the same model from its last state, with the same random
         streams: the result equals the corresponding part of one uninterrupted run, bit for bit.
