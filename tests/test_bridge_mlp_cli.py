@@ -107,7 +107,7 @@ def test_analyze_command_writes_panels_and_summary(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert sorted(os.listdir(out)) == ["panel_a_trajectories.png", "panel_b_accuracy.png",
                                        "panel_c_noise.png", "panel_d_autocorr.png",
-                                       "summary.json"]
+                                       "report.html", "summary.json"]
     assert json.loads((out / "summary.json").read_text()) == summary
     alpha = summary["batch_scaling"]
     assert alpha["value"] < -0.5  # the noise of these runs scales like 1/b

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 from bridge_mlp_runs import write_mlp_runs
+from report_checks import assert_valid_html
 
 from stochthermo.bridge import TrajectoryWriter, diagnose, diagnose_run, open_runs
 from stochthermo.bridge._accumulators import IncrementNoise
@@ -153,6 +154,10 @@ def test_analyze_reports_the_exponent_over_the_window(mlp_runs, tmp_path, capsys
     assert json.loads((out / "summary.json").read_text()) == summary
     assert main(["analyze", str(mlp_runs / "shared"), "--out", str(out), "--no-progress"]) == 0
     assert "valid window: steps 0 to" in capsys.readouterr().out
+    page = (out / "report.html").read_text()
+    assert_valid_html(page)
+    assert f"Valid window: steps 0 to {summary['window'][1]}" in page
+    assert page.count("<img") >= 6  # noise per interval, temperature, four panels
 
 
 def test_analyze_warns_when_trials_are_apart_from_the_start(mlp_runs, tmp_path, capsys):
@@ -169,3 +174,6 @@ def test_analyze_warns_when_trials_are_apart_from_the_start(mlp_runs, tmp_path, 
     summary = json.loads(cap.out)
     assert summary["window"] is None and "no step range" in summary["warnings"][0]
     assert "warning: no step range" in cap.err
+    page = (out / "report.html").read_text()
+    assert_valid_html(page)
+    assert "No step range in which every run" in page and "not trustworthy" in page

@@ -15,6 +15,9 @@ write to DIR:
   panel_d_autocorr.png       noise autocorrelation averaged over parameters
   summary.json               all numbers, including the batch-size exponent, the validity
                              window and any warnings
+  report.html                one self-contained page: runs, validity window, noise per
+                             interval, temperature against lr/|b|, the panels and the
+                             thermodynamic quantities when probe outputs exist
 
 Runs logged with TrajectoryWriter(grads=..., full_grads=...) also get the noise measured
 exactly from the logged mini-batch and full-batch gradients (and its batch-size exponent).
@@ -55,7 +58,7 @@ def configure(parser):
 PANEL_FILES = ("panel_a_trajectories.png", "panel_b_accuracy.png", "panel_c_noise.png",
                "panel_d_autocorr.png")
 #: what analyze writes into --out (an older output holding only these may be replaced)
-OUTPUT_NAMES = (*PANEL_FILES, "summary.json", "manifest.json")
+OUTPUT_NAMES = (*PANEL_FILES, "summary.json", "manifest.json", "report.html")
 
 
 def write_panels(diag, out_dir) -> list[str]:
@@ -113,6 +116,10 @@ def run(args) -> int:
         plain = to_jsonable(summary)
         text = json.dumps(plain, indent=1, allow_nan=False)
         atomic_write_bytes(os.path.join(stage, "summary.json"), text.encode())
+        from ..bridge._report import analysis_report
+
+        page = analysis_report(diag, panels, root=str(args.root))
+        atomic_write_bytes(os.path.join(stage, "report.html"), page.encode())
     for w in diag.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.format == "json":
@@ -146,5 +153,5 @@ def run(args) -> int:
                     print(f"  warning ({r.name}, T_eff): {w}")
         for w in diag.warnings:
             print(f"warning: {w}")
-        print(f"wrote {len(panels)} panels and summary.json to {args.out}")
+        print(f"wrote {len(panels)} panels, summary.json and report.html to {args.out}")
     return 0
