@@ -120,3 +120,17 @@ def test_coarse_current_warns_discretisation():
         assert any(w.startswith("discretisation") for w in est.warnings)
     lin = entropy_production(x, method="linear", dt=0.2)
     assert abs(lin.zscore(truth)) < 3 and lin.warnings == ()
+
+
+def test_timeresolved_checks(aliased):
+    from stochthermo.estimate import entropy_production_timeresolved
+
+    _, x = aliased
+    est = entropy_production_timeresolved(x, dt=0.4, window=40)
+    assert any(w.startswith("aliasing") for w in est.warnings)
+    with pytest.raises(EstimationError, match="aliasing"):
+        entropy_production_timeresolved(x, dt=0.4, window=40, strict=True)
+    m = nonequilibrium_2d()
+    xs = ou_ensemble(m, n_traj=200, n_time=81, tau=0.02, seed=9, mean0=[1.0, 0.5],
+                     cov0=0.05 * np.eye(2))
+    assert entropy_production_timeresolved(xs, dt=0.02, window=10).warnings == ()

@@ -586,6 +586,7 @@ def entropy_production_timeresolved(
     n_groups: int = 32,
     bias_correct: bool = True,
     discretization: str = "exact",
+    strict: bool = False,
 ) -> Estimate:
     r"""Time-resolved entropy production rate of a non-stationary ensemble, per time window.
 
@@ -608,6 +609,9 @@ def entropy_production_timeresolved(
     dt, n_groups, bias_correct, discretization
         As in :func:`entropy_production`; the jackknife groups are sets of trajectories, so
         ``n_traj >= n_groups`` is required.
+    strict : bool
+        Raise :class:`~stochthermo.errors.EstimationError` when a self-check fails (aliasing
+        of a window's fitted propagator, fewer than 8 groups) instead of warning.
 
     Returns
     -------
@@ -639,6 +643,7 @@ def entropy_production_timeresolved(
         start = 1
     slices = group_slices(n_traj, n_groups)
     values, errs, biases, times = [], [], [], []
+    worst = None
     for a in range(start, n_time - window, window):
         b = a + window
         seg = x[:, a : b + 1]
@@ -662,6 +667,10 @@ def entropy_production_timeresolved(
                 raise model_failure(exc, "entropy_production_timeresolved") from None
 
         v, se, bias, _ = jackknife((*tstats, mom1, mom2, cnt), func, bias_correct=bias_correct)
+        Fw = _linear_fit_total(tstats, tau)
+        alias = diag.aliasing(Fw, tau)
+        if worst is None or alias["statistic"] > worst["statistic"]:
+            worst = alias
         values.append(v)
         errs.append(se)
         biases.append(bias)
@@ -679,10 +688,18 @@ def entropy_production_timeresolved(
         "n_groups": n_groups,
         "discretization": disc,
     }
+    checks = [worst, diag.data_amount(
+        n_transitions=n_traj * window, n_params=d * d + d + d * (d + 1) // 2, tau=tau,
+        relax_rate=None, n_traj=n_traj, n_time=n_time, n_groups=n_groups,
+        split="trajectories",
+    )]
+    meta["diagnostics"] = {c["name"]: c for c in checks}
+    warnings = diag.finish(checks, strict=strict, where="entropy_production_timeresolved")
     return Estimate(
         np.asarray(values),
         np.asarray(errs),
         "entropy_production:timeresolved",
         meta,
         bias=np.asarray(biases) if bias_correct else None,
+        warnings=warnings,
     )
