@@ -120,11 +120,11 @@ def run(args) -> int:
 
         page = analysis_report(diag, panels, root=str(args.root))
         atomic_write_bytes(os.path.join(stage, "report.html"), page.encode())
-    for w in diag.warnings:
-        print(f"warning: {w}", file=sys.stderr)
     if args.format == "json":
         from ._format import emit_json
 
+        for w in diag.warnings:  # on stderr while --format json runs
+            print(f"warning: {w}")
         emit_json(plain)
     else:
         win = "all" if diag.window is None else diag.window
@@ -142,15 +142,17 @@ def run(args) -> int:
                   "noise estimate passes its validity tests in every run)")
         if diag.batch_scaling is not None:
             print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
+            for w in diag.batch_scaling.warnings:
+                if w not in diag.warnings:  # said once below
+                    print(f"  warning: {w}")
         if diag.batch_scaling_logged is not None:
             print(f"logged-gradient noise ~ batch_size^alpha, alpha = "
                   f"{diag.batch_scaling_logged:.3g}")
-            for w in diag.batch_scaling.warnings:
-                print(f"  warning: {w}")
         for r in diag.runs:
             if r.temperature is not None:
                 for w in r.temperature.warnings:
-                    print(f"  warning ({r.name}, T_eff): {w}")
+                    if w not in diag.warnings:  # said once below
+                        print(f"  warning ({r.name}, T_eff): {w}")
         for w in diag.warnings:
             print(f"warning: {w}")
         print(f"wrote {len(panels)} panels, summary.json and report.html to {args.out}")
