@@ -20,7 +20,7 @@ from .errors import ValidationError
 if TYPE_CHECKING:
     from ._typing import ProgressLike
 
-__all__ = ["progress_bar", "message_bar"]
+__all__ = ["progress_bar", "message_bar", "shared_bar"]
 
 
 def _is_factory(fn: Callable[..., Any]) -> bool:
@@ -76,6 +76,8 @@ def progress_bar(progress: ProgressLike, *, total: int, desc: str, unit: str = "
     """
     if progress is None or progress is False:
         return None
+    if isinstance(progress, _Shared):
+        return progress
     if progress is True:
         from ._optional import require
 
@@ -122,3 +124,24 @@ def message_bar(report: Callable[[str], Any]) -> Callable[..., Any]:
         return _MessageBar(report, desc)
 
     return factory
+
+
+class _Shared:
+    """An open bar handed to a nested call: it counts there and is closed by its owner."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+
+    def update(self, n: int = 1) -> None:
+        self._bar.update(n)
+
+    def set_description(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def shared_bar(bar: Any) -> Any:
+    """``bar`` as a ``progress=`` argument of a nested call (it will not close it)."""
+    return None if bar is None else _Shared(bar)

@@ -97,3 +97,25 @@ def test_simulate_drives_a_factory_bar_with_the_same_numbers():
     np.testing.assert_array_equal(ens.x, st.simulate(model, **kw).x)
     (bar,) = rec.bars
     assert bar.total == 400 and bar.done == 400 and bar.closed and bar.unit == "step"
+
+
+def test_diagnose_counts_every_frame_once(tmp_path):
+    from test_bridge_diagnostics import write_ensemble
+
+    from stochthermo.bridge import diagnose, diagnose_run, open_runs
+
+    write_ensemble(str(tmp_path), batch_sizes=(1, 10), n_trials=3, n_steps=4)
+    runs = open_runs(tmp_path)
+    frames = sum(len(r.steps) * len(r.trials) for r in runs)
+    rec = Recorder()
+    got = diagnose(runs, max_lag=1, progress=rec)
+    (bar,) = rec.bars  # one bar over all runs, not one per run
+    assert bar.total == bar.done == frames and bar.closed
+    assert got.to_dict() == diagnose(runs, max_lag=1).to_dict()
+    rec = Recorder()
+    diagnose_run(runs[0], max_lag=1, progress=rec)
+    assert rec.bars[0].done == len(runs[0].steps) * len(runs[0].trials)
+    ticks = []
+    with pytest.warns(DeprecationWarning, match="callable of the count"):
+        diagnose(runs, max_lag=1, progress=ticks.append)
+    assert sum(ticks) == frames

@@ -13,10 +13,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _executor
+from .._progress import progress_bar, shared_bar
 from .._rng import as_seed_sequence
 from .._validation import nonnegative_int, positive_float, positive_int
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
@@ -34,6 +36,11 @@ from ._validity import (
     interval_passes,
     valid_window,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike, ProgressLike, SeedLike
 
 __all__ = ["RunDiagnostics", "Diagnostics", "diagnose_run", "diagnose", "fit_batch_scaling"]
 
@@ -390,9 +397,10 @@ def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, 
     logged.close(n)
 
 
-def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key=None,
-                 max_lag: int = 10, autocorr_params: int = 4096, lr: float | None = None,
-                 seed=0, progress=None, max_bias: float = MAX_BIAS,
+def diagnose_run(run: Any, *, indices: ArrayLike | None = None, probe: ArrayLike | None = None,
+                 activation: str = "relu", key: str | None = None, max_lag: int = 10,
+                 autocorr_params: int = 4096, lr: float | None = None, seed: SeedLike = 0,
+                 progress: ProgressLike | None = None, max_bias: float = MAX_BIAS,
                  max_growth: float = MAX_GROWTH) -> RunDiagnostics:
     """Stream once over a run's checkpoints and compute the Fig. 4.1 diagnostics.
 
@@ -416,8 +424,10 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
         autocorrelation, which bounds its memory.
     lr : float, optional
         Learning rate (overrides the run's configuration); needed for ``temperature``.
-    progress : callable, optional
-        Called with the number of checkpoints read after each one (for progress bars).
+    progress : bool or callable, optional
+        A bar over the checkpoint frames read: True for tqdm or a tqdm-like factory (see
+        :mod:`stochthermo._progress`); a callable of the count still works one release, with a
+        ``DeprecationWarning``.
     max_bias, max_growth : float
         Validity thresholds of each interval (see :mod:`stochthermo.bridge._validity`): the
         largest tolerated lower bound ``rho^2/(1-rho^2)`` on the relative bias of the noise
@@ -462,12 +472,16 @@ def diagnose_run(run, *, indices=None, probe=None, activation: str = "relu", key
     noise_var, noise_se, drift_max = (np.full(n_ck - 1, np.nan) for _ in range(3))
     rho, rho_sd, spread, growth = (np.full(n_ck - 1, np.nan) for _ in range(4))
     probe_x = None if probe is None else np.asarray(probe, dtype=np.float64)
+    bar = progress_bar(progress, total=n_ck * n_tr, desc=f"diagnose[{run.name}]", unit="ckpt",
+                       legacy="count")
     with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.callback(bar.close)
         readers = [stack.enter_context(t.reader(copy=False)) for t in run.trials]
         for n in range(n_ck):
             _read_checkpoint(run, lay, n, key=key, probe_x=probe_x, activation=activation,
                              traj=traj, noise=noise, logged=logged, thermo=thermo,
-                             progress=progress, readers=readers)
+                             progress=None if bar is None else bar.update, readers=readers)
             if n == 0:
                 continue
             noise_var[n - 1], noise_se[n - 1], drift_max[n - 1], e_sub = noise.close(
@@ -506,7 +520,8 @@ def _with_temperature(r: RunDiagnostics, window="valid", warnings=()) -> RunDiag
     return dataclasses.replace(r, temperature=temp)
 
 
-def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
+def fit_batch_scaling(batch_sizes: ArrayLike, values: ArrayLike,
+                      stderr: ArrayLike | None = None) -> Estimate:
     """Fit ``value ~ c |b|^alpha`` across runs; return the exponent ``alpha``.
 
     Parameters
@@ -539,7 +554,8 @@ def fit_batch_scaling(batch_sizes, values, stderr=None) -> Estimate:
                      "values": v.tolist()})
 
 
-def diagnose(runs, *, progress=None, client=None, scheduler=None, **kwargs) -> Diagnostics:
+def diagnose(runs: Any, *, progress: ProgressLike | None = None, client: Any = None,
+             scheduler: str | None = None, **kwargs: Any) -> Diagnostics:
     """:func:`diagnose_run` on every run, then the batch-size scaling of the noise variance.
 
     The scaling is fitted on the time-averaged ``noise_var`` of runs whose batch size is known
@@ -548,12 +564,20 @@ def diagnose(runs, *, progress=None, client=None, scheduler=None, **kwargs) -> D
     With ``client=`` (a ``dask.distributed.Client``, extra ``distributed``) or
     ``scheduler="dask"``, every run is one task on the cluster (workers must see the files at
     the same paths) and only the diagnostics come back; the result is identical to the
-    in-process one. See :mod:`stochthermo._executor`.
+    in-process one. See :mod:`stochthermo._executor`. ``progress``: as in
+    :func:`diagnose_run`, one bar over all runs.
     """
-    if client is not None or scheduler is not None:
-        return _diagnose_on_cluster(runs, client=client, scheduler=scheduler,
-                                    progress=progress, **kwargs)
-    out = tuple(diagnose_run(r, progress=progress, **kwargs) for r in runs)
+    runs = _check_runs(runs)
+    bar = progress_bar(progress, total=sum(len(r.steps) * len(r.trials) for r in runs),
+                       desc="diagnose", unit="ckpt", legacy="count")
+    try:
+        if client is not None or scheduler is not None:
+            return _diagnose_on_cluster(runs, client=client, scheduler=scheduler,
+                                        progress=None if bar is None else bar.update, **kwargs)
+        out = tuple(diagnose_run(r, progress=shared_bar(bar), **kwargs) for r in runs)
+    finally:
+        if bar is not None:
+            bar.close()
     return _batch_scaling_of(out)
 
 
