@@ -9,23 +9,23 @@ Ensembles are :class:`stochthermo.ensemble.Ensemble` objects or arrays
 
 from __future__ import annotations
 
+from .estimators._flows import information_flow
 from .estimators._jump import jump_entropy_production, jump_information_flow, with_jump_data
 from .estimators._learning_info import l_info, m_info
-from .estimators._stats import loglog_slope
-from .estimators.entropy import entropy_production, entropy_production_timeresolved
-from .estimators.flows import information_flow
-from .estimators.fluctuation import fluctuation_theorem
-from .estimators.information import (
-    lagged_mutual_information,
-    mutual_information,
-    transfer_entropy,
-)
-from .estimators.noise import (
+from .estimators._noise import (
     autocorrelation,
     effective_temperature,
     gradient_noise_scale,
     integrated_time,
     sgd_noise,
+)
+from .estimators._stats import loglog_slope
+from .estimators.entropy import entropy_production, entropy_production_timeresolved
+from .estimators.fluctuation import fluctuation_theorem
+from .estimators.information import (
+    lagged_mutual_information,
+    mutual_information,
+    transfer_entropy,
 )
 
 # Markov jump data (JumpEnsemble): the same entry points, methods of theory/jump.md

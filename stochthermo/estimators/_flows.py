@@ -1,6 +1,7 @@
-r"""Information flow between the subsystems of a bipartite ensemble.
+r"""Information flow between the subsystems of a bipartite ensemble (private module).
 
-Two routes (``theory/estimators.md`` [EST-flow]): fit a linear Langevin model and apply
+Public as :func:`stochthermo.estimate.information_flow`. Two routes (``theory/estimators.md``
+[EST-flow]): fit a linear Langevin model and apply
 :func:`stochthermo.exact.information_flow`, or differentiate the lagged Gaussian mutual
 information ``I(X_i(t + s); X_rest(t))`` at ``s = 0+``. Error bars: jackknife over groups of
 trajectories (or time segments).
