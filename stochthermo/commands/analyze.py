@@ -81,6 +81,7 @@ def run(args) -> int:
     import numpy as np
 
     from .._atomic import staged_folder
+    from .._progress import shared_bar
     from ..bridge import diagnose, open_runs, read_checkpoint
     from ..bridge._writer import atomic_write_bytes
     from ..results import to_jsonable
@@ -102,7 +103,7 @@ def run(args) -> int:
     try:
         diag = diagnose(runs, key=args.key, lr=args.lr, probe=probe,
                         activation=args.activation, max_lag=args.max_lag, seed=args.seed,
-                        progress=bar.update if bar is not None else None)
+                        progress=shared_bar(bar))
     finally:
         if bar is not None:
             bar.close()
