@@ -164,7 +164,7 @@ def sgd_figures(lang, ens, rows, out_figs) -> list:
          "J = M x p(x) (arrows) and simulated states (dots). What to look for: the dots fill "
          "the contours (the simulation samples the stationary law), and the arrows circulate "
          "around the minimum: a rotating current, the signature of broken detailed balance "
-         "because H and Sigma do not commute ([SGD-db] in theory/sgd.md)."),
+         "because H and Σ do not commute ([SGD-db] in theory/sgd.md)."),
         ("sgd_entropy_production.png", png2,
          "Entropy production rate in nats per unit time. Vertical line: the closed form "
          "([LL-ep] in theory/linear_langevin.md). Circle: the medium-entropy rate of the "
