@@ -1,10 +1,15 @@
 """PyTorch-free bridge: read real training runs and compare them with theory.
 
 Readers (no PyTorch, no unrestricted pickle): :func:`read_checkpoint` (``torch.save`` zip and
-legacy formats, safetensors, ``.npy``/``.npz``, HDF5) and :func:`read_scalars` (CSV, JSON
-lines, TensorBoard event files). :func:`open_runs` finds trials and checkpoints;
-:func:`diagnose` streams once over them for the diagnostics of theory.md section 6;
-:class:`TrajectoryWriter` logs a trajectory from any training loop. See ``theory/bridge.md``.
+legacy formats with pickle protocols 2-5, safetensors, ``.npy``/``.npz``, HDF5; float8,
+bfloat16 and complex32 widened exactly) and :func:`read_scalars` (CSV, JSON lines,
+TensorBoard event files, Hugging Face ``trainer_state.json``). :func:`open_runs` finds trials
+and checkpoints (plain loops, Hugging Face Trainer and Lightning folders); :func:`diagnose`
+streams once over them (memory-mapped) for the diagnostics of theory.md section 6, testing
+each interval for whether the ensemble noise estimate is still noise and fitting only over
+the valid window; :class:`TrajectoryWriter` logs a trajectory from any training loop,
+including mini-batch and full-batch gradients that measure the noise exactly. See
+``theory/bridge.md``.
 
 Files are untrusted: readers open only regular files (a FIFO named like a checkpoint is refused,
 never waited on), do not follow links out of the folder being read unless
