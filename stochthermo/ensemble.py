@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._validation import as_ensemble_array, as_float_array
 from .errors import ShapeError, ValidationError
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike
 
 __all__ = ["Ensemble"]
 
@@ -131,7 +134,8 @@ class Ensemble:
                    meta=first.meta if meta is None else meta)
 
     @classmethod
-    def from_array(cls, x, *, dt: float, t0: float = 0.0, save_every: int = 1, meta=None):
+    def from_array(cls, x: ArrayLike, *, dt: float, t0: float = 0.0, save_every: int = 1,
+                   meta: Mapping[str, Any] | None = None) -> Ensemble:
         """Wrap an array ``(n_traj, n_time, dim)`` sampled every ``dt * save_every``."""
         arr = as_ensemble_array("x", x)
         t = t0 + dt * save_every * np.arange(arr.shape[1], dtype=np.float64)

@@ -7,6 +7,12 @@ can catch them all at once. Input errors also derive from :class:`ValueError` (o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
 __all__ = [
     "StochThermoError",
     "ValidationError",
@@ -56,7 +62,8 @@ class SimulationError(StochThermoError, RuntimeError):
         Whatever had been computed before the failure.
     """
 
-    def __init__(self, message, *, step=None, trajectory=None, partial=None):
+    def __init__(self, message: str, *, step: int | None = None, trajectory: int | None = None,
+                 partial: Any = None) -> None:
         super().__init__(message)
         self.step = step
         self.trajectory = trajectory
@@ -70,7 +77,7 @@ class EstimationError(StochThermoError, ValueError):
 class InsufficientDataError(EstimationError):
     """Too little data for a reliable estimate; ``partial`` carries the estimate obtained so far."""
 
-    def __init__(self, message, *, partial=None):
+    def __init__(self, message: str, *, partial: Any = None) -> None:
         super().__init__(message)
         self.partial = partial
 
@@ -102,6 +109,6 @@ class ResourceError(StochThermoError, ValueError):
 class DamagedStoreError(CorruptFileError):
     """An on-disk ensemble has missing or damaged chunks; ``chunks`` lists their indices."""
 
-    def __init__(self, message, *, chunks=()):
+    def __init__(self, message: str, *, chunks: Sequence[int] = ()) -> None:
         super().__init__(message)
         self.chunks = tuple(chunks)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
     from matplotlib.figure import Figure
@@ -82,16 +83,16 @@ class Section:
     title: str
     parts: list = field(default_factory=list)
 
-    def text(self, s: str, *, note: bool = False):
+    def text(self, s: str, *, note: bool = False) -> None:
         """A paragraph (escaped)."""
         cls = ' class="note"' if note else ""
         self.parts.append(f"<p{cls}>{html.escape(s)}</p>")
 
-    def heading(self, s: str):
+    def heading(self, s: str) -> None:
         """A sub-heading inside the section."""
         self.parts.append(f"<h3>{html.escape(s)}</h3>")
 
-    def math(self, name: str, expr, *, tex: str | None = None):
+    def math(self, name: str, expr: Any, *, tex: str | None = None) -> None:
         """An equation rendered as MathML, with its LaTeX source one click away.
 
         Parameters
@@ -113,7 +114,7 @@ class Section:
             "</details></div>"
         )
 
-    def latex(self, name: str, tex: str):
+    def latex(self, name: str, tex: str) -> None:
         """A formula available only as LaTeX: its source in a copyable block."""
         self.parts.append(
             f'<div class="eq"><div class="name">{html.escape(name)}</div>'
@@ -121,8 +122,9 @@ class Section:
             "</details></div>"
         )
 
-    def table(self, headers, rows, *, status_col: int | None = None, caption: str | None = None,
-              left=(0,), warn_col: int | None = None):
+    def table(self, headers: Sequence[str], rows: Any, *, status_col: int | None = None,
+              caption: str | None = None, left: Sequence[int] = (0,),
+              warn_col: int | None = None) -> None:
         """A table.
 
         With ``status_col``, cells starting with 'ok' are green and others red; columns in
@@ -148,7 +150,7 @@ class Section:
         out.append("</tbody></table>")
         self.parts.append("".join(out))
 
-    def settings(self, rows, *, caption: str = "Settings"):
+    def settings(self, rows: Any, *, caption: str = "Settings") -> None:
         """A table of settings: rows of ``(name, value, unit)`` or ``(name, value, unit, note)``."""
         rows = [list(r) + [""] * (4 - len(r)) for r in rows]
         has_note = any(r[3] for r in rows)
@@ -156,7 +158,7 @@ class Section:
         self.table(headers, [r if has_note else r[:3] for r in rows], caption=caption,
                    left=(0, 2, 3))
 
-    def warnings(self, items, *, title: str = "Estimator warnings"):
+    def warnings(self, items: Sequence[str], *, title: str = "Estimator warnings") -> None:
         """A list of warnings (nothing when ``items`` is empty)."""
         items = list(items)
         if not items:
@@ -164,7 +166,7 @@ class Section:
         lis = "".join(f"<li>{html.escape(str(w))}</li>" for w in items)
         self.parts.append(f'<p class="note">{html.escape(title)}:</p><ul class="warn">{lis}</ul>')
 
-    def figure(self, png: bytes, caption: str, *, alt: str | None = None):
+    def figure(self, png: bytes, caption: str, *, alt: str | None = None) -> None:
         """Embed PNG bytes with a caption (say what the figure shows and what to look for)."""
         data = base64.b64encode(png).decode("ascii")
         self.parts.append(

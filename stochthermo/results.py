@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike
 
 __all__ = ["Estimate", "to_jsonable"]
 
@@ -77,7 +80,7 @@ class Estimate:
         """True when the estimator raised no warning about its own assumptions."""
         return not self.warnings
 
-    def interval(self, level: float = 0.95):
+    def interval(self, level: float = 0.95) -> tuple[Any, Any]:
         """Normal-approximation confidence interval ``(low, high)`` at ``level``."""
         from scipy.stats import norm
 
@@ -85,7 +88,7 @@ class Estimate:
         v, s = np.asarray(self.value), np.asarray(self.stderr)
         return v - z * s, v + z * s
 
-    def zscore(self, truth) -> Any:
+    def zscore(self, truth: ArrayLike) -> Any:
         """``(value - truth) / stderr``: how many standard errors away ``truth`` lies."""
         return (np.asarray(self.value) - np.asarray(truth)) / np.asarray(self.stderr)
 

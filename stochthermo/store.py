@@ -98,7 +98,7 @@ class StoredEnsemble:
         """Spacing of the saved time grid."""
         return float(self.t[1] - self.t[0]) if self.t.shape[0] > 1 else float(self.dt)
 
-    def load(self, trajectories=slice(None)) -> Ensemble:
+    def load(self, trajectories: Any = slice(None)) -> Ensemble:
         """Read (some of) the trajectories into an in-memory :class:`~stochthermo.Ensemble`."""
         obs = {k: np.asarray(v[trajectories]) for k, v in self.observables.items()}
         return Ensemble(x=np.asarray(self.x[trajectories], dtype=np.float64), t=self.t,
@@ -394,7 +394,7 @@ class VerifiedArray:
     :class:`~stochthermo.errors.DamagedStoreError` instead of returning fill values or garbage.
     """
 
-    def __init__(self, arr, record: _Record, name: str):
+    def __init__(self, arr: Any, record: _Record, name: str) -> None:
         self._arr, self._record, self._name = arr, record, name
         self.shape = tuple(int(n) for n in arr.shape)
         self.ndim = len(self.shape)

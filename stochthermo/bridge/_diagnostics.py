@@ -140,7 +140,7 @@ class RunDiagnostics:
                         {"n_checkpoints": int(ok.sum()),
                          "units": "parameter" if self.lr is not None else "gradient"})
 
-    def mean_noise_var(self, window="valid") -> Estimate:
+    def mean_noise_var(self, window: str | tuple[int, int] | None = "valid") -> Estimate:
         """Time average of ``noise_var`` with a standard error from its spread.
 
         Parameters

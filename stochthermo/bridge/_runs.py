@@ -21,7 +21,7 @@ from ._scalars import is_scalar_file
 from ._writer import SHARD_MARKER
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from .._typing import PathLike
@@ -73,7 +73,7 @@ class Trial:
                 return f
         raise BridgeError(f"trial {self.path!r} has no checkpoint at step {step}")
 
-    def read(self, frame: Frame, *, key=None, parts=("p",)) -> dict:
+    def read(self, frame: Frame, *, key: str | None = None, parts: Sequence[str] = ("p",)) -> dict:
         """Read a frame: ``{part: {name: array}}`` for parts ``p`` (params), ``g``, ``G``, ``o``."""
         with self.reader() as rd:
             return rd.read(frame, key=key, parts=parts)
@@ -166,11 +166,11 @@ class Run:
     dropped_steps: tuple = ()
 
     @property
-    def batch_size(self):
+    def batch_size(self) -> int | None:
         return self.meta.get("batch_size")
 
     @property
-    def lr(self):
+    def lr(self) -> float | None:
         return self.meta.get("lr")
 
     @property

@@ -5,12 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._atomic import write_atomic
 from .._validation import nonnegative_int, positive_int
 from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .._typing import PathLike
 
 __all__ = ["TrajectoryWriter", "SHARD_MARKER", "atomic_write_bytes"]
 
@@ -102,7 +109,8 @@ class TrajectoryWriter:
     ...         w.write(step, model.state_dict(), scalars={"loss": loss.item()})
     """
 
-    def __init__(self, directory, *, shard_size: int = 100, grad_steps=None):
+    def __init__(self, directory: PathLike, *, shard_size: int = 100,
+                 grad_steps: Any = None) -> None:
         self.directory = os.fspath(directory)
         self.shard_size = positive_int("shard_size", shard_size)
         if grad_steps is None or isinstance(grad_steps, int | np.integer):
@@ -120,14 +128,15 @@ class TrajectoryWriter:
         self._last = None
         self._closed = False
 
-    def wants_gradients(self, step) -> bool:
+    def wants_gradients(self, step: int) -> bool:
         """True when gradients should be logged at ``step`` (see ``grad_steps``)."""
         step = nonnegative_int("step", step)
         if self._grad_set is not None:
             return step in self._grad_set
         return self._grad_every is None or step % self._grad_every == 0
 
-    def write(self, step, params, *, grads=None, full_grads=None, outputs=None, scalars=None):
+    def write(self, step: int, params: Any, *, grads: Any = None, full_grads: Any = None,
+              outputs: Any = None, scalars: Mapping[str, float] | None = None) -> None:
         """Record ``params`` (mapping, array or iterable of arrays) at ``step``."""
         if self._closed:
             raise ValidationError("the TrajectoryWriter is closed; open a new one")
@@ -155,7 +164,7 @@ class TrajectoryWriter:
         if len(self._steps) >= self.shard_size:
             self.flush()
 
-    def flush(self):
+    def flush(self) -> None:
         """Write the buffered steps as one shard, and rewrite ``scalars.csv``."""
         if self._steps:
             name = f"shard_{self._steps[0]:012d}_{self._steps[-1]:012d}.npz"
@@ -173,7 +182,7 @@ class TrajectoryWriter:
             atomic_write_bytes(os.path.join(self.directory, "scalars.csv"),
                                text.getvalue().encode())
 
-    def close(self):
+    def close(self) -> None:
         """Flush and close."""
         if not self._closed:
             self.flush()

@@ -186,7 +186,7 @@ class Fig41Result:
     exponent_stderr: float
     meta: Any = field(default_factory=dict)
 
-    def mean_noise_variance(self):
+    def mean_noise_variance(self) -> dict:
         """Time-averaged noise variance per batch size."""
         return {b: float(np.mean(v)) for b, v in self.noise_variance.items()}
 

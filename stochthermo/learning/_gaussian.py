@@ -41,9 +41,10 @@ from ._info import jackknife
 from ._ppm import GaussianMean
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
-    from .._typing import ArrayLike
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = ["GaussianLearner", "CLOSED_FORM_KEYS", "RESERVOIR_KEYS", "DEPRECATED_KEYS",
            "gaussian_learner_estimates", "step_decay", "cosine_schedule"]
@@ -379,7 +380,7 @@ class GaussianLearner:
         return np.array([[self.init_var]])
 
     @property
-    def k(self):
+    def k(self) -> float:
         """``k = lr / model_std^2`` (one dimension), else the gain matrix ``lr S^-1``."""
         if self.is_vector:
             return self.lr * np.linalg.inv(self.model_cov_matrix)
@@ -405,7 +406,7 @@ class GaussianLearner:
         return dict(derive_gaussian_learner()[0])
 
     # ------------------------------------------------------------------ closed forms
-    def closed_form(self, t, *, method="auto") -> Mapping:
+    def closed_form(self, t: ArrayLike, *, method: str = "auto") -> Mapping:
         """Exact values at step(s) ``t`` (int or array of ints >= 0).
 
         Parameters
@@ -522,15 +523,23 @@ class GaussianLearner:
         return GaussianMean(dim=d, std=math.sqrt(S[0, 0]), init_mean=float(im[0]),
                             init_std=math.sqrt(V0[0, 0]))
 
-    def draw_data(self, rng) -> np.ndarray:
+    def draw_data(self, rng: np.random.Generator) -> np.ndarray:
         """One training set of ``n_data`` draws from ``N(mu, S_d)`` (shape (N,) or (N, d))."""
         if not self.is_vector:
             return self.mu + self.data_std * rng.standard_normal(self.n_data)
         L = np.linalg.cholesky(self.data_cov_matrix)
         return self.mean_vector + rng.standard_normal((self.n_data, self.dim)) @ L.T
 
-    def simulate(self, n_steps, *, n_datasets=2000, n_trials=1, method=None, seed=None,
-                 record=("params", "samples", "work", "heat", "energy", "kl", "heat_theta")):
+    def simulate(
+        self,
+        n_steps: int,
+        *,
+        n_datasets: int = 2000,
+        n_trials: int = 1,
+        method: str | None = None,
+        seed: SeedLike | None = None,
+        record: Sequence[str] = ("params", "samples", "work", "heat", "energy", "kl", "heat_theta"),
+    ) -> LearningEnsemble:
         """Simulate the learner: a :class:`LearningEnsemble` over training sets and seeds.
 
         Parameters
@@ -570,7 +579,7 @@ class GaussianLearner:
                                 positive_int("n_trials", n_trials), engine_method, seed,
                                 record)
 
-    def estimate(self, ensemble, t) -> dict:
+    def estimate(self, ensemble: Any, t: ArrayLike) -> dict:
         """Estimates (with standard errors) of the closed-form quantities from an ensemble."""
         return gaussian_learner_estimates(ensemble, t, model_cov=self.model_cov_matrix,
                                           learner=self)

@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import nonnegative_float, positive_float, positive_int, short_repr
 from ..errors import ValidationError
 from ..estimators._stats import log_softmax as _log_softmax
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import ArrayLike
 
 __all__ = ["PPM", "GaussianMean", "LinearRegression", "SoftmaxRegression", "MLPClassifier"]
 
@@ -43,28 +49,28 @@ class PPM:
     n_params: int
 
     # -- data --------------------------------------------------------------------------
-    def check_data(self, data):
+    def check_data(self, data: Any) -> tuple:
         """Validate one dataset and return it as ``(U, Y)`` arrays."""
         raise NotImplementedError
 
     # -- likelihood --------------------------------------------------------------------
-    def log_likelihood(self, theta, data):
+    def log_likelihood(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Per-sample ``ln p(y_i | u_i, theta)``, shape ``(N,)``."""
         raise NotImplementedError
 
-    def loss(self, theta, data) -> float:
+    def loss(self, theta: np.ndarray, data: Any) -> float:
         """``U_B(theta) = -(1/N) sum_i ln p(y_i | u_i, theta)``."""
         return -float(np.mean(self.log_likelihood(theta, data)))
 
-    def grad(self, theta, data) -> np.ndarray:
+    def grad(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Gradient of :meth:`loss`, shape ``(d,)``."""
         return self.per_sample_grads(theta, data).mean(axis=0)
 
-    def per_sample_grads(self, theta, data) -> np.ndarray:
+    def per_sample_grads(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Gradients of ``-ln p(y_i | u_i, theta)``, shape ``(N, d)``."""
         raise NotImplementedError
 
-    def batch_grads(self, thetas, U, Y):
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
         """Mini-batch gradients and losses of K trials: ``U`` (K, m, ...) and ``Y`` (K, m)."""
         K = thetas.shape[0]
         g = np.empty_like(thetas)
@@ -75,7 +81,8 @@ class PPM:
             loss[k] = self.loss(thetas[k], data)
         return g, loss
 
-    def indexed_grads(self, thetas, Us, Ys, idx, data_of):
+    def indexed_grads(self, thetas: np.ndarray, Us: np.ndarray | None, Ys: np.ndarray,
+                      idx: np.ndarray, data_of: np.ndarray) -> np.ndarray:
         """Mini-batch gradients of K trials: rows ``idx[k]`` of dataset ``data_of[k]``.
 
         ``Us`` (n_datasets, N, ...) or None, ``Ys`` (n_datasets, N, ...); ``idx`` (K, m).
@@ -86,27 +93,27 @@ class PPM:
         return self.batch_grads(thetas, U, Ys[rows, idx])
 
     # -- generation on a probe set -----------------------------------------------------
-    def noise_shape(self, probe) -> tuple:
+    def noise_shape(self, probe: Any) -> tuple:
         """Shape of the pre-drawn noise one sample of X needs (normal or uniform)."""
         raise NotImplementedError
 
-    def generate(self, thetas, noise, probe):
+    def generate(self, thetas: np.ndarray, noise: np.ndarray, probe: Any) -> np.ndarray:
         """Samples of X, one per trial, from pre-drawn ``noise`` of shape ``(K, *noise_shape)``."""
         raise NotImplementedError
 
-    def energy(self, thetas, x, probe) -> np.ndarray:
+    def energy(self, thetas: np.ndarray, x: ArrayLike, probe: Any) -> np.ndarray:
         """``E_theta(x) = -ln p(x | theta)`` for each trial, shape ``(K,)``."""
         raise NotImplementedError
 
-    def kl(self, thetas1, thetas2, probe) -> np.ndarray:
+    def kl(self, thetas1: np.ndarray, thetas2: np.ndarray, probe: Any) -> np.ndarray:
         """``KL(p_theta1 || p_theta2)`` for each trial (summed over the probe set)."""
         raise NotImplementedError
 
-    def fisher_quadratic(self, thetas, deltas, probe) -> np.ndarray:
+    def fisher_quadratic(self, thetas: np.ndarray, deltas: np.ndarray, probe: Any) -> np.ndarray:
         """``1/2 delta^T F(theta) delta``: the small-step approximation of :meth:`kl`."""
         raise NotImplementedError
 
-    def output_entropy(self, thetas, probe) -> np.ndarray:
+    def output_entropy(self, thetas: np.ndarray, probe: Any) -> np.ndarray:
         """Entropy ``H(p_theta)`` of the output distribution (summed over the probe set)."""
         raise NotImplementedError
 
@@ -161,7 +168,7 @@ class GaussianMean(PPM):
         """Number of parameters (``dim``)."""
         return self.dim
 
-    def check_data(self, data):
+    def check_data(self, data: Any) -> tuple:
         """Accept an array ``(N,)`` or ``(N, dim)`` (or ``(None, Y)``)."""
         if isinstance(data, tuple):
             data = data[1]
@@ -175,19 +182,19 @@ class GaussianMean(PPM):
             )
         return None, np.ascontiguousarray(Y)
 
-    def log_likelihood(self, theta, data):
+    def log_likelihood(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Per-sample ``ln N(x_i; theta, s^2 I)``."""
         _, Y = self.check_data(data)
         s2 = self.std**2
         r2 = ((Y - np.asarray(theta, dtype=float)) ** 2).sum(axis=1)
         return -r2 / (2 * s2) - 0.5 * self.dim * (_LOG2PI + math.log(s2))
 
-    def per_sample_grads(self, theta, data):
+    def per_sample_grads(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """``(theta - x_i) / s^2`` for each sample."""
         _, Y = self.check_data(data)
         return (np.asarray(theta, dtype=float) - Y) / self.std**2
 
-    def batch_grads(self, thetas, U, Y):
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
         """Mini-batch gradients ``(theta - mean_b x) / s^2``; Y has shape (K, m, dim)."""
         s2 = self.std**2
         mean = Y.mean(axis=1)
@@ -195,37 +202,37 @@ class GaussianMean(PPM):
         loss = ((Y - thetas[:, None, :]) ** 2).sum(axis=2).mean(axis=1) / (2 * s2)
         return g, loss + 0.5 * self.dim * (_LOG2PI + math.log(s2))
 
-    def noise_shape(self, probe):
+    def noise_shape(self, probe: Any) -> tuple:
         """One standard normal vector of length ``dim``."""
         return (self.dim,)
 
     noise_kind = "normal"
 
-    def generate(self, thetas, noise, probe):
+    def generate(self, thetas: np.ndarray, noise: np.ndarray, probe: Any) -> np.ndarray:
         """``x = theta + s z``."""
         return _as_theta2(thetas, self.dim) + self.std * noise
 
-    def energy(self, thetas, x, probe):
+    def energy(self, thetas: np.ndarray, x: ArrayLike, probe: Any) -> np.ndarray:
         """``|x - theta|^2 / (2 s^2) + dim/2 ln(2 pi s^2)``."""
         th = _as_theta2(thetas, self.dim)
         s2 = self.std**2
         return ((x - th) ** 2).sum(axis=-1) / (2 * s2) + 0.5 * self.dim * (_LOG2PI + math.log(s2))
 
-    def kl(self, thetas1, thetas2, probe):
+    def kl(self, thetas1: np.ndarray, thetas2: np.ndarray, probe: Any) -> np.ndarray:
         """``|theta1 - theta2|^2 / (2 s^2)``."""
         d = _as_theta2(thetas1, self.dim) - _as_theta2(thetas2, self.dim)
         return (d**2).sum(axis=1) / (2 * self.std**2)
 
-    def fisher_quadratic(self, thetas, deltas, probe):
+    def fisher_quadratic(self, thetas: np.ndarray, deltas: np.ndarray, probe: Any) -> np.ndarray:
         """Exact here: ``|delta|^2 / (2 s^2)``."""
         return (_as_theta2(deltas, self.dim) ** 2).sum(axis=1) / (2 * self.std**2)
 
-    def output_entropy(self, thetas, probe):
+    def output_entropy(self, thetas: np.ndarray, probe: Any) -> np.ndarray:
         """``dim/2 ln(2 pi e s^2)`` for every trial."""
         th = _as_theta2(thetas, self.dim)
         return np.full(th.shape[0], 0.5 * self.dim * (_LOG2PI + 1.0 + 2 * math.log(self.std)))
 
-    def init_params(self, rng):
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
         """``N(init_mean, init_std^2 I)``."""
         return self.init_mean + self.init_std * rng.standard_normal(self.dim)
 
@@ -275,7 +282,7 @@ class LinearRegression(PPM):
         """``n_in + 1``."""
         return self.n_in + 1
 
-    def check_data(self, data):
+    def check_data(self, data: Any) -> tuple:
         """A pair ``(U (N, n_in), y (N,))``."""
         U, Y = _split(data, "LinearRegression")
         U = _check_inputs("LinearRegression", U, self.n_in)
@@ -288,20 +295,20 @@ class LinearRegression(PPM):
         th = _as_theta2(thetas, self.n_params)
         return U @ th[:, :-1].T + th[:, -1]  # (P, K)
 
-    def log_likelihood(self, theta, data):
+    def log_likelihood(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Per-sample Gaussian log-density."""
         U, Y = self.check_data(data)
         r = Y - self._f(theta, U)[:, 0]
         s2 = self.std**2
         return -(r**2) / (2 * s2) - 0.5 * (_LOG2PI + math.log(s2))
 
-    def per_sample_grads(self, theta, data):
+    def per_sample_grads(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """``-(y_i - f(u_i)) (u_i, 1) / s^2``."""
         U, Y = self.check_data(data)
         r = (Y - self._f(theta, U)[:, 0]) / self.std**2
         return -np.concatenate([U * r[:, None], r[:, None]], axis=1)
 
-    def batch_grads(self, thetas, U, Y):
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
         """U (K, m, n_in), Y (K, m)."""
         f = np.einsum("kmi,ki->km", U, thetas[:, :-1]) + thetas[:, -1:]
         r = (Y - f) / self.std**2
@@ -312,38 +319,38 @@ class LinearRegression(PPM):
 
     noise_kind = "normal"
 
-    def noise_shape(self, probe):
+    def noise_shape(self, probe: Any) -> tuple:
         """One normal per probe point."""
         return (probe.shape[0],)
 
-    def generate(self, thetas, noise, probe):
+    def generate(self, thetas: np.ndarray, noise: np.ndarray, probe: Any) -> np.ndarray:
         """``y_j = f(u_j) + s z_j``, shape (K, P)."""
         return self._f(thetas, probe).T + self.std * noise
 
-    def energy(self, thetas, x, probe):
+    def energy(self, thetas: np.ndarray, x: ArrayLike, probe: Any) -> np.ndarray:
         """Sum over probe points of the Gaussian energy."""
         s2 = self.std**2
         r = x - self._f(thetas, probe).T
         return (r**2).sum(axis=1) / (2 * s2) + 0.5 * probe.shape[0] * (_LOG2PI + math.log(s2))
 
-    def kl(self, thetas1, thetas2, probe):
+    def kl(self, thetas1: np.ndarray, thetas2: np.ndarray, probe: Any) -> np.ndarray:
         """``sum_j (f_1 - f_2)^2 / (2 s^2)``."""
         d = self._f(thetas1, probe) - self._f(thetas2, probe)
         return (d**2).sum(axis=0) / (2 * self.std**2)
 
-    def fisher_quadratic(self, thetas, deltas, probe):
+    def fisher_quadratic(self, thetas: np.ndarray, deltas: np.ndarray, probe: Any) -> np.ndarray:
         """Exact for this model: the change of the mean is linear in delta."""
         d = _as_theta2(deltas, self.n_params)
         jd = probe @ d[:, :-1].T + d[:, -1]
         return (jd**2).sum(axis=0) / (2 * self.std**2)
 
-    def output_entropy(self, thetas, probe):
+    def output_entropy(self, thetas: np.ndarray, probe: Any) -> np.ndarray:
         """``P/2 ln(2 pi e s^2)``."""
         th = _as_theta2(thetas, self.n_params)
         h = 0.5 * probe.shape[0] * (_LOG2PI + 1.0 + 2 * math.log(self.std))
         return np.full(th.shape[0], h)
 
-    def init_params(self, rng):
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
         """``N(0, init_std^2)`` entries."""
         return self.init_std * rng.standard_normal(self.n_params)
 
@@ -502,7 +509,7 @@ class MLPClassifier(_Classifier):
         """Layer widths ``(n_in, *hidden, n_classes)``."""
         return tuple(int(s) for s in self._sizes)
 
-    def layer_slices(self):
+    def layer_slices(self) -> list:
         """``[(W slice, W shape, b slice), ...]`` into the flat parameter vector."""
         out, off = [], 0
         s = self.sizes
@@ -511,7 +518,7 @@ class MLPClassifier(_Classifier):
             off += a * b + b
         return out
 
-    def logits(self, thetas, U):
+    def logits(self, thetas: np.ndarray, U: np.ndarray | None) -> np.ndarray:
         """Logits ``(K, P, C)`` of each trial's network on the inputs ``U`` (P, n_in)."""
         from ..kernels._mlp import mlp_logits_ensemble
 
@@ -521,7 +528,7 @@ class MLPClassifier(_Classifier):
         mlp_logits_ensemble(th, self._sizes, self._act, U, out)
         return out
 
-    def loss_and_grad(self, theta, data):
+    def loss_and_grad(self, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
         """``(U_B(theta), grad U_B(theta))`` in one pass."""
         from ..kernels._mlp import mlp_loss_grad
 
@@ -531,7 +538,8 @@ class MLPClassifier(_Classifier):
                              self._act, U, Y, g)
         return float(loss), g
 
-    def indexed_grads(self, thetas, Us, Ys, idx, data_of):
+    def indexed_grads(self, thetas: np.ndarray, Us: np.ndarray | None, Ys: np.ndarray,
+                      idx: np.ndarray, data_of: np.ndarray) -> np.ndarray:
         """Mini-batch gradients of K trials in one parallel kernel call."""
         from ..kernels._mlp import mlp_grad_ensemble, mlp_grad_ensemble_serial
 
@@ -545,18 +553,18 @@ class MLPClassifier(_Classifier):
                np.ascontiguousarray(data_of), g, loss)
         return g, loss
 
-    def batch_grads(self, thetas, U, Y):
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
         """Mini-batch gradients of K trials: U (K, m, n_in), Y (K, m)."""
         K, m = Y.shape
         idx = np.tile(np.arange(m), (K, 1))
         return self.indexed_grads(thetas, np.ascontiguousarray(U, dtype=np.float64),
                                   np.ascontiguousarray(Y, dtype=np.int64), idx, np.arange(K))
 
-    def grad(self, theta, data):
+    def grad(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Full-batch gradient (one kernel pass)."""
         return self.loss_and_grad(theta, data)[1]
 
-    def per_sample_grads(self, theta, data):
+    def per_sample_grads(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Per-sample gradients, shape ``(N, d)``."""
         from ..kernels._mlp import mlp_per_sample_grads
 
@@ -566,7 +574,7 @@ class MLPClassifier(_Classifier):
                              self._act, U, Y, out)
         return out
 
-    def init_params(self, rng):
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
         """Weights ``N(0, init_scale^2 / fan_in)``, zero biases."""
         theta = np.zeros(self.n_params)
         for ws, (a, _b), _bs in self.layer_slices():
@@ -593,7 +601,7 @@ class SoftmaxRegression(MLPClassifier):
             raise ValidationError("SoftmaxRegression has no hidden layers; use MLPClassifier")
         super().__post_init__()
 
-    def init_params(self, rng):
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
         """Weights ``N(0, init_scale^2)``, zero biases."""
         theta = np.zeros(self.n_params)
         ws = self.layer_slices()[0][0]

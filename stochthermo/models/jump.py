@@ -9,11 +9,15 @@ A bipartite process on pairs ``(x, y)`` is stored with the joint index ``s = x *
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import as_float_array, short_repr
 from ..errors import ModelError, ShapeError, ValidationError
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
 
 __all__ = ["MarkovJump", "BipartiteJump", "MAX_STATES", "MIN_RATE", "MAX_RATE"]
 
@@ -227,7 +231,7 @@ class BipartiteJump(MarkovJump):
     (2, 2, 4)
     """
 
-    def __init__(self, wx, wy):
+    def __init__(self, wx: ArrayLike, wy: ArrayLike) -> None:
         wx_ = _rate_block("wx", wx, "y")
         wy_ = _rate_block("wy", wy, "x")
         ny, nx = wx_.shape[0], wx_.shape[1]

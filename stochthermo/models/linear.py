@@ -25,7 +25,9 @@ from .._validation import (
 from ..errors import UnstableModelError, ValidationError
 
 if TYPE_CHECKING:
-    from .._typing import ArrayLike
+    from typing import Any
+
+    from .._typing import ArrayLike, Blocks
 
 __all__ = [
     "LinearLangevin",
@@ -320,13 +322,13 @@ class LinearLangevin:
         """Drift ``-A (x - x_star)`` evaluated on states of shape ``(..., d)``."""
         return -(np.asarray(x) - self.x_star) @ self.A.T
 
-    def with_blocks(self, blocks, temperatures=None) -> LinearLangevin:
+    def with_blocks(self, blocks: Blocks, temperatures: ArrayLike | None = None) -> LinearLangevin:
         """The same process with another subsystem split."""
         return LinearLangevin(self.A, self.D, x_star=self.x_star, blocks=blocks,
                               temperatures=temperatures)
 
     @property
-    def spectral(self):
+    def spectral(self) -> tuple:
         """Spectral data of A computed once at construction (used by ``stochthermo.exact``)."""
         return self._decomposition
 
@@ -565,7 +567,8 @@ class LinearizedSGD:
         return np.block([[P + beta * np.eye(d), -beta * np.eye(d)],
                          [np.eye(d), np.zeros((d, d))]])
 
-    def step_values(self, n_steps: int, *, lr=None, batch_size=None):
+    def step_values(self, n_steps: int, *, lr: float | None = None,
+                    batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Learning rate and batch size of the steps ``0 .. n_steps - 1``.
 
         ``lr`` and ``batch_size`` default to the model's; each may be a number, a callable of
@@ -589,7 +592,7 @@ class LinearizedSGD:
                                   f"dataset_size={self.dataset_size}")
         return rates, sizes
 
-    def epoch_starts(self, sizes) -> np.ndarray:
+    def epoch_starts(self, sizes: Any) -> np.ndarray:
         """True at the steps that start an epoch under ``sampling="reshuffle"``.
 
         An epoch takes consecutive batches from one permutation of the ``N`` points; a new
@@ -605,8 +608,9 @@ class LinearizedSGD:
             pos += int(m)
         return out
 
-    def moment_recursion(self, n_steps: int, *, mean0=None, cov0=None, lr=None,
-                         batch_size=None):
+    def moment_recursion(self, n_steps: int, *, mean0: ArrayLike | None = None,
+                         cov0: ArrayLike | None = None, lr: float | None = None,
+                         batch_size: int | None = None) -> tuple:
         r"""Exact mean and covariance of ``theta`` at steps ``0 .. n_steps``, step by step.
 
         .. math::
@@ -712,7 +716,8 @@ class LinearizedSGD:
         per = np.stack(run(C0)[:K])
         return per if augmented else per[:, :d, :d].copy()
 
-    def to_langevin(self, blocks=None, temperatures=None) -> LinearLangevin:
+    def to_langevin(self, blocks: Blocks | None = None,
+                    temperatures: ArrayLike | None = None) -> LinearLangevin:
         """The continuous limit: ``A = H / (1 - beta)``, ``D = diffusion``; time ``t = r n``."""
         return LinearLangevin(
             self.hessian / (1.0 - self.momentum), self.diffusion, x_star=self.theta_star,

@@ -25,6 +25,7 @@ from ._parse import parse_expression
 from .linear import CompiledQuantity
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
     from .._typing import ArrayLike
@@ -119,7 +120,7 @@ class JumpDerivation:
     :meth:`compile` returns a NumPy function of the symbols (keyword arguments).
     """
 
-    def __init__(self, W: sp.Matrix, reservoirs: np.ndarray, shape=None):
+    def __init__(self, W: sp.Matrix, reservoirs: np.ndarray, shape: Any = None) -> None:
         self.W = W
         self.n_states = W.shape[0]
         self.reservoirs = reservoirs
@@ -264,7 +265,7 @@ class JumpDerivation:
             cache[name] = getattr(self, "_make_" + name)()
         return cache[name]
 
-    def expression(self, name: str):
+    def expression(self, name: str) -> Any:
         """The SymPy expression (or matrix) of quantity ``name``."""
         if name not in _LABELS:
             raise ValidationError(f"unknown quantity {name!r}; valid names are "
@@ -275,7 +276,7 @@ class JumpDerivation:
         """LaTeX of ``name`` as ``symbol = expression``."""
         return f"{_LABELS[name][0]} = {sp.latex(self.expression(name))}"
 
-    def compile(self, name: str):
+    def compile(self, name: str) -> Any:
         """Compile ``name`` into a NumPy function of the model's symbols (keyword arguments).
 
         Returns a :class:`stochthermo.symbolic.CompiledQuantity`; vectors come back with shape
@@ -327,7 +328,7 @@ class JumpDerivation:
         """Always False: jump quantities are written in the rates only."""
         return False
 
-    def table(self, names=None) -> list[tuple[str, str]]:
+    def table(self, names: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """``(name, plain-text expression)`` rows for display."""
         return [(n, sp.sstr(self.expression(n))) for n in (names or self.names)]
 

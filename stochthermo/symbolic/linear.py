@@ -32,6 +32,9 @@ from ._cost import check_cost
 from ._parse import _split_top, check_expression, parse_expression, parse_matrix
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from .._typing import ArrayLike, Blocks
 
 __all__ = [
@@ -319,8 +322,9 @@ class LinearDerivation:
     :class:`~stochthermo.errors.ResourceError` unless ``allow_slow=True``.
     """
 
-    def __init__(self, A: sp.Matrix, D: sp.Matrix, *, blocks=None, temperatures=None,
-                 kind: str = "linear", sgd: dict | None = None, allow_slow: bool = False):
+    def __init__(self, A: sp.Matrix, D: sp.Matrix, *, blocks: Blocks | None = None,
+                 temperatures: ArrayLike | None = None, kind: str = "linear",
+                 sgd: dict | None = None, allow_slow: bool = False) -> None:
         n = A.shape[0]
         if A.shape != (n, n) or D.shape != (n, n):
             raise ShapeError(f"A {A.shape} and D {D.shape} must be square of the same size")
@@ -585,7 +589,7 @@ class LinearDerivation:
                 f"unknown quantity {name!r}; valid names are {', '.join(self.names)}"
             )
 
-    def expression(self, name: str):
+    def expression(self, name: str) -> Any:
         """The SymPy expression (or matrix) of quantity ``name``."""
         self._check_name(name)
         return self._get(name)
@@ -667,7 +671,7 @@ class LinearDerivation:
         self._cache[key] = out
         return out
 
-    def table(self, names=None) -> list[tuple[str, str]]:
+    def table(self, names: Sequence[str] | None = None) -> list[tuple[str, str]]:
         """``(name, plain-text expression)`` rows for display.
 
         A last row ``assumptions`` lists the conditions SymPy could not decide, if any.

@@ -23,6 +23,8 @@ from ..errors import ShapeError, ValidationError
 from ._parse import parse_expression, parse_matrix
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._typing import ArrayLike
 
 __all__ = ["derive_sgd_discrete", "SGDDiscreteDerivation"]
@@ -53,7 +55,7 @@ class SGDDiscreteDerivation:
     rate: sp.Expr
     symbols: tuple
 
-    def evaluate(self, **values) -> float:
+    def evaluate(self, **values: Any) -> float:
         """``rate`` at numeric values of the symbols (keyword arguments by name)."""
         names = {str(s): s for s in self.symbols}
         missing = sorted(set(names) - set(values))
