@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 from stochthermo._rng import trajectory_seeds
-from stochthermo.kernels._langevin import GROUP, affine_diag, affine_diag_groups
+from stochthermo.kernels._langevin import (
+    GROUP,
+    affine_dense,
+    affine_dense_groups,
+    affine_diag,
+    affine_diag_groups,
+)
 from stochthermo.simulation import _ziggurat_table
 
 ZIG = _ziggurat_table()
@@ -74,3 +80,54 @@ def test_diag_groups_equal_one_trajectory_kernel(d, n_traj, n, save_every, heat,
         assert np.sum(new >= 0) >= 2 and len(set(new[new >= 0])) >= 2
     if not noise:  # the streams advanced
         assert np.any(one["counters"] != inp["arrays"]["counters"])
+
+
+def _dense_inputs(ds, m, n_traj, n, save_every, time_dep, q_diag, blow_up, noise):
+    rng = np.random.default_rng(ds * 10 + m)
+    nt = n if time_dep else 1
+    P = 0.9 * np.eye(ds) + 0.05 * rng.normal(size=(nt, ds, ds))
+    if blow_up:
+        P[:, 0, 0] = -2.0
+    b = 0.1 * rng.normal(size=(n if time_dep else 1, ds))
+    Q = 0.3 * rng.normal(size=(nt, ds, m))
+    if q_diag:
+        Q = np.broadcast_to(np.diag(rng.uniform(0.1, 0.5, ds)), (nt, ds, ds)).copy()
+    e3 = np.zeros((0, 0, 0))
+    obs = (e3, np.zeros((0, 0)), np.zeros(ds, dtype=np.int64), 0, False, e3, np.zeros((0, ds)),
+           np.zeros(0), np.zeros((0, ds, ds)), np.zeros((0, ds)))
+    x = rng.normal(size=(n_traj, ds))
+    if blow_up:
+        x[:, 0] = 1e300 / 2.0 ** (np.arange(n_traj) * n // (2 * n_traj))  # fail at ~k n / 2n
+    fail = np.full(n_traj, -1, dtype=np.int64)
+    fail[2::7] = 1
+    n_saved = n // save_every + 1
+    nz = rng.normal(size=(n_traj, n, Q.shape[2])) if noise else e3
+    return dict(args=((P, b, Q), q_diag, (n, save_every, 1, 0),
+                      (trajectory_seeds(9, n_traj), ZIG, nz), obs),
+                arrays=dict(x=x, counters=np.zeros(n_traj, dtype=np.uint64),
+                            acc=np.zeros((n_traj, 0)),
+                            out_x=np.full((n_traj, n_saved, ds - 1), np.nan),
+                            out_obs=np.zeros((n_traj, n_saved, 0)), fail=fail))
+
+
+@pytest.mark.parametrize("ds, m, n_traj, n, save_every, time_dep, q_diag, blow_up, noise", [
+    (3, 3, GROUP + 5, 300, 10, False, True, True, False),
+    (11, 11, 2 * GROUP + 1, 120, 120, False, False, True, False),
+    (9, 4, GROUP - 3, 50, 5, True, False, False, False),
+    (4, 4, GROUP + 2, 40, 1, True, True, True, True),
+])
+def test_dense_groups_equal_one_trajectory_kernel(ds, m, n_traj, n, save_every, time_dep,
+                                                   q_diag, blow_up, noise):
+    inp = _dense_inputs(ds, m, n_traj, n, save_every, time_dep, q_diag, blow_up, noise)
+    res = []
+    for kernel in (affine_dense, affine_dense_groups):
+        arr = {k: v.copy() for k, v in inp["arrays"].items()}
+        kernel(*inp["args"], arr["x"], arr["counters"], arr["acc"], arr["out_x"],
+               arr["out_obs"], arr["fail"])
+        res.append(arr)
+    for name in res[0]:
+        assert np.array_equal(res[0][name], res[1][name], equal_nan=True), name
+    new = res[0]["fail"][inp["arrays"]["fail"] < 0]
+    if blow_up:
+        assert len(set(new[new >= 0])) >= 2
+    assert np.all(np.isfinite(res[0]["out_x"][res[0]["fail"] < 0, 1:]))  # the others ran on

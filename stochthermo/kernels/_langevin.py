@@ -36,18 +36,22 @@ from numba import njit, prange
 
 from ._random import std_normal
 
-__all__ = ["GROUP", "GROUP_MAX_DIM", "affine_dense", "affine_diag", "affine_diag_groups"]
+__all__ = ["GROUP", "GROUP_MAX_DIM", "affine_dense", "affine_dense_groups", "affine_diag",
+           "affine_diag_groups"]
 
 
 @njit(cache=True, inline="always")
 def _affine_step(P, b, Q, j, q_diag, xo, z, xn):
-    """``xn = P_j xo + b_j + Q_j z`` (index 0 for time-independent weights); returns sum(xn)."""
+    """``xn = P_j xo + b_j + Q_j z`` (index 0 for time-independent weights).
+
+    Returns the number of coordinates of ``xn`` that are not finite.
+    """
     ds = xo.shape[0]
     m = Q.shape[2]
     jp = j if P.shape[0] > 1 else 0
     jb = j if b.shape[0] > 1 else 0
     jq = j if Q.shape[0] > 1 else 0
-    tot = 0.0
+    nf = 0
     for i in range(ds):
         v = b[jb, i]
         for q_ in range(ds):
@@ -58,8 +62,8 @@ def _affine_step(P, b, Q, j, q_diag, xo, z, xn):
             for q_ in range(m):
                 v += Q[jq, i, q_] * z[q_]
         xn[i] = v
-        tot += v
-    return tot
+        nf += v - v != 0.0
+    return nf
 
 
 @njit(cache=True, inline="always")
@@ -154,8 +158,7 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
             else:
                 for i in range(m):
                     z[i], c = std_normal(s, c, zig)
-            tot = _affine_step(P, b, Q, j, q_diag, xo, z, xn)
-            if tot - tot != 0.0:
+            if _affine_step(P, b, Q, j, q_diag, xo, z, xn) > 0:
                 fail[k] = step0 + j + 1
                 break
             if heat_on or n_cur > 0:
@@ -231,6 +234,204 @@ def _counter_after(seed, c, zig, n):
     for _ in range(n):
         _, c = std_normal(seed, c, zig)
     return c
+
+
+@njit(cache=True, inline="always")
+def _dense_rows(P, jp, i0, nr, X, b, jb, Q, jq, q_diag, Z, zrow, V):
+    """Rows ``i0 .. i0 + nr - 1`` (``nr <= 8``) of ``V = P_j X + b_j + Q_j Z`` for every lane.
+
+    The same summation order as :func:`_affine_step` (``b_i``, then ``P_iq x_q`` for ascending
+    ``q``, then the noise terms) for each lane (column) ``g``; the innermost loop runs over the
+    ``GROUP`` lanes (SIMD) and each ``x_q`` row is used for eight output rows (independent
+    chains), i.e. a register-blocked product of ``P_j`` with the ``(ds, GROUP)`` block of
+    states. Rows past ``nr`` repeat the last one (computed, not used).
+    """
+    ds = X.shape[0]
+    i1 = min(i0 + 1, i0 + nr - 1)
+    i2 = min(i0 + 2, i0 + nr - 1)
+    i3 = min(i0 + 3, i0 + nr - 1)
+    i4 = min(i0 + 4, i0 + nr - 1)
+    i5 = min(i0 + 5, i0 + nr - 1)
+    i6 = min(i0 + 6, i0 + nr - 1)
+    i7 = min(i0 + 7, i0 + nr - 1)
+    b0, b1, b2, b3 = b[jb, i0], b[jb, i1], b[jb, i2], b[jb, i3]
+    b4, b5, b6, b7 = b[jb, i4], b[jb, i5], b[jb, i6], b[jb, i7]
+    for g in range(GROUP):
+        V[0, g] = b0
+        V[1, g] = b1
+        V[2, g] = b2
+        V[3, g] = b3
+        V[4, g] = b4
+        V[5, g] = b5
+        V[6, g] = b6
+        V[7, g] = b7
+    for q_ in range(ds):
+        c0, c1, c2, c3 = P[jp, i0, q_], P[jp, i1, q_], P[jp, i2, q_], P[jp, i3, q_]
+        c4, c5, c6, c7 = P[jp, i4, q_], P[jp, i5, q_], P[jp, i6, q_], P[jp, i7, q_]
+        for g in range(GROUP):
+            xq = X[q_, g]
+            V[0, g] += c0 * xq
+            V[1, g] += c1 * xq
+            V[2, g] += c2 * xq
+            V[3, g] += c3 * xq
+            V[4, g] += c4 * xq
+            V[5, g] += c5 * xq
+            V[6, g] += c6 * xq
+            V[7, g] += c7 * xq
+    if q_diag:
+        c0, c1, c2, c3 = Q[jq, i0, i0], Q[jq, i1, i1], Q[jq, i2, i2], Q[jq, i3, i3]
+        c4, c5, c6, c7 = Q[jq, i4, i4], Q[jq, i5, i5], Q[jq, i6, i6], Q[jq, i7, i7]
+        for g in range(GROUP):
+            V[0, g] += c0 * Z[zrow + i0, g]
+            V[1, g] += c1 * Z[zrow + i1, g]
+            V[2, g] += c2 * Z[zrow + i2, g]
+            V[3, g] += c3 * Z[zrow + i3, g]
+            V[4, g] += c4 * Z[zrow + i4, g]
+            V[5, g] += c5 * Z[zrow + i5, g]
+            V[6, g] += c6 * Z[zrow + i6, g]
+            V[7, g] += c7 * Z[zrow + i7, g]
+    else:
+        for q_ in range(Q.shape[2]):
+            c0, c1, c2, c3 = Q[jq, i0, q_], Q[jq, i1, q_], Q[jq, i2, q_], Q[jq, i3, q_]
+            c4, c5, c6, c7 = Q[jq, i4, q_], Q[jq, i5, q_], Q[jq, i6, q_], Q[jq, i7, q_]
+            for g in range(GROUP):
+                zq = Z[zrow + q_, g]
+                V[0, g] += c0 * zq
+                V[1, g] += c1 * zq
+                V[2, g] += c2 * zq
+                V[3, g] += c3 * zq
+                V[4, g] += c4 * zq
+                V[5, g] += c5 * zq
+                V[6, g] += c6 * zq
+                V[7, g] += c7 * zq
+
+
+@njit(cache=True, parallel=True)
+def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, out_obs,
+                        fail):
+    """:func:`affine_dense` without observables, ``GROUP`` trajectories side by side.
+
+    Same arguments (``obs`` must hold no heat, work or current weights: ``acc`` and
+    ``out_obs`` have no columns) and the same numbers bit for bit: each trajectory does the
+    summation of :func:`_affine_step` in the same order on the same normals of its own stream.
+    Per step, the state of the group ``X[q, g]`` is multiplied by ``P_j`` one row at a time
+    eight rows at a time over every trajectory (:func:`_dense_rows`), i.e. a register-blocked
+    matrix product of ``P_j`` with the ``(ds, GROUP)`` block of states. Normals are drawn a
+    segment ahead (:func:`_draw_segment`); a non-finite state (which stays non-finite under a
+    finite affine map) is looked for once per segment and the failing trajectory replayed.
+    """
+    P, b, Q = weights
+    n, save_every, slot0, step0 = steps
+    seeds, zig, noise = stream
+    n_traj, ds = x.shape
+    m = Q.shape[2]
+    dsave = out_x.shape[2]
+    use_noise = noise.shape[0] == n_traj
+    seg = max(1, min(256, _ZBUF // (m * GROUP)))
+    n_groups = (n_traj + GROUP - 1) // GROUP
+    for grp in prange(n_groups):
+        idx = np.empty(GROUP, np.int64)
+        na = _group_members(fail, grp, n_traj, idx)
+        if na == 0:
+            continue
+        X = np.zeros((ds, GROUP))
+        Xn = np.empty((ds, GROUP))
+        V = np.empty((8, GROUP))
+        X0 = np.empty((ds, GROUP))
+        C = np.empty(GROUP, np.uint64)
+        C0 = np.empty(GROUP, np.uint64)
+        alive = np.zeros(GROUP, np.bool_)
+        for g in range(na):
+            k = idx[g]
+            alive[g] = True
+            C[g] = counters[k]
+            for i in range(ds):
+                X[i, g] = x[k, i]
+        Z = np.zeros((seg * m, GROUP))  # lanes past na stay 0: they compute finite junk
+        j = 0
+        left = save_every
+        r = slot0
+        while j < n:
+            L = min(seg, left, n - j)
+            for g in range(GROUP):
+                C0[g] = C[g]
+                for i in range(ds):
+                    X0[i, g] = X[i, g]
+            _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * m)
+            for jj in range(L):
+                jl = j + jj
+                jp = jl if P.shape[0] > 1 else 0
+                jb = jl if b.shape[0] > 1 else 0
+                jq = jl if Q.shape[0] > 1 else 0
+                for i0 in range(0, ds, 8):
+                    nr = min(8, ds - i0)
+                    _dense_rows(P, jp, i0, nr, X, b, jb, Q, jq, q_diag, Z, jj * m, V)
+                    for r_ in range(nr):
+                        for g in range(GROUP):
+                            Xn[i0 + r_, g] = V[r_, g]
+                X, Xn = Xn, X
+            nf = 0
+            for g in range(na):
+                for i in range(ds):
+                    nf += X[i, g] - X[i, g] != 0.0
+            if nf > 0:
+                _settle_dense_failures(weights, q_diag, X, X0, Z, L, j,
+                                       (seeds, zig, C0, use_noise), idx, na, alive, step0 + j,
+                                       x, counters, fail)
+            j += L
+            left -= L
+            if left == 0:
+                left = save_every
+                for g in range(na):
+                    if alive[g]:
+                        k = idx[g]
+                        for i in range(dsave):
+                            out_x[k, r, i] = X[i, g]
+                r += 1
+        for g in range(na):
+            if alive[g]:
+                k = idx[g]
+                for i in range(ds):
+                    x[k, i] = X[i, g]
+                counters[k] = C[g]
+
+
+@njit(cache=True)
+def _settle_dense_failures(weights, q_diag, X, X0, Z, L, j0, redraw, idx, na, alive, step_base,
+                           x, counters, fail):
+    """:func:`_settle_failures` for :func:`affine_dense_groups` (replayed step by step)."""
+    P, b, Q = weights
+    seeds, zig, C0, use_noise = redraw
+    ds = X.shape[0]
+    m = Q.shape[2]
+    z = np.empty(m)
+    for g in range(na):
+        if not alive[g]:
+            continue
+        bad = False
+        for i in range(ds):
+            if X[i, g] - X[i, g] != 0.0:
+                bad = True
+        if not bad:
+            continue
+        k = idx[g]
+        xo = X0[:, g].copy()
+        xn = np.empty(ds)
+        jf = L - 1
+        for jj in range(L):
+            for i in range(m):
+                z[i] = Z[jj * m + i, g]
+            if _affine_step(P, b, Q, j0 + jj, q_diag, xo, z, xn) > 0:
+                jf = jj  # the state kept is the last finite one, as affine_dense keeps it
+                break
+            for i in range(ds):
+                xo[i] = xn[i]
+        fail[k] = step_base + jf + 1
+        for i in range(ds):
+            x[k, i] = xo[i]
+            X[i, g] = 0.0
+        counters[k] = C0[g] if use_noise else _counter_after(seeds[k], C0[g], zig, (jf + 1) * m)
+        alive[g] = False
 
 
 @njit(cache=True, parallel=True)

@@ -199,16 +199,18 @@ class AffinePlan(Plan):
         return np.ascontiguousarray(arr)
 
     def advance(self, buf: Buffers, done: int, n: int) -> None:
-        from ..kernels._langevin import affine_dense
+        from ..kernels._langevin import affine_dense, affine_dense_groups
 
+        # same numbers either way; without observables GROUP trajectories go side by side
+        kernel = affine_dense if self.n_obs else affine_dense_groups
         Q = self._at("Q", done, n)
         q_diag = Q.shape[1] == Q.shape[2] and all(is_diag(q) for q in Q)
         CW, cb = self.current_weights()
         obs = (self._at("G", done, n), self._at("g", done, n), self.labels, self.heat_columns,
                self.work_on, self._at("WK", done, n), self._at("wk", done, n),
                self._at("w0", done, n), CW, cb)
-        affine_dense((self._at("P", done, n), self._at("b", done, n), Q), q_diag,
-                     buf.steps(done, n), buf.stream(done, n), obs, *buf.written)
+        kernel((self._at("P", done, n), self._at("b", done, n), Q), q_diag, buf.steps(done, n),
+               buf.stream(done, n), obs, *buf.written)
 
 
 @dataclass(frozen=True, eq=False)
