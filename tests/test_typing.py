@@ -1,8 +1,9 @@
-"""Static typing: mypy passes over the package, and every public function is annotated.
+"""Static typing: mypy passes over the package, and every public signature is annotated.
 
 Public functions are the functions named in ``__all__`` of a public module (no component of
-its dotted name starts with ``_``), followed to the module that defines them. Their parameters
-and return must carry annotations, read from the defining ``def`` in the source (AST).
+its dotted name starts with ``_``), followed to the module that defines them; public methods
+are those of the classes named there (names without a leading ``_``, and ``__init__``). Their
+parameters and return must carry annotations, read from the ``def`` in the source (AST).
 """
 
 from __future__ import annotations
@@ -89,6 +90,40 @@ def public_functions() -> dict[str, object]:
             if inspect.isfunction(func) and func.__module__.startswith("stochthermo"):
                 found[f"{modname}.{name}"] = func
     return found
+
+
+def public_methods() -> dict[str, ast.FunctionDef]:
+    """``{"module.Class.method": def}`` for the public methods (and ``__init__``) of the classes
+    in ``__all__`` of a public module, read from the class body in the source."""
+    found = {}
+    for modname in _public_modules():
+        mod = importlib.import_module(modname)
+        for name in getattr(mod, "__all__", ()):
+            cls = getattr(mod, name, None)
+            if not inspect.isclass(cls) or not cls.__module__.startswith("stochthermo"):
+                continue
+            tree = ast.parse(pathlib.Path(inspect.getsourcefile(cls)).read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+                    for f in node.body:
+                        if isinstance(f, ast.FunctionDef) and (
+                                not f.name.startswith("_") or f.name == "__init__"):
+                            found[f"{cls.__module__}.{cls.__name__}.{f.name}"] = f
+    return found
+
+
+def test_public_methods_are_annotated():
+    methods = public_methods()
+    assert len(methods) > 100
+    bad = {}
+    for label, node in methods.items():
+        miss = missing_annotations(node)
+        if node.name == "__init__":
+            miss = [m for m in miss if m != "return"]  # PEP 484: None is implied
+        if miss:
+            bad[label] = miss
+    assert not bad, "public methods without annotations:\n" + "\n".join(
+        f"  {k}: {', '.join(v)}" for k, v in sorted(bad.items()))
 
 
 def test_public_functions_are_annotated():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from .._validation import (
 )
 from ..errors import ValidationError
 from .linear import _bounded, _check_magnitude, _summary
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
 
 __all__ = ["NonlinearLangevin", "StateDependentLangevin", "DrivenTrap", "double_well",
            "dragged_trap", "CONVENTIONS"]
@@ -380,7 +383,7 @@ class NonlinearLangevin:
         """Number of subsystems."""
         return len(self.blocks)
 
-    def diffusion_at(self, x, t: float = 0.0) -> np.ndarray:
+    def diffusion_at(self, x: ArrayLike, t: float = 0.0) -> np.ndarray:
         """Diagonal of ``D`` at states ``x`` of shape ``(d,)`` or ``(n, d)`` (slow; for checks)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         if not self.state_dependent:
@@ -390,7 +393,7 @@ class NonlinearLangevin:
             self._kernel_diffusion(np.ascontiguousarray(x[i]), float(t), self.params, out[i])
         return out
 
-    def drift_at(self, x, t: float = 0.0) -> np.ndarray:
+    def drift_at(self, x: ArrayLike, t: float = 0.0) -> np.ndarray:
         """Evaluate the drift at states ``x`` of shape ``(d,)`` or ``(n, d)`` (slow; for checks)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         out = np.empty_like(x)
@@ -595,14 +598,14 @@ class DrivenTrap:
         """Whether the stiffness follows a schedule."""
         return self.stiffness_scale is not None
 
-    def centre_at(self, t) -> np.ndarray:
+    def centre_at(self, t: ArrayLike) -> np.ndarray:
         """Centres at times ``t`` (array of shape ``(n,)``), shape ``(n, d)``."""
         t = np.atleast_1d(np.asarray(t, dtype=np.float64))
         if not self.moving_centre:
             return np.broadcast_to(self.centre, (t.size, self.dim)).copy()
         return _eval_schedule("centre", self.centre, t, (self.dim,))
 
-    def scale_at(self, t) -> np.ndarray:
+    def scale_at(self, t: ArrayLike) -> np.ndarray:
         """Stiffness scales at times ``t``, shape ``(n,)``."""
         t = np.atleast_1d(np.asarray(t, dtype=np.float64))
         if not self.moving_stiffness:
@@ -615,7 +618,7 @@ class DrivenTrap:
             )
         return s
 
-    def potential(self, x, t) -> np.ndarray:
+    def potential(self, x: ArrayLike, t: float) -> np.ndarray:
         """Energy ``U(x, t)`` for states ``x`` of shape ``(..., d)`` at scalar time ``t``."""
         x = np.asarray(x, dtype=np.float64)
         c = self.centre_at([t])[0]
@@ -633,8 +636,8 @@ class DrivenTrap:
         return _bounded(f"DrivenTrap({', '.join(parts)})")
 
 
-def dragged_trap(stiffness=1.0, velocity=1.0, temperature: float = 1.0, *, start=0.0,
-                 dim: int | None = None) -> DrivenTrap:
+def dragged_trap(stiffness: float = 1.0, velocity: float = 1.0, temperature: float = 1.0, *,
+                 start: ArrayLike = 0.0, dim: int | None = None) -> DrivenTrap:
     r"""Trap dragged at constant velocity: ``c(t) = start + velocity t``.
 
     Parameters
