@@ -106,3 +106,17 @@ def test_log_softmax_is_stable_and_normalised():
     np.testing.assert_allclose(np.exp(lp).sum(axis=-1), 1.0, rtol=1e-14)
     small = z[1]
     np.testing.assert_allclose(lp[1], small - np.log(np.exp(small).sum()), rtol=1e-14)
+
+
+def test_every_layer_uses_the_shared_statistics():
+    """One implementation each: the bridge, the PPMs and the learning wrappers call _stats."""
+    from stochthermo.bridge import _diagnostics, _mlp
+    from stochthermo.learning import _analysis, _ppm
+    from stochthermo.plotting import _plots
+
+    assert _mlp.log_softmax is _stats.log_softmax
+    assert _ppm._log_softmax is _stats.log_softmax
+    assert _diagnostics.loglog_fit is _analysis.loglog_fit is _plots.loglog_fit is _stats.loglog_fit
+    from stochthermo.estimators import _common
+
+    assert _common.jackknife is _stats.jackknife
