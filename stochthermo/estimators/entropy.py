@@ -1,5 +1,6 @@
 r"""Entropy production rate from trajectories: linear fit, currents, TUR bound, inference.
 
+Private module: the public names are re-exported by :mod:`stochthermo.estimate`.
 All estimators pool transitions of an ensemble ``(n_traj, n_time, dim)`` sampled every
 ``tau``; the error bar is a delete-one-group jackknife over groups of trajectories (or time
 segments when there are few trajectories). Every method checks its own assumptions on the

@@ -1,5 +1,6 @@
 r"""Integral and detailed fluctuation theorems checked on samples of entropy production.
 
+Private module: the public names are re-exported by :mod:`stochthermo.estimate`.
 Two kinds of input: an array of entropy productions (one per trajectory), or a
 :class:`~stochthermo.learning.LearningEnsemble`, whose per-trajectory learning work over an
 interval of SGD steps is the entropy production of X given the parameter path (``Delta F =

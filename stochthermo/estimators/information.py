@@ -1,5 +1,6 @@
 r"""Mutual information with error bars: Gaussian, KSG k-nearest-neighbour and discrete.
 
+Private module: the public names are re-exported by :mod:`stochthermo.estimate`.
 See ``theory/estimators.md`` [EST-mi-*] for the formulas, bias corrections and error bars.
 """
 
