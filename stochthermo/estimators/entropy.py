@@ -136,8 +136,10 @@ def _lagged_groups(groups, lag):
     """Each group's transitions at ``lag`` as a list of (x_t, x_{t+lag}) pair arrays."""
     for g in groups:
         g = np.asarray(g)
-        # stack the lag-interleaved sub-series so that consecutive points are lag apart
-        yield np.concatenate([g[:, r::lag] for r in range(lag) if g[:, r::lag].shape[1] >= 2])
+        # stack the lag-interleaved sub-series so that consecutive points are lag apart; each is
+        # cut to a common length (an odd number of samples leaves one sub-series a point longer)
+        m = g.shape[1] // lag
+        yield np.concatenate([g[:, r::lag][:, :m] for r in range(lag)])
 
 
 def _ep_current(x, tau, groups, split, *, bias_correct, checks, diffusion=None, **unused):
