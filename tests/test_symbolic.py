@@ -159,3 +159,12 @@ def test_general_3x3_matches_scipy():
     m = st.LinearLangevin(A, D)
     for name, fn in NUMERIC.items():
         assert _rel(g.compile(name)(**kw), fn(m)) < 1e-9, name
+
+
+def test_latex_of_a_nonzero_commutator_is_not_said_to_vanish():
+    from stochthermo.symbolic import derive_sgd
+
+    d = derive_sgd("[[2, 3/5], [3/5, 1]]", "[[1, 0], [0, 1/4]]", "r", "b")
+    tex = d.latex("commutator", assumptions=False)
+    assert tex.startswith(r"[H, \Sigma] = ")
+    assert not tex.rstrip().endswith("= 0")

@@ -623,8 +623,9 @@ class LinearDerivation:
                    "[H, Sigma]": r"[H, \Sigma]", "sigma": r"\sigma", "Sdot_env":
                    r"\dot S^{\mathrm{env}}", "Qdot": r"\dot Q", "Idot": r"\dot I",
                    "sigma_i": r"\sigma_i", "I": "I"}[sym]
-        tail = " = 0" if name in ("detailed_balance_condition", "commutator") else ""
-        return f"{tex_sym} = {sp.latex(expr)}" if not tail else f"{sp.latex(expr)}{tail}"
+        # conditions (detailed balance, the commutator) are shown as their left-hand side's value:
+        # the condition holds exactly when that matrix is zero, which the reader can see
+        return f"{tex_sym} = {sp.latex(expr)}"
 
     def compile(self, name: str) -> CompiledQuantity:
         """Compile ``name`` into a NumPy function taking the model's symbols as keywords."""
