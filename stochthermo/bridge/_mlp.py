@@ -35,7 +35,7 @@ def mlp_layers(state_dict: Mapping[str, Any]) -> list[tuple[np.ndarray, np.ndarr
     Layers are the 2-d ``*.weight`` entries in the dict's order, each with its ``*.bias``
     when present; consecutive layers must chain (``W_k.shape[1] == W_{k-1}.shape[0]``).
     """
-    layers = []
+    layers: list[tuple[np.ndarray, np.ndarray | None, str]] = []
     for name, w in state_dict.items():
         if not name.endswith("weight") or np.ndim(w) != 2:
             continue
