@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from .._typing import ArrayLike
+    from ..results import Estimate
 
 __all__ = [
     "plot_trajectories",
@@ -290,7 +291,7 @@ def _theory_curve(x, theory):
     return np.asarray(x, float)[order], y[order]
 
 
-def plot_entropy_production(x: ArrayLike, estimates: ArrayLike, theory: ArrayLike | None = None, *,
+def plot_entropy_production(x: ArrayLike, estimates: Any, theory: ArrayLike | None = None, *,
                             ax: Axes | None = None, xlabel: str = "non-equilibrium strength",
                             ylabel: str = "entropy production rate σ  [nats/time]",
                             label: str = "estimate ± 1 s.e.", theory_label: str = "exact",
@@ -387,7 +388,7 @@ def _as_curve(name, t, value):
 
 def plot_information(t: ArrayLike, curves: Mapping[str, Any], *, ax: Axes | None = None,
                      xlabel: str = TIME_LABELS["steps"], ylabel: str = "information  [nats]",
-                     title: str | None = None, labels: Sequence[str] | None = None) -> Axes:
+                     title: str | None = None, labels: Mapping[str, str] | None = None) -> Axes:
     r"""Information quantities over training: closed forms (lines) against simulation.
 
     Parameters
@@ -492,7 +493,7 @@ def fit_slope(dts: ArrayLike, errors: ArrayLike,
     return _fit_slope(dts, errors, stderr)
 
 
-def plot_convergence(dts: ArrayLike, errors: ArrayLike, *,
+def plot_convergence(dts: ArrayLike, errors: ArrayLike | Sequence[Estimate], *,
                      slope: float | tuple[float, float] | None = None, order: float | None = None,
                      stderr: ArrayLike | None = None, ax: Axes | None = None,
                      label: str = "measured error", xlabel: str = "time step Δt  [units of 1/A]",
