@@ -11,11 +11,12 @@ one jackknife group, not the ensemble. Needs the optional extra ``store`` (``zar
 See ``theory/distributed.md``.
 
 Integrity: when a chunk is written, the size and SHA-256 of every stored chunk file are
-recorded in the sidecar ``stochthermo.json`` (written to a temporary file, then renamed over
-the old one). :func:`open_store` checks that every chunk file is present with its recorded
-size; every read through :class:`StoredEnsemble` checks the SHA-256 of the chunks it touches;
-a resumed :func:`simulate_to_store` checks every recorded chunk and recomputes the damaged
-ones from the seed (bit-identical). Damage raises
+recorded in one small file per chunk, ``stochthermo-chunks/<i>.json`` (written to a temporary
+file, then renamed over the old one); the sidecar ``stochthermo.json`` keeps the run's settings,
+the arrays' Zarr metadata and the time grid's digest. :func:`open_store` checks that every
+chunk file is present with its recorded size; every read through :class:`StoredEnsemble`
+checks the SHA-256 of the chunks it touches; a resumed :func:`simulate_to_store` checks every
+recorded chunk and recomputes the damaged ones from the seed (bit-identical). Damage raises
 :class:`~stochthermo.errors.DamagedStoreError` naming the chunk indices.
 """
 
@@ -515,7 +516,7 @@ def simulate_to_store(model: Any, path: PathLike, *, n_traj: int, seed: SeedLike
     Trajectory ``k`` uses the ``k``-th per-trajectory stream of ``seed`` whatever the chunking,
     so the stored ensemble is bit-identical to ``simulate(model, n_traj=..., seed=seed)``. With
     ``seed=None`` the drawn root seed is stored, so resuming reproduces it too. Each finished
-    chunk's file sizes and SHA-256 are recorded in ``stochthermo.json`` (atomically).
+    chunk's file sizes and SHA-256 are recorded in ``stochthermo-chunks/<i>.json`` (atomically).
     """
     zarr = _zarr()
     run_tasks, x0_for_chunks, chunk_bounds, get_client = _executor()
