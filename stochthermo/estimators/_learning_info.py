@@ -412,7 +412,7 @@ def _zero(method, meta, why):
 
 
 def m_info(ensemble: Any, t: int, *, method: str = "auto", b: str = "auto",
-           n_components: int | None = None, learner: Any = None, output: ArrayLike | None = None,
+           n_components: int | None = None, learner: Any = None, output: Any = None,
            probe: ArrayLike | None = None, k: int = 3, seed: SeedLike = 0) -> Estimate:
     r"""M-info ``I(Theta_t; B)`` of an ensemble of trained models, with an error bar.
 
@@ -516,7 +516,7 @@ def _exact(learner, ensemble, t, key):
 
 
 def l_info(ensemble: Any, t: int, *, reading: str = "mi", method: str = "auto", b: str = "auto",
-           probe: ArrayLike | None = None, output: ArrayLike | None = None,
+           probe: ArrayLike | None = None, output: Any = None,
            n_components: int | None = None, learner: Any = None, bias_correct: bool = True,
            k: int = 3, seed: SeedLike = 0) -> Estimate:
     r"""L-info of an ensemble of trained models in one of its readings, with an error bar.

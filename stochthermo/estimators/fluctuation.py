@@ -23,7 +23,7 @@ from ..results import Estimate
 if TYPE_CHECKING:
     from typing import Any
 
-    from .._typing import ArrayLike, SeedLike
+    from .._typing import SeedLike
 
 __all__ = ["fluctuation_theorem"]
 
@@ -134,7 +134,7 @@ def _is_learning_ensemble(obj) -> bool:
 
 
 def fluctuation_theorem(
-    values: ArrayLike, *, method: str = "integral", bins: int = 20, min_count: int = 5,
+    values: Any, *, method: str = "integral", bins: int = 20, min_count: int = 5,
     interval: Any = None, seed: SeedLike | None = None, min_ess: float = MIN_EFFECTIVE_SAMPLES,
 ) -> Estimate:
     r"""Check a fluctuation theorem on samples of total entropy production ``s`` (nats).

@@ -506,7 +506,7 @@ def _pairs(x, y, lag, extra=None):
     return a, b, c
 
 
-def lagged_mutual_information(x: ArrayLike, y: ArrayLike | None = None, *, lag: int = 1,
+def lagged_mutual_information(x: ArrayLike | Ensemble, y: ArrayLike | None = None, *, lag: int = 1,
                               method: str = "gaussian", **options: Any) -> Estimate:
     r"""Lagged mutual information ``I(X_t; Y_{t+lag})`` pooled over times and trajectories.
 
@@ -540,7 +540,7 @@ def lagged_mutual_information(x: ArrayLike, y: ArrayLike | None = None, *, lag: 
     return Estimate(est.value, est.stderr, f"lagged_mutual_information:{method}", meta, est.bias)
 
 
-def transfer_entropy(source: ArrayLike, target: ArrayLike, *, lag: int = 1,
+def transfer_entropy(source: ArrayLike | Ensemble, target: ArrayLike | Ensemble, *, lag: int = 1,
                      method: str = "gaussian", **options: Any) -> Estimate:
     r"""Transfer entropy ``I(Y_{t+lag}; X_t | Y_t)`` from ``source`` X to ``target`` Y (nats).
 

@@ -85,7 +85,7 @@ def _value_error(x):
     return np.asarray(x, dtype=float), None
 
 
-def learning_efficiency(info: ArrayLike, entropy_change: ArrayLike,
+def learning_efficiency(info: ArrayLike | Estimate, entropy_change: ArrayLike,
                         medium_entropy: ArrayLike) -> float | np.ndarray | Estimate:
     r"""Learning efficiency ``eta = I / (Delta S(Theta) + Q / T)`` (Goldt & Seifert 2017).
 

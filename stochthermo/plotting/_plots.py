@@ -149,7 +149,7 @@ def plot_trajectories(ensemble: Any, *, coords: int | Sequence[int] = 0, n_show:
 
 def plot_stationary_density(model: Any, *, dims: tuple[int, int] = (0, 1), ax: Axes | None = None,
                             n_grid: int = 121, n_stream: float = 1.0, extent: float = 3.2,
-                            samples: ArrayLike | None = None, colorbar: bool = True) -> Axes:
+                            samples: Any = None, colorbar: bool = True) -> Axes:
     r"""Exact stationary density of a linear model with its probability current.
 
     Draws the Gaussian density :math:`p(x) = N(x_\star, C)` (filled contours and contour lines,
@@ -291,7 +291,7 @@ def _theory_curve(x, theory):
     return np.asarray(x, float)[order], y[order]
 
 
-def plot_entropy_production(x: ArrayLike, estimates: Any, theory: ArrayLike | None = None, *,
+def plot_entropy_production(x: ArrayLike, estimates: Any, theory: Any = None, *,
                             ax: Axes | None = None, xlabel: str = "non-equilibrium strength",
                             ylabel: str = "entropy production rate σ  [nats/time]",
                             label: str = "estimate ± 1 s.e.", theory_label: str = "exact",

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from .._typing import ArrayLike
 
 __all__ = ["derive_jump", "derive_sensor", "JumpDerivation"]
 
@@ -368,7 +367,7 @@ def _check(W: sp.Matrix, describe):
                          " cannot be reached from state 0")
 
 
-def derive_jump(wx: Any = None, wy: Any = None, *, W: ArrayLike | None = None,
+def derive_jump(wx: Any = None, wy: Any = None, *, W: Any = None,
                 reservoirs: Any = None) -> JumpDerivation:
     r"""Derive the closed forms of a small Markov jump process symbolically.
 

@@ -693,7 +693,7 @@ class LinearDerivation:
                 f"symbols={[s.name for s in self.symbols]}, blocks={self.blocks})")
 
 
-def derive_linear(A: ArrayLike, D: ArrayLike, *, blocks: Blocks | None = None,
+def derive_linear(A: Any, D: Any, *, blocks: Blocks | None = None,
                   temperatures: ArrayLike | None = None,
                   allow_slow: bool = False) -> LinearDerivation:
     r"""Derive every closed form of :math:`dx = -A x\,dt + \sqrt{2D}\,dW` symbolically.
@@ -766,7 +766,7 @@ def derive_linear(A: ArrayLike, D: ArrayLike, *, blocks: Blocks | None = None,
                             allow_slow=allow_slow)
 
 
-def derive_sgd(hessian: ArrayLike, grad_noise_cov: ArrayLike, lr: float, batch_size: int, *,
+def derive_sgd(hessian: Any, grad_noise_cov: Any, lr: Any, batch_size: Any, *,
                blocks: Blocks | None = None, allow_slow: bool = False) -> LinearDerivation:
     r"""Closed forms of SGD near a minimum, in the Langevin limit and in discrete time.
 

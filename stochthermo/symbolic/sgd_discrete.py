@@ -25,7 +25,6 @@ from ._parse import parse_expression, parse_matrix
 if TYPE_CHECKING:
     from typing import Any
 
-    from .._typing import ArrayLike
 
 __all__ = ["derive_sgd_discrete", "SGDDiscreteDerivation"]
 
@@ -85,8 +84,8 @@ def _discrete_lyapunov(P: sp.Matrix, Q: sp.Matrix) -> sp.Matrix:
     return C.subs(sol[0]).applyfunc(sp.cancel)
 
 
-def derive_sgd_discrete(hessian: ArrayLike, grad_noise_cov: ArrayLike, lr: float,
-                        batch_size: int) -> SGDDiscreteDerivation:
+def derive_sgd_discrete(hessian: Any, grad_noise_cov: Any, lr: Any,
+                        batch_size: Any) -> SGDDiscreteDerivation:
     r"""Exact discrete-time entropy production of SGD near a minimum (SymPy).
 
     Parameters
