@@ -131,3 +131,82 @@ def test_dense_groups_equal_one_trajectory_kernel(ds, m, n_traj, n, save_every, 
     if blow_up:
         assert len(set(new[new >= 0])) >= 2
     assert np.all(np.isfinite(res[0]["out_x"][res[0]["fail"] < 0, 1:]))  # the others ran on
+
+
+def _nl_inputs(d, n_traj, n, save_every, blow_up, noise):
+    rng = np.random.default_rng(d + n_traj)
+    x = rng.normal(size=(n_traj, d))
+    if blow_up:  # the cubic drift throws these out within a few steps, at different steps
+        x[::3, 0] = 3.0 + 0.5 * np.arange(len(x[::3]))
+    fail = np.full(n_traj, -1, dtype=np.int64)
+    fail[4::9] = 2
+    n_saved = n // save_every + 1
+    e3 = np.zeros((0, 0, 0))
+    nz = rng.normal(size=(n_traj, n, d)) if noise else e3
+    return dict(steps=(n, save_every, 1, 11), stream=(trajectory_seeds(3, n_traj), ZIG, nz),
+                arrays=dict(x=x, counters=np.full(n_traj, 5, dtype=np.uint64),
+                            acc=np.zeros((n_traj, 0)),
+                            out_x=np.full((n_traj, n_saved, d), np.nan),
+                            out_obs=np.zeros((n_traj, n_saved, 0)), fail=fail))
+
+
+def _nl_reference(drift, params, h, L, inp):
+    from stochthermo.kernels._sim_nonlinear import nonlinear_sde
+    from stochthermo.models.nonlinear import _builtin_functions
+
+    arr = {k: v.copy() for k, v in inp["arrays"].items()}
+    d = L.shape[0]
+    e3 = np.zeros((0, 0, 0))
+    obs = (np.zeros((0, 0)), np.zeros(d, dtype=np.int64), 0, False, False, e3, np.zeros((0, d)))
+    nonlinear_sde(drift, _builtin_functions()["no_potential"], params, h, 0,
+                  (L, bool(np.all(L == np.diag(np.diag(L))))), inp["steps"], inp["stream"], obs,
+                  arr["x"], arr["counters"], arr["acc"], arr["out_x"], arr["out_obs"],
+                  arr["fail"])
+    return arr
+
+
+@pytest.mark.parametrize("d, n_traj, n, save_every, blow_up, noise", [
+    (1, 2 * GROUP + 5, 600, 6, True, False),
+    (3, GROUP - 2, 90, 90, True, False),
+    (2, GROUP + 3, 40, 4, False, True),
+])
+def test_double_well_groups_equal_general_kernel(d, n_traj, n, save_every, blow_up, noise):
+    from stochthermo.kernels._sim_nonlinear import double_well_groups
+    from stochthermo.models.nonlinear import _builtin_functions
+
+    h, params = 0.05, np.array([0.7, 0.2])
+    L = np.diag(np.linspace(0.5, 1.5, d))
+    inp = _nl_inputs(d, n_traj, n, save_every, blow_up, noise)
+    ref = _nl_reference(_builtin_functions()["double_well_drift"], params, h, L, inp)
+    arr = {k: v.copy() for k, v in inp["arrays"].items()}
+    double_well_groups(params, h, np.sqrt(h) * np.diag(L), inp["steps"], inp["stream"],
+                       arr["x"], arr["counters"], arr["out_x"], arr["fail"])
+    for name in ref:
+        assert np.array_equal(ref[name], arr[name], equal_nan=True), name
+    new = ref["fail"][inp["arrays"]["fail"] < 0]
+    if blow_up:
+        assert len(set(new[new >= 0])) >= 2
+
+
+def test_user_drift_groups_equal_general_kernel():
+    import numba
+
+    from stochthermo.kernels._sim_nonlinear import nonlinear_groups
+
+    @numba.njit
+    def drift(x, t, p, out):  # coupled, time-dependent, cubic: blows up from large |x|
+        out[0] = -p[0] * x[0] ** 3 - x[1] + np.sin(t)
+        out[1] = x[0] - p[1] * x[1]
+
+    h, params = 0.02, np.array([8.0, 1.0])
+    L = np.array([[0.8, 0.0], [0.3, 0.6]])  # correlated noise
+    for blow_up, noise in ((True, False), (False, True)):
+        inp = _nl_inputs(2, 2 * GROUP + 3, 300, 5, blow_up, noise)
+        ref = _nl_reference(drift, params, h, L, inp)
+        arr = {k: v.copy() for k, v in inp["arrays"].items()}
+        nonlinear_groups(drift, 4)(params, h, (L, False), inp["steps"], inp["stream"],
+                                   arr["x"], arr["counters"], arr["out_x"], arr["fail"])
+        for name in ref:
+            assert np.array_equal(ref[name], arr[name], equal_nan=True), name
+        new = ref["fail"][inp["arrays"]["fail"] < 0]
+        assert (len(set(new[new >= 0])) >= 2) == blow_up

@@ -22,10 +22,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._langevin import _save
+from ._langevin import _ZBUF, GROUP, _counter_after, _draw_segment, _group_members, _save
 from ._random import std_normal
 
-__all__ = ["nonlinear_sde"]
+__all__ = ["double_well_groups", "nonlinear_groups", "nonlinear_sde"]
 
 
 @njit(cache=True, inline="always")
@@ -157,3 +157,229 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
         for i in range(n_obs):
             acc[k, i] = a[i]
         counters[k] = c
+
+
+# ----------------------------------------------------------------------------- grouped Euler
+
+
+@njit(cache=True)
+def _stop_member(g, k, xo, step, seeds, zig, C0, used, use_noise, x, counters, fail):
+    """Member ``g`` (trajectory ``k``) left the finite numbers at ``step``: write and stop it.
+
+    As :func:`nonlinear_sde` leaves a failed trajectory: the last finite state ``xo``, the
+    counter after the failing step's normals (found by drawing the ``used`` normals of the
+    segment again from ``C0``) and ``fail[k] = step``.
+    """
+    fail[k] = step
+    for i in range(x.shape[1]):
+        x[k, i] = xo[i]
+    counters[k] = C0[g] if use_noise else _counter_after(seeds[k], C0[g], zig, used)
+
+
+@njit(cache=True, parallel=True)
+def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
+    """Euler steps of the built-in double well, ``GROUP`` trajectories side by side.
+
+    ``f_i = -4 h_b x_i (x_i^2 - 1) + eps`` (``params = (h_b, eps)``, the drift of
+    ``stochthermo.models.nonlinear.double_well``), ``x' = x + h f + sl_i z_i`` with
+    ``sl_i = sqrt(h) L_ii`` (diagonal noise). The same numbers bit for bit as
+    :func:`nonlinear_sde` with that drift and no observables: each trajectory does the same
+    arithmetic in the same order on the normals of its own stream; the drift is inlined and
+    the trajectories run in the innermost (SIMD) loop. ``steps``, ``stream`` and the written
+    arrays as in :func:`nonlinear_sde` (no observables: ``acc`` is not needed).
+    """
+    n, save_every, slot0, step0 = steps
+    seeds, zig, noise = stream
+    n_traj, d = x.shape
+    dsave = out_x.shape[2]
+    use_noise = noise.shape[0] == n_traj
+    c4 = -4.0 * params[0]
+    p1 = params[1]
+    seg = max(1, min(256, _ZBUF // (d * GROUP)))
+    n_groups = (n_traj + GROUP - 1) // GROUP
+    for grp in prange(n_groups):
+        idx = np.empty(GROUP, np.int64)
+        na = _group_members(fail, grp, n_traj, idx)
+        if na == 0:
+            continue
+        X = np.zeros((d, GROUP))
+        Xn = np.zeros((d, GROUP))
+        C = np.empty(GROUP, np.uint64)
+        C0 = np.empty(GROUP, np.uint64)
+        alive = np.zeros(GROUP, np.bool_)
+        for g in range(na):
+            k = idx[g]
+            alive[g] = True
+            C[g] = counters[k]
+            for i in range(d):
+                X[i, g] = x[k, i]
+        Z = np.zeros((seg * d, GROUP))  # lanes past na stay 0
+        j = 0
+        left = save_every
+        r = slot0
+        while j < n:
+            L = min(seg, left, n - j)
+            for g in range(GROUP):
+                C0[g] = C[g]
+            _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
+            for jj in range(L):
+                nf = 0
+                for i in range(d):
+                    si = sl[i]
+                    for g in range(GROUP):
+                        xv = X[i, g]
+                        f = c4 * xv * (xv * xv - 1.0) + p1
+                        v = xv + h * f + si * Z[jj * d + i, g]
+                        Xn[i, g] = v
+                        nf += v - v != 0.0
+                if nf > 0:
+                    for g in range(na):
+                        bad = False
+                        for i in range(d):
+                            bad |= Xn[i, g] - Xn[i, g] != 0.0
+                        if alive[g] and bad:
+                            _stop_member(g, idx[g], X[:, g].copy(), step0 + j + jj + 1, seeds,
+                                         zig, C0, (jj + 1) * d, use_noise, x, counters, fail)
+                            alive[g] = False
+                        if bad:
+                            for i in range(d):
+                                Xn[i, g] = 0.0
+                X, Xn = Xn, X
+            j += L
+            left -= L
+            if left == 0:
+                left = save_every
+                for g in range(na):
+                    if alive[g]:
+                        k = idx[g]
+                        for i in range(dsave):
+                            out_x[k, r, i] = X[i, g]
+                r += 1
+        for g in range(na):
+            if alive[g]:
+                k = idx[g]
+                for i in range(d):
+                    x[k, i] = X[i, g]
+                counters[k] = C[g]
+
+
+#: grouped kernels already built, by (drift, number of its arguments)
+_GROUPS: dict = {}
+
+
+def nonlinear_groups(drift, n_args):
+    """The grouped Euler kernel for a user drift, with the drift compiled inline.
+
+    ``drift`` is the user's Numba function taking ``(x, t, out)`` (``n_args = 3``) or
+    ``(x, t, params, out)`` (``n_args = 4``). Its Python source is compiled again with the same
+    options and ``inline="always"``, so the kernel has no call per trajectory-step and the
+    compiler can interleave the trajectories of a group (the arithmetic, hence every number, is
+    the drift's own). Built once per drift and process (not cached on disk, as
+    :func:`nonlinear_sde`). Returns ``kernel(params, h, noise_weights, steps, stream, x,
+    counters, out_x, fail)``.
+    """
+    key = (drift, n_args)
+    if key not in _GROUPS:
+        if len(_GROUPS) >= 64:
+            _GROUPS.clear()
+        opts = {k: v for k, v in drift.targetoptions.items() if k not in ("cache", "nopython")}
+        opts["inline"] = "always"
+        f = njit(**opts)(drift.py_func)
+        if n_args == 3:
+            @njit(inline="always")
+            def call(x, t, p, out):
+                f(x, t, out)
+        else:
+            call = f
+        _GROUPS[key] = _build_groups(call)
+    return _GROUPS[key]
+
+
+def _build_groups(call):
+    @njit(parallel=True)
+    def kernel(params, h, noise_weights, steps, stream, x, counters, out_x, fail):
+        """Euler steps with a user drift and no observables, ``GROUP`` trajectories side by side.
+
+        The same numbers bit for bit as :func:`nonlinear_sde` (method 0, no observables): per step
+        the drift of each member is evaluated at the start of the step (compiled inline: no call,
+        no allocation), then ``x' = x + h f + sqrt(h) L z`` on the normals of its own stream,
+        drawn a segment ahead. ``noise_weights = (L, diag_noise)``; ``steps``, ``stream`` and the
+        written arrays as in :func:`nonlinear_sde`.
+        """
+        L_, diag_noise = noise_weights
+        n, save_every, slot0, step0 = steps
+        seeds, zig, noise = stream
+        n_traj, d = x.shape
+        m = L_.shape[1]
+        dsave = out_x.shape[2]
+        use_noise = noise.shape[0] == n_traj
+        sh = np.sqrt(h)
+        seg = max(1, min(256, _ZBUF // (m * GROUP)))
+        n_groups = (n_traj + GROUP - 1) // GROUP
+        for grp in prange(n_groups):
+            idx = np.empty(GROUP, np.int64)
+            na = _group_members(fail, grp, n_traj, idx)
+            if na == 0:
+                continue
+            X = np.zeros((GROUP, d))
+            F = np.zeros((GROUP, d))
+            xi = np.empty(d)
+            xn = np.empty(d)
+            z = np.empty(m)
+            C = np.empty(GROUP, np.uint64)
+            C0 = np.empty(GROUP, np.uint64)
+            alive = np.zeros(GROUP, np.bool_)
+            for g in range(na):
+                k = idx[g]
+                alive[g] = True
+                C[g] = counters[k]
+                for i in range(d):
+                    X[g, i] = x[k, i]
+            Z = np.zeros((seg * m, GROUP))
+            j = 0
+            left = save_every
+            r = slot0
+            while j < n:
+                Lseg = min(seg, left, n - j)
+                for g in range(GROUP):
+                    C0[g] = C[g]
+                _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, Lseg * m)
+                for jj in range(Lseg):
+                    t = (step0 + j + jj) * h
+                    for g in range(na):
+                        if not alive[g]:
+                            continue
+                        call(X[g], t, params, F[g])
+                        for q_ in range(m):
+                            z[q_] = Z[jj * m + q_, g]
+                        _noise_increment(L_, diag_noise, sh, z, xi)
+                        nf = 0
+                        for i in range(d):
+                            v = X[g, i] + h * F[g, i] + xi[i]
+                            xn[i] = v
+                            nf += v - v != 0.0
+                        if nf > 0:
+                            _stop_member(g, idx[g], X[g].copy(), step0 + j + jj + 1, seeds, zig, C0,
+                                         (jj + 1) * m, use_noise, x, counters, fail)
+                            alive[g] = False
+                            continue
+                        for i in range(d):
+                            X[g, i] = xn[i]
+                j += Lseg
+                left -= Lseg
+                if left == 0:
+                    left = save_every
+                    for g in range(na):
+                        if alive[g]:
+                            k = idx[g]
+                            for i in range(dsave):
+                                out_x[k, r, i] = X[g, i]
+                    r += 1
+            for g in range(na):
+                if alive[g]:
+                    k = idx[g]
+                    for i in range(d):
+                        x[k, i] = X[g, i]
+                    counters[k] = C[g]
+
+    return kernel

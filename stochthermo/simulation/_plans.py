@@ -227,11 +227,26 @@ class NonlinearPlan(Plan):
     G: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    builtin: str = ""  # "double_well": the built-in drift, advanced by its inlined kernel
+    user_drift: Any = None  # the model's own drift (Numba), with ``drift_args`` arguments
+    drift_args: int = 4
+
     kernel: ClassVar[str] = "nl"
 
     def advance(self, buf: Buffers, done: int, n: int) -> None:
-        from ..kernels._sim_nonlinear import nonlinear_sde
+        from ..kernels._sim_nonlinear import double_well_groups, nonlinear_groups, nonlinear_sde
 
+        if self.method_code == 0 and not self.n_obs:
+            # Euler without observables: GROUP trajectories side by side, same numbers
+            if self.builtin == "double_well" and self.diag_noise:
+                double_well_groups(self.params, self.h, math.sqrt(self.h) * np.diag(self.L),
+                                   buf.steps(done, n), buf.stream(done, n), buf.x, buf.counters,
+                                   buf.out_x, buf.fail)
+            else:  # the user's drift compiled inline into a kernel built for it
+                nonlinear_groups(self.user_drift, self.drift_args)(
+                    self.params, self.h, (self.L, self.diag_noise), buf.steps(done, n),
+                    buf.stream(done, n), buf.x, buf.counters, buf.out_x, buf.fail)
+            return
         CW, cb = self.current_weights()
         obs = (self.G, self.labels, self.heat_columns, self.time_dependent, self.work_on, CW, cb)
         nonlinear_sde(self.drift, self.potential, self.params, self.h, self.method_code,
@@ -477,7 +492,7 @@ def trap_plan(model: DrivenTrap, s: Setup) -> Plan:
 
 def nonlinear_plan(model: NonlinearLangevin, s: Setup) -> Plan:
     """Euler or Heun with the model's compiled drift (and potential, for work)."""
-    from ..models.nonlinear import _builtin_functions
+    from ..models.nonlinear import _builtin_functions, _n_args
 
     d = model.dim
     if s.method == "exact":
@@ -502,7 +517,9 @@ def nonlinear_plan(model: NonlinearLangevin, s: Setup) -> Plan:
         potential=model._kernel_potential or _builtin_functions()["no_potential"],
         params=model.params, time_dependent=model.time_dependent,
         method_code=0 if s.method == "euler" else 1, L=np.ascontiguousarray(L),
-        diag_noise=diag_noise, G=G, labels=labels)
+        diag_noise=diag_noise, G=G, labels=labels,
+        builtin="double_well" if model._kernel_drift is _builtin_functions()[
+            "double_well_drift"] else "", user_drift=model.drift, drift_args=_n_args(model.drift))
 
 
 # --------------------------------------------------------------------------- multiplicative
