@@ -410,11 +410,14 @@ def test_diagnose_is_bit_identical(tmp_path):
     assert digest(plain) == DIAGNOSE_EXPECTED["plain"]
 
 
+# Re-pinned once when the streaming pass moved to block-wise einsum dot products in the
+# parameters' precision: every number pinned before moved by at most 8e-15 relative (summation
+# order), checked field by field against the previous code.
 DIAGNOSE_EXPECTED = {
     "probe":
-        "1995f1aaa2b03237e9c3d20b264b1a3e00607dda1ae3431e3a92fc68e8e8122a",
+        "bdfbf7c961fe0a74a0a39187d6380209669652418f4007eeb8e820b49cb17a30",
     "plain":
-        "73da9caa284fcc3d2f55fadb0ee9295e9c5dd2c7195655ac4ddfb4497271d7ed",
+        "5d3a9e2249d1fb93e56a38379fafb1eea97c6e824716e033988910bc1e724e0a",
 }
 
 
