@@ -146,3 +146,31 @@ def test_validation_messages():
         SoftmaxRegression(n_in=1, n_classes=2).check_data((np.zeros((3, 1)), [0, 1, 2]))
     with pytest.raises(ValidationError, match="shape"):
         GaussianMean(dim=2).check_data(np.zeros((4, 3)))
+
+
+def test_digits_read_without_importing_sklearn_match_load_digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    from stochthermo.learning._fig41 import _digits, load_dataset
+
+    U, y = _digits()
+    d = datasets.load_digits()
+    np.testing.assert_array_equal(U, d.data / 16.0)
+    np.testing.assert_array_equal(y, d.target)
+    assert y.dtype == np.int64
+    U2, y2, label = load_dataset("auto", max_samples=100, seed=1)
+    assert label == "digits" and U2.shape == (100, 64) and U2.flags.c_contiguous
+    assert 0.0 <= U2.min() and U2.max() <= 1.0 and set(np.unique(y2)) <= set(range(10))
+
+
+def test_digits_fall_back_to_sklearn_when_the_file_is_missing(monkeypatch, tmp_path):
+    datasets = pytest.importorskip("sklearn.datasets")
+    import importlib.util
+
+    from stochthermo.learning import _fig41
+
+    class Spec:
+        submodule_search_locations = [str(tmp_path)]  # no datasets/data/digits.csv.gz here
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: Spec())
+    U, y = _fig41._digits()
+    np.testing.assert_array_equal(U, datasets.load_digits().data / 16.0)

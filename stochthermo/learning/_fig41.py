@@ -12,6 +12,7 @@ lag >= 1). The parameter average runs over a random subset of ``n_noise_params``
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import struct
@@ -48,6 +49,29 @@ def teacher_student(n=2000, n_in=32, n_classes=10, *, seed=0):
     return U, y.astype(np.int64)
 
 
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits (1797 8x8 images, pixels scaled to [0, 1]) and their labels.
+
+    Read straight from the CSV that scikit-learn installs, without importing scikit-learn
+    (its import takes seconds); the values are those of ``sklearn.datasets.load_digits()``,
+    which is the fallback when the file is not where it is expected.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    roots = [] if spec is None else list(spec.submodule_search_locations or ())
+    for root in roots:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                table = np.loadtxt(fh, delimiter=",")
+            if table.ndim == 2 and table.shape[1] == 65:
+                return table[:, :-1] / 16.0, table[:, -1].astype(np.int64)
+    from .._optional import require
+
+    datasets = require("sklearn.datasets", "data", "the digits data set")
+    d = datasets.load_digits()
+    return d.data / 16.0, d.target.astype(np.int64)
+
+
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
@@ -81,18 +105,10 @@ def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
     """
     name = str(source)
     if name == "auto":
-        try:
-            import sklearn  # noqa: F401
-
-            name = "digits"
-        except ImportError:
-            name = "teacher"
+        name = "digits" if importlib.util.find_spec("sklearn") is not None else "teacher"
     if name == "digits":
-        from .._optional import require
-
-        datasets = require("sklearn.datasets", "data", "the digits data set")
-        d = datasets.load_digits()
-        U, y, label = d.data / 16.0, d.target.astype(np.int64), "digits"
+        U, y = _digits()
+        label = "digits"
     elif name == "teacher":
         U, y = teacher_student(seed=seed)
         label = "teacher-student"
