@@ -10,7 +10,7 @@ last layer is linear (logits). Matrix products use ``np.dot`` (BLAS). Slow NumPy
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange, set_num_threads
 
 __all__ = [
     "mlp_n_params",
@@ -226,21 +226,16 @@ def mlp_per_sample_grads(theta, sizes, act, X, y, out):
         out[i, :] = g
 
 
-@njit(cache=True)
 def mlp_grad_ensemble_serial(thetas, sizes, act, X, y, idx, data_of, grads, losses):
-    """Compute :func:`mlp_grad_ensemble` serially (for large networks).
+    """Compute :func:`mlp_grad_ensemble` with its trials one after another (large networks).
 
     The BLAS calls inside each gradient are already multi-threaded; nesting both oversubscribes
-    the cores.
+    the cores. This runs the parallel kernel on one Numba thread: the same compiled code (one
+    kernel to compile and cache instead of two) and the same numbers, trial by trial.
     """
-    m = idx.shape[1]
-    for k in range(thetas.shape[0]):
-        ds = data_of[k]
-        Xb = np.empty((m, X.shape[2]))
-        yb = np.empty(m, dtype=np.int64)
-        for i in range(m):
-            Xb[i, :] = X[ds, idx[k, i], :]
-            yb[i] = y[ds, idx[k, i]]
-        g = np.empty(thetas.shape[1])
-        losses[k] = mlp_loss_grad(thetas[k], sizes, act, Xb, yb, g)
-        grads[k, :] = g
+    old = get_num_threads()
+    set_num_threads(1)
+    try:
+        mlp_grad_ensemble(thetas, sizes, act, X, y, idx, data_of, grads, losses)
+    finally:
+        set_num_threads(old)
