@@ -322,10 +322,8 @@ def _build_groups(call):
             if na == 0:
                 continue
             X = np.zeros((GROUP, d))
+            Xn = np.zeros((GROUP, d))
             F = np.zeros((GROUP, d))
-            xi = np.empty(d)
-            xn = np.empty(d)
-            z = np.empty(m)
             C = np.empty(GROUP, np.uint64)
             C0 = np.empty(GROUP, np.uint64)
             alive = np.zeros(GROUP, np.bool_)
@@ -346,25 +344,39 @@ def _build_groups(call):
                 _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, Lseg * m)
                 for jj in range(Lseg):
                     t = (step0 + j + jj) * h
-                    for g in range(na):
-                        if not alive[g]:
-                            continue
+                    for g in range(na):  # failed members stay at their last finite state
                         call(X[g], t, params, F[g])
-                        for q_ in range(m):
-                            z[q_] = Z[jj * m + q_, g]
-                        _noise_increment(L_, diag_noise, sh, z, xi)
-                        nf = 0
-                        for i in range(d):
-                            v = X[g, i] + h * F[g, i] + xi[i]
-                            xn[i] = v
-                            nf += v - v != 0.0
-                        if nf > 0:
-                            _stop_member(g, idx[g], X[g].copy(), step0 + j + jj + 1, seeds, zig, C0,
-                                         (jj + 1) * m, use_noise, x, counters, fail)
-                            alive[g] = False
-                            continue
-                        for i in range(d):
-                            X[g, i] = xn[i]
+                    nf = 0
+                    for i in range(d):
+                        if diag_noise:
+                            si = sh * L_[i, i]
+                            for g in range(GROUP):
+                                v = X[g, i] + h * F[g, i] + si * Z[jj * m + i, g]
+                                Xn[g, i] = v
+                                nf += v - v != 0.0
+                        else:
+                            for g in range(GROUP):
+                                w = 0.0
+                                for q_ in range(m):
+                                    w += L_[i, q_] * Z[jj * m + q_, g]
+                                v = X[g, i] + h * F[g, i] + sh * w
+                                Xn[g, i] = v
+                                nf += v - v != 0.0
+                    if nf > 0:
+                        for g in range(na):
+                            bad = False
+                            for i in range(d):
+                                bad |= Xn[g, i] - Xn[g, i] != 0.0
+                            if not bad:
+                                continue
+                            if alive[g]:
+                                _stop_member(g, idx[g], X[g].copy(), step0 + j + jj + 1, seeds,
+                                             zig, C0, (jj + 1) * m, use_noise, x, counters,
+                                             fail)
+                                alive[g] = False
+                            for i in range(d):
+                                Xn[g, i] = X[g, i]
+                    X, Xn = Xn, X
                 j += Lseg
                 left -= Lseg
                 if left == 0:
