@@ -198,23 +198,33 @@ def mlp_grad_ensemble(thetas, sizes, act, X, y, idx, data_of, grads, losses):
     """Mini-batch gradients of every trial (no update): ``grads[k]``, ``losses[k]``."""
     K = thetas.shape[0]
     m = idx.shape[1]
+    n_in = X.shape[2]
+    d = thetas.shape[1]
+    # element loops rather than slice assignments: the same copies, half the compile time
     for k in prange(K):
         ds = data_of[k]
-        Xb = np.empty((m, X.shape[2]))
+        Xb = np.empty((m, n_in))
         yb = np.empty(m, dtype=np.int64)
         for i in range(m):
-            Xb[i, :] = X[ds, idx[k, i], :]
-            yb[i] = y[ds, idx[k, i]]
-        g = np.empty(thetas.shape[1])
+            r = idx[k, i]
+            for j in range(n_in):
+                Xb[i, j] = X[ds, r, j]
+            yb[i] = y[ds, r]
+        g = np.empty(d)
         losses[k] = mlp_loss_grad(thetas[k], sizes, act, Xb, yb, g)
-        grads[k, :] = g
+        for j in range(d):
+            grads[k, j] = g[j]
 
 
 @njit(cache=True, parallel=True)
 def mlp_logits_ensemble(thetas, sizes, act, X, out):
     """Logits of every trial's network on the shared inputs ``X``: ``out[k] = f_k(X)``."""
     for k in prange(thetas.shape[0]):
-        out[k] = mlp_forward(thetas[k], sizes, act, X)
+        f = mlp_forward(thetas[k], sizes, act, X)
+        # an element loop: ``out[k] = f`` compiles a broadcasting assignment (seconds)
+        for i in range(f.shape[0]):
+            for j in range(f.shape[1]):
+                out[k, i, j] = f[i, j]
 
 
 @njit(cache=True)
