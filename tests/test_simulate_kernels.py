@@ -210,3 +210,69 @@ def test_user_drift_groups_equal_general_kernel():
             assert np.array_equal(ref[name], arr[name], equal_nan=True), name
         new = ref["fail"][inp["arrays"]["fail"] < 0]
         assert (len(set(new[new >= 0])) >= 2) == blow_up
+
+
+def test_grouped_nonlinear_kernels_follow_the_numpy_twin():
+    """Pre-drawn noise: the grouped Euler kernels against tests/naive_sim.langevin_path."""
+    import numba
+    from naive_sim import langevin_path
+
+    from stochthermo.kernels._sim_nonlinear import double_well_groups, nonlinear_groups
+
+    @numba.njit
+    def tilted(x, t, out):
+        out[0] = -x[0] ** 3 + x[0] + 0.3 * np.cos(t) - 0.2 * x[1]
+        out[1] = -x[1] + 0.5 * x[0]
+
+    n_traj, n, h = GROUP + 4, 200, 0.01
+    rng = np.random.default_rng(8)
+    noise = rng.normal(size=(n_traj, n, 2))
+    x0 = rng.normal(size=(n_traj, 2))
+    L = np.diag([0.9, 1.3])
+    params = np.array([0.6, 0.1])
+    cases = (
+        (lambda x, t: -4.0 * params[0] * x * (x * x - 1.0) + params[1],
+         lambda *a: double_well_groups(params, h, np.sqrt(h) * np.diag(L), *a)),
+        (lambda x, t: np.stack([-x[:, 0] ** 3 + x[:, 0] + 0.3 * np.cos(t) - 0.2 * x[:, 1],
+                                -x[:, 1] + 0.5 * x[:, 0]], axis=1),
+         lambda *a: nonlinear_groups(tilted, 3)(params, h, (L, True), *a)),
+    )
+    for drift_np, run in cases:
+        x = x0.copy()
+        out_x = np.full((n_traj, n // 50 + 1, 2), np.nan)
+        fail = np.full(n_traj, -1, dtype=np.int64)
+        run((n, 50, 1, 0), (trajectory_seeds(0, n_traj), ZIG, noise), x,
+            np.zeros(n_traj, dtype=np.uint64), out_x, fail)
+        path = langevin_path(drift_np, L, x0, h, noise, "euler")
+        assert np.all(fail == -1)
+        np.testing.assert_allclose(out_x[:, 1:], path[:, 50::50], rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(x, path[:, -1], rtol=1e-12, atol=1e-13)
+        assert not np.allclose(x, x0)  # the twin is not compared with an unmoved state
+
+
+def test_user_drift_falls_back_to_the_general_kernel(monkeypatch):
+    """A drift whose source cannot be compiled again runs on nonlinear_sde: same numbers."""
+    import numba
+
+    import stochthermo as st
+    from stochthermo.kernels import _sim_nonlinear
+    from stochthermo.models.nonlinear import NonlinearLangevin
+
+    @numba.njit
+    def drift(x, t, out):
+        out[0] = x[0] - x[0] ** 3
+
+    model = NonlinearLangevin(drift, 0.5, dim=1)
+    kw = dict(n_traj=GROUP + 3, n_steps=40, dt=0.01, seed=4, save_every=8)
+    grouped = st.simulate(model, **kw)
+    calls = []
+
+    def refuse(drift, n_args):
+        calls.append(n_args)
+        raise numba.core.errors.TypingError("cannot compile this drift again")
+
+    monkeypatch.setattr(_sim_nonlinear, "nonlinear_groups", refuse)
+    general = st.simulate(model, **kw)
+    assert calls == [3]
+    assert np.array_equal(grouped.x, general.x)
+    assert np.array_equal(grouped.meta["state"]["counters"], general.meta["state"]["counters"])

@@ -242,11 +242,16 @@ class NonlinearPlan(Plan):
                 double_well_groups(self.params, self.h, math.sqrt(self.h) * np.diag(self.L),
                                    buf.steps(done, n), buf.stream(done, n), buf.x, buf.counters,
                                    buf.out_x, buf.fail)
-            else:  # the user's drift compiled inline into a kernel built for it
+                return
+            from numba.core.errors import NumbaError
+
+            try:  # the user's drift compiled inline into a kernel built for it
                 nonlinear_groups(self.user_drift, self.drift_args)(
                     self.params, self.h, (self.L, self.diag_noise), buf.steps(done, n),
                     buf.stream(done, n), buf.x, buf.counters, buf.out_x, buf.fail)
-            return
+                return
+            except NumbaError:  # its source cannot be compiled again: the general kernel
+                pass
         CW, cb = self.current_weights()
         obs = (self.G, self.labels, self.heat_columns, self.time_dependent, self.work_on, CW, cb)
         nonlinear_sde(self.drift, self.potential, self.params, self.h, self.method_code,
