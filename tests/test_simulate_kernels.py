@@ -276,3 +276,27 @@ def test_user_drift_falls_back_to_the_general_kernel(monkeypatch):
     assert calls == [3]
     assert np.array_equal(grouped.x, general.x)
     assert np.array_equal(grouped.meta["state"]["counters"], general.meta["state"]["counters"])
+
+
+def test_grouped_runs_do_not_depend_on_threads_or_chunks():
+    """Groups are cut differently by chunks and threads; every trajectory's numbers are not."""
+    import numba
+
+    import stochthermo as st
+    from stochthermo.models.nonlinear import double_well
+
+    dense = st.LinearLangevin([[1.0, 0.6, 0.0], [-0.4, 1.5, 0.2], [0.0, 0.3, 0.8]], np.eye(3))
+    models = (st.LinearLangevin([[1.2]], [[0.7]]), dense, double_well(0.5, 0.8))
+    kw = dict(n_traj=2 * GROUP + 7, n_steps=60, dt=0.01, seed=21, save_every=12)
+    threads = numba.get_num_threads()
+    for model in models:
+        whole = st.simulate(model, **kw)
+        chunked = st.simulate(model, chunk_size=GROUP // 2 + 1, **kw)
+        numba.set_num_threads(1)
+        try:
+            one = st.simulate(model, **kw)
+        finally:
+            numba.set_num_threads(threads)
+        for other in (chunked, one):
+            assert np.array_equal(whole.x, other.x)
+        assert np.all(np.isfinite(whole.x)) and np.std(whole.x[:, -1]) > 0
