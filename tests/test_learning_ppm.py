@@ -174,3 +174,50 @@ def test_digits_fall_back_to_sklearn_when_the_file_is_missing(monkeypatch, tmp_p
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: Spec())
     U, y = _fig41._digits()
     np.testing.assert_array_equal(U, datasets.load_digits().data / 16.0)
+
+
+def test_mlp_serial_gradients_equal_parallel_ones_and_restore_threads():
+    import numba
+
+    from stochthermo.kernels import _mlp
+
+    model = MLPClassifier(n_in=5, n_classes=3, hidden=(9, 7))
+    rng = np.random.default_rng(4)
+    K, m = 6, 11
+    th = np.ascontiguousarray(0.3 * rng.normal(size=(K, model.n_params)))
+    U = rng.normal(size=(2, 30, 5))
+    Y = rng.integers(0, 3, size=(2, 30))
+    idx = rng.integers(0, 30, size=(K, m))
+    data_of = np.array([0, 1, 0, 1, 1, 0])
+    out = {}
+    threads = numba.get_num_threads()
+    for name in ("parallel", "serial", "serial, one BLAS thread"):
+        g, loss = np.full_like(th, np.nan), np.full(K, np.nan)
+        kernel = _mlp.mlp_grad_ensemble if name == "parallel" else _mlp.mlp_grad_ensemble_serial
+        if name.endswith("BLAS thread"):
+            with _mlp.single_thread_blas():
+                kernel(th, model._sizes, model._act, U, Y, idx, data_of, g, loss)
+            assert not _mlp._ONE_BLAS_THREAD[0]
+        else:
+            kernel(th, model._sizes, model._act, U, Y, idx, data_of, g, loss)
+        assert numba.get_num_threads() == threads
+        out[name] = (g, loss)
+    for name, (g, loss) in out.items():
+        np.testing.assert_array_equal(g, out["parallel"][0], err_msg=name)
+        np.testing.assert_array_equal(loss, out["parallel"][1], err_msg=name)
+    for k in (0, 3):  # and each row is that trial's own mini-batch gradient
+        ds = data_of[k]
+        loss_k, g_k = naive_learn.loss_grad(th[k], model._sizes, model._act, U[ds, idx[k]],
+                                            Y[ds, idx[k]])
+        np.testing.assert_allclose(out["serial"][0][k], g_k, rtol=1e-10, atol=1e-13)
+
+
+def test_noise_statistics_leave_lags_longer_than_the_run_undefined():
+    from stochthermo.learning._fig41 import noise_statistics
+
+    rng = np.random.default_rng(5)
+    params = np.cumsum(rng.normal(size=(4, 4, 6)), axis=1)  # 3 increments
+    var, ac = noise_statistics(params, lr=0.1, max_lag=5)
+    assert var.shape == (3,) and np.all(var > 0)
+    assert ac[0] == pytest.approx(1.0)
+    assert np.all(np.isfinite(ac[:3])) and np.all(np.isnan(ac[3:]))

@@ -44,7 +44,7 @@ def run(args) -> int:
     from .._atomic import staged_folder
     from .._progress import message_bar
     from ..cli import UsageError
-    from ..learning._fig41 import fig41, write_json_atomic
+    from ..learning._fig41 import fig41, single_thread_blas, write_json_atomic
     from ..plotting import fig41_data_from_result, save_fig41_panels
 
     try:
@@ -55,9 +55,10 @@ def run(args) -> int:
     width = args.width or (64 if args.quick else 200)
     trials = args.trials or (8 if args.quick else 10)
     steps = args.steps or (100 if args.quick else 200)
-    res = fig41(data=args.data, hidden=(width,) * 3, batch_sizes=bs, n_trials=trials,
-                n_steps=steps, lr=args.lr, seed=args.seed, max_samples=args.max_samples,
-                progress=message_bar(lambda msg: print(msg, file=sys.stderr)))
+    with single_thread_blas():  # trials on Numba's threads, BLAS on one: no oversubscription
+        res = fig41(data=args.data, hidden=(width,) * 3, batch_sizes=bs, n_trials=trials,
+                    n_steps=steps, lr=args.lr, seed=args.seed, max_samples=args.max_samples,
+                    progress=message_bar(lambda msg: print(msg, file=sys.stderr)))
     out = Path(args.out)
     settings = {"command": "experiment", "name": args.name, "seed": args.seed,
                 "quick": args.quick, "data": args.data, "width": width, "trials": trials,

@@ -153,6 +153,13 @@ def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
     return np.ascontiguousarray(U, dtype=np.float64), y, label
 
 
+def single_thread_blas():
+    """BLAS on one thread while the MLP kernels run (see ``kernels._mlp.single_thread_blas``)."""
+    from ..kernels._mlp import single_thread_blas as limit
+
+    return limit()
+
+
 def noise_statistics(params: ArrayLike, lr: float,
                      max_lag: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Noise variance and autocorrelation from checkpoints of trials sharing their start.
@@ -179,6 +186,9 @@ def noise_statistics(params: ArrayLike, lr: float,
     ac = np.empty(max_lag + 1)
     T = eta.shape[1]
     for lag in range(max_lag + 1):
+        if lag >= T:  # no pair of steps this far apart
+            ac[lag] = np.nan
+            continue
         num = (eta[:, lag:] * eta[:, : T - lag]).sum()
         den = np.sqrt((eta[:, lag:] ** 2).sum() * (eta[:, : T - lag] ** 2).sum())
         ac[lag] = num / den
