@@ -134,3 +134,25 @@ def test_bad_input():
         derive_sensor().expression("heat")
     with pytest.raises(ValidationError, match="unbalanced"):
         derive_jump(W="[[0, 1], [1, 0]")
+
+
+def test_derive_command_line(capsys):
+    import json
+
+    from stochthermo.cli import main
+
+    wx = "[[[0,a],[b,0]],[[0,b],[a,0]]]"
+    wy = "[[[0,w],[w,0]],[[0,w],[w,0]]]"
+    assert main(["derive", "--wx", wx, "--wy", wy, "--quantity", "learning_efficiency"]) == 0
+    assert "log((b + w)/(a + w))/log(b/a)" in capsys.readouterr().out
+    assert main(["derive", "--wx", "[[[0,4],[0.5,0]],[[0,0.5],[4,0]]]",
+                 "--wy", "[[[0,1],[1,0]],[[0,1],[1,0]]]", "--format", "json",
+                 "--quantity", "entropy_production_rate"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    value = doc["quantities"]["entropy_production_rate"]["value"]
+    assert value == pytest.approx(ej.entropy_production_rate(st.BipartiteJump.sensor(1, 4, 0.5)),
+                                  rel=1e-12)
+    assert main(["derive", "--wx", "[[[0,2],[0,0]],[[0,1],[2,0]]]", "--wy", wy]) == 2
+    assert "reverse" in capsys.readouterr().err
+    assert main(["derive", "--wx", wx]) == 2
+    assert main(["derive", "--wx", wx, "--wy", wy, "--A", "[[1]]"]) == 2

@@ -17,6 +17,8 @@ examples:
       --lr r --batch-size b
   stochthermo derive --model model.json     (keys: A, D or hessian, noise_cov, lr, batch_size;
                                              optional blocks, temperatures)
+  stochthermo derive --wx '[[[0,a],[b,0]],[[0,b],[a,0]]]' --wy '[[[0,w],[w,0]],[[0,w],[w,0]]]'
+                                            (bipartite jump process: the 4-state sensor)
 
 Entries are numbers or expressions built from numbers, names (real symbols), + - * / ^ **,
 parentheses and sqrt, exp, log, sin, cos, tan, sinh, cosh, tanh, Abs, Rational; nothing in them
@@ -37,6 +39,10 @@ def configure(p):
     s.add_argument("--noise-cov", metavar="MATRIX", help="per-sample gradient covariance Sigma")
     s.add_argument("--lr", metavar="EXPR", help="learning rate (number or symbol)")
     s.add_argument("--batch-size", metavar="EXPR", help="batch size (number or symbol)")
+    j = p.add_argument_group("bipartite Markov jump process (theory/jump.md)")
+    j.add_argument("--wx", metavar="ARRAY", help="x-jump rates wx[y][x_to][x_from], e.g. "
+                   "'[[[0,a],[b,0]],[[0,b],[a,0]]]'")
+    j.add_argument("--wy", metavar="ARRAY", help="y-jump rates wy[x][y_to][y_from]")
     p.add_argument("--model", metavar="FILE", help="JSON file with the model (see above)")
     p.add_argument("--blocks", metavar="LIST", help="subsystems: sizes '[1,1]' or '[[0],[1]]'")
     p.add_argument("--temperatures", metavar="LIST", help="bath temperature of each block")
@@ -81,6 +87,8 @@ def _model_spec(args) -> dict:
     from ..cli import UsageError
 
     spec = {}
+    if getattr(args, "wx", None) is not None or getattr(args, "wy", None) is not None:
+        return _jump_spec(args)
     if args.model:
         from pathlib import Path
 
@@ -140,6 +148,8 @@ def derive_from_spec(spec, *, allow_slow: bool = False):
     """Build the derivation object from a parsed model specification."""
     from ..symbolic import derive_linear, derive_sgd
 
+    if spec["_kind"] == "jump":
+        return _derive_jump(spec)
     if spec["_kind"] == "linear":
         return derive_linear(spec["A"], spec["D"], blocks=spec.get("blocks"),
                              temperatures=spec.get("temperatures"), allow_slow=allow_slow)
@@ -237,3 +247,38 @@ def _fmt_value(v):
     a = np.asarray(v, dtype=float)
     with np.printoptions(precision=6, suppress=False):
         return np.array2string(a, separator=", ") if a.ndim else f"{float(a):.10g}"
+
+
+# --------------------------------------------------------------------------- jump processes
+
+
+def _jump_spec(args) -> dict:
+    """``--wx``/``--wy`` of a bipartite jump process (JSON, or bracketed expressions)."""
+    from ..cli import UsageError
+
+    others = [f for f, v in (("--A", args.A), ("--D", args.D), ("--hessian", args.hessian),
+                             ("--model", args.model), ("--blocks", args.blocks),
+                             ("--temperatures", args.temperatures)) if v is not None]
+    if args.wx is None or args.wy is None or others:
+        raise UsageError("stochthermo derive: error: a jump process takes both --wx and --wy "
+                         "and nothing else" + (f" (got also {', '.join(others)})" if others
+                                               else ""))
+    spec = {"_kind": "jump"}
+    for key in ("wx", "wy"):
+        text = getattr(args, key)
+        try:
+            spec[key] = json.loads(text)
+        except json.JSONDecodeError:
+            spec[key] = text  # bracketed expressions such as [[[0, a], [b, 0]], ...]
+    return spec
+
+
+def _derive_jump(spec):
+    from ..cli import UsageError
+    from ..errors import ModelError, ResourceError
+    from ..symbolic import derive_jump
+
+    try:
+        return derive_jump(spec["wx"], spec["wy"])
+    except (ModelError, ResourceError) as exc:
+        raise UsageError(f"stochthermo derive: error: {exc}") from None
