@@ -6,6 +6,13 @@ the trap centre or stiffness), and the discrete SGD map (momentum on the augment
 public wrapper (``stochthermo.simulate``) builds ``P, b, Q`` and the observable weights; see
 ``theory/simulation.md`` [SIM-affine].
 
+Two layouts give the same numbers bit for bit: the one-trajectory kernels (``affine_dense``,
+``affine_diag``) and the grouped ones (``affine_dense_groups`` without observables,
+``affine_diag_groups`` for small states), which advance ``GROUP`` trajectories side by side
+(the trajectories in the innermost, SIMD, loop) on normals drawn a segment of steps ahead;
+each trajectory still does its own arithmetic in its own order on its own stream, so results
+do not depend on threads, chunks or groups.
+
 Conventions shared by the kernels (``n`` = number of steps of this call, ``j`` = local step):
 
 - ``x`` (n_traj, ds): state, updated in place. Saved rows ``out_x[k, slot0 + m, :dsave]`` after

@@ -15,6 +15,12 @@ value of the step, ``1/2 (G f(x, t_j) + G f(x', t_j))_i (x'_i - x_i)`` summed by
 This kernel takes the drift as a first-class function, so Numba specialises it per drift and
 cannot reuse an on-disk cache across processes (each new process compiles it once, about 2 s);
 it is therefore compiled without ``cache=True`` to avoid piling up stale cache entries.
+
+Euler runs without observables use grouped kernels instead (``GROUP`` trajectories side by
+side, normals drawn a segment ahead, same numbers bit for bit): ``double_well_groups`` for the
+built-in double well (its drift written into the kernel, cached on disk) and
+``nonlinear_groups(drift, n_args)``, which builds a kernel with the user's drift compiled
+inline (once per drift and process).
 """
 
 from __future__ import annotations
