@@ -217,3 +217,30 @@ def test_simulate_entry_point_gives_the_same_paths(jump_family):
         st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, observables=("work",))
     with pytest.raises(ValidationError, match="Gillespie"):
         st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, method="heun")
+
+
+def test_simulate_command_line(capsys, tmp_path):
+    import json
+
+    from stochthermo.cli import main
+
+    wx = "[[[0,4],[0.5,0]],[[0,0.5],[4,0]]]"
+    wy = "[[[0,1],[1,0]],[[0,1],[1,0]]]"
+    out = tmp_path / "run.npz"
+    assert main(["simulate", "--wx", wx, "--wy", wy, "--n-traj", "200", "--n-steps", "500",
+                 "--dt", "0.02", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "information_flows" in text and "entropy_production" in text
+    with np.load(out) as f:
+        assert f["states"].shape == (200, 501) and f["counts"].shape == (200, 4, 4)
+    assert main(["simulate", "--wx", wx, "--wy", wy, "--n-traj", "100", "--format", "json",
+                 "--no-progress"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    m = st.BipartiteJump.sensor(1.0, 4.0, 0.5)
+    assert doc["information_flows"]["exact"] == pytest.approx(list(ej.information_flows(m)))
+    assert abs(doc["entropy_production"]["z"]) < 4
+    assert main(["simulate", "--wx", "[[[0,4],[0,0]],[[0,0.5],[4,0]]]", "--wy", wy]) == 2
+    assert "reverse" in capsys.readouterr().err
+    assert main(["simulate", "--wx", wx]) == 2
+    assert main(["simulate", "--wx", wx, "--wy", wy, "--method", "heun"]) == 2
+    assert main(["simulate", "--wx", wx, "--wy", wy, "--observables", "heat"]) == 2

@@ -15,6 +15,8 @@ Choose one model:
   --hessian M --noise-cov M --lr R --batch-size B   SGD near a minimum (exact discrete map)
   --model double-well [--barrier H --temperature T --tilt E --dim N]
   --model dragged-trap [--stiffness K --velocity V --temperature T --dim N]
+  --wx ARRAY --wy ARRAY                       bipartite Markov jump process (Gillespie; the
+                                              summary adds the information flows)
 
 examples:
   stochthermo simulate --A '[[1,0.8],[-0.8,1]]' --D '[[1,0],[0,0.3]]' --n-traj 500 \\
@@ -52,6 +54,11 @@ def configure(p):
     b.add_argument("--velocity", type=float, default=1.0, help="dragged trap: velocity")
     b.add_argument("--temperature", type=float, default=1.0, help="bath temperature (default 1)")
     b.add_argument("--dim", type=int, default=1, help="dimension of a built-in model (default 1)")
+    j = p.add_argument_group("bipartite Markov jump process (theory/jump.md)")
+    j.add_argument("--wx", metavar="ARRAY",
+                   help="x-jump rates wx[y][x_to][x_from] (JSON), e.g. '[[[0,4],[0.5,0]],"
+                   "[[0,0.5],[4,0]]]'; the run lasts n_steps * dt")
+    j.add_argument("--wy", metavar="ARRAY", help="y-jump rates wy[x][y_to][y_from] (JSON)")
     r = p.add_argument_group("simulation")
     r.add_argument("--n-traj", type=int, default=500, help="trajectories (default 500)")
     r.add_argument("--n-steps", type=int, default=2000, help="steps (default 2000)")
@@ -379,6 +386,8 @@ def run(args) -> int:
     from ..simulation import simulate
     from ._format import emit_json
 
+    if getattr(args, "wx", None) is not None or getattr(args, "wy", None) is not None:
+        return _run_jump(args)
     model, kind = build_model(args)
     observables = _observables(args.observables)
     if kind == "sgd":
@@ -410,4 +419,80 @@ def run(args) -> int:
         print(_table(summary))
         if args.out is not None:
             print(f"wrote {summary['out']}")
+    return 0
+
+
+# --------------------------------------------------------------------------- jump processes
+
+
+def _run_jump(args) -> int:
+    """Gillespie ensemble of a bipartite jump process, summarised against the exact values."""
+    import io
+    import json
+
+    import numpy as np
+
+    from .._simulate_jump import simulate_jump
+    from ..errors import ModelError, ResourceError, ValidationError
+    from ..estimators._jump import summarize_jump
+    from ..models import BipartiteJump
+    from ._format import emit_json, format_table, to_jsonable, write_atomic
+
+    others = [f for f, v in (("--A", args.A), ("--D", args.D), ("--hessian", args.hessian),
+                             ("--model", args.model), ("--method", args.method),
+                             ("--blocks", args.blocks)) if v is not None]
+    if args.wx is None or args.wy is None or others:
+        raise _usage("a jump process takes both --wx and --wy and no other model or --method"
+                     + (f" (got also {', '.join(others)})" if others else ""))
+    if args.observables:
+        raise _usage("--observables does not apply to a jump process: entropy and information "
+                     "flows, residence times and jump counts are always accumulated")
+    if args.out is not None and not str(args.out).endswith(".npz"):
+        raise _usage(f"--out {args.out!r} must end with .npz")
+    if args.save_every < 1 or args.n_steps % args.save_every:
+        raise _usage(f"--n-steps {args.n_steps} must be a multiple of --save-every "
+                     f"{args.save_every}")
+    dt = 0.01 if args.dt is None else args.dt
+    x0 = None
+    if args.x0 not in (None, "stationary"):
+        try:
+            x0 = int(args.x0)
+        except ValueError:
+            raise _usage(f"--x0 {args.x0!r} must be 'stationary' or a state index "
+                         "x * ny + y") from None
+    try:
+        model = BipartiteJump(_matrix(args.wx, "--wx"), _matrix(args.wy, "--wy"))
+        ens = simulate_jump(model, n_traj=args.n_traj, n_steps=args.n_steps // args.save_every,
+                            dt=dt * args.save_every, seed=args.seed, x0=x0,
+                            progress=_progress(args))
+    except (ValidationError, ModelError, ResourceError) as exc:
+        raise _usage(str(exc).splitlines()[0]) from None
+    summary = summarize_jump(ens, model)
+    if x0 is not None:
+        summary["note"] = "not a stationary start: the exact columns are steady-state values"
+    if args.out is not None:
+        arrays = {"states": ens.states, "t": ens.times, "counts": ens.counts,
+                  **{k: np.asarray(v) for k, v in ens.observables.items()},
+                  "meta_json": np.array(json.dumps(to_jsonable(dict(ens.meta))))}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        summary["out"] = str(write_atomic(args.out, buf.getvalue(), mode="wb"))
+    if args.format == "json":
+        emit_json(summary)
+        return 0
+    rows = []
+    for key in ("stationary_distribution", "entropy_production", "environment_entropy_flows",
+                "information_flows"):
+        if key in summary:
+            e = summary[key]
+            z = np.atleast_1d(e["z"])
+            zs = ", ".join("" if not np.isfinite(v) else f"{v:.2f}" for v in z)
+            rows.append([key, _fmt(e["estimate"], e["stderr"]), _fmt(e["exact"]), zs])
+    print(f"{summary['model']}\n{summary['n_traj']} trajectories, t_max = {summary['t_max']:g}, "
+          f"{summary['n_jumps']} jumps, seed = {args.seed}")
+    print(format_table(["quantity", "simulation (± s.e.)", "exact", "z"], rows, max_width=60))
+    if "note" in summary:
+        print(summary["note"])
+    if args.out is not None:
+        print(f"wrote {summary['out']}")
     return 0

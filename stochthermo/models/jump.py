@@ -32,14 +32,14 @@ def _check_rates(name: str, W: np.ndarray):
     if np.any(W < 0):
         idx = tuple(int(i) for i in np.argwhere(W < 0)[0])
         raise ValidationError(
-            f"{name} has the negative rate {W[idx]!r} at index {idx}; rates must be >= 0 "
+            f"{name} has the negative rate {float(W[idx])!r} at index {idx}; rates must be >= 0 "
             "(zero means 'no such jump')"
         )
     pos = W[W > 0]
     if pos.size and (pos.min() < MIN_RATE or pos.max() > MAX_RATE):
         bad = pos.min() if pos.min() < MIN_RATE else pos.max()
         raise ValidationError(
-            f"{name} has the rate {bad!r}; positive rates must lie in [{MIN_RATE:g}, "
+            f"{name} has the rate {float(bad)!r}; positive rates must lie in [{MIN_RATE:g}, "
             f"{MAX_RATE:g}] so that products of rates and probabilities stay finite: change "
             "the time unit, or set a negligible rate and its reverse to 0 (no such jump)"
         )
@@ -47,9 +47,9 @@ def _check_rates(name: str, W: np.ndarray):
     if np.any(one_way):
         i, j = (int(v) for v in np.argwhere(one_way)[0])
         raise ModelError(
-            f"{name}: the jump {j} -> {i} has rate {W[i, j]!r} but its reverse {i} -> {j} has "
-            "rate 0, so the entropy production is infinite; give every allowed jump a positive "
-            "reverse rate (local detailed balance needs both)"
+            f"{name}: the jump {j} -> {i} has rate {float(W[i, j])!r} but its reverse "
+            f"{i} -> {j} has rate 0, so the entropy production is infinite; give every "
+            "allowed jump a positive reverse rate (local detailed balance needs both)"
         )
 
 
@@ -252,7 +252,8 @@ class BipartiteJump(MarkovJump):
             if np.any(arr < 0):
                 idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
                 raise ValidationError(
-                    f"{nm} has the negative rate {arr[idx]!r} at index {idx}; rates must be >= 0"
+                    f"{nm} has the negative rate {float(arr[idx])!r} at index {idx}; rates "
+                    "must be >= 0"
                 )
         n = nx * ny
         W = np.zeros((n, n))
@@ -274,8 +275,8 @@ class BipartiteJump(MarkovJump):
             kind = f"wx[{yi}, {xi}, {xj}]" if yi == yj else f"wy[{xi}, {yi}, {yj}]"
             rev = f"wx[{yi}, {xj}, {xi}]" if yi == yj else f"wy[{xi}, {yj}, {yi}]"
             raise ModelError(
-                f"{kind} = {W[i, j]!r} is positive but its reverse {rev} is 0, so the entropy "
-                "production is infinite; give every allowed jump a positive reverse rate"
+                f"{kind} = {float(W[i, j])!r} is positive but its reverse {rev} is 0, so the "
+                "entropy production is infinite; give every allowed jump a positive reverse rate"
             )
         for nm, arr in (("wx", wx_), ("wy", wy_)):
             arr.setflags(write=False)
