@@ -221,3 +221,31 @@ def test_noise_statistics_leave_lags_longer_than_the_run_undefined():
     assert var.shape == (3,) and np.all(var > 0)
     assert ac[0] == pytest.approx(1.0)
     assert np.all(np.isfinite(ac[:3])) and np.all(np.isnan(ac[3:]))
+
+
+def test_single_thread_blas_reaches_the_blas_numba_calls_in_a_fresh_process():
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("threadpoolctl")
+    code = (
+        "import json, sys\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from stochthermo.kernels._mlp import single_thread_blas\n"
+        "assert 'scipy.linalg.cython_blas' not in sys.modules\n"
+        "def blas():\n"
+        "    return {i['filepath']: i['num_threads'] for i in threadpool_info()\n"
+        "            if i['user_api'] == 'blas'}\n"
+        "with single_thread_blas() as limited:\n"
+        "    inside = blas()\n"
+        "import scipy.linalg.cython_blas\n"  # the BLAS Numba's np.dot calls
+        "print(json.dumps([limited, inside, sorted(blas())]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    limited, inside, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert limited
+    assert sorted(inside) == loaded  # every BLAS, SciPy's included, was limited ...
+    assert set(inside.values()) == {1}  # ... to one thread

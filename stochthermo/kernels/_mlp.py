@@ -260,6 +260,9 @@ def single_thread_blas():
     except ImportError:
         yield False
         return
+    # Numba's np.dot calls SciPy's BLAS: load it now, threadpoolctl limits loaded libraries only
+    import scipy.linalg.cython_blas  # noqa: F401
+
     with threadpool_limits(limits=1, user_api="blas"):
         previous = _ONE_BLAS_THREAD[0]
         _ONE_BLAS_THREAD[0] = True
