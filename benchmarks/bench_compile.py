@@ -9,9 +9,11 @@ three times are reported:
 * ``run``: the second call in the cold process (the work alone).
 
 ``cold - run`` is the compile cost a first-time user pays; ``cached - run`` what every later
-process pays to load the compiled code. The import of stochthermo and of the family's public
-module is timed separately (``import``). Times are wall-clock seconds on this machine, which
-may be shared with other work: compare families within one run, not across machines.
+process pays to load the compiled code; ``cpu`` is the compile cost in CPU seconds of the cold
+process (Numba compiles on one thread), which a busy machine inflates less than wall time.
+The import of stochthermo and of the family's public module is timed separately (``import``).
+Other times are wall-clock seconds on this machine, which may be shared with other work:
+compare families within one run, not across machines.
 
 Usage: python benchmarks/bench_compile.py [--family NAME ...] [--json FILE]
 """
@@ -73,11 +75,15 @@ import json, sys, time
 t0 = time.perf_counter()
 {setup}
 t1 = time.perf_counter()
+c1 = time.process_time()
 {call}
 t2 = time.perf_counter()
+c2 = time.process_time()
 {call}
 t3 = time.perf_counter()
-json.dump({{"import": t1 - t0, "first": t2 - t1, "second": t3 - t2}}, sys.stdout)
+c3 = time.process_time()
+json.dump({{"import": t1 - t0, "first": t2 - t1, "second": t3 - t2,
+           "first_cpu": c2 - c1, "second_cpu": c3 - c2}}, sys.stdout)
 """
 
 
@@ -102,7 +108,8 @@ def measure(name: str, *, threads: str | None = None) -> dict:
     return {"family": name, "import": cold["import"], "cold": cold["first"],
             "cached": warm["first"], "run": cold["second"],
             "compile": cold["first"] - cold["second"],
-            "load": warm["first"] - warm["second"]}
+            "load": warm["first"] - warm["second"],
+            "compile_cpu": cold["first_cpu"] - cold["second_cpu"]}
 
 
 def main(argv=None) -> int:
@@ -116,12 +123,12 @@ def main(argv=None) -> int:
     names = args.family or list(FAMILIES)
     rows = []
     print(f"{'family':16s}{'import':>8s}{'cold':>8s}{'cached':>8s}{'run':>8s}"
-          f"{'compile':>9s}{'load':>8s}   [s]")
+          f"{'compile':>9s}{'load':>8s}{'cpu':>8s}   [s]")
     for name in names:
         r = measure(name, threads=args.threads)
         rows.append(r)
         print(f"{name:16s}{r['import']:8.2f}{r['cold']:8.2f}{r['cached']:8.2f}{r['run']:8.2f}"
-              f"{r['compile']:9.2f}{r['load']:8.2f}", flush=True)
+              f"{r['compile']:9.2f}{r['load']:8.2f}{r['compile_cpu']:8.2f}", flush=True)
     total = sum(r["compile"] for r in rows)
     print(f"total compile time of the families above: {total:.1f} s "
           f"({os.cpu_count()} CPUs visible; the machine may be shared)")
