@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._rng import as_seed_sequence, trajectory_seeds
-from .._validation import as_float_array, choose_method, positive_int, short_repr
+from .._validation import (
+    as_float_array,
+    choose_method,
+    nonnegative_float,
+    positive_int,
+    short_repr,
+)
 from ..errors import EstimationError, InsufficientDataError, ValidationError
 from ..results import Estimate
 
@@ -50,6 +56,12 @@ def _ess_warnings(w: np.ndarray, ess: float, share: float, min_ess: float) -> li
 
 
 def _integral(s, *, min_ess=MIN_EFFECTIVE_SAMPLES, **_):
+    if s.min() < -700.0:  # exp(700) ~ 1e304: beyond it the weights overflow float64
+        raise EstimationError(
+            f"values hold s = {float(s.min()):.6g}, so exp(-s) overflows double precision and "
+            "<exp(-s)> cannot be computed; check the sign and the units of the values "
+            "(entropy production in nats, k_B = 1)"
+        )
     w = np.exp(-s)
     n = s.size
     value = float(w.mean())
@@ -70,6 +82,12 @@ def _log_ratio_fit(s_fwd, s_rev_neg, *, bins, min_count, sym: bool):
     symmetric form, where only ``s > 0`` bins are used).
     """
     bins = positive_int("bins", bins)
+    if bins > s_fwd.size:
+        raise ValidationError(
+            f"bins={bins} is more than the {s_fwd.size} samples; a bin pair needs "
+            f"min_count={min_count} samples at s and at -s, so pass bins <= n / (2 min_count) "
+            "(default 20)"
+        )
     smax = float(max(np.abs(s_fwd).max(), np.abs(s_rev_neg).max()))
     if smax == 0:
         raise EstimationError("values are all zero; the detailed FT needs a spread of values")
@@ -195,7 +213,8 @@ def fluctuation_theorem(
     s = as_float_array("values", values, ndim=1)
     if s.size < 2:
         raise InsufficientDataError(f"values has {s.size} sample(s); need at least 2")
-    return fn(s, bins=bins, min_count=positive_int("min_count", min_count), min_ess=min_ess)
+    return fn(s, bins=bins, min_count=positive_int("min_count", min_count),
+              min_ess=nonnegative_float("min_ess", min_ess))
 
 
 # --------------------------------------------------------------------------- learning
