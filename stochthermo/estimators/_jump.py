@@ -133,7 +133,8 @@ def _labels(ens, observe, labels):
         if lab.shape != (n,) or lab.dtype.kind not in "iu" or np.any(lab < 0):
             raise ValidationError(f"labels={short_repr(labels)} must be {n} non-negative integer "
                                   "class labels, one per state")
-        return lab.astype(np.int64), "labels"
+        # only the partition matters: number the classes 0..k-1 (labels like 10**9 stay cheap)
+        return np.unique(lab, return_inverse=True)[1].reshape(n).astype(np.int64), "labels"
     nx, ny = ens.meta.get("nx"), ens.meta.get("ny")
     if observe not in ("x", "y", "joint"):
         raise ValidationError(f"observe={observe!r} must be 'x', 'y' or 'joint' (or pass labels=)")
@@ -336,12 +337,21 @@ def jump_information_flow(ensemble, *, method: str = "plugin", n_groups: int = 3
 def with_jump_data(func, jump_func):
     """``func`` that also accepts a :class:`~stochthermo.JumpEnsemble` (sent to ``jump_func``)."""
     import functools
+    import inspect
 
     @functools.wraps(func)
     def wrapper(ensemble, *args, **kwargs):
         if is_jump_data(ensemble):
             if args:
                 raise ValidationError("pass the options of a jump estimator as keywords")
+            known = [k for k in inspect.signature(jump_func).parameters if k != "ensemble"]
+            unknown = sorted(set(kwargs) - set(known))
+            if unknown:
+                raise ValidationError(
+                    f"{', '.join(k + '=' for k in unknown)} does not apply to jump data (a "
+                    f"JumpEnsemble); {jump_func.__name__} takes "
+                    f"{', '.join(k + '=' for k in known)}"
+                )
             return jump_func(ensemble, **kwargs)
         return func(ensemble, *args, **kwargs)
 
