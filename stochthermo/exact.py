@@ -447,6 +447,9 @@ def entropy_production(model: Any, *, mean: ArrayLike | None = None,
     if isinstance(model, MarkovJump) or p is not None:  # jump processes: theory/jump.md
         from ._exact_jump import dispatch
 
+        if discrete:
+            raise ValidationError("discrete=True takes a LinearizedSGD; a jump process runs in "
+                                  "continuous time, so leave discrete out")
         return dispatch("entropy_production_rate", model, p, mean=mean, cov=cov)
     if discrete:
         from ._exact_discrete import sgd_discrete_rate

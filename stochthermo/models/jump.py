@@ -160,6 +160,12 @@ class MarkovJump:
                 f"reservoirs[{i}, {j}] = {res[i, j]} but reservoirs[{j}, {i}] = {res[j, i]}; a "
                 "jump and its reverse exchange entropy with the same reservoir"
             )
+        if used.any() and res[used].max() >= n * n:
+            raise ValidationError(
+                f"reservoirs holds the label {int(res[used].max())}, but a model with {n} "
+                f"states has fewer than {n * n} jumps to label (every label makes a reservoir "
+                "and an output column); number the reservoirs 0, 1, 2, ..."
+            )
         res = np.where(used, res, 0)
         return np.ascontiguousarray(res)
 
