@@ -240,6 +240,12 @@ class NonlinearLangevin:
                     f"D={float(D)!r} is a scalar, so dim= must be given (the state size), "
                     "e.g. dim=1"
                 )
+            if dim > 10_000:
+                raise ValidationError(
+                    f"dim={dim} would need a dense {dim} x {dim} matrix; at most 10000 coordinates "
+                    "with a constant D (for more, pass diffusion=g(x, t, out) writing the "
+                    "diagonal of D)"
+                )
             D = float(D) * np.eye(dim)
         D = _check_magnitude("D", as_square_matrix("D", D, dim=dim))
         D = check_symmetric("D", D)
@@ -470,6 +476,9 @@ def double_well(barrier: float = 1.0, temperature: float = 1.0, *, dim: int = 1,
     h = positive_float("barrier", barrier)
     T = positive_float("temperature", temperature)
     d = positive_int("dim", dim)
+    if d > 10_000:
+        raise ValidationError(f"dim={d} would need a dense {d} x {d} diffusion matrix; at most "
+                              "10000 coordinates")
     eps = finite_float("tilt", tilt)
     fns = _builtin_functions()
     return NonlinearLangevin(
@@ -656,6 +665,9 @@ def dragged_trap(stiffness: float = 1.0, velocity: float = 1.0, temperature: flo
     :math:`\gamma v^2` with mobility 1 (:math:`\gamma = 1`).
     """
     d_given = None if dim is None else positive_int("dim", dim)
+    if d_given is not None and d_given > 10_000:
+        raise ValidationError(f"dim={d_given} would need a dense {d_given} x {d_given} "
+                              "stiffness matrix; at most 10000 coordinates")
     K = as_float_array("stiffness", stiffness, ndim=(0, 2), allow_bool=False)
     if K.ndim == 0:
         K = float(K) * np.eye(1 if d_given is None else d_given)
