@@ -273,7 +273,8 @@ class JumpDerivation:
 
     def latex(self, name: str) -> str:
         """LaTeX of ``name`` as ``symbol = expression``."""
-        return f"{_LABELS[name][0]} = {sp.latex(self.expression(name))}"
+        expr = self.expression(name)  # validates name first
+        return f"{_LABELS[name][0]} = {sp.latex(expr)}"
 
     def compile(self, name: str) -> Any:
         """Compile ``name`` into a NumPy function of the model's symbols (keyword arguments).
