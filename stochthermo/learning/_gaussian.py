@@ -32,7 +32,7 @@ from .._validation import (
     positive_int,
     short_repr,
 )
-from ..errors import ShapeError, ValidationError
+from ..errors import InsufficientDataError, ShapeError, ValidationError
 from ..estimators._stats import gaussian_mi as _gaussian_mi
 from ..estimators._stats import wishart_logdet_bias
 from ..results import Estimate
@@ -285,6 +285,11 @@ class GaussianLearner:
             setv(self, "init_mean", float(as_float_array("init_mean", self.init_mean, ndim=0)))
         else:
             d = self._infer_dim(mu_arr)
+            if d > 1000:  # the covariances are stored as nested tuples (d^2 Python floats)
+                raise ValidationError(
+                    f"the learner has dimension {d} (from mu or the covariances); at most "
+                    "1000 are supported: project the data onto fewer coordinates"
+                )
             mu_v = np.full(d, float(mu_arr)) if mu_arr.ndim == 0 else mu_arr
             if mu_v.shape != (d,):
                 raise ShapeError(f"mu has shape {mu_v.shape} but the covariances are {d} x {d}")
@@ -1174,6 +1179,16 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t: ArrayLike, *,
     ts = np.atleast_1d(np.asarray(t, dtype=np.int64))
     if ts.min() < 0 or ts.max() >= ens.n_steps:
         raise ValidationError(f"t={t!r} must lie in 0..{ens.n_steps - 1}")
+    # each jackknife replicate drops one training set; its covariances of (X, Theta) in 2d
+    # dimensions, and the residual of Theta on Bbar, need more than 2d + 2 samples
+    n_kept = ens.n_total - int(np.bincount(np.asarray(ens.data_of)).max())
+    if n_kept <= 2 * d + 2:
+        raise InsufficientDataError(
+            f"{ens.n_datasets} training sets x {ens.n_trials} trial(s) are too few for the "
+            f"Gaussian estimates of a {d}-dimensional learner (a jackknife replicate keeps "
+            f"{n_kept} trajectories, it needs more than {2 * d + 2}); simulate more training "
+            "sets (n_datasets)"
+        )
     th = ens.params.reshape(ens.n_total, ens.params.shape[1], -1)
     xs = ens.samples.reshape(ens.n_total, ens.samples.shape[1], -1)  # xs[:, j] = X_{j+1}
     bbar = np.asarray(ens.dataset_mean, dtype=float).reshape(ens.n_datasets, -1)[ens.data_of]
