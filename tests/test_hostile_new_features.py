@@ -145,3 +145,43 @@ def test_gaussian_learner_estimates_refuse_too_few_training_sets():
         if hasattr(est, "stderr"):
             assert np.all(np.isfinite(np.asarray(est.value))), key
             assert np.all(np.isfinite(np.asarray(est.stderr))), key
+
+
+# ------------------------------------------------------------------ command line
+
+
+@pytest.mark.parametrize("argv", [
+    ["derive", "--A", "[" * 5000 + "]" * 5000, "--D", "[[1]]"],
+    ["simulate", "--wx", "[" * 5000 + "]" * 5000, "--wy", "[[[0,1],[1,0]],[[0,1],[1,0]]]",
+     "--n-traj", "10", "--n-steps", "10", "--dt", "0.1"],
+], ids=["derive-A", "simulate-wx"])
+def test_cli_deeply_nested_matrix_is_a_usage_error(argv, capsys):
+    from stochthermo.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "nests brackets too deeply" in err and "Traceback" not in err
+
+
+def test_cli_derive_model_file_is_read_with_a_size_limit(tmp_path, capsys):
+    from stochthermo.cli import main
+
+    big = tmp_path / "big.json"
+    big.write_text('{"A": [[1]], "D": [[1]], "pad": "' + "x" * 1_100_000 + '"}')
+    assert main(["derive", "--model", str(big)]) == 2
+    assert "larger than 1 MB" in capsys.readouterr().err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    assert main(["derive", "--model", str(deep)]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
+    ok = tmp_path / "ok.json"
+    ok.write_text('{"A": [[2]], "D": [[1]]}')
+    assert main(["derive", "--model", str(ok), "--format", "json"]) == 0
+
+
+@pytest.mark.parametrize("steps", ["", ",", " , "])
+def test_cli_learn_without_steps_is_a_usage_error(steps, capsys):
+    from stochthermo.cli import main
+
+    assert main(["learn", "--steps", steps]) == 2
+    assert "holds no step" in capsys.readouterr().err

@@ -64,6 +64,11 @@ def parse_matrix_arg(text: str, name: str):
 
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise UsageError(
+            f"stochthermo: error: {name} nests brackets too deeply to be a matrix; write it like "
+            "'[[2, 0.5], [0.5, 1]]'"
+        ) from None
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"stochthermo: error: {name} {text!r} is not a JSON list of numbers ({exc.msg}); "

@@ -93,10 +93,15 @@ def _model_spec(args) -> dict:
         from pathlib import Path
 
         try:
-            spec = json.loads(Path(args.model).read_text())
+            with Path(args.model).open("rb") as fh:  # a few matrices: refuse huge files, devices
+                raw = fh.read(1_000_001)
+            if len(raw) > 1_000_000:
+                raise UsageError(f"stochthermo derive: error: {args.model!r} is larger than 1 MB; "
+                                 "a model file holds a few small matrices")
+            spec = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise UsageError(f"stochthermo derive: error: no such file {args.model!r}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise UsageError(
                 f"stochthermo derive: error: {args.model!r} is not valid JSON ({exc})"
             ) from None

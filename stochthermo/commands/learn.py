@@ -51,6 +51,8 @@ def run(args) -> int:
         steps = np.array([int(s) for s in args.steps.split(",") if s.strip()], dtype=np.int64)
     except ValueError:
         raise UsageError(f"--steps={args.steps!r} must be comma-separated integers") from None
+    if steps.size == 0:
+        raise UsageError(f"--steps={args.steps!r} holds no step; pass e.g. --steps 0,1,5,20")
     g = GaussianLearner(mu=args.mu, data_std=args.data_std, n_data=args.n_data,
                         batch_size=args.batch_size, model_std=args.model_std, lr=args.lr,
                         init_mean=args.init_mean, init_var=args.init_var)
