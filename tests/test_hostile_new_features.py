@@ -185,3 +185,18 @@ def test_cli_learn_without_steps_is_a_usage_error(steps, capsys):
 
     assert main(["learn", "--steps", steps]) == 2
     assert "holds no step" in capsys.readouterr().err
+
+
+def test_jump_summary_of_one_trajectory_is_our_error():
+    import warnings
+
+    from stochthermo.estimators._jump import summarize_jump
+
+    model = st.BipartiteJump.sensor(w=1.0, a=4.0, b=0.5)
+    one = st.simulate_jump(model, n_traj=1, t_max=1.0, dt=0.1, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy 'Degrees of freedom <= 0' on the way
+        with pytest.raises(InsufficientDataError, match="at least 2 trajectories"):
+            summarize_jump(one, model)
+    two = st.simulate_jump(model, n_traj=50, t_max=5.0, dt=0.1, seed=0)
+    assert np.isfinite(summarize_jump(two, model)["entropy_production"]["stderr"])

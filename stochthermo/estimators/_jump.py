@@ -374,6 +374,12 @@ def summarize_jump(ens, model) -> dict:
     from .. import _exact_jump as ej
     from ..models.jump import BipartiteJump
 
+    if _ensemble(ens).n_traj < 2:
+        raise InsufficientDataError(
+            f"a summary with standard errors needs at least 2 trajectories, got "
+            f"n_traj={ens.n_traj}; simulate more trajectories"
+        )
+
     def entry(est, se, ex):
         est, se, ex = (np.asarray(v, dtype=np.float64) for v in (est, se, ex))
         with np.errstate(divide="ignore", invalid="ignore"):
