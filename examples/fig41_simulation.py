@@ -7,6 +7,7 @@ Writes the four panels fig41a-d_*.png and fig41.json into DIR (default examples/
 import argparse
 from pathlib import Path
 
+from stochthermo._progress import message_bar
 from stochthermo.learning import fig41
 from stochthermo.learning._fig41 import write_json_atomic
 from stochthermo.plotting import fig41_data_from_result, save_fig41_panels
@@ -21,7 +22,7 @@ def main():
     a = ap.parse_args()
     width = 64 if a.quick else 200
     res = fig41(data=a.data, hidden=(width,) * 3, n_trials=8 if a.quick else 10,
-                n_steps=100 if a.quick else 200, progress=print)
+                n_steps=100 if a.quick else 200, progress=message_bar(print))
     paths = save_fig41_panels(fig41_data_from_result(res), a.out)
     paths.append(write_json_atomic(res.to_dict(), a.out / "fig41.json"))
     print(f"data: {res.meta['data']}, {res.meta['n_params']} parameters")
