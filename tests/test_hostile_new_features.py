@@ -200,3 +200,13 @@ def test_jump_summary_of_one_trajectory_is_our_error():
             summarize_jump(one, model)
     two = st.simulate_jump(model, n_traj=50, t_max=5.0, dt=0.1, seed=0)
     assert np.isfinite(summarize_jump(two, model)["entropy_production"]["stderr"])
+
+
+def test_loglog_slope_of_two_points_says_why_it_has_no_error_bar():
+    est = estimate.loglog_slope([1.0, 10.0], [1.0, 0.1])
+    assert est.value == pytest.approx(-1.0) and np.isnan(est.stderr)
+    assert len(est.warnings) == 1 and "no standard error" in est.warnings[0]
+    # controls: absolute errors, or a third point, give a finite error bar and no warning
+    assert estimate.loglog_slope([1.0, 10.0], [1.0, 0.1], yerr=[0.1, 0.01]).warnings == ()
+    three = estimate.loglog_slope([1.0, 10.0, 100.0], [1.0, 0.12, 0.01])
+    assert np.isfinite(three.stderr) and three.warnings == ()

@@ -326,8 +326,11 @@ def loglog_slope(x: ArrayLike, y: ArrayLike, *, yerr: ArrayLike | None = None,
         )
     slope, se, intercept = loglog_fit(xs, ys, es, absolute_sigma=absolute_sigma)
     method = "ols-loglog" if es is None else "wls-loglog"
+    notes = () if np.isfinite(se) else (
+        f"{xs.size} points leave no residual degree of freedom, so the slope has no standard "
+        "error (nan); pass more points or absolute errors (yerr=, absolute_sigma=True)",)
     return Estimate(slope, se, method, {"intercept": intercept, "n": int(xs.size),
-                                        "absolute_sigma": bool(absolute_sigma)})
+                                        "absolute_sigma": bool(absolute_sigma)}, warnings=notes)
 
 
 # --------------------------------------------------------------------------------- SGD noise
