@@ -210,3 +210,14 @@ def test_loglog_slope_of_two_points_says_why_it_has_no_error_bar():
     assert estimate.loglog_slope([1.0, 10.0], [1.0, 0.1], yerr=[0.1, 0.01]).warnings == ()
     three = estimate.loglog_slope([1.0, 10.0, 100.0], [1.0, 0.12, 0.01])
     assert np.isfinite(three.stderr) and three.warnings == ()
+
+
+def test_discrete_mi_of_continuous_values_warns():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=1000)
+    est = estimate.mutual_information(x, x + rng.normal(size=1000), method="discrete")
+    assert len(est.warnings) == 1 and "coarser labels" in est.warnings[0]
+    # control: a 4-letter alphabet with 1000 samples is well sampled
+    a = rng.integers(0, 4, 1000)
+    ok = estimate.mutual_information(a, (a + rng.integers(0, 2, 1000)) % 4, method="discrete")
+    assert ok.warnings == () and abs(ok.value - np.log(2)) < 5 * ok.stderr + 0.01

@@ -466,7 +466,15 @@ def mutual_information(
         stderr=stderr,
     )
     name = "conditional_mutual_information" if za is not None else "mutual_information"
-    return Estimate(value, se, f"{name}:{method}", meta, bias=bias if bias_correct else None)
+    notes = []
+    if disc and meta["dof"] > n / 10:  # Miller-Madow is first order in dof / n
+        notes.append(
+            f"the contingency table has {meta['dof']} degrees of freedom for n={n} samples "
+            "(fewer than 10 samples each), so the plug-in and its bias correction are "
+            "unreliable; use coarser labels (bin continuous values) or more samples"
+        )
+    return Estimate(value, se, f"{name}:{method}", meta, bias=bias if bias_correct else None,
+                    warnings=tuple(notes))
 
 
 # ----------------------------------------------------------------------------- time series
