@@ -221,3 +221,12 @@ def test_discrete_mi_of_continuous_values_warns():
     a = rng.integers(0, 4, 1000)
     ok = estimate.mutual_information(a, (a + rng.integers(0, 2, 1000)) % 4, method="discrete")
     assert ok.warnings == () and abs(ok.value - np.log(2)) < 5 * ok.stderr + 0.01
+
+
+@pytest.mark.parametrize("period", [0.0, float("nan"), 2 * np.pi])
+def test_period_without_a_fourier_basis_is_refused(period):
+    x = st.simulate(st.LinearLangevin([[1.0, 0.5], [-0.5, 1.0]], [[1.0, 0.0], [0.0, 1.0]]),
+                    n_traj=64, n_steps=400, dt=0.01, seed=2, save_every=4, x0="stationary")
+    with pytest.raises(ValidationError, match="only used by a Fourier basis"):
+        estimate.entropy_production(x, method="inference", period=period)
+    assert np.isfinite(estimate.entropy_production(x, method="inference").value)

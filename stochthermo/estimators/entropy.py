@@ -543,6 +543,11 @@ def entropy_production(
         if method not in ("tur", "inference"):
             raise ValidationError("basis= and period= are only used by method='tur' and "
                                   "method='inference'")
+        if period is not None and not (isinstance(basis, str) and basis.startswith("fourier")):
+            raise ValidationError(
+                f"period={period!r} is only used by a Fourier basis, but basis={basis!r}; drop "
+                "period= or pass basis='fourierK' (e.g. 'fourier2')"
+            )
         opts.update(basis=basis, period=period)
     groups, split = split_groups(x, n_groups)
     checks = [] if diagnostics else None
