@@ -81,3 +81,24 @@ def test_demo_numbers_agree_with_closed_forms(demo_out):
 def test_demo_bad_section_is_usage_error(capsys, tmp_path):
     assert main(["demo", "--sections", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown section" in capsys.readouterr().err
+
+
+def test_unfinished_warmup_is_stopped_after_its_grace_time(monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    from stochthermo.commands import demo
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    t0 = time.perf_counter()
+    demo._finish_warmup(proc, wait=0.2)
+    assert proc.poll() is not None  # stopped, not waited for
+    assert time.perf_counter() - t0 < 15
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    demo._finish_warmup(done, wait=30)
+    assert done.returncode == 0  # a finished warm-up is waited for, not killed
+    monkeypatch.setenv("STOCHTHERMO_NO_WARMUP", "1")
+    assert demo._start_warmup(["sgd", "fig41"]) is None
+    monkeypatch.delenv("STOCHTHERMO_NO_WARMUP")
+    assert demo._start_warmup(["fig41", "sgd"]) is None  # nothing runs before it
