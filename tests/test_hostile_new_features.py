@@ -230,3 +230,43 @@ def test_period_without_a_fourier_basis_is_refused(period):
     with pytest.raises(ValidationError, match="only used by a Fourier basis"):
         estimate.entropy_production(x, method="inference", period=period)
     assert np.isfinite(estimate.entropy_production(x, method="inference").value)
+
+
+# ------------------------------------------------------------------ symbolic guards
+
+
+def test_discrete_sgd_derivation_refuses_a_diverging_map():
+    from stochthermo.errors import UnstableModelError
+    from stochthermo.symbolic import derive_sgd_discrete
+
+    with pytest.raises(UnstableModelError, match="spectral radius 9 >= 1"):
+        derive_sgd_discrete([[2]], [[1]], 5, 8)  # P = 1 - 5 * 2 = -9
+    ok = derive_sgd_discrete([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]], 0.05, 8)
+    sgd = st.LinearizedSGD([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]], lr=0.05, batch_size=8)
+    assert float(ok.rate) == pytest.approx(exact.entropy_production(sgd, discrete=True),
+                                           rel=1e-9)
+
+
+@pytest.mark.parametrize(("H", "S", "lr", "b"), [
+    (np.eye(50).tolist(), np.eye(50).tolist(), 0.1, 2),
+    ([["a", "b", "c"], ["b", "d", "e"], ["c", "e", "f"]], np.eye(3).tolist(), "r", "m"),
+], ids=["numeric-50x50", "symbolic-3x3"])
+def test_discrete_sgd_derivation_refuses_what_would_run_for_minutes(H, S, lr, b):
+    from stochthermo.errors import ResourceError
+    from stochthermo.symbolic import derive_sgd_discrete
+
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceError, match="nothing was started"):
+        derive_sgd_discrete(H, S, lr, b)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_estimate_cost_with_symbols_only_outside_the_matrices():
+    import sympy as sp
+
+    from stochthermo.symbolic import estimate_cost
+
+    r, b = sp.Symbol("r"), sp.Symbol("b")
+    with_rb = estimate_cost([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]], extra_symbols=[r, b])
+    plain = estimate_cost([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]])
+    assert np.isfinite(with_rb) and with_rb > plain > 0

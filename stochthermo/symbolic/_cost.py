@@ -128,7 +128,8 @@ def estimate_cost(A: sp.Matrix, D: sp.Matrix, extra_symbols: Sequence[Any] = ())
     # entries that expand to many terms, like (a + b + c)^60, scale the work about linearly
     from ._parse import expanded_terms
 
-    terms = max(expanded_terms(e, 10**6) for e in list(A) + list(D) if e.free_symbols)
+    terms = max((expanded_terms(e, 10**6) for e in list(A) + list(D) if e.free_symbols),
+                default=1)  # symbols only in extra_symbols: nothing expands
     bulk = max(1.0, terms / 10)
     return bulk * math.exp(c + alpha * s_a + _SLOPE_D * s_d + gamma * off) + numeric
 
