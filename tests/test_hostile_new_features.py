@@ -270,3 +270,20 @@ def test_estimate_cost_with_symbols_only_outside_the_matrices():
     with_rb = estimate_cost([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]], extra_symbols=[r, b])
     plain = estimate_cost([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]])
     assert np.isfinite(with_rb) and with_rb > plain > 0
+
+
+@pytest.mark.parametrize("bad", ["x", True, None, 1j])
+def test_compiled_closed_forms_refuse_non_numbers_with_our_error(bad):
+    from stochthermo.symbolic import derive_jump, derive_sgd
+
+    f = derive_sgd([[2, "3/5"], ["3/5", 1]], [[1, 0], [0, "1/4"]], "r", "b").compile(
+        "stationary_covariance")
+    g = derive_jump(W=[["0", "a", "c"], ["b", "0", "a"], ["c", "b", "0"]]).compile(
+        "entropy_production_rate")
+    with pytest.raises(ValidationError, match="r="):
+        f(r=bad, b=8)
+    with pytest.raises(ValidationError, match="a="):
+        g(a=bad, b=2.0, c=3.0)
+    sgd = st.LinearizedSGD([[2, 0.6], [0.6, 1]], [[1, 0], [0, 0.25]], lr=0.05, batch_size=8)
+    np.testing.assert_allclose(f(r=0.05, b=8), exact.stationary_covariance(sgd.to_langevin()),
+                               rtol=1e-12)

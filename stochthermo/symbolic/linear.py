@@ -25,7 +25,7 @@ import sympy as sp
 from sympy.polys.constructor import construct_domain
 from sympy.polys.matrices import DomainMatrix
 
-from .._validation import normalize_blocks, short_repr
+from .._validation import as_float_array, normalize_blocks, short_repr
 from ..errors import ModelError, ShapeError, UnstableModelError, ValidationError
 from ._checks import _unique, check_model, decide, prune, psd_conditions
 from ._cost import check_cost
@@ -246,7 +246,8 @@ class CompiledQuantity:
                 f"{self.name}() takes the keyword arguments {list(self.arguments)}; "
                 f"missing {missing}, unexpected {extra}"
             )
-        vals = [np.asarray(kwargs[a], dtype=np.float64) for a in self.arguments]
+        # our error for text, None, complex or a bare bool (NaN stays NaN, like NumPy)
+        vals = [as_float_array(a, kwargs[a], finite=False) for a in self.arguments]
         if self._stage is not None:
             cov = np.asarray(self._stage(*vals), dtype=np.float64)
             n = cov.shape[-1]
