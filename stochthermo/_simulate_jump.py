@@ -437,12 +437,16 @@ class JumpPlan:
                         self.edge_obs, self.h, n, save_every, slot0, step_abs0)
 
 
+#: Methods the engine accepts for a jump model: its default name, and the exact sampler.
+JUMP_METHODS = {"euler": (float("inf"), float("inf")), "gillespie": (float("inf"), float("inf"))}
+
+
 def jump_plan(model: MarkovJump, setup) -> JumpPlan:
     """Build the :class:`JumpPlan` of ``model`` (``setup``: the engine's validated request)."""
     if "work" in setup.obs:
         raise ValidationError("observables contains 'work', but a jump model has no protocol "
                               "(work is 0); ask for 'heat' or 'medium_entropy'")
-    if setup.method != "euler":
+    if setup.method not in JUMP_METHODS:
         raise ValidationError(f"method={setup.method!r}: a jump model is sampled exactly "
                               "(Gillespie) whatever the step; leave method out")
     if setup.currents:

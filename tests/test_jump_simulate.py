@@ -181,17 +181,7 @@ def test_transient_occupation_matches_matrix_exponential():
         assert np.all(np.abs(z) < 3.5), (g, z)
 
 
-@pytest.fixture
-def jump_family():
-    """``stochthermo.simulate`` for jump models (registered here if the table lacks the row)."""
-    from stochthermo._simulate_jump import jump_plan, jump_start
-    from stochthermo.simulation import PLANS, Family, register_plan
-
-    if st.MarkovJump not in PLANS:
-        register_plan(st.MarkovJump, Family(build=jump_plan, start=jump_start))
-
-
-def test_simulate_entry_point_gives_the_same_paths(jump_family):
+def test_simulate_entry_point_gives_the_same_paths():
     m = _model(6)
     ens = st.simulate(m, n_traj=30, n_steps=40, dt=0.2, seed=5,
                       observables=("heat", "medium_entropy"))
@@ -209,13 +199,16 @@ def test_simulate_entry_point_gives_the_same_paths(jump_family):
     chunked = st.simulate(m, n_traj=30, n_steps=40, dt=0.2, seed=5,
                           observables=("heat", "medium_entropy"), chunk_size=7)
     np.testing.assert_array_equal(chunked.x, ens.x)
+    named = st.simulate(m, n_traj=30, n_steps=40, dt=0.2, seed=5, method="gillespie")
+    np.testing.assert_array_equal(named.x, ens.x)
+    assert named.meta["method"] == "gillespie"
     fixed = st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, x0=3)
     assert np.all(fixed.x[:, 0, 0] == 3)
     with pytest.raises(ValidationError, match="state index"):
         st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, x0=1.5)
     with pytest.raises(ValidationError, match="work"):
         st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, observables=("work",))
-    with pytest.raises(ValidationError, match="Gillespie"):
+    with pytest.raises(ValidationError, match="gillespie"):
         st.simulate(m, n_traj=4, n_steps=5, dt=0.1, seed=1, method="heun")
 
 

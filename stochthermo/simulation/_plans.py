@@ -24,8 +24,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._simulate_jump import JUMP_METHODS, jump_plan, jump_start
 from .._validation import short_repr
 from ..errors import SimulationError, ValidationError
+from ..models.jump import MarkovJump
 from ..models.linear import LinearizedSGD, LinearLangevin
 from ..models.nonlinear import DrivenTrap, NonlinearLangevin, StateDependentLangevin
 from ._observables import wants_heat
@@ -633,3 +635,4 @@ register_plan(NonlinearLangevin, Family(build=nonlinear_plan,
 register_plan(StateDependentLangevin, Family(build=multiplicative_plan,
                                              start=lambda m: np.zeros(m.dim),
                                              methods=MULTIPLICATIVE_METHODS))
+register_plan(MarkovJump, Family(build=jump_plan, start=jump_start, methods=JUMP_METHODS))
