@@ -20,8 +20,8 @@ manifest.json (seed, settings, SHA-256 per file) written last.
 --quick runs a smaller version of every section (under a minute on 2 cores).
 
 The first run compiles Numba kernels (cached afterwards); the Fig. 4.1 kernels compile in a
-second, low-priority process while the first sections run (set STOCHTHERMO_NO_WARMUP=1 to keep
-to one process). Long sections report their stages on stderr: a progress bar on a terminal, a
+second process while the first sections run (set STOCHTHERMO_NO_WARMUP=1 to keep to one
+process). Long sections report their stages on stderr: a progress bar on a terminal, a
 line every few seconds otherwise. With --format json, stdout holds only the JSON of
 results.json.
 """
@@ -300,28 +300,39 @@ def warm_fig41_kernels() -> None:
           n_steps=2, max_samples=60, n_eval=16, n_noise_params=10)
 
 
+def _fig41_kernels_cached() -> bool:
+    """Whether Numba's cache already holds the Fig. 4.1 kernels for the current source.
+
+    Reads the cache index through Numba's cache object (not a public API: any surprise
+    counts as "not cached", which only costs a warm-up that loads instead of compiling).
+    """
+    try:
+        from ..kernels import _mlp
+
+        return all(bool(k._cache._cache_file._load_index())
+                   for k in (_mlp.mlp_grad_ensemble, _mlp.mlp_logits_ensemble))
+    except Exception:  # noqa: BLE001 - a private API: fall back to warming up
+        return False
+
+
 def _start_warmup(chosen):
     """Compile the Fig. 4.1 kernels in a second process while the earlier sections run.
 
-    On a first run Numba compiles the MLP kernels (about 8 CPU seconds); a second process, at
-    the lowest priority and on one thread, does it with the CPU time the SGD and learner
-    sections leave idle, and the Fig. 4.1 section then loads them from the cache. Returns the
-    process, or None when there is nothing to overlap (Fig. 4.1 not chosen or first, one CPU,
-    or STOCHTHERMO_NO_WARMUP set).
+    On a first run Numba compiles the MLP kernels (about 8 CPU seconds); a second process
+    does it on another core while the SGD and learner sections use this one, and the Fig. 4.1
+    section then loads them from the cache. Returns the process, or None when there is
+    nothing to overlap (Fig. 4.1 not chosen or first, one CPU, STOCHTHERMO_NO_WARMUP set, or
+    the kernels already cached: then a second process would only compete for the cores).
     """
     import os
     import subprocess
     import sys
 
     if ("fig41" not in chosen or chosen.index("fig41") == 0 or (os.cpu_count() or 1) < 2
-            or os.environ.get("STOCHTHERMO_NO_WARMUP")):
+            or os.environ.get("STOCHTHERMO_NO_WARMUP") or _fig41_kernels_cached()):
         return None
-    # lowest priority and one Numba thread: it takes only CPU time the sections leave idle (a
-    # parallel kernel waits for its slowest thread, so competing with them costs more than it
-    # saves: measured 3x slower SGD section at normal priority on a busy 2-core machine)
-    code = ("import os\nif hasattr(os, 'nice'): os.nice(19)\n"
-            "from stochthermo.commands.demo import warm_fig41_kernels; warm_fig41_kernels()")
-    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    code = "from stochthermo.commands.demo import warm_fig41_kernels; warm_fig41_kernels()"
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")  # it compiles; its tiny run needs no threads
     try:
         return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -329,17 +340,15 @@ def _start_warmup(chosen):
         return None
 
 
-#: how long the Fig. 4.1 section waits for an unfinished warm-up before compiling itself
-WARMUP_GRACE_S = 5.0
+#: how long the Fig. 4.1 section waits for the warm-up before compiling what is missing itself
+WARMUP_WAIT_S = 600.0
 
 
 def _finish_warmup(proc, *, wait: float = 0.0) -> None:
     """Wait up to ``wait`` seconds for the warm-up process, then stop it if still running.
 
-    A warm-up still running when the Fig. 4.1 section starts had little idle CPU (a busy
-    machine); waiting for it at its low priority would cost more than compiling here. Numba
-    writes each cache file whole (a temporary file, then a rename), so what the warm-up
-    finished is kept and the rest is compiled by this process.
+    Numba writes each cache file whole (a temporary file, then a rename), so what a stopped
+    warm-up finished is kept and the rest is compiled by this process.
     """
     import subprocess
 
@@ -403,7 +412,7 @@ def _run_sections(args, chosen, result, stage, warmup, t_start) -> None:
     for k, name in enumerate(chosen, 1):
         t0 = time.perf_counter()
         if name == "fig41":
-            _finish_warmup(warmup, wait=WARMUP_GRACE_S)
+            _finish_warmup(warmup, wait=WARMUP_WAIT_S)
         print(f"[{k}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
         with Heartbeat(name, total=_STAGES.get(name)):
             result[name] = SECTIONS[name](quick=args.quick, seed=args.seed,
