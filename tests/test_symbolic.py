@@ -168,3 +168,33 @@ def test_latex_of_a_nonzero_commutator_is_not_said_to_vanish():
     tex = d.latex("commutator", assumptions=False)
     assert tex.startswith(r"[H, \Sigma] = ")
     assert not tex.rstrip().endswith("= 0")
+
+
+def test_factor_is_reproducible_and_leaves_sympy_rng_alone():
+    import sympy.core.random as sympy_random
+
+    from stochthermo.symbolic._factor import factor
+
+    x, y, z = sp.symbols("x y z")
+    poly = sp.expand((x * y + z + 3) * (x - 2 * y * z + 1) * (y + z**2 - x))
+    sympy_random.seed(11)
+    before = sympy_random.rng.getstate()
+    assert factor(poly) == sp.factor(poly)
+    sympy_random.seed(11)
+    sympy_random.rng.random()  # any state of the caller's generator gives the same answer
+    assert factor(poly) == sp.factor(poly)
+    sympy_random.seed(11)
+    factor(poly)
+    assert sympy_random.rng.getstate() == before
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("rng_seed", [1, 5, 7])
+def test_general_3x3_time_does_not_depend_on_sympy_rng(rng_seed):
+    # these draws of SymPy's generator made the factorisation of the 3x3 closed forms take minutes
+    import sympy.core.random as sympy_random
+
+    sympy_random.seed(rng_seed)
+    g = derive_linear("[[a00,a01,a02],[a10,a11,a12],[a20,a21,a22]]", "[[d0,0,0],[0,d1,0],[0,0,d2]]")
+    g.expression("stationary_covariance")

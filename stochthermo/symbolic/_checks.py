@@ -32,6 +32,7 @@ from sympy.polys.matrices import DomainMatrix
 
 from .._validation import short_repr
 from ..errors import UnstableModelError, ValidationError
+from ._factor import factor
 from ._parse import expanded_terms
 
 __all__ = [
@@ -61,7 +62,7 @@ def _tidy(expr):
     expr = sp.cancel(expr)
     forms = [expr]
     if sp.count_ops(expr) < 400:
-        forms += [sp.factor(expr), sp.expand(expr)]
+        forms += [factor(expr), sp.expand(expr)]
     out = []
     for f in forms:
         content, prim = f.as_content_primitive()

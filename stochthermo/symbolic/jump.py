@@ -21,6 +21,7 @@ from sympy.polys.matrices import DomainMatrix
 
 from .._validation import short_repr
 from ..errors import ModelError, ResourceError, ShapeError, ValidationError
+from ._factor import factor
 from ._parse import parse_expression
 from .linear import CompiledQuantity
 
@@ -148,7 +149,7 @@ class JumpDerivation:
             except Exception as exc:  # noqa: BLE001 - SymPy raises several types when singular
                 raise ModelError(f"the stationary distribution is not unique ({exc}); the chain "
                                  "must be irreducible") from None
-            self._cache["p"] = [sp.factor(K.to_sympy(sol[r, 0].element)) for r in range(n)]
+            self._cache["p"] = [factor(K.to_sympy(sol[r, 0].element)) for r in range(n)]
         return self._cache["p"]
 
     def _flux(self, i, j):
@@ -156,7 +157,7 @@ class JumpDerivation:
         return self.W[i, j] * p[j], self.W[j, i] * p[i]
 
     def _simplify(self, e):
-        return sp.factor(sp.cancel(e)) if not self.symbols or sp.count_ops(e) < 400 else e
+        return factor(sp.cancel(e)) if not self.symbols or sp.count_ops(e) < 400 else e
 
     def _sum(self, edges, log_arg):
         total = sp.Integer(0)
@@ -182,7 +183,7 @@ class JumpDerivation:
                 t.func == sp.log or (t.is_Mul and len(t.args) == 2 and t.args[0] == -1
                                      and t.args[1].func == sp.log) for t in x.args)
 
-        combined = expanded.replace(only_logs, lambda x: sp.log(sp.factor(sp.exp(x))))
+        combined = expanded.replace(only_logs, lambda x: sp.log(factor(sp.exp(x))))
         return min([e, expanded, combined], key=sp.count_ops)
 
     def _x_edges(self, x=True):
@@ -192,8 +193,8 @@ class JumpDerivation:
     def _marg(self):
         nx, ny = self.shape
         p = self._p()
-        px = [sp.factor(sum(p[x * ny + y] for y in range(ny))) for x in range(nx)]
-        py = [sp.factor(sum(p[x * ny + y] for x in range(nx))) for y in range(ny)]
+        px = [factor(sum(p[x * ny + y] for y in range(ny))) for x in range(nx)]
+        py = [factor(sum(p[x * ny + y] for x in range(nx))) for y in range(ny)]
         return p, px, py
 
     # -- quantities ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from .._validation import as_float_array, normalize_blocks, short_repr
 from ..errors import ModelError, ShapeError, UnstableModelError, ValidationError
 from ._checks import _unique, check_model, decide, prune, psd_conditions
 from ._cost import check_cost
+from ._factor import factor
 from ._parse import _split_top, check_expression, parse_expression, parse_matrix
 
 if TYPE_CHECKING:
@@ -82,8 +83,8 @@ class _Alg:
         e_num, e_den = R.to_sympy(num), R.to_sympy(den)
         # full factorisation only for small polynomials: it is what makes a closed form readable,
         # but on larger ones it costs more than the derivation itself
-        e_num = sp.factor(e_num) if _factorable(num) else sp.factor_terms(e_num)
-        e_den = sp.factor(e_den) if _factorable(den) else sp.factor_terms(e_den)
+        e_num = factor(e_num) if _factorable(num) else sp.factor_terms(e_num)
+        e_den = factor(e_den) if _factorable(den) else sp.factor_terms(e_den)
         return e_num / e_den
 
 
@@ -500,7 +501,7 @@ class LinearDerivation:
 
     def _make_heat_rates(self):
         s = self.medium_entropy_rates
-        return sp.Matrix([sp.factor(sp.cancel(T * s[i])) if sp.count_ops(s[i]) < 300 else T * s[i]
+        return sp.Matrix([factor(sp.cancel(T * s[i])) if sp.count_ops(s[i]) < 300 else T * s[i]
                           for i, T in enumerate(self.temperatures)])
 
     def _make_information_flows(self):

@@ -21,6 +21,7 @@ import sympy as sp
 
 from ..errors import ResourceError, ShapeError, UnstableModelError, ValidationError
 from ._cost import SLOW_SECONDS, estimate_cost
+from ._factor import factor
 from ._parse import parse_expression, parse_matrix
 
 if TYPE_CHECKING:
@@ -152,8 +153,8 @@ def derive_sgd_discrete(hessian: Any, grad_noise_cov: Any, lr: Any,
     C = _discrete_lyapunov(P, Q)
     K = eye - P * P
     M = K * C * K.T + P * Q * P.T
-    per_step = sp.factor(sp.cancel((Q.LUsolve(M).trace() - n) / 2))
-    rate = sp.factor(sp.cancel(per_step / r))
+    per_step = factor(sp.cancel((Q.LUsolve(M).trace() - n) / 2))
+    rate = factor(sp.cancel(per_step / r))
     free = tuple(sorted(rate.free_symbols | H.free_symbols | S.free_symbols
                         | r.free_symbols | b.free_symbols, key=str))
     return SGDDiscreteDerivation(P, Q, C, per_step, rate, free)
