@@ -11,6 +11,7 @@ from stochthermo.learning import (
     SoftmaxRegression,
     learn,
 )
+from stochthermo.learning._fig41 import single_thread_blas
 
 try:
     from . import naive_learn
@@ -195,7 +196,7 @@ def test_mlp_serial_gradients_equal_parallel_ones_and_restore_threads():
         g, loss = np.full_like(th, np.nan), np.full(K, np.nan)
         kernel = _mlp.mlp_grad_ensemble if name == "parallel" else _mlp.mlp_grad_ensemble_serial
         if name.endswith("BLAS thread"):
-            with _mlp.single_thread_blas():
+            with single_thread_blas():
                 kernel(th, model._sizes, model._act, U, Y, idx, data_of, g, loss)
             assert not _mlp._ONE_BLAS_THREAD[0]
         else:
@@ -232,7 +233,7 @@ def test_single_thread_blas_reaches_the_blas_numba_calls_in_a_fresh_process():
     code = (
         "import json, sys\n"
         "from threadpoolctl import threadpool_info\n"
-        "from stochthermo.kernels._mlp import single_thread_blas\n"
+        "from stochthermo.learning._fig41 import single_thread_blas\n"
         "assert 'scipy.linalg.cython_blas' not in sys.modules\n"
         "def blas():\n"
         "    return {i['filepath']: i['num_threads'] for i in threadpool_info()\n"

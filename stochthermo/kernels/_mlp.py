@@ -9,8 +9,6 @@ last layer is linear (logits). Matrix products use ``np.dot`` (BLAS). Slow NumPy
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
@@ -238,38 +236,8 @@ def mlp_per_sample_grads(theta, sizes, act, X, y, out):
         out[i, :] = g
 
 
-#: True while :func:`single_thread_blas` holds BLAS to one thread
+#: True while ``learning._fig41.single_thread_blas`` holds BLAS to one thread
 _ONE_BLAS_THREAD = [False]
-
-
-@contextlib.contextmanager
-def single_thread_blas():
-    """A context in which BLAS (the matrix products of these kernels) runs on one thread.
-
-    The ensemble kernels spread their trials over Numba's threads; a multi-threaded BLAS
-    inside each gradient then competes with them for the cores (on a busy 2-core machine the
-    Fig. 4.1 experiment ran several times slower than with one BLAS thread). Inside this
-    context :func:`mlp_grad_ensemble_serial` also uses every Numba thread, since nothing nests.
-    Needs ``threadpoolctl`` (installed with scikit-learn); without it nothing changes. Yields
-    whether BLAS was limited. OpenBLAS's one-thread matrix product sums in another order than
-    its multi-threaded one: the numbers can differ in the last bits (~1e-17) from those of a
-    multi-threaded BLAS, and equal those of a 1-core machine.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield False
-        return
-    # Numba's np.dot calls SciPy's BLAS: load it now, threadpoolctl limits loaded libraries only
-    import scipy.linalg.cython_blas  # noqa: F401
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        previous = _ONE_BLAS_THREAD[0]
-        _ONE_BLAS_THREAD[0] = True
-        try:
-            yield True
-        finally:
-            _ONE_BLAS_THREAD[0] = previous
 
 
 def mlp_grad_ensemble_serial(thetas, sizes, act, X, y, idx, data_of, grads, losses):
@@ -278,7 +246,7 @@ def mlp_grad_ensemble_serial(thetas, sizes, act, X, y, idx, data_of, grads, loss
     The BLAS calls inside each gradient are already multi-threaded; nesting both oversubscribes
     the cores. This runs the parallel kernel on one Numba thread: the same compiled code (one
     kernel to compile and cache instead of two) and the same numbers, trial by trial. Inside
-    :func:`single_thread_blas` it runs on every Numba thread (same numbers again).
+    ``learning._fig41.single_thread_blas`` it runs on every Numba thread (same numbers again).
     """
     if _ONE_BLAS_THREAD[0]:
         mlp_grad_ensemble(thetas, sizes, act, X, y, idx, data_of, grads, losses)

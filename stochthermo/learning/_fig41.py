@@ -11,6 +11,7 @@ lag >= 1). The parameter average runs over a random subset of ``n_noise_params``
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
 import json
@@ -153,11 +154,37 @@ def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
     return np.ascontiguousarray(U, dtype=np.float64), y, label
 
 
+@contextlib.contextmanager
 def single_thread_blas():
-    """BLAS on one thread while the MLP kernels run (see ``kernels._mlp.single_thread_blas``)."""
-    from ..kernels._mlp import single_thread_blas as limit
+    """A context in which BLAS (the matrix products of these kernels) runs on one thread.
 
-    return limit()
+    The ensemble kernels spread their trials over Numba's threads; a multi-threaded BLAS
+    inside each gradient then competes with them for the cores (on a busy 2-core machine the
+    Fig. 4.1 experiment ran several times slower than with one BLAS thread). Inside this
+    context ``kernels._mlp.mlp_grad_ensemble_serial`` also uses every Numba thread, since
+    nothing nests.
+    Needs ``threadpoolctl`` (installed with scikit-learn); without it nothing changes. Yields
+    whether BLAS was limited. OpenBLAS's one-thread matrix product sums in another order than
+    its multi-threaded one: the numbers can differ in the last bits (~1e-17) from those of a
+    multi-threaded BLAS, and equal those of a 1-core machine.
+    """
+    from ..kernels import _mlp
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield False
+        return
+    # Numba's np.dot calls SciPy's BLAS: load it now, threadpoolctl limits loaded libraries only
+    import scipy.linalg.cython_blas  # noqa: F401
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        previous = _mlp._ONE_BLAS_THREAD[0]
+        _mlp._ONE_BLAS_THREAD[0] = True
+        try:
+            yield True
+        finally:
+            _mlp._ONE_BLAS_THREAD[0] = previous
 
 
 def noise_statistics(params: ArrayLike, lr: float,
