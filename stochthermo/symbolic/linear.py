@@ -768,6 +768,21 @@ def derive_linear(A: Any, D: Any, *, blocks: Blocks | None = None,
                             allow_slow=allow_slow)
 
 
+
+def parse_sgd_inputs(hessian, grad_noise_cov, lr, batch_size, symbols: dict):
+    """Parse (H, Sigma, r, b) of a linearized-SGD model; shapes and numeric lr, b checked."""
+    H = parse_matrix(hessian, "hessian", symbols)
+    S = parse_matrix(grad_noise_cov, "grad_noise_cov", symbols)
+    if S.shape != H.shape:
+        raise ShapeError(f"hessian has shape {H.shape} but grad_noise_cov has shape {S.shape}")
+    r = parse_expression(lr, "lr", symbols)
+    b = parse_expression(batch_size, "batch_size", symbols)
+    if r.is_number and not r > 0:
+        raise ValidationError(f"lr={lr!r} must be > 0")
+    if b.is_number and not b >= 1:
+        raise ValidationError(f"batch_size={batch_size!r} must be >= 1")
+    return H, S, r, b
+
 def derive_sgd(hessian: Any, grad_noise_cov: Any, lr: Any, batch_size: Any, *,
                blocks: Blocks | None = None, allow_slow: bool = False) -> LinearDerivation:
     r"""Closed forms of SGD near a minimum, in the Langevin limit and in discrete time.
@@ -804,16 +819,7 @@ def derive_sgd(hessian: Any, grad_noise_cov: Any, lr: Any, batch_size: Any, *,
     [0, 0]])
     """
     symbols: dict = {}
-    H = parse_matrix(hessian, "hessian", symbols)
-    S = parse_matrix(grad_noise_cov, "grad_noise_cov", symbols)
-    if S.shape != H.shape:
-        raise ShapeError(f"hessian has shape {H.shape} but grad_noise_cov has shape {S.shape}")
-    r = parse_expression(lr, "lr", symbols)
-    b = parse_expression(batch_size, "batch_size", symbols)
-    if r.is_number and not r > 0:
-        raise ValidationError(f"lr={lr!r} must be > 0")
-    if b.is_number and not b >= 1:
-        raise ValidationError(f"batch_size={batch_size!r} must be >= 1")
+    H, S, r, b = parse_sgd_inputs(hessian, grad_noise_cov, lr, batch_size, symbols)
     for label, M in (("hessian", H), ("grad_noise_cov", S)):
         if (M - M.T).applyfunc(sp.expand) != sp.zeros(*M.shape):
             raise ValidationError(f"{label} must be symmetric, got {short_repr(M.tolist())}")

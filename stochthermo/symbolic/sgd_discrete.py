@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..errors import ResourceError, ShapeError, UnstableModelError, ValidationError
+from ..errors import ResourceError, UnstableModelError, ValidationError
 from ._cost import SLOW_SECONDS, estimate_cost
 from ._factor import factor
-from ._parse import parse_expression, parse_matrix
+from .linear import parse_sgd_inputs
 
 if TYPE_CHECKING:
     from typing import Any
@@ -116,16 +116,7 @@ def derive_sgd_discrete(hessian: Any, grad_noise_cov: Any, lr: Any,
     0
     """
     symbols: dict = {}
-    H = parse_matrix(hessian, "hessian", symbols)
-    S = parse_matrix(grad_noise_cov, "grad_noise_cov", symbols)
-    if S.shape != H.shape:
-        raise ShapeError(f"hessian has shape {H.shape} but grad_noise_cov has shape {S.shape}")
-    r = parse_expression(lr, "lr", symbols)
-    b = parse_expression(batch_size, "batch_size", symbols)
-    if r.is_number and not r > 0:
-        raise ValidationError(f"lr={lr!r} must be > 0")
-    if b.is_number and not b >= 1:
-        raise ValidationError(f"batch_size={batch_size!r} must be >= 1")
+    H, S, r, b = parse_sgd_inputs(hessian, grad_noise_cov, lr, batch_size, symbols)
     n = H.shape[0]
     # the discrete Lyapunov solve costs about ten times the continuous one (measured on 2x2
     # and 3x3 models); refuse before starting what would run for minutes
