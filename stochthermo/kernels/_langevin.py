@@ -451,6 +451,7 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
     runs over the group's trajectories in the innermost loop, so the dependency chains of
     different trajectories overlap (one per SIMD lane) instead of waiting on each other.
     """
+    # long: one pass per step keeps the state in registers; split only with inline='always' helpers
     p, b, q = weights
     n, save_every, slot0, step0 = steps
     seeds, zig, noise = stream

@@ -103,6 +103,7 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
     ``obs = (tv, labels, n_blocks, heat_on, work_on, CW, cb)`` (``tv``: temperature of each
     coordinate's block); the arrays written are separate arguments (see :mod:`._langevin`).
     """
+    # long: one pass per step keeps the state in registers; split only with inline='always' helpers
     method, strat, has_deriv, time_dep = codes
     n, save_every, slot0, step0 = steps
     seeds, zig, noise = stream

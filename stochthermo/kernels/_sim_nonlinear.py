@@ -302,6 +302,7 @@ def nonlinear_groups(drift, n_args):
 
 
 def _build_groups(call):
+    # long: factory: its body is the Numba kernel below, compiled per user drift
     @njit(parallel=True)
     def kernel(params, h, noise_weights, steps, stream, x, counters, out_x, fail):
         """Euler steps with a user drift and no observables, ``GROUP`` trajectories side by side.
@@ -312,6 +313,7 @@ def _build_groups(call):
         drawn a segment ahead. ``noise_weights = (L, diag_noise)``; ``steps``, ``stream`` and the
         written arrays as in :func:`nonlinear_sde`.
         """
+        # long: one pass per step keeps the state in registers; split only into inline helpers
         L_, diag_noise = noise_weights
         n, save_every, slot0, step0 = steps
         seeds, zig, noise = stream
