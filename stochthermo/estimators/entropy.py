@@ -258,27 +258,8 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
                   diffusion=None, **unused):
     _no_extra(unused, "inference")
     d = x.shape[2]
-    spec = "auto" if basis is None else basis
-    auto = isinstance(spec, str) and spec == "auto"
-    if auto:
-        top = _AUTO_MAX_DEGREE.get(d, 3)
-        B = _resolve_basis(f"poly{top}", x, period, extra=0)
-        candidates = [o for o, _ in B.orders if o >= 1]
-    else:
-        extra = 2 if checks is not None else 0
-        B = _resolve_basis(spec, x, period, extra=extra)
-        candidates = [B.order] if B.order is not None else [None]
-    state = isinstance(diffusion, str)
-    if state and diffusion != "state":
-        raise ValidationError(
-            f"diffusion={diffusion!r}: pass None (constant, estimated), a (dim, dim) matrix "
-            "(known) or 'state' (state-dependent, fitted on the basis)"
-        )
-    D_known = None
-    if diffusion is not None and not state:
-        D_known = as_square_matrix("diffusion", diffusion, dim=d)
-        D_known = check_symmetric("diffusion", D_known)
-        check_psd("diffusion", D_known, strict=True)
+    B, candidates, auto = _inference_basis(basis, x, period, checks)
+    state, D_known = _inference_diffusion(diffusion, d)
     # lags 1 and 2 give the first-order (Richardson) extrapolation 2 s(tau) - s(2 tau); lag 4
     # checks what remains [EST-ep-inf]
     lags = tuple(lg for lg in (1, 2, 4) if x.shape[1] >= 2 * lg + 1)
@@ -289,27 +270,9 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
     stats, k = basis_stats(groups, B, lags=lags, diffusion_moments=state, center=center)
     total = tuple(s.sum(axis=0) for s in stats)
     n_tot, T = float(total[4]), float(total[4]) * tau
-
-    def nb_of(order):
-        return B.size if order is None else block_size(B, order)
-
-    # basis choice by the information criterion [EST-ep-inf]: maximise sigma_hat - 2 d n_b / T
-    ic = {}
-    for o in candidates:
-        nb = nb_of(o)
-        if nb * 4 > n_tot:
-            continue
-        ke = B.free_dims(nb, d)
-        ke = d * nb if ke is None else ke
-        val, _, pen = inference_value(total[:k], tau, nb, D_known, k_eff=ke)
-        ic[o] = val - pen
-    if not ic:
-        raise InsufficientDataError(
-            f"{int(n_tot)} transitions are too few for the basis {B.name!r} ({B.size} "
-            "functions): pass more data or a smaller basis"
-        )
+    ic = _inference_criterion(B, candidates, total[:k], tau, D_known, d, n_tot)
     order = max(ic, key=ic.get) if auto else candidates[0]
-    nb = nb_of(order)
+    nb = _inference_block_size(B, order)
     nb_top = B.size
     k_eff, k_top = B.free_dims(nb, d), B.free_dims(nb_top, d)
     jk_bias = state or k_eff is None  # no analytic correction: the jackknife's
@@ -355,6 +318,82 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
         se = float(np.sqrt(se**2 + null_var))
         if not bias_correct:
             value = value + an_bias
+    correction = float(vals[2]) if rich else None
+    _inference_checks(checks, vals, ses, se, null_var, lags=lags, nb=nb, nb_top=nb_top,
+                      k_eff=k_eff, k_top=k_top, d=d, T=T,
+                      basis_name=B.name if not auto else f"poly{order}")
+    D_hat = D_known if D_known is not None else diffusion_from(total[:k], tau, nb)
+    meta = _inference_meta(total, tau, nb, n_tot, T, D_hat, vals, fulls, jbias, plug, an_bias,
+                           basis_name=(f"poly{order}" if auto else B.name), state=state,
+                           D_known=D_known, rich=rich, correction=correction, jk_bias=jk_bias,
+                           ic=ic if auto else None)
+    bias = (jbias[0] if jk_bias else an_bias) if bias_correct else None
+    return value, se, bias, meta, {"F": _propagator(B, total[:k], groups, tau),
+                                   "n_params": d * nb, "linear_model": False}
+
+
+def _inference_basis(basis, x, period, checks):
+    """Resolved basis, candidate orders and whether the order is chosen ('auto')."""
+    d = x.shape[2]
+    spec = "auto" if basis is None else basis
+    auto = isinstance(spec, str) and spec == "auto"
+    if auto:
+        top = _AUTO_MAX_DEGREE.get(d, 3)
+        B = _resolve_basis(f"poly{top}", x, period, extra=0)
+        candidates = [o for o, _ in B.orders if o >= 1]
+    else:
+        extra = 2 if checks is not None else 0
+        B = _resolve_basis(spec, x, period, extra=extra)
+        candidates = [B.order] if B.order is not None else [None]
+    return B, candidates, auto
+
+
+def _inference_diffusion(diffusion, d):
+    """``(state-dependent?, known D or None)`` from the ``diffusion=`` option."""
+    state = isinstance(diffusion, str)
+    if state and diffusion != "state":
+        raise ValidationError(
+            f"diffusion={diffusion!r}: pass None (constant, estimated), a (dim, dim) matrix "
+            "(known) or 'state' (state-dependent, fitted on the basis)"
+        )
+    D_known = None
+    if diffusion is not None and not state:
+        D_known = as_square_matrix("diffusion", diffusion, dim=d)
+        D_known = check_symmetric("diffusion", D_known)
+        check_psd("diffusion", D_known, strict=True)
+    return state, D_known
+
+
+def _inference_block_size(B, order):
+    return B.size if order is None else block_size(B, order)
+
+
+def _inference_criterion(B, candidates, total, tau, D_known, d, n_tot):
+    """``{order: sigma_hat - 2 d n_b / T}`` over the candidates with enough data.
+
+    The basis is chosen by maximising this information criterion [EST-ep-inf].
+    """
+    ic = {}
+    for o in candidates:
+        nb = _inference_block_size(B, o)
+        if nb * 4 > n_tot:
+            continue
+        ke = B.free_dims(nb, d)
+        ke = d * nb if ke is None else ke
+        val, _, pen = inference_value(total, tau, nb, D_known, k_eff=ke)
+        ic[o] = val - pen
+    if not ic:
+        raise InsufficientDataError(
+            f"{int(n_tot)} transitions are too few for the basis {B.name!r} ({B.size} "
+            "functions): pass more data or a smaller basis"
+        )
+    return ic
+
+
+def _inference_checks(checks, vals, ses, se, null_var, *, lags, nb, nb_top, k_eff, k_top, d, T,
+                      basis_name):
+    """Append the discretisation and basis checks of the inference estimate to ``checks``."""
+    rich = len(lags) >= 2
     i = 2
     if rich:
         correction = float(vals[i])
@@ -383,14 +422,18 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
             float(vals[i]),
             float(np.sqrt(ses[i] ** 2 + 2.0 * extra_bias**2 / dk)),
             f"a richer basis ({nb_top} functions) raises the rate above the one with {nb}",
-            f"the basis {B.name if not auto else f'poly{order}'} misses part of the "
+            f"the basis {basis_name} misses part of the "
             "probability current: use a larger basis (or basis='auto')",
             value_se=se,
         ))
-    D_hat = D_known if D_known is not None else diffusion_from(total[:k], tau, nb)
+
+
+def _inference_meta(total, tau, nb, n_tot, T, D_hat, vals, fulls, jbias, plug, an_bias, *,
+                    basis_name, state, D_known, rich, correction, jk_bias, ic):
+    """The ``meta`` dict of the inference estimate."""
     G, V = total[0][:nb, :nb] / n_tot, total[1][:, :nb] / T
     meta = {
-        "basis": (f"poly{order}" if auto else B.name),
+        "basis": basis_name,
         "n_basis": nb,
         "velocity_coefficients": np.linalg.solve(G, V.T).T,
         "diffusion": D_hat,
@@ -407,11 +450,9 @@ def _ep_inference(x, tau, groups, split, *, bias_correct, checks, basis=None, pe
     else:
         meta.update(uncorrected=plug, analytic_bias=an_bias,
                     jackknife_residual_bias=float(jbias[0]))
-    if auto:
+    if ic is not None:
         meta["information_criterion"] = {f"poly{o}": float(v) for o, v in ic.items()}
-    bias = (jbias[0] if jk_bias else an_bias) if bias_correct else None
-    return value, se, bias, meta, {"F": _propagator(B, total[:k], groups, tau),
-                                   "n_params": d * nb, "linear_model": False}
+    return meta
 
 
 def _no_extra(extra, method):
