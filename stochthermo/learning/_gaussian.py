@@ -1112,6 +1112,88 @@ def _cov(a):
     return np.atleast_2d(np.cov(a, rowvar=False))
 
 
+def _estimates_model(ens, learner, model_cov, model_std):
+    """``(learner or None, dim, model covariance)`` for :func:`gaussian_learner_estimates`."""
+    model = ens.model
+    if learner is None and isinstance(model, GaussianLearner):
+        learner = model
+    if learner is not None and not isinstance(learner, GaussianLearner):
+        raise ValidationError(f"learner={short_repr(learner)} must be a GaussianLearner")
+    if isinstance(model, GaussianLearner):
+        d = model.dim
+        S = model.model_cov_matrix
+    elif isinstance(model, GaussianMean):
+        d = model.dim
+        S = model.std**2 * np.eye(d)
+    else:
+        raise ValidationError(
+            "gaussian_learner_estimates needs an ensemble of GaussianMean or of "
+            f"GaussianLearner.simulate, got a model {short_repr(model)}"
+        )
+    if model_cov is not None:
+        S = as_square_matrix("model_cov", model_cov, dim=d)
+    elif model_std is not None:
+        S = positive_float("model_std", model_std) ** 2 * np.eye(d)
+    return learner, d, S
+
+
+def _check_estimates_ensemble(ens):
+    """The ensemble must hold params and samples at every step."""
+    if ens.params is None or ens.samples is None or not np.array_equal(
+        ens.steps, np.arange(ens.steps[-1] + 1)
+    ):
+        raise ValidationError(
+            "the ensemble must record 'params' and 'samples' at every step (record_every=1)"
+        )
+
+
+def _estimates_times(ens, t, d):
+    """Requested steps as int64, checked against the ensemble's length and size."""
+    ts = np.atleast_1d(np.asarray(t, dtype=np.int64))
+    if ts.min() < 0 or ts.max() >= ens.n_steps:
+        raise ValidationError(f"t={t!r} must lie in 0..{ens.n_steps - 1}")
+    # each jackknife replicate drops one training set; its covariances of (X, Theta) in 2d
+    # dimensions, and the residual of Theta on Bbar, need more than 2d + 2 samples
+    n_kept = ens.n_total - int(np.bincount(np.asarray(ens.data_of)).max())
+    if n_kept <= 2 * d + 2:
+        raise InsufficientDataError(
+            f"{ens.n_datasets} training sets x {ens.n_trials} trial(s) are too few for the "
+            f"Gaussian estimates of a {d}-dimensional learner (a jackknife replicate keeps "
+            f"{n_kept} trajectories, it needs more than {2 * d + 2}); simulate more training "
+            "sets (n_datasets)"
+        )
+    return ts
+
+
+def _sigma_x_kl(T1, X1, Sinv, d):
+    """Route 2 of ``sigma_x``: KL of the fitted Gaussian ``P(x_{t+1}|theta_{t+1})`` from the model.
+
+    The fit is the regression of ``X_{t+1}`` on ``theta_{t+1}``.
+    """
+    n = T1.shape[0]
+    T1c, X1c = T1 - T1.mean(axis=0), X1 - X1.mean(axis=0)
+    Bc = np.linalg.lstsq(T1c, X1c, rcond=None)[0].T
+    fit = X1.mean(axis=0) + T1c @ Bc.T
+    r1 = X1 - fit
+    v1 = r1.T @ r1 / n
+    off = fit - T1
+    off2 = np.einsum("ki,ij,kj->k", off, Sinv, off).mean()
+    return 0.5 * (np.trace(Sinv @ v1) + off2 - d - _ld(Sinv @ v1))
+
+
+def _entropy_given_b(T0, B, d, two_pi_e):
+    """Gaussian ``h(Theta | Bbar)`` from the residual of Theta on Bbar; NaN when too few."""
+    n = T0.shape[0]
+    if n > d + 2 and np.all(B.var(axis=0) > 0):
+        Bcen = B - B.mean(axis=0)
+        T0c = T0 - T0.mean(axis=0)
+        resid = T0c - Bcen @ np.linalg.lstsq(Bcen, T0c, rcond=None)[0]
+        dof = n - 1 - B.shape[1]
+        vres = resid.T @ resid / dof
+        return 0.5 * (two_pi_e + _ld(vres) - wishart_logdet_bias(d, dof + 1))
+    return math.nan
+
+
 def gaussian_learner_estimates(ens: LearningEnsemble, t: ArrayLike, *,
                                model_cov: ArrayLike | None = None, model_std: float | None = None,
                                learner: Any = None) -> dict:
@@ -1149,46 +1231,10 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t: ArrayLike, *,
     ``sigma_x_kl`` by route 2 (KL of the fitted Gaussian conditional ``P(x_{t+1}|theta_{t+1})``
     from the model). Entropies use the Wishart bias of ``ln det`` of a sample covariance.
     """
-    model = ens.model
-    if learner is None and isinstance(model, GaussianLearner):
-        learner = model
-    if learner is not None and not isinstance(learner, GaussianLearner):
-        raise ValidationError(f"learner={short_repr(learner)} must be a GaussianLearner")
-    if isinstance(model, GaussianLearner):
-        d = model.dim
-        S = model.model_cov_matrix
-    elif isinstance(model, GaussianMean):
-        d = model.dim
-        S = model.std**2 * np.eye(d)
-    else:
-        raise ValidationError(
-            "gaussian_learner_estimates needs an ensemble of GaussianMean or of "
-            f"GaussianLearner.simulate, got a model {short_repr(model)}"
-        )
-    if model_cov is not None:
-        S = as_square_matrix("model_cov", model_cov, dim=d)
-    elif model_std is not None:
-        S = positive_float("model_std", model_std) ** 2 * np.eye(d)
-    if ens.params is None or ens.samples is None or not np.array_equal(
-        ens.steps, np.arange(ens.steps[-1] + 1)
-    ):
-        raise ValidationError(
-            "the ensemble must record 'params' and 'samples' at every step (record_every=1)"
-        )
+    learner, d, S = _estimates_model(ens, learner, model_cov, model_std)
+    _check_estimates_ensemble(ens)
     Sinv = np.linalg.inv(S)
-    ts = np.atleast_1d(np.asarray(t, dtype=np.int64))
-    if ts.min() < 0 or ts.max() >= ens.n_steps:
-        raise ValidationError(f"t={t!r} must lie in 0..{ens.n_steps - 1}")
-    # each jackknife replicate drops one training set; its covariances of (X, Theta) in 2d
-    # dimensions, and the residual of Theta on Bbar, need more than 2d + 2 samples
-    n_kept = ens.n_total - int(np.bincount(np.asarray(ens.data_of)).max())
-    if n_kept <= 2 * d + 2:
-        raise InsufficientDataError(
-            f"{ens.n_datasets} training sets x {ens.n_trials} trial(s) are too few for the "
-            f"Gaussian estimates of a {d}-dimensional learner (a jackknife replicate keeps "
-            f"{n_kept} trajectories, it needs more than {2 * d + 2}); simulate more training "
-            "sets (n_datasets)"
-        )
+    ts = _estimates_times(ens, t, d)
     th = ens.params.reshape(ens.n_total, ens.params.shape[1], -1)
     xs = ens.samples.reshape(ens.n_total, ens.samples.shape[1], -1)  # xs[:, j] = X_{j+1}
     bbar = np.asarray(ens.dataset_mean, dtype=float).reshape(ens.n_datasets, -1)[ens.data_of]
@@ -1231,25 +1277,9 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t: ArrayLike, *,
             rows["info_flow_x"][j] = flow_x[s]
             q = ens.heat[i, s] if ens.heat is not None else np.full(n, np.nan)
             rows["sigma_x"][j] = 0.5 * (_ld(_cov(X2)) - _ld(_cov(X1))) - q.mean() - flow_x[s]
-            # route 2: regression of X_{t+1} on theta_{t+1}
-            T1c, X1c = T1 - T1.mean(axis=0), X1 - X1.mean(axis=0)
-            Bc = np.linalg.lstsq(T1c, X1c, rcond=None)[0].T
-            fit = X1.mean(axis=0) + T1c @ Bc.T
-            r1 = X1 - fit
-            v1 = r1.T @ r1 / n
-            off = fit - T1
-            off2 = np.einsum("ki,ij,kj->k", off, Sinv, off).mean()
-            rows["sigma_x_kl"][j] = 0.5 * (np.trace(Sinv @ v1) + off2 - d - _ld(Sinv @ v1))
+            rows["sigma_x_kl"][j] = _sigma_x_kl(T1, X1, Sinv, d)
             two_pi_e = d * math.log(2 * math.pi * math.e)
-            if n > d + 2 and np.all(B.var(axis=0) > 0):
-                Bcen = B - B.mean(axis=0)
-                T0c = T0 - T0.mean(axis=0)
-                resid = T0c - Bcen @ np.linalg.lstsq(Bcen, T0c, rcond=None)[0]
-                dof = n - 1 - B.shape[1]
-                vres = resid.T @ resid / dof
-                h_cond = 0.5 * (two_pi_e + _ld(vres) - wishart_logdet_bias(d, dof + 1))
-            else:
-                h_cond = math.nan
+            h_cond = _entropy_given_b(T0, B, d, two_pi_e)
             rows["entropy_theta"][j] = 0.5 * (two_pi_e + _ld(_cov(T0)) - wishart_logdet_bias(d, n))
             rows["entropy_theta_given_b"][j] = h_cond
             rows["sq_dev_bbar"][j] = ((T0 - B) ** 2).sum(axis=1).mean()
