@@ -789,8 +789,79 @@ def _quantities(g: GaussianLearner, M, W, E, Xc, K, *, extras_only: bool = False
     """
     d = g.dim
     T = M.shape[0]
+    Sinv = np.linalg.inv(g.model_cov_matrix)
+    Sb = g.data_cov_matrix / g.n_data
+    mu = g.mean_vector
+    eye = np.eye(d)
+    C, mean, b, Kt, D = _joint_moments(g, M, W, E, Xc, K)
+    iB, iT, iX, iT1, iX2 = range(5)
+
+    def blk(i, j, CC=C):
+        return CC[:, b[i], b[j]]
+
+    def sub(idx, CC=C):
+        rows = np.concatenate([np.arange(i * d, (i + 1) * d) for i in idx])
+        return CC[:, rows[:, None], rows[None, :]]
+
+    def mi(i, j, CC=C):
+        return 0.5 * (_logdet(blk(i, i, CC)) + _logdet(blk(j, j, CC)) - _logdet(sub((i, j), CC)))
+
+    def ent_ld(ld, dim):
+        return 0.5 * (dim * math.log(2 * math.pi * math.e) + ld)
+
+    def msq(i, j, weight):
+        dm = mean[:, b[i]] - mean[:, b[j]]
+        cv = blk(i, i) + blk(j, j) - blk(i, j) - blk(j, i)
+        return (np.einsum("ij,tji->t", weight, cv) + np.einsum("ti,ij,tj->t", dm, weight, dm))
+
+    Sb_inv = np.linalg.inv(Sb)
+    Cg = _given_bbar(C, Sb_inv, d)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {}
+        heat = 0.5 * (msq(iX2, iT1, Sinv) - msq(iX, iT1, Sinv))
+        out["sq_dev_bbar"] = msq(iT, iB, eye)
+        # exact generalisation gap E[L(theta) - U_B(theta)], L the population loss:
+        # 1/2 E|theta - mu|^2_{S^-1} - 1/2 E|theta - Bbar|^2_{S^-1} + tr(S^-1 S_d) / (2N)
+        dmu = M[:T] - mu
+        pop = np.einsum("ij,tji->t", Sinv, W[:T]) + np.einsum("ti,ij,tj->t", dmu, Sinv, dmu)
+        out["generalization_gap"] = 0.5 * (pop - msq(iT, iB, Sinv)) + 0.5 * np.trace(
+            Sinv @ g.data_cov_matrix) / g.n_data
+        out.update(_reservoir(g, C, Cg, mean, b, mi, heat, Kt, D))
+        if extras_only:
+            return out
+        out["m_info"] = mi(iT, iB)
+        out["l_info"] = mi(iX, iB)
+        out["l_info_functional"] = out["m_info"]
+        out["i_x_theta"] = mi(iX, iT)
+        work = 0.5 * msq(iT1, iT, Sinv)
+        out["work"] = work
+        out["kl"] = work
+        out["heat"] = heat
+        out["heat_theta"] = -0.5 * (msq(iT1, iB, Sinv) - msq(iT, iB, Sinv))
+        i_x1_t1 = mi(iX, iT1)
+        out["info_flow_theta"] = i_x1_t1 - out["i_x_theta"]
+        out["info_flow_x"] = mi(iX2, iT1) - i_x1_t1
+        ldX1, ldX2 = _logdet(blk(iX, iX)), _logdet(blk(iX2, iX2))
+        out["sigma_x"] = 0.5 * (ldX2 - ldX1) - heat - out["info_flow_x"]
+        out["sigma_x_kl"] = _sigma_x_kl_exact(C, mean, b, Sinv)
+        V = W[:T] - E[:T] @ Sb_inv @ np.swapaxes(E[:T], 1, 2)
+        V = 0.5 * (V + np.swapaxes(V, 1, 2))
+        out["entropy_theta"] = ent_ld(_logdet(W[:T]), d)
+        out["entropy_theta_given_b"] = ent_ld(_logdet(V), d)
+        out.update(_theta_moments(g, M[:T], W[:T], V))
+    return out
+
+
+def _joint_moments(g: GaussianLearner, M, W, E, Xc, K):
+    """Covariance ``C`` and mean of (Bbar, theta_t, X_{t+1}, theta_{t+1}, X_{t+2}) per step.
+
+    Returns ``(C, mean, b, Kt, D)``: ``b`` the five block slices, ``Kt`` the gains of the
+    block, ``D`` the gradient-noise covariance.
+    """
+    d = g.dim
+    T = M.shape[0]
     S = g.model_cov_matrix
-    Sinv = np.linalg.inv(S)
     Sb = g.data_cov_matrix / g.n_data
     D, _, _ = _noise_moments(g)
     mu = g.mean_vector
@@ -826,85 +897,47 @@ def _quantities(g: GaussianLearner, M, W, E, Xc, K, *, extras_only: bool = False
     m0[:, b[0]] = mu
     m0[:, b[1]] = M[:T]
     mean = np.einsum("tij,tj->ti", L, m0)
-    iB, iT, iX, iT1, iX2 = range(5)
+    return C, mean, b, Kt, D
 
-    def blk(i, j, CC=C):
-        return CC[:, b[i], b[j]]
 
-    def sub(idx, CC=C):
-        rows = np.concatenate([np.arange(i * d, (i + 1) * d) for i in idx])
-        return CC[:, rows[:, None], rows[None, :]]
+def _given_bbar(C, Sb_inv, d):
+    """Conditional covariance given Bbar of (theta_t, X_{t+1}, theta_{t+1}, X_{t+2}).
 
-    def mi(i, j, CC=C):
-        return 0.5 * (_logdet(blk(i, i, CC)) + _logdet(blk(j, j, CC)) - _logdet(sub((i, j), CC)))
-
-    def ent_ld(ld, dim):
-        return 0.5 * (dim * math.log(2 * math.pi * math.e) + ld)
-
-    def msq(i, j, weight):
-        dm = mean[:, b[i]] - mean[:, b[j]]
-        cv = blk(i, i) + blk(j, j) - blk(i, j) - blk(j, i)
-        return (np.einsum("ij,tji->t", weight, cv) + np.einsum("ti,ij,tj->t", dm, weight, dm))
-
-    # conditional covariance given Bbar of (theta_t, X_{t+1}, theta_{t+1}, X_{t+2})
-    Sb_inv = np.linalg.inv(Sb)
+    Same layout as ``C``; block 0 is unused (zero).
+    """
     rest = np.arange(d, 5 * d)
     C_rB = C[:, rest, :d]
     Cc = C[:, rest[:, None], rest[None, :]] - C_rB @ Sb_inv @ np.swapaxes(C_rB, 1, 2)
     Cc = 0.5 * (Cc + np.swapaxes(Cc, 1, 2))
     Cg = np.zeros_like(C)  # same layout as C, block 0 unused
     Cg[:, d:, d:] = Cc
+    return Cg
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = {}
-        heat = 0.5 * (msq(iX2, iT1, Sinv) - msq(iX, iT1, Sinv))
-        out["sq_dev_bbar"] = msq(iT, iB, eye)
-        # exact generalisation gap E[L(theta) - U_B(theta)], L the population loss:
-        # 1/2 E|theta - mu|^2_{S^-1} - 1/2 E|theta - Bbar|^2_{S^-1} + tr(S^-1 S_d) / (2N)
-        dmu = M[:T] - mu
-        pop = np.einsum("ij,tji->t", Sinv, W[:T]) + np.einsum("ti,ij,tj->t", dmu, Sinv, dmu)
-        out["generalization_gap"] = 0.5 * (pop - msq(iT, iB, Sinv)) + 0.5 * np.trace(
-            Sinv @ g.data_cov_matrix) / g.n_data
-        out.update(_reservoir(g, C, Cg, mean, b, mi, heat, Kt, D))
-        if extras_only:
-            return out
-        out["m_info"] = mi(iT, iB)
-        out["l_info"] = mi(iX, iB)
-        out["l_info_functional"] = out["m_info"]
-        out["i_x_theta"] = mi(iX, iT)
-        work = 0.5 * msq(iT1, iT, Sinv)
-        out["work"] = work
-        out["kl"] = work
-        out["heat"] = heat
-        out["heat_theta"] = -0.5 * (msq(iT1, iB, Sinv) - msq(iT, iB, Sinv))
-        i_x1_t1 = mi(iX, iT1)
-        out["info_flow_theta"] = i_x1_t1 - out["i_x_theta"]
-        out["info_flow_x"] = mi(iX2, iT1) - i_x1_t1
-        ldX1, ldX2 = _logdet(blk(iX, iX)), _logdet(blk(iX2, iX2))
-        out["sigma_x"] = 0.5 * (ldX2 - ldX1) - heat - out["info_flow_x"]
-        # route 2: E KL(P(x_{t+1} | theta_{t+1}) || N(theta_{t+1}, S))
-        CT1 = blk(iT1, iT1)
-        Bc = blk(iX, iT1) @ _inv(CT1)
-        v1 = blk(iX, iX) - Bc @ blk(iT1, iX)
-        dm = mean[:, b[iX]] - mean[:, b[iT1]]
-        Bm = Bc - eye
-        off2 = (np.einsum("ti,ij,tj->t", dm, Sinv, dm)
-                + np.einsum("ij,tji->t", Sinv, Bm @ CT1 @ np.swapaxes(Bm, 1, 2)))
-        out["sigma_x_kl"] = 0.5 * (np.einsum("ij,tji->t", Sinv, v1) + off2 - d
-                                   - _logdet(Sinv @ v1))
-        V = W[:T] - E[:T] @ Sb_inv @ np.swapaxes(E[:T], 1, 2)
-        V = 0.5 * (V + np.swapaxes(V, 1, 2))
-        out["entropy_theta"] = ent_ld(_logdet(W[:T]), d)
-        out["entropy_theta_given_b"] = ent_ld(_logdet(V), d)
-        if g.is_vector:
-            out["mean_theta"] = M[:T].copy()
-            out["var_theta"] = W[:T].copy()
-            out["var_theta_given_b"] = V
-        else:
-            out["mean_theta"] = M[:T, 0]
-            out["var_theta"] = W[:T, 0, 0]
-            out["var_theta_given_b"] = V[:, 0, 0]
-    return out
+
+def _sigma_x_kl_exact(C, mean, b, Sinv):
+    """Route 2 of ``sigma_x``: ``E KL(P(x_{t+1} | theta_{t+1}) || N(theta_{t+1}, S))``."""
+    d = Sinv.shape[0]
+    eye = np.eye(d)
+    iX, iT1 = 2, 3
+
+    def blk(i, j):
+        return C[:, b[i], b[j]]
+
+    CT1 = blk(iT1, iT1)
+    Bc = blk(iX, iT1) @ _inv(CT1)
+    v1 = blk(iX, iX) - Bc @ blk(iT1, iX)
+    dm = mean[:, b[iX]] - mean[:, b[iT1]]
+    Bm = Bc - eye
+    off2 = (np.einsum("ti,ij,tj->t", dm, Sinv, dm)
+            + np.einsum("ij,tji->t", Sinv, Bm @ CT1 @ np.swapaxes(Bm, 1, 2)))
+    return 0.5 * (np.einsum("ij,tji->t", Sinv, v1) + off2 - d - _logdet(Sinv @ v1))
+
+
+def _theta_moments(g: GaussianLearner, M, W, V):
+    """Mean and variances of theta (scalars for a scalar learner)."""
+    if g.is_vector:
+        return {"mean_theta": M.copy(), "var_theta": W.copy(), "var_theta_given_b": V}
+    return {"mean_theta": M[:, 0], "var_theta": W[:, 0, 0], "var_theta_given_b": V[:, 0, 0]}
 
 
 def _reservoir(g, C, Cg, mean, b, mi, heat, Kt, D):
