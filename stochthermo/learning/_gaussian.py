@@ -991,7 +991,8 @@ def _reservoir(g, C, Cg, mean, b, mi, heat, Kt, D):
 # direct simulation (vector learners, schedules)
 
 
-def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, record):
+def _check_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, record):
+    """Validated ``record`` tuple; rejects a batch larger than the set and oversized calls."""
     from ._engine import RECORDABLE
 
     if isinstance(record, str):
@@ -1018,6 +1019,36 @@ def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, 
                 f"{what} = {size} values is too large for one call (limit 5e7); simulate in "
                 "parts"
             )
+    return record
+
+
+def _minibatch_noise(seq, data, data_of, bbar, n_steps, m, method):
+    """Minibatch mean minus training-set mean, ``(Kn, n_steps, d)``, one stream per trajectory.
+
+    ``method``: ``"replacement"`` (indices drawn with replacement) or ``"shuffle"`` (epochs of
+    a permutation).
+    """
+    Kn = data_of.shape[0]
+    N = data.shape[1]
+    rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(seq, Kn)]
+    idx = np.empty((Kn, n_steps, m), dtype=np.int64)
+    if method == "replacement":
+        for k, r in enumerate(rngs):
+            idx[k] = r.integers(0, N, size=(n_steps, m))
+    else:
+        per = N // m
+        n_ep = -(-n_steps // per)
+        for k, r in enumerate(rngs):
+            perms = r.permuted(np.tile(np.arange(N), (n_ep, 1)), axis=1)[:, :per * m]
+            idx[k] = perms.reshape(n_ep * per, m)[:n_steps]
+    batch = data[data_of[:, None, None], idx]  # (Kn, n_steps, m, d)
+    return batch.mean(axis=2) - bbar[data_of][:, None, :]
+
+
+def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, record):
+    record = _check_direct(g, n_steps, n_ds, n_trials, method, record)
+    d, N, m = g.dim, g.n_data, g.batch_size
+    Kn = n_ds * n_trials
     root = as_seed_sequence(seed)
     kids = root.spawn(5)
     ds_rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(kids[0], n_ds)]
@@ -1044,19 +1075,7 @@ def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, 
         xi, _ = per_traj(3, (n_steps, d))
         noise = xi @ cD.T
     else:
-        rngs = [np.random.default_rng(int(s)) for s in trajectory_seeds(kids[4], Kn)]
-        idx = np.empty((Kn, n_steps, m), dtype=np.int64)
-        if method == "replacement":
-            for k, r in enumerate(rngs):
-                idx[k] = r.integers(0, N, size=(n_steps, m))
-        else:
-            per = N // m
-            n_ep = -(-n_steps // per)
-            for k, r in enumerate(rngs):
-                perms = r.permuted(np.tile(np.arange(N), (n_ep, 1)), axis=1)[:, :per * m]
-                idx[k] = perms.reshape(n_ep * per, m)[:n_steps]
-        batch = data[data_of[:, None, None], idx]  # (Kn, n_steps, m, d)
-        noise = batch.mean(axis=2) - bbar[data_of][:, None, :]
+        noise = _minibatch_noise(kids[4], data, data_of, bbar, n_steps, m, method)
     B = bbar[data_of]
     params = np.empty((Kn, n_steps + 1, d))
     samples = np.empty((Kn, n_steps + 1, d))
