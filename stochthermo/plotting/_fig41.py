@@ -190,98 +190,111 @@ def plot_fig41_panels(data: Mapping[str, Any], *, axes: Any = None, show_batch: 
             raise ValidationError(f"axes must hold 4 Axes, got {flat.size}")
         a, b_ax, c, d = flat
 
-        # (a) a few parameters across trials
-        p = np.asarray(_per_batch(data, "shown", show))
-        steps = np.asarray(_per_batch(data, "steps", show))
-        names = data.get("shown_labels")
-        for i in range(min(n_params, p.shape[2])):
-            lines = a.plot(steps, p[:, :, i].T, color=series_color(i), lw=0.7, alpha=0.45)
-            lines[0].set_label(names[i] if names else f"parameter {i + 1}")
-        a.set_xlabel("SGD step n")
-        a.set_ylabel(r"parameter value $\theta_i$")
-        a.set_title(f"(a) parameters across {p.shape[0]} trials, {_label(show)}")
-        a.legend(loc="best")
-
-        # (b) accuracy: ensemble mean ± sd
-        if data.get("accuracy_mean"):
-            for k, bsz in enumerate(bs):
-                m = _per_batch(data, "accuracy_mean", bsz)
-                if m is None:
-                    continue
-                m = np.asarray(m)
-                var = _per_batch(data, "accuracy_var", bsz)
-                ts = np.asarray(_per_batch(data, "eval_steps", bsz))
-                b_ax.plot(ts, m, color=series_color(k), lw=1.5, label=_label(bsz))
-                if var is not None:
-                    sd = np.sqrt(np.clip(np.asarray(var), 0, None))
-                    b_ax.fill_between(ts, m - sd, m + sd, color=series_color(k), alpha=0.2, lw=0)
-            b_ax.legend(loc="best", title="mean ± sd over trials")
-            lab = data.get("accuracy_label", "accuracy")
-        else:
-            b_ax.text(0.5, 0.5, "no accuracy logged", ha="center", va="center",
-                      transform=b_ax.transAxes, color=PALETTE["theory"])
-            lab = "accuracy"
-        b_ax.set_xlabel("SGD step n")
-        b_ax.set_ylabel(f"{lab} (ensemble)")
-        b_ax.set_title("(b) accuracy over training")
-
-        # (c) noise variance, with the gradient reference line
-        for k, bsz in enumerate(bs):
-            v = np.asarray(_per_batch(data, "noise_var", bsz))
-            ts = _per_batch(data, "noise_steps", bsz)
-            ts = np.arange(1, v.size + 1) if ts is None else np.asarray(ts)
-            col = series_color(k)
-            c.plot(ts, v, color=col, lw=1.3, label=_label(bsz))
-            se = _per_batch(data, "noise_var_stderr", bsz)
-            if se is not None:
-                se = np.asarray(se)
-                lo = np.clip(v - se, v * 1e-3, None)
-                c.fill_between(ts, lo, v + se, color=col, alpha=0.18, lw=0)
-            ref = _per_batch(data, "reference", bsz)
-            if ref is not None:
-                rs = _per_batch(data, "reference_steps", bsz)
-                rs = ts if rs is None else np.asarray(rs)
-                c.plot(rs, np.asarray(ref), color=col, lw=1.0, ls="--")
-        c.set_yscale("log")
-        c.set_xlabel("SGD step n")
-        c.set_ylabel(data.get("noise_label", "noise variance"))
-        title = "(c) SGD noise variance"
-        if data.get("exponent") is not None:
-            pm = format_pm(data["exponent"], data.get("exponent_stderr", float("nan")),
-                           mathtext=True)
-            title += rf": $\propto |b|^{{{pm}}}$, expected $|b|^{{-1}}$"
-        c.set_title(title)
-        handles, labels = c.get_legend_handles_labels()
-        if data.get("reference") is not None:
-            from matplotlib.lines import Line2D
-
-            handles.append(Line2D([], [], color=PALETTE["theory"], ls="--", lw=1.0))
-            labels.append("dashed: " + data.get("reference_label", "reference"))
-        lo, hi = c.get_ylim()
-        c.set_ylim(lo, hi * (hi / lo) ** 0.35)  # head room for the legend
-        c.legend(handles, labels, loc="upper center", ncol=2)
-
-        # (d) noise autocorrelation
-        if data.get("autocorr"):
-            n_b = len(bs)
-            for k, bsz in enumerate(bs):
-                ac = _per_batch(data, "autocorr", bsz)
-                if ac is None:
-                    continue
-                ac = np.asarray(ac)
-                se = _per_batch(data, "autocorr_stderr", bsz)
-                lags = np.arange(ac.size) + (k - (n_b - 1) / 2) * 0.08
-                d.errorbar(lags, ac, yerr=None if se is None else np.asarray(se), fmt="o-",
-                           ms=4, lw=1.0, capsize=2, color=series_color(k), label=_label(bsz))
-            d.axhline(0.0, color=PALETTE["theory"], lw=1.0, ls="--", label="white noise")
-            d.legend(loc="best")
-        d.set_xlabel(data.get("lag_label", "lag  [SGD steps]"))
-        d.set_ylabel("normalised noise autocorrelation")
-        d.set_title("(d) noise autocorrelation (parameter average)")
+        _panel_parameters(a, data, show, n_params)
+        _panel_accuracy(b_ax, data, bs)
+        _panel_noise_variance(c, data, bs)
+        _panel_autocorr(d, data, bs)
         apply_tick_style(flat)
         if created:
             flat[0].figure.tight_layout()
     return axes
+
+
+def _panel_parameters(a, data, show, n_params):
+    """Panel (a): a few parameters across trials, for batch size ``show``."""
+    p = np.asarray(_per_batch(data, "shown", show))
+    steps = np.asarray(_per_batch(data, "steps", show))
+    names = data.get("shown_labels")
+    for i in range(min(n_params, p.shape[2])):
+        lines = a.plot(steps, p[:, :, i].T, color=series_color(i), lw=0.7, alpha=0.45)
+        lines[0].set_label(names[i] if names else f"parameter {i + 1}")
+    a.set_xlabel("SGD step n")
+    a.set_ylabel(r"parameter value $\theta_i$")
+    a.set_title(f"(a) parameters across {p.shape[0]} trials, {_label(show)}")
+    a.legend(loc="best")
+
+
+def _panel_accuracy(b_ax, data, bs):
+    """Panel (b): accuracy, ensemble mean +- sd per batch size."""
+    if data.get("accuracy_mean"):
+        for k, bsz in enumerate(bs):
+            m = _per_batch(data, "accuracy_mean", bsz)
+            if m is None:
+                continue
+            m = np.asarray(m)
+            var = _per_batch(data, "accuracy_var", bsz)
+            ts = np.asarray(_per_batch(data, "eval_steps", bsz))
+            b_ax.plot(ts, m, color=series_color(k), lw=1.5, label=_label(bsz))
+            if var is not None:
+                sd = np.sqrt(np.clip(np.asarray(var), 0, None))
+                b_ax.fill_between(ts, m - sd, m + sd, color=series_color(k), alpha=0.2, lw=0)
+        b_ax.legend(loc="best", title="mean ± sd over trials")
+        lab = data.get("accuracy_label", "accuracy")
+    else:
+        b_ax.text(0.5, 0.5, "no accuracy logged", ha="center", va="center",
+                  transform=b_ax.transAxes, color=PALETTE["theory"])
+        lab = "accuracy"
+    b_ax.set_xlabel("SGD step n")
+    b_ax.set_ylabel(f"{lab} (ensemble)")
+    b_ax.set_title("(b) accuracy over training")
+
+
+def _panel_noise_variance(c, data, bs):
+    """Panel (c): noise variance per batch size, with the gradient reference line."""
+    for k, bsz in enumerate(bs):
+        v = np.asarray(_per_batch(data, "noise_var", bsz))
+        ts = _per_batch(data, "noise_steps", bsz)
+        ts = np.arange(1, v.size + 1) if ts is None else np.asarray(ts)
+        col = series_color(k)
+        c.plot(ts, v, color=col, lw=1.3, label=_label(bsz))
+        se = _per_batch(data, "noise_var_stderr", bsz)
+        if se is not None:
+            se = np.asarray(se)
+            lo = np.clip(v - se, v * 1e-3, None)
+            c.fill_between(ts, lo, v + se, color=col, alpha=0.18, lw=0)
+        ref = _per_batch(data, "reference", bsz)
+        if ref is not None:
+            rs = _per_batch(data, "reference_steps", bsz)
+            rs = ts if rs is None else np.asarray(rs)
+            c.plot(rs, np.asarray(ref), color=col, lw=1.0, ls="--")
+    c.set_yscale("log")
+    c.set_xlabel("SGD step n")
+    c.set_ylabel(data.get("noise_label", "noise variance"))
+    title = "(c) SGD noise variance"
+    if data.get("exponent") is not None:
+        pm = format_pm(data["exponent"], data.get("exponent_stderr", float("nan")),
+                       mathtext=True)
+        title += rf": $\propto |b|^{{{pm}}}$, expected $|b|^{{-1}}$"
+    c.set_title(title)
+    handles, labels = c.get_legend_handles_labels()
+    if data.get("reference") is not None:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color=PALETTE["theory"], ls="--", lw=1.0))
+        labels.append("dashed: " + data.get("reference_label", "reference"))
+    lo, hi = c.get_ylim()
+    c.set_ylim(lo, hi * (hi / lo) ** 0.35)  # head room for the legend
+    c.legend(handles, labels, loc="upper center", ncol=2)
+
+
+def _panel_autocorr(d, data, bs):
+    """Panel (d): normalised noise autocorrelation per batch size."""
+    if data.get("autocorr"):
+        n_b = len(bs)
+        for k, bsz in enumerate(bs):
+            ac = _per_batch(data, "autocorr", bsz)
+            if ac is None:
+                continue
+            ac = np.asarray(ac)
+            se = _per_batch(data, "autocorr_stderr", bsz)
+            lags = np.arange(ac.size) + (k - (n_b - 1) / 2) * 0.08
+            d.errorbar(lags, ac, yerr=None if se is None else np.asarray(se), fmt="o-",
+                       ms=4, lw=1.0, capsize=2, color=series_color(k), label=_label(bsz))
+        d.axhline(0.0, color=PALETTE["theory"], lw=1.0, ls="--", label="white noise")
+        d.legend(loc="best")
+    d.set_xlabel(data.get("lag_label", "lag  [SGD steps]"))
+    d.set_ylabel("normalised noise autocorrelation")
+    d.set_title("(d) noise autocorrelation (parameter average)")
 
 
 def save_fig41_panels(data: Mapping[str, Any], out_dir: PathLike, *,
