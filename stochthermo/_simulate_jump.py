@@ -279,40 +279,10 @@ def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
     n_traj = positive_int("n_traj", n_traj)
     t_max, n_steps, dt = _grid(t_max, n_steps, dt)
     bip = isinstance(model, BipartiteJump)
-    if isinstance(observables, str):
-        observables = (observables,)
-    try:
-        obs = tuple(observables)
-    except TypeError:
-        raise ValidationError(f"observables={short_repr(observables)} must be a sequence of "
-                              f"names among {OBSERVABLES}") from None
-    for name in obs:
-        if name not in OBSERVABLES:
-            raise ValidationError(f"unknown observable {name!r}; valid choices are "
-                                  f"{', '.join(map(repr, OBSERVABLES))}")
-    if "information_flow" in obs and not bip:
-        if observables is OBSERVABLES:
-            obs = tuple(o for o in obs if o != "information_flow")
-        else:
-            raise ModelError("'information_flow' needs a bipartite model (BipartiteJump)")
+    obs = _jump_observables(observables, bip)
     n = model.n_states
     chunk = n_traj if chunk_size is None else min(positive_int("chunk_size", chunk_size), n_traj)
-    out_bytes = 8 * n_traj * (n_steps + 1 + n * n + n + 4 + model.n_reservoirs)
-    if out_bytes > MAX_OUTPUT_BYTES:
-        raise ResourceError(
-            f"the output would take {out_bytes / 2**30:.1f} GiB (n_traj={n_traj}, n_steps="
-            f"{n_steps}, {n} states: counts alone are n_traj * n^2); lower n_traj or n_steps, "
-            "or run several smaller ensembles"
-        )
-    from ._exact_jump import _stationary
-
-    mean_rate = float(_stationary(model) @ model.exit_rates)
-    expected = n_traj * t_max * mean_rate
-    if expected > MAX_EXPECTED_JUMPS:
-        raise ResourceError(
-            f"about {expected:.3g} jumps expected (n_traj * t_max * mean exit rate "
-            f"{mean_rate:.3g}); at most {MAX_EXPECTED_JUMPS:.0e} per call. Lower t_max or n_traj"
-        )
+    _check_jump_size(model, n_traj, n_steps, t_max)
     start, p0cum, start_kind = _start(model, x0, p0, n_traj)
     ptr, targets, cumrates, edge_obs, cols = edge_tables(model)
 
@@ -340,8 +310,63 @@ def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
         if bar is not None:
             bar.close()
 
-    out = {}
     n_res = model.n_reservoirs
+    out = _jump_outputs(obs, acc, resid, nj, n_res)
+
+    meta = _jump_meta(model, t_max, dt, start_kind, seed, _traj_offset)
+    times = np.arange(n_steps + 1) * dt
+    return JumpEnsemble(states=states, times=times, counts=counts, observables=out, meta=meta)
+
+
+
+def _jump_observables(observables, bip):
+    """Validated tuple of observable names.
+
+    ``information_flow`` is dropped from the default set for a model that is not bipartite.
+    """
+    if isinstance(observables, str):
+        observables = (observables,)
+    try:
+        obs = tuple(observables)
+    except TypeError:
+        raise ValidationError(f"observables={short_repr(observables)} must be a sequence of "
+                              f"names among {OBSERVABLES}") from None
+    for name in obs:
+        if name not in OBSERVABLES:
+            raise ValidationError(f"unknown observable {name!r}; valid choices are "
+                                  f"{', '.join(map(repr, OBSERVABLES))}")
+    if "information_flow" in obs and not bip:
+        if observables is OBSERVABLES:
+            obs = tuple(o for o in obs if o != "information_flow")
+        else:
+            raise ModelError("'information_flow' needs a bipartite model (BipartiteJump)")
+    return obs
+
+
+def _check_jump_size(model, n_traj, n_steps, t_max):
+    """``ResourceError`` when the output or the expected number of jumps is too large."""
+    n = model.n_states
+    out_bytes = 8 * n_traj * (n_steps + 1 + n * n + n + 4 + model.n_reservoirs)
+    if out_bytes > MAX_OUTPUT_BYTES:
+        raise ResourceError(
+            f"the output would take {out_bytes / 2**30:.1f} GiB (n_traj={n_traj}, n_steps="
+            f"{n_steps}, {n} states: counts alone are n_traj * n^2); lower n_traj or n_steps, "
+            "or run several smaller ensembles"
+        )
+    from ._exact_jump import _stationary
+
+    mean_rate = float(_stationary(model) @ model.exit_rates)
+    expected = n_traj * t_max * mean_rate
+    if expected > MAX_EXPECTED_JUMPS:
+        raise ResourceError(
+            f"about {expected:.3g} jumps expected (n_traj * t_max * mean exit rate "
+            f"{mean_rate:.3g}); at most {MAX_EXPECTED_JUMPS:.0e} per call. Lower t_max or n_traj"
+        )
+
+
+def _jump_outputs(obs, acc, resid, nj, n_res):
+    """The requested per-trajectory observables from the kernel's accumulators."""
+    out = {}
     if "entropy_flow" in obs:
         out["entropy_flow"] = np.ascontiguousarray(acc[:, :n_res])
     if "information_flow" in obs:
@@ -350,7 +375,13 @@ def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
         out["residence"] = resid
     if "n_jumps" in obs:
         out["n_jumps"] = nj
+    return out
 
+
+def _jump_meta(model, t_max, dt, start_kind, seed, traj_offset):
+    """Provenance of a Gillespie ensemble."""
+    bip = isinstance(model, BipartiteJump)
+    n, n_res = model.n_states, model.n_reservoirs
     import numba
 
     from . import __version__
@@ -367,12 +398,11 @@ def simulate_jump(model: Any, *, n_traj: int, t_max: float | None = None,
         "dt": dt,
         "start": start_kind,
         "seed": seed_repr(seed),
-        "traj_offset": _traj_offset,
+        "traj_offset": traj_offset,
         "versions": {"stochthermo": __version__, "numpy": np.__version__,
                      "numba": numba.__version__},
     }
-    times = np.arange(n_steps + 1) * dt
-    return JumpEnsemble(states=states, times=times, counts=counts, observables=out, meta=meta)
+    return meta
 
 
 
