@@ -221,6 +221,42 @@ class NonlinearLangevin:
         if self.diffusion is not None or self.diffusion_derivative is not None:
             self._init_state_dependent()
             return
+        D = self._constant_diffusion()
+        d = D.shape[0]
+        params = np.zeros(0) if self.params is None else np.atleast_1d(
+            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
+        if not isinstance(self.time_dependent, bool | np.bool_):
+            raise ValidationError(
+                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
+            )
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
+        nargs = _n_args(self.drift)
+        if nargs not in (3, 4):
+            raise ValidationError(
+                f"drift must take (x, t, out) or (x, t, params, out), but it takes {nargs} "
+                "arguments"
+            )
+        drift = _as_jit("drift", self.drift)
+        kernel_drift = _wrap_drift3(drift) if nargs == 3 else drift
+        pot, kernel_pot = self._compiled_potential()
+        blocks = normalize_blocks(self.blocks, d)
+        temps = self._block_temperatures(D, blocks)
+        D.setflags(write=False)
+        params.setflags(write=False)
+        object.__setattr__(self, "D", D)
+        object.__setattr__(self, "dim", d)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "drift", drift)
+        object.__setattr__(self, "potential", pot)
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "temperatures", temps)
+        object.__setattr__(self, "time_dependent", bool(self.time_dependent))
+        object.__setattr__(self, "_kernel_drift", kernel_drift)
+        object.__setattr__(self, "_kernel_potential", kernel_pot)
+
+    def _constant_diffusion(self):
+        """The constant diffusion matrix ``D`` from ``D=`` (and ``dim=`` for a scalar)."""
         if self.D is None:
             raise ValidationError(
                 "give D= (a constant diffusion number or matrix) or diffusion=g(x, t, out) "
@@ -250,23 +286,10 @@ class NonlinearLangevin:
         D = _check_magnitude("D", as_square_matrix("D", D, dim=dim))
         D = check_symmetric("D", D)
         check_psd("D", D)
-        d = D.shape[0]
-        params = np.zeros(0) if self.params is None else np.atleast_1d(
-            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
-        if not isinstance(self.time_dependent, bool | np.bool_):
-            raise ValidationError(
-                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
-            )
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
-        nargs = _n_args(self.drift)
-        if nargs not in (3, 4):
-            raise ValidationError(
-                f"drift must take (x, t, out) or (x, t, params, out), but it takes {nargs} "
-                "arguments"
-            )
-        drift = _as_jit("drift", self.drift)
-        kernel_drift = _wrap_drift3(drift) if nargs == 3 else drift
+        return D
+
+    def _compiled_potential(self):
+        """``(potential, kernel potential)`` compiled, or ``(None, None)`` without one."""
         pot = None
         if self.potential is not None:
             pot = _as_jit("potential", self.potential)
@@ -278,7 +301,10 @@ class NonlinearLangevin:
             kernel_pot = _wrap_potential2(pot) if pa == 2 else pot
         else:
             kernel_pot = None
-        blocks = normalize_blocks(self.blocks, d)
+        return pot, kernel_pot
+
+    def _block_temperatures(self, D, blocks):
+        """Temperature of each block: given, or the mean diagonal of ``D`` over the block."""
         if self.temperatures is None:
             temps = np.array([np.mean(np.diag(D)[list(b)]) for b in blocks])
         else:
@@ -287,18 +313,7 @@ class NonlinearLangevin:
                 raise ValidationError(
                     f"temperatures={temps.tolist()} must all be > 0 (one per block)"
                 )
-        D.setflags(write=False)
-        params.setflags(write=False)
-        object.__setattr__(self, "D", D)
-        object.__setattr__(self, "dim", d)
-        object.__setattr__(self, "params", params)
-        object.__setattr__(self, "drift", drift)
-        object.__setattr__(self, "potential", pot)
-        object.__setattr__(self, "blocks", blocks)
-        object.__setattr__(self, "temperatures", temps)
-        object.__setattr__(self, "time_dependent", bool(self.time_dependent))
-        object.__setattr__(self, "_kernel_drift", kernel_drift)
-        object.__setattr__(self, "_kernel_potential", kernel_pot)
+        return temps
 
     def _init_state_dependent(self):
         """Validation of a model with ``diffusion=`` (a :class:`StateDependentLangevin`)."""
