@@ -79,21 +79,8 @@ def _temperature_figure(diag):
     return fig
 
 
-def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
-    """The HTML document of the analysis ``diag`` (a :class:`Diagnostics`).
-
-    ``panel_paths`` are the Fig. 4.1 PNG files already written (embedded as they are).
-    """
-    from ..report import Report, figure_png
-
-    rep = Report(
-        "Training runs: SGD noise, temperature and output thermodynamics",
-        f"Runs read from {root or 'the given folder'}. The SGD noise is estimated from the "
-        "ensemble of trials sharing an initialisation (a trial's increment minus the "
-        "ensemble-mean increment), and each interval between checkpoints is tested for "
-        "whether that estimate is still noise (theory/bridge.md). Error bars are one "
-        "standard error.",
-    )
+def _runs_section(rep, diag):
+    """The table of runs and the analysis warnings."""
     s = rep.section("Runs")
     rows = []
     for r in diag.runs:
@@ -108,6 +95,12 @@ def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
             "T_eff = noise var / (2 lr); the last column from logged mini-batch and full-batch "
             "gradients where the run has them")
     s.warnings(diag.warnings, title="Warnings")
+
+
+def _window_section(rep, diag):
+    """The validity window, the per-run interval tests and the noise figure."""
+    from ..report import figure_png
+
     s = rep.section("Validity window")
     if diag.window is None:
         s.text("No step range in which every run's ensemble noise estimate passes its tests: "
@@ -141,6 +134,12 @@ def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
                  "(crosses), noise from logged gradients (dots) and the valid window (grey). "
                  "Look for the lines to follow the dots inside the window and to leave them "
                  "where the trials separate.")
+
+
+def _temperature_section(rep, diag):
+    """The batch-size exponent and the temperature figure."""
+    from ..report import figure_png
+
     s = rep.section("Temperature and batch size")
     if diag.batch_scaling is not None:
         s.table(["quantity", "value"], [
@@ -153,12 +152,20 @@ def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
         s.figure(figure_png(fig), "Effective temperature of each run against lr/|b|; theory "
                  "predicts a straight line of slope 1 (dashed) while the noise is gradient "
                  "noise of variance tr(Sigma_g)/|b|.")
+
+
+def _panels_section(rep, panel_paths):
+    """The Fig. 4.1 PNG files, embedded as they are."""
     s = rep.section("Fig. 4.1 panels")
     for p in panel_paths:
         with open(p, "rb") as fh:
             png = fh.read()
         name = str(p).rsplit("/", 1)[-1]
         s.figure(png, f"{name}: see the analyze help for what each panel shows.")
+
+
+def _thermo_section(rep, diag):
+    """Output thermodynamics of the runs that have it (no section otherwise)."""
     thermo = [(r.name, r.thermo) for r in diag.runs if r.thermo is not None]
     if thermo:
         s = rep.section("Output thermodynamics")
@@ -170,4 +177,26 @@ def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
                 caption="Probe-averaged work KL(p_t || p_t+1), heat from the first law and the "
                 "conditional entropy production (cumulative work), summed over intervals "
                 "(theory.md section 3)")
+
+
+def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
+    """The HTML document of the analysis ``diag`` (a :class:`Diagnostics`).
+
+    ``panel_paths`` are the Fig. 4.1 PNG files already written (embedded as they are).
+    """
+    from ..report import Report
+
+    rep = Report(
+        "Training runs: SGD noise, temperature and output thermodynamics",
+        f"Runs read from {root or 'the given folder'}. The SGD noise is estimated from the "
+        "ensemble of trials sharing an initialisation (a trial's increment minus the "
+        "ensemble-mean increment), and each interval between checkpoints is tested for "
+        "whether that estimate is still noise (theory/bridge.md). Error bars are one "
+        "standard error.",
+    )
+    _runs_section(rep, diag)
+    _window_section(rep, diag)
+    _temperature_section(rep, diag)
+    _panels_section(rep, panel_paths)
+    _thermo_section(rep, diag)
     return rep.to_html()
