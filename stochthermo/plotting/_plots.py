@@ -185,40 +185,10 @@ def plot_stationary_density(model: Any, *, dims: tuple[int, int] = (0, 1), ax: A
     :math:`v = M x` and the current vanishes iff detailed balance holds.
     """
     from .. import exact
-    from ..models.linear import LinearizedSGD, LinearLangevin
 
-    sgd = isinstance(model, LinearizedSGD)
-    if sgd:
-        model = model.to_langevin()
-    if not isinstance(model, LinearLangevin):
-        raise ValidationError(
-            f"model={type(model).__name__} must be a LinearLangevin or LinearizedSGD model"
-        )
-    d = model.dim
-    if d < 2:
-        raise ValidationError(
-            f"plot_stationary_density needs a model of dimension >= 2 (got {d}); a "
-            "one-dimensional stationary state carries no current"
-        )
-    i, j = (int(v) for v in dims)
-    if i == j or not (0 <= i < d and 0 <= j < d):
-        raise ValidationError(f"dims={dims!r} must be two different coordinates in 0..{d - 1}")
+    model, sgd, d, i, j = _density_model(model, dims)
     n_grid = positive_int("n_grid", n_grid)
-    C = exact.stationary_covariance(model)
-    M = exact.current_matrix(model)
-    s = [i, j]
-    Css = C[np.ix_(s, s)]
-    Ms = (M @ C)[s][:, s] @ np.linalg.inv(Css)  # marginal current matrix
-    centre = model.x_star[s]
-    sd = np.sqrt(np.diag(Css))
-    g1 = np.linspace(centre[0] - extent * sd[0], centre[0] + extent * sd[0], n_grid)
-    g2 = np.linspace(centre[1] - extent * sd[1], centre[1] + extent * sd[1], n_grid)
-    X1, X2 = np.meshgrid(g1, g2)
-    Y = np.stack([X1 - centre[0], X2 - centre[1]], axis=-1)
-    Cinv = np.linalg.inv(Css)
-    quad = np.einsum("...i,ij,...j->...", Y, Cinv, Y)
-    p = np.exp(-0.5 * quad) / (2 * np.pi * np.sqrt(np.linalg.det(Css)))
-    J = np.einsum("ij,...j->...i", Ms, Y) * p[..., None]
+    g1, g2, X1, X2, sd, p, J = _density_grid(model, i, j, extent, n_grid)
     speed = np.hypot(J[..., 0], J[..., 1])
     with style():
         ax = get_axes(ax, figsize=(5.4, 4.4))
@@ -245,15 +215,7 @@ def plot_stationary_density(model: Any, *, dims: tuple[int, int] = (0, 1), ax: A
             ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top",
                     fontsize=9, color=PALETTE["theory"])
         if samples is not None:
-            pts = samples.final if hasattr(samples, "final") else as_float_array(
-                "samples", samples, ndim=2)
-            if pts.shape[1] != d:
-                raise ShapeError(f"samples have {pts.shape[1]} coordinates, the model has {d}")
-            pts = pts[:2000]
-            ax.scatter(pts[:, i], pts[:, j], s=5, color=PALETTE["simulation"], alpha=0.55,
-                       lw=0, zorder=3)
-            handles.append(Line2D([], [], color=PALETTE["simulation"], marker="o", ls="",
-                                  ms=3, label=f"simulated states ({pts.shape[0]})"))
+            handles.append(_overlay_samples(ax, samples, d, i, j))
         if colorbar:
             cb = ax.figure.colorbar(cf, ax=ax, shrink=0.85)
             unit_cb = "parameter units" if sgd else "state units"
@@ -270,6 +232,69 @@ def plot_stationary_density(model: Any, *, dims: tuple[int, int] = (0, 1), ax: A
                   frameon=False)
         apply_tick_style(ax)
     return ax
+
+
+def _density_model(model, dims):
+    """``(LinearLangevin, was it a LinearizedSGD, dim, i, j)`` after checking the inputs."""
+    from ..models.linear import LinearizedSGD, LinearLangevin
+
+    sgd = isinstance(model, LinearizedSGD)
+    if sgd:
+        model = model.to_langevin()
+    if not isinstance(model, LinearLangevin):
+        raise ValidationError(
+            f"model={type(model).__name__} must be a LinearLangevin or LinearizedSGD model"
+        )
+    d = model.dim
+    if d < 2:
+        raise ValidationError(
+            f"plot_stationary_density needs a model of dimension >= 2 (got {d}); a "
+            "one-dimensional stationary state carries no current"
+        )
+    i, j = (int(v) for v in dims)
+    if i == j or not (0 <= i < d and 0 <= j < d):
+        raise ValidationError(f"dims={dims!r} must be two different coordinates in 0..{d - 1}")
+    return model, sgd, d, i, j
+
+
+def _density_grid(model, i, j, extent, n_grid):
+    """Grid, marginal stationary density ``p`` and current ``J = M x p`` in the plane (i, j).
+
+    Returns ``(g1, g2, X1, X2, sd, p, J)``; ``sd`` are the marginal standard deviations.
+    """
+    from .. import exact
+
+    C = exact.stationary_covariance(model)
+    M = exact.current_matrix(model)
+    s = [i, j]
+    Css = C[np.ix_(s, s)]
+    Ms = (M @ C)[s][:, s] @ np.linalg.inv(Css)  # marginal current matrix
+    centre = model.x_star[s]
+    sd = np.sqrt(np.diag(Css))
+    g1 = np.linspace(centre[0] - extent * sd[0], centre[0] + extent * sd[0], n_grid)
+    g2 = np.linspace(centre[1] - extent * sd[1], centre[1] + extent * sd[1], n_grid)
+    X1, X2 = np.meshgrid(g1, g2)
+    Y = np.stack([X1 - centre[0], X2 - centre[1]], axis=-1)
+    Cinv = np.linalg.inv(Css)
+    quad = np.einsum("...i,ij,...j->...", Y, Cinv, Y)
+    p = np.exp(-0.5 * quad) / (2 * np.pi * np.sqrt(np.linalg.det(Css)))
+    J = np.einsum("ij,...j->...i", Ms, Y) * p[..., None]
+    return g1, g2, X1, X2, sd, p, J
+
+
+def _overlay_samples(ax, samples, d, i, j):
+    """Scatter at most 2000 states in the plane (i, j); returns their legend handle."""
+    from matplotlib.lines import Line2D
+
+    pts = samples.final if hasattr(samples, "final") else as_float_array(
+        "samples", samples, ndim=2)
+    if pts.shape[1] != d:
+        raise ShapeError(f"samples have {pts.shape[1]} coordinates, the model has {d}")
+    pts = pts[:2000]
+    ax.scatter(pts[:, i], pts[:, j], s=5, color=PALETTE["simulation"], alpha=0.55,
+               lw=0, zorder=3)
+    return Line2D([], [], color=PALETTE["simulation"], marker="o", ls="", ms=3,
+                  label=f"simulated states ({pts.shape[0]})")
 
 
 # --------------------------------------------------------------------------- entropy production
