@@ -163,7 +163,7 @@ def single_thread_blas():
     Fig. 4.1 experiment ran several times slower than with one BLAS thread). Inside this
     context ``kernels._mlp.mlp_grad_ensemble_serial`` also uses every Numba thread, since
     nothing nests.
-    Needs ``threadpoolctl`` (installed with scikit-learn); without it nothing changes. Yields
+    Uses ``threadpoolctl`` (a dependency); should it be missing, nothing changes. Yields
     whether BLAS was limited. OpenBLAS's one-thread matrix product sums in another order than
     its multi-threaded one: the numbers can differ in the last bits (~1e-17) from those of a
     multi-threaded BLAS, and equal those of a 1-core machine.
