@@ -428,6 +428,61 @@ def _is_ckpt(name):
     return name.endswith(CHECKPOINT_SUFFIXES) and not name.startswith(".")
 
 
+def _find_checkpoints(root):
+    """``{trial folder: {"files", "kind", "dirs"}}`` of the checkpoints under ``root``."""
+    found: dict[str, dict] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        c = classify(dirpath, filenames, _is_ckpt)
+        if c is None:
+            continue
+        tdir, items, kind = c
+        if not inside(tdir, root):  # root is itself a framework's checkpoint folder
+            tdir, kind = dirpath, "plain"
+        entry = found.setdefault(tdir, {"files": [], "kind": kind, "dirs": []})
+        entry["files"] += [(os.path.join(dirpath, f), step) for f, step in items]
+        entry["dirs"].append(dirpath)
+    if not found:
+        raise BridgeError(
+            f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) found under {root!r}"
+        )
+    return found
+
+
+def _group_trials(found, root, follow_links):
+    """Trials (with their settings and vetted scalar logs) grouped by run folder."""
+    trial_dirs = []
+    for tdir in sorted(found):
+        entry = found[tdir]
+        cfg, cfg_path, extra_logs = trial_settings(tdir, entry["kind"], entry["dirs"],
+                                                   root=root, follow_links=follow_links)
+        scalars = sorted(os.path.join(tdir, f) for f in os.listdir(tdir)
+                         if is_scalar_file(f) and not os.path.isdir(os.path.join(tdir, f)))
+        scalars += [p for p in extra_logs if p not in scalars]
+        for f in scalars:
+            check_regular(f, what="scalar log", root=root, follow_links=follow_links)
+        trial_dirs.append((tdir, entry["files"], scalars, cfg, cfg_path))
+    groups: dict[str, list] = {}
+    for item in trial_dirs:
+        dirpath = item[0]
+        parent = dirpath if dirpath == root and len(trial_dirs) == 1 else os.path.dirname(dirpath)
+        groups.setdefault(parent, []).append(item)
+    return groups
+
+
+def _check_same_model(trials):
+    """``ShapeError`` when a trial's parameter shapes differ from the first trial's."""
+    ref = trials[0]
+    for t in trials[1:]:
+        if {k: v[0] for k, v in t.layout.items()} != {k: v[0] for k, v in ref.layout.items()}:
+            diff = sorted(set(t.layout.items()) ^ set(ref.layout.items()))[:4]
+            raise ShapeError(
+                f"trials disagree on parameter shapes: {t.frames[0].path} vs "
+                f"{ref.frames[0].path} (differing entries: {diff}); every trial of a run "
+                "must be the same model"
+            )
+
+
 def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any] | None = None,
               follow_links: bool = False, max_bytes: int | None = None,
               max_ratio: float | None = None) -> list[Run]:
@@ -482,38 +537,8 @@ def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any]
     if meta is not None and not isinstance(meta, dict | MappingProxyType):
         raise BridgeError(f"meta={meta!r} must be a dict such as {{'batch_size': 32}}")
     limits = MappingProxyType({"max_bytes": max_bytes, "max_ratio": max_ratio})
-    found: dict[str, dict] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        c = classify(dirpath, filenames, _is_ckpt)
-        if c is None:
-            continue
-        tdir, items, kind = c
-        if not inside(tdir, root):  # root is itself a framework's checkpoint folder
-            tdir, kind = dirpath, "plain"
-        entry = found.setdefault(tdir, {"files": [], "kind": kind, "dirs": []})
-        entry["files"] += [(os.path.join(dirpath, f), step) for f, step in items]
-        entry["dirs"].append(dirpath)
-    if not found:
-        raise BridgeError(
-            f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) found under {root!r}"
-        )
-    trial_dirs = []
-    for tdir in sorted(found):
-        entry = found[tdir]
-        cfg, cfg_path, extra_logs = trial_settings(tdir, entry["kind"], entry["dirs"],
-                                                   root=root, follow_links=follow_links)
-        scalars = sorted(os.path.join(tdir, f) for f in os.listdir(tdir)
-                         if is_scalar_file(f) and not os.path.isdir(os.path.join(tdir, f)))
-        scalars += [p for p in extra_logs if p not in scalars]
-        for f in scalars:
-            check_regular(f, what="scalar log", root=root, follow_links=follow_links)
-        trial_dirs.append((tdir, entry["files"], scalars, cfg, cfg_path))
-    groups: dict[str, list] = {}
-    for item in trial_dirs:
-        dirpath = item[0]
-        parent = dirpath if dirpath == root and len(trial_dirs) == 1 else os.path.dirname(dirpath)
-        groups.setdefault(parent, []).append(item)
+    found = _find_checkpoints(root)
+    groups = _group_trials(found, root, follow_links)
     runs = []
     for run_dir, items in sorted(groups.items()):
         trials = []
@@ -535,14 +560,7 @@ def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any]
                 skipped=tuple(skipped),
             ))
         ref = trials[0]
-        for t in trials[1:]:
-            if {k: v[0] for k, v in t.layout.items()} != {k: v[0] for k, v in ref.layout.items()}:
-                diff = sorted(set(t.layout.items()) ^ set(ref.layout.items()))[:4]
-                raise ShapeError(
-                    f"trials disagree on parameter shapes: {t.frames[0].path} vs "
-                    f"{ref.frames[0].path} (differing entries: {diff}); every trial of a run "
-                    "must be the same model"
-                )
+        _check_same_model(trials)
         common = set(ref.steps.tolist())
         every = set()
         for t in trials:
