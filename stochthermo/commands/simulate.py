@@ -209,13 +209,65 @@ def _embedded_ep(model):
     return exact.entropy_production(LinearLangevin(A, D))
 
 
-def summarize(ens, model, kind, args, observables) -> dict:
-    """Numbers of the summary (JSON-friendly)."""
+def _summary_entropy_production(ens, model, kind, args) -> dict:
+    """Estimated and exact entropy production of a linear or SGD run (JSON-friendly)."""
     import numpy as np
 
     from .. import exact
     from ..errors import StochThermoError
     from ..estimate import entropy_production
+
+    ep = {"unit": "nats/time"}
+    try:
+        if kind == "sgd" and model.momentum != 0.0:
+            raise StochThermoError("with momentum the saved theta alone is not Markov")
+        est = entropy_production(ens, method="linear")
+        ep.update(estimate=float(est.value), stderr=float(est.stderr), method=est.method,
+                  warnings=list(est.warnings))
+    except StochThermoError as exc:
+        from ..cli import flag_message
+
+        ep["note"] = "no estimate: " + flag_message(str(exc).splitlines()[0], "simulate",
+                                                    args)
+    if kind == "linear":
+        ep["exact"] = exact.entropy_production(model)
+    else:
+        ep["exact_continuous_limit"] = exact.entropy_production(model)
+        if model.momentum == 0.0:
+            try:
+                ep["exact"] = _embedded_ep(model)
+                ep["exact_note"] = ("OU process with the same transitions as the discrete "
+                                    "SGD map (the continuous limit differs by O(lr))")
+            except (StochThermoError, ValueError, np.linalg.LinAlgError):
+                pass
+    if "estimate" in ep and "exact" in ep and ep["stderr"] > 0:
+        ep["z"] = (ep["estimate"] - ep["exact"]) / ep["stderr"]
+    return ep
+
+
+def _dragged_trap_work(ens, model, args):
+    """Exact mean work on a trap dragged at constant velocity, or None without a stiffness."""
+    import numpy as np
+    import scipy.linalg as sla
+
+    # mean lag y = x - c obeys y' = -K y - v from y(0) = 0, so <W(t)> =
+    # |v|^2 t - v^T K^-1 (I - exp(-K t)) v   (mobility 1)
+
+    K = np.asarray(model.stiffness, dtype=float) if hasattr(model, "stiffness") else None
+    if K is not None:
+        K = K * np.eye(ens.dim) if K.ndim == 0 else K
+        v = np.full(ens.dim, float(args.velocity))
+        t = float(ens.t[-1] - ens.t[0])
+        expK = sla.expm(-K * t)
+        return float(v @ v * t - v @ np.linalg.solve(K, (np.eye(ens.dim) - expK) @ v))
+    return None
+
+
+def summarize(ens, model, kind, args, observables) -> dict:
+    """Numbers of the summary (JSON-friendly)."""
+    import numpy as np
+
+    from .. import exact
 
     x = ens.x
     out = {
@@ -248,31 +300,7 @@ def summarize(ens, model, kind, args, observables) -> dict:
             "max_abs_z": float(np.nanmax(z)) if np.any(np.isfinite(z)) else None,
             "from_saved_index": start,
         }
-        ep = {"unit": "nats/time"}
-        try:
-            if kind == "sgd" and model.momentum != 0.0:
-                raise StochThermoError("with momentum the saved theta alone is not Markov")
-            est = entropy_production(ens, method="linear")
-            ep.update(estimate=float(est.value), stderr=float(est.stderr), method=est.method,
-                      warnings=list(est.warnings))
-        except StochThermoError as exc:
-            from ..cli import flag_message
-
-            ep["note"] = "no estimate: " + flag_message(str(exc).splitlines()[0], "simulate",
-                                                        args)
-        if kind == "linear":
-            ep["exact"] = exact.entropy_production(model)
-        else:
-            ep["exact_continuous_limit"] = exact.entropy_production(model)
-            if model.momentum == 0.0:
-                try:
-                    ep["exact"] = _embedded_ep(model)
-                    ep["exact_note"] = ("OU process with the same transitions as the discrete "
-                                        "SGD map (the continuous limit differs by O(lr))")
-                except (StochThermoError, ValueError, np.linalg.LinAlgError):
-                    pass
-        if "estimate" in ep and "exact" in ep and ep["stderr"] > 0:
-            ep["z"] = (ep["estimate"] - ep["exact"]) / ep["stderr"]
+        ep = _summary_entropy_production(ens, model, kind, args)
         out["entropy_production"] = ep
         if "medium_entropy" in out["observables"] and stationary_start and ens.t[-1] > 0:
             e = out["observables"]["medium_entropy"]
@@ -283,17 +311,8 @@ def summarize(ens, model, kind, args, observables) -> dict:
             if "exact" in ep and kind == "linear":
                 e["rate_exact"] = ep["exact"]
     if kind == "dragged-trap" and "work" in out["observables"] and args.x0 in (None, "fixed"):
-        # mean lag y = x - c obeys y' = -K y - v from y(0) = 0, so <W(t)> =
-        # |v|^2 t - v^T K^-1 (I - exp(-K t)) v   (mobility 1)
-        import scipy.linalg as sla
-
-        K = np.asarray(model.stiffness, dtype=float) if hasattr(model, "stiffness") else None
-        if K is not None:
-            K = K * np.eye(ens.dim) if K.ndim == 0 else K
-            v = np.full(ens.dim, float(args.velocity))
-            t = float(ens.t[-1] - ens.t[0])
-            expK = sla.expm(-K * t)
-            w = float(v @ v * t - v @ np.linalg.solve(K, (np.eye(ens.dim) - expK) @ v))
+        w = _dragged_trap_work(ens, model, args)
+        if w is not None:
             out["observables"]["work"]["exact"] = w
     return out
 
