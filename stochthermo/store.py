@@ -474,6 +474,57 @@ def _simulate_chunk(*args):
     return simulate_chunk(*args)
 
 
+def _resume_store(path, record, model, n_traj, kwargs, chunk_size, seed, x0):
+    """Check that the store holds the same run; returns its seed and the chunks to redo.
+
+    Damaged metadata is rewritten and damaged chunks are forgotten (with a warning).
+    """
+    stored = record.spec
+    ss = np.random.SeedSequence(int(stored["seed"]["entropy"]),
+                                spawn_key=tuple(stored["seed"]["spawn_key"]))
+    if seed is not None and as_seed_sequence(seed).entropy != ss.entropy:
+        raise ValidationError(
+            f"the store at {str(path)!r} holds a run with another seed; choose a new path "
+            "or pass the same seed to continue it"
+        )
+    spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
+    if json.dumps(spec, sort_keys=True) != json.dumps(stored, sort_keys=True):
+        raise ValidationError(
+            f"the store at {str(path)!r} holds a different run ({stored['model']}, "
+            f"n_traj={stored['n_traj']}); choose a new path or repeat the same arguments "
+            "to continue it"
+        )
+    rewritten, redo_t = _repair_metadata(path, record)
+    repaired = sorted(set(record.check(content=True)) | ({0} if redo_t else set()))
+    for i in repaired:
+        record.forget(i)
+    said = []
+    if rewritten:
+        said.append(f"had damaged metadata ({', '.join(rewritten)}), rewritten")
+    if repaired:
+        said.append(f"had {len(repaired)} damaged chunk(s) {repaired[:20]}, recomputed "
+                    "from the seed")
+    if said:
+        warnings.warn(f"the store at {str(path)!r} " + " and ".join(said), RuntimeWarning,
+                      stacklevel=3)
+    return ss, repaired
+
+
+def _new_store(zarr, path, model, n_traj, kwargs, chunk_size, seed, x0):
+    """Create an empty store at ``path`` (which must be new or empty); returns seed and record."""
+    if path.exists() and any(path.iterdir()):
+        raise ValidationError(
+            f"path={str(path)!r} exists and is not a stochthermo store (no {SIDECAR}); "
+            "choose a new or empty folder"
+        )
+    ss = as_seed_sequence(seed)
+    spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
+    zarr.open_group(str(path), mode="a")
+    record = _Record(path, spec)
+    record.save()
+    return ss, record
+
+
 def simulate_to_store(model: Any, path: PathLike, *, n_traj: int, seed: SeedLike | None = None,
                       x0: ArrayLike | None = None, chunk_size: int = 4096, client: Any = None,
                       scheduler: str | None = None, retries: int = 2,
@@ -530,45 +581,9 @@ def simulate_to_store(model: Any, path: PathLike, *, n_traj: int, seed: SeedLike
     record = _Record.load(path) if path.is_dir() else None
     repaired = []
     if record is not None:
-        stored = record.spec
-        ss = np.random.SeedSequence(int(stored["seed"]["entropy"]),
-                                    spawn_key=tuple(stored["seed"]["spawn_key"]))
-        if seed is not None and as_seed_sequence(seed).entropy != ss.entropy:
-            raise ValidationError(
-                f"the store at {str(path)!r} holds a run with another seed; choose a new path "
-                "or pass the same seed to continue it"
-            )
-        spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
-        if json.dumps(spec, sort_keys=True) != json.dumps(stored, sort_keys=True):
-            raise ValidationError(
-                f"the store at {str(path)!r} holds a different run ({stored['model']}, "
-                f"n_traj={stored['n_traj']}); choose a new path or repeat the same arguments "
-                "to continue it"
-            )
-        rewritten, redo_t = _repair_metadata(path, record)
-        repaired = sorted(set(record.check(content=True)) | ({0} if redo_t else set()))
-        for i in repaired:
-            record.forget(i)
-        said = []
-        if rewritten:
-            said.append(f"had damaged metadata ({', '.join(rewritten)}), rewritten")
-        if repaired:
-            said.append(f"had {len(repaired)} damaged chunk(s) {repaired[:20]}, recomputed "
-                        "from the seed")
-        if said:
-            warnings.warn(f"the store at {str(path)!r} " + " and ".join(said), RuntimeWarning,
-                          stacklevel=2)
+        ss, repaired = _resume_store(path, record, model, n_traj, kwargs, chunk_size, seed, x0)
     else:
-        if path.exists() and any(path.iterdir()):
-            raise ValidationError(
-                f"path={str(path)!r} exists and is not a stochthermo store (no {SIDECAR}); "
-                "choose a new or empty folder"
-            )
-        ss = as_seed_sequence(seed)
-        spec = _spec(model, n_traj, kwargs, chunk_size, ss, x0)
-        zarr.open_group(str(path), mode="a")
-        record = _Record(path, spec)
-        record.save()
+        ss, record = _new_store(zarr, path, model, n_traj, kwargs, chunk_size, seed, x0)
     bounds = chunk_bounds(n_traj, chunk_size)
     todo = [i for i in range(len(bounds)) if i not in record.chunks]
     x0_of = x0_for_chunks(x0, n_traj)
