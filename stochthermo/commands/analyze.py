@@ -72,19 +72,14 @@ def write_panels(diag, out_dir) -> list[str]:
     return [str(p) for p in paths]
 
 
-def run(args) -> int:
-    """Run the analysis."""
-    import json
-    import os
+def _diagnose(args):
+    """Open the runs under ``args.root`` and diagnose them (with a progress bar unless told)."""
     import sys
 
     import numpy as np
 
-    from .._atomic import staged_folder
     from .._progress import shared_bar
     from ..bridge import diagnose, open_runs, read_checkpoint
-    from ..bridge._writer import atomic_write_bytes
-    from ..results import to_jsonable
 
     runs = open_runs(args.root, key=args.key)
     total = sum(len(r.steps) * len(r.trials) for r in runs)
@@ -107,6 +102,21 @@ def run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    return diag
+
+
+def _write_outputs(diag, args):
+    """Panels, ``summary.json`` and ``report.html`` into ``args.out``.
+
+    Returns the panel paths and the summary as strict JSON-able data.
+    """
+    import json
+    import os
+
+    from .._atomic import staged_folder
+    from ..bridge._writer import atomic_write_bytes
+    from ..results import to_jsonable
+
     # written into a staged folder that replaces --out whole once everything is there (the
     # settings are in summary.json already, so no separate manifest)
     with staged_folder(args.out, known=OUTPUT_NAMES) as stage:
@@ -121,6 +131,46 @@ def run(args) -> int:
 
         page = analysis_report(diag, panels, root=str(args.root))
         atomic_write_bytes(os.path.join(stage, "report.html"), page.encode())
+    return panels, plain
+
+
+def _print_summary(diag, panels, args):
+    """The human-readable summary on stdout."""
+    win = "all" if diag.window is None else diag.window
+    for r in diag.runs:
+        m = r.mean_noise_var(win) if r.valid is not None else r.mean_noise_var("all")
+        t = "" if r.temperature is None else f", T_eff = {r.temperature:.3g}"
+        print(f"{r.name}: {r.meta['n_trials']} trials, {r.steps.size} checkpoints, "
+              f"noise var {m:.3g}{t}")
+        logged = r.logged_noise_var()
+        if logged is not None:
+            print(f"  noise var from logged gradients {logged:.3g} "
+                  f"({logged.meta['units']} units)")
+    if diag.window is not None:
+        print(f"valid window: steps {diag.window[0]} to {diag.window[1]} (the ensemble "
+              "noise estimate passes its validity tests in every run)")
+    if diag.batch_scaling is not None:
+        print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
+        for w in diag.batch_scaling.warnings:
+            if w not in diag.warnings:  # said once below
+                print(f"  warning: {w}")
+    if diag.batch_scaling_logged is not None:
+        print(f"logged-gradient noise ~ batch_size^alpha, alpha = "
+              f"{diag.batch_scaling_logged:.3g}")
+    for r in diag.runs:
+        if r.temperature is not None:
+            for w in r.temperature.warnings:
+                if w not in diag.warnings:  # said once below
+                    print(f"  warning ({r.name}, T_eff): {w}")
+    for w in diag.warnings:
+        print(f"warning: {w}")
+    print(f"wrote {len(panels)} panels, summary.json and report.html to {args.out}")
+
+
+def run(args) -> int:
+    """Run the analysis."""
+    diag = _diagnose(args)
+    panels, plain = _write_outputs(diag, args)
     if args.format == "json":
         from ._format import emit_json
 
@@ -128,33 +178,5 @@ def run(args) -> int:
             print(f"warning: {w}")
         emit_json(plain)
     else:
-        win = "all" if diag.window is None else diag.window
-        for r in diag.runs:
-            m = r.mean_noise_var(win) if r.valid is not None else r.mean_noise_var("all")
-            t = "" if r.temperature is None else f", T_eff = {r.temperature:.3g}"
-            print(f"{r.name}: {r.meta['n_trials']} trials, {r.steps.size} checkpoints, "
-                  f"noise var {m:.3g}{t}")
-            logged = r.logged_noise_var()
-            if logged is not None:
-                print(f"  noise var from logged gradients {logged:.3g} "
-                      f"({logged.meta['units']} units)")
-        if diag.window is not None:
-            print(f"valid window: steps {diag.window[0]} to {diag.window[1]} (the ensemble "
-                  "noise estimate passes its validity tests in every run)")
-        if diag.batch_scaling is not None:
-            print(f"noise variance ~ batch_size^alpha, alpha = {diag.batch_scaling:.3g}")
-            for w in diag.batch_scaling.warnings:
-                if w not in diag.warnings:  # said once below
-                    print(f"  warning: {w}")
-        if diag.batch_scaling_logged is not None:
-            print(f"logged-gradient noise ~ batch_size^alpha, alpha = "
-                  f"{diag.batch_scaling_logged:.3g}")
-        for r in diag.runs:
-            if r.temperature is not None:
-                for w in r.temperature.warnings:
-                    if w not in diag.warnings:  # said once below
-                        print(f"  warning ({r.name}, T_eff): {w}")
-        for w in diag.warnings:
-            print(f"warning: {w}")
-        print(f"wrote {len(panels)} panels, summary.json and report.html to {args.out}")
+        _print_summary(diag, panels, args)
     return 0
