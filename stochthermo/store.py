@@ -455,22 +455,16 @@ class VerifiedArray:
 
 def _executor():
     """``(run_tasks, x0_for_chunks, chunk_bounds, get_client)`` of the chunked executor."""
-    try:
-        from ._executor import chunk_bounds, get_client, run_tasks
-        from .simulation._chunked import x0_for_chunks
-    except ImportError:  # the layout before the executor had a module of its own
-        from .distributed import _run_tasks as run_tasks
-        from .distributed import _x0_for_chunks as x0_for_chunks
-        from .distributed import chunk_bounds, get_client
+    from ._executor import chunk_bounds, get_client, run_tasks
+    from .simulation._chunked import x0_for_chunks
+
     return run_tasks, x0_for_chunks, chunk_bounds, get_client
 
 
 def _simulate_chunk(*args):
     """Task: one chunk of trajectories (a top-level function, so Dask can ship it)."""
-    try:
-        from .simulation._chunked import simulate_chunk
-    except ImportError:
-        from .distributed import _simulate_chunk as simulate_chunk
+    from .simulation._chunked import simulate_chunk
+
     return simulate_chunk(*args)
 
 
