@@ -468,7 +468,7 @@ class JumpPlan:
 
 
 #: Methods the engine accepts for a jump model: its default name, and the exact sampler.
-JUMP_METHODS = {"euler": (float("inf"), float("inf")), "gillespie": (float("inf"), float("inf"))}
+JUMP_METHODS = {"gillespie": (float("inf"), float("inf")), "euler": (float("inf"), float("inf"))}
 
 
 def jump_plan(model: MarkovJump, setup) -> JumpPlan:

@@ -117,8 +117,9 @@ def _step_and_method(model, family: Family, dt, method) -> tuple[float, str]:
     if dt is None:
         raise ValidationError("dt is required for a continuous-time model (a number > 0)")
     h = positive_float("dt", dt)
-    method = "euler" if method is None else method
-    choose_method("method", method, family.methods or METHODS)
+    methods = family.methods or METHODS
+    method = next(iter(methods)) if method is None else method  # a family's first is its default
+    choose_method("method", method, methods)
     return h, method
 
 
