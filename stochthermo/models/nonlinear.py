@@ -360,15 +360,7 @@ class NonlinearLangevin:
             )
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
-        pot = kernel_pot = None
-        if self.potential is not None:
-            pot = _as_jit("potential", self.potential)
-            pa = _n_args(self.potential)
-            if pa not in (2, 3):
-                raise ValidationError(
-                    f"potential must take (x, t) or (x, t, params), but it takes {pa} arguments"
-                )
-            kernel_pot = _wrap_potential2(pot) if pa == 2 else pot
+        pot, kernel_pot = self._compiled_potential()
         blocks = normalize_blocks(self.blocks, d)
         if self.temperatures is None:
             temps = np.ones(len(blocks))
