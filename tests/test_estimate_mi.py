@@ -328,3 +328,15 @@ def test_maxnorm_tree_count_matches_naive_twin():
         count_within_maxnorm(pts[tree[0]], *tree[:7], pts, eps, out)
         naive = (np.abs(pts[None, :, :] - pts[:, None, :]).max(axis=2) < eps[:, None]).sum(1)
         np.testing.assert_array_equal(out, naive)
+
+
+def test_knn_warns_of_its_bias_in_high_dimension():
+    rng = np.random.default_rng(8)
+    low = mutual_information(rng.normal(size=(2000, 1)), rng.normal(size=(2000, 1)), seed=1)
+    assert low.warnings == ()
+    x = rng.normal(size=(2000, 3))
+    y = x + rng.normal(size=(2000, 3))
+    high = mutual_information(x, y, seed=1)
+    assert any("KSG bias" in w for w in high.warnings)
+    few = mutual_information(rng.normal(size=(50, 2)), rng.normal(size=(50, 2)), seed=1)
+    assert any("KSG bias" in w for w in few.warnings)
