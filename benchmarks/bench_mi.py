@@ -101,7 +101,7 @@ def counting(k=3):
     """Marginal neighbour counts: stochthermo's kernels vs cKDTree.query_ball_point (1 thread)."""
     from scipy.spatial import cKDTree
 
-    from stochthermo.estimators.information import _count
+    from stochthermo.estimators._information import _count
 
     print("| marginal counts, N, dim | stochthermo s | cKDTree query_ball_point s | SciPy/ours |"
           " equal |")

@@ -9,7 +9,14 @@ Ensembles are :class:`stochthermo.ensemble.Ensemble` objects or arrays
 
 from __future__ import annotations
 
+from .estimators._entropy import entropy_production, entropy_production_timeresolved
 from .estimators._flows import information_flow
+from .estimators._fluctuation import fluctuation_theorem
+from .estimators._information import (
+    lagged_mutual_information,
+    mutual_information,
+    transfer_entropy,
+)
 from .estimators._jump import jump_entropy_production, jump_information_flow, with_jump_data
 from .estimators._learning_info import l_info, m_info
 from .estimators._noise import (
@@ -20,13 +27,6 @@ from .estimators._noise import (
     sgd_noise,
 )
 from .estimators._stats import loglog_slope
-from .estimators.entropy import entropy_production, entropy_production_timeresolved
-from .estimators.fluctuation import fluctuation_theorem
-from .estimators.information import (
-    lagged_mutual_information,
-    mutual_information,
-    transfer_entropy,
-)
 
 # Markov jump data (JumpEnsemble): the same entry points, methods of theory/jump.md
 entropy_production = with_jump_data(entropy_production, jump_entropy_production)

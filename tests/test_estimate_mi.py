@@ -12,7 +12,7 @@ from stochthermo.estimate import (
     mutual_information,
     transfer_entropy,
 )
-from stochthermo.estimators.information import _ksg
+from stochthermo.estimators._information import _ksg
 from stochthermo.kernels._knn import count_strict_1d
 from stochthermo.models.linear import LinearLangevin
 

@@ -153,7 +153,7 @@ def _auto_components(n_datasets, d):
 
 def _continuous_mi(x, ens, b_route, *, method, k, seed, what):
     """Gaussian or kNN estimate of ``I(x; B)`` from per-trial features ``x`` (n, p)."""
-    from .information import mutual_information
+    from ._information import mutual_information
 
     groups = _group_ids(ens)
     meta = {"n": int(x.shape[0]), "n_datasets": ens.n_datasets, "n_trials": ens.n_trials,
