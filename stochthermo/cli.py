@@ -94,9 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _flags_of(parser) -> dict:
+def _flags_of(parser) -> dict[str, str]:
     """Python argument name -> command-line flag, from the parser's long options."""
-    out = {}
+    out: dict[str, str] = {}
     for action in parser._actions:  # noqa: SLF001 - argparse offers no public walk
         longs = [o for o in action.option_strings if o.startswith("--")]
         if not action.option_strings and action.dest not in ("command", "help"):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from ..ensemble import Ensemble
+
 HELP = "run the built-in demonstration: derive, simulate, estimate, compare; write a report"
 DESCRIPTION = """\
 Run the toolkit end to end on built-in defaults and write a self-contained HTML report and a JSON
@@ -27,7 +32,7 @@ results.json.
 """
 
 #: The default model of the demo: non-commuting Hessian and gradient-noise covariance.
-DEFAULT_MODEL = {
+DEFAULT_MODEL: dict[str, Any] = {
     "hessian": [[2.0, 0.6], [0.6, 1.0]],
     "noise_cov": [[1.0, 0.0], [0.0, 0.25]],
     "lr": 0.05,
@@ -158,8 +163,10 @@ def sgd_section(*, quick: bool, seed: int, out_figs) -> dict:
     # an even number of saved points (n_steps + 1) keeps the lag-2 halves of the current
     # estimator equal in length
     n_steps, n_traj = (7999, 64) if quick else (19999, 256)
-    ens = simulate(lang, n_traj=n_traj, n_steps=n_steps, dt=dt, method="exact",
-                   x0="stationary", seed=seed, observables=("heat", "medium_entropy"))
+    # no reduce=: simulate returns the full Ensemble, not moments
+    ens = cast("Ensemble", simulate(lang, n_traj=n_traj, n_steps=n_steps, dt=dt,
+                                    method="exact", x0="stationary", seed=seed,
+                                    observables=("heat", "medium_entropy")))
     T = float(ens.t[-1] - ens.t[0])
     rows = []
     # stationary covariance: per-trajectory time averages, spread over trajectories
@@ -189,7 +196,8 @@ def sgd_section(*, quick: bool, seed: int, out_figs) -> dict:
     tur_row["z"] = None  # a bound is judged by whether it holds, not by its distance
     tur_row["status"] = judge_lower_bound(float(tur.value), sig, float(tur.stderr))
     rows.append(tur_row)
-    flows = estimate.information_flow(ens, blocks=[1, 1])
+    # block sizes are valid blocks, but the Blocks alias names only index lists
+    flows = estimate.information_flow(ens, blocks=[1, 1])  # type: ignore[list-item]
     Idot = exact.information_flow(lang)
     for i in range(2):
         rows.append(_row(f"information flow Idot_{i}", Idot[i], float(flows.value[i]),
@@ -202,7 +210,7 @@ def sgd_section(*, quick: bool, seed: int, out_figs) -> dict:
             "comparison": rows, "figures": figs}
 
 
-LEARNER_DEFAULTS = {"mu": 1.0, "data_std": 1.0, "n_data": 8, "batch_size": 2,
+LEARNER_DEFAULTS: dict[str, Any] = {"mu": 1.0, "data_std": 1.0, "n_data": 8, "batch_size": 2,
                     "model_std": 1.0, "lr": 0.1, "init_mean": 0.0, "init_var": 0.5}
 LEARNER_KEYS = ("m_info", "l_info", "i_x_theta", "work", "heat", "info_flow_x",
                 "info_flow_theta", "sigma_x")
@@ -262,10 +270,11 @@ def fig41_section(*, quick: bool, seed: int, out_figs) -> dict:
 
     # 200 steps of 10 trials give the exponent within 0.02 of -1 (standard error 0.003) and
     # lag-1 autocorrelations within 0.02 of 0 over four seeds; 300 x 12 cost twice as much
-    cfg = (dict(hidden=(24, 24, 24), n_trials=5, n_steps=80, max_samples=500, n_eval=128,
-                n_noise_params=300) if quick else
-           dict(hidden=(100, 100, 100), n_trials=10, n_steps=200, max_samples=None, n_eval=256,
-                n_noise_params=2000))
+    cfg: dict[str, Any] = (
+        dict(hidden=(24, 24, 24), n_trials=5, n_steps=80, max_samples=500, n_eval=128,
+             n_noise_params=300) if quick else
+        dict(hidden=(100, 100, 100), n_trials=10, n_steps=200, max_samples=None, n_eval=256,
+             n_noise_params=2000))
     with single_thread_blas():  # trials on Numba's threads, BLAS on one: no oversubscription
         res = fig41(batch_sizes=(1, 10, 100), lr=0.005, seed=seed, eval_every=10,
                     progress=message_bar(_note), **cfg)
@@ -309,8 +318,9 @@ def _fig41_kernels_cached() -> bool:
     try:
         from ..kernels import _mlp
 
-        return all(bool(k._cache._cache_file._load_index())
-                   for k in (_mlp.mlp_grad_ensemble, _mlp.mlp_logits_ensemble))
+        # Numba dispatchers: their cache is not in the type stubs
+        kernels: tuple[Any, ...] = (_mlp.mlp_grad_ensemble, _mlp.mlp_logits_ensemble)
+        return all(bool(k._cache._cache_file._load_index()) for k in kernels)
     except Exception:  # noqa: BLE001 - a private API: fall back to warming up
         return False
 
@@ -437,7 +447,7 @@ def run(args) -> int:
         raise UsageError(f"stochthermo demo: error: unknown section {bad or chosen!r}; "
                          f"valid: {', '.join(SECTIONS)}")
     out = Path(args.out)
-    result = {}
+    result: dict[str, Any] = {}
     t_all = time.perf_counter()
     settings = {"command": "demo", "seed": args.seed, "quick": args.quick, "sections": chosen}
     # everything goes into a staged folder that replaces --out only when the run is complete

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 HELP = "simulate an ensemble (linear Langevin, linearized SGD, double well, dragged trap)"
 DESCRIPTION = """\
 Simulate an ensemble of independent trajectories and print a summary: final-time means, the
@@ -217,7 +219,7 @@ def _summary_entropy_production(ens, model, kind, args) -> dict:
     from ..errors import StochThermoError
     from ..estimate import entropy_production
 
-    ep = {"unit": "nats/time"}
+    ep: dict[str, Any] = {"unit": "nats/time"}
     try:
         if kind == "sgd" and model.momentum != 0.0:
             raise StochThermoError("with momentum the saved theta alone is not Markov")
@@ -490,7 +492,7 @@ def _run_jump(args) -> int:
     if x0 is not None:
         summary["note"] = "not a stationary start: the exact columns are steady-state values"
     if args.out is not None:
-        arrays = {"states": ens.states, "t": ens.times, "counts": ens.counts,
+        arrays: dict[str, Any] = {"states": ens.states, "t": ens.times, "counts": ens.counts,
                   **{k: np.asarray(v) for k, v in ens.observables.items()},
                   "meta_json": np.array(json.dumps(to_jsonable(dict(ens.meta))))}
         buf = io.BytesIO()
