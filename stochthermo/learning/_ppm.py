@@ -19,11 +19,12 @@ Data layout used by the engine: a dataset is ``(U, Y)``; for the generative mode
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._frozen import settle
 from .._validation import nonnegative_float, positive_float, positive_int, short_repr
 from ..errors import ValidationError
 from ..estimators._stats import log_softmax as _log_softmax
@@ -46,10 +47,13 @@ class PPM:
     #: True when the outputs are class labels
     classifier = False
 
-    n_params: int
+    @property
+    def n_params(self) -> int:
+        """Number of parameters ``d``."""
+        raise NotImplementedError
 
     # -- data --------------------------------------------------------------------------
-    def check_data(self, data: Any) -> tuple:
+    def check_data(self, data: Any) -> tuple[np.ndarray | None, np.ndarray]:
         """Validate one dataset and return it as ``(U, Y)`` arrays."""
         raise NotImplementedError
 
@@ -70,19 +74,20 @@ class PPM:
         """Gradients of ``-ln p(y_i | u_i, theta)``, shape ``(N, d)``."""
         raise NotImplementedError
 
-    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None,
+                    Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mini-batch gradients and losses of K trials: ``U`` (K, m, ...) and ``Y`` (K, m)."""
         K = thetas.shape[0]
         g = np.empty_like(thetas)
         loss = np.empty(K)
         for k in range(K):
-            data = Y[k] if self.generative else (U[k], Y[k])
+            data = Y[k] if self.generative else (_inputs(U, type(self).__name__)[k], Y[k])
             g[k] = self.grad(thetas[k], data)
             loss[k] = self.loss(thetas[k], data)
         return g, loss
 
     def indexed_grads(self, thetas: np.ndarray, Us: np.ndarray | None, Ys: np.ndarray,
-                      idx: np.ndarray, data_of: np.ndarray) -> np.ndarray:
+                      idx: np.ndarray, data_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mini-batch gradients of K trials: rows ``idx[k]`` of dataset ``data_of[k]``.
 
         ``Us`` (n_datasets, N, ...) or None, ``Ys`` (n_datasets, N, ...); ``idx`` (K, m).
@@ -122,7 +127,14 @@ class PPM:
         raise NotImplementedError
 
 
-def _as_theta2(thetas, d):
+def _inputs(U: np.ndarray | None, what: str) -> np.ndarray:
+    """The mini-batch inputs of a conditional model, which cannot be None."""
+    if U is None:
+        raise ValidationError(f"{what} is a conditional model: its batches need inputs, got None")
+    return U
+
+
+def _as_theta2(thetas: ArrayLike, d: int) -> np.ndarray:
     th = np.asarray(thetas, dtype=np.float64)
     return th.reshape(1, d) if th.ndim == 1 else th
 
@@ -157,11 +169,10 @@ class GaussianMean(PPM):
 
     generative = True
 
-    def __post_init__(self):
-        object.__setattr__(self, "dim", positive_int("dim", self.dim))
-        object.__setattr__(self, "std", positive_float("std", self.std))
-        object.__setattr__(self, "init_std", nonnegative_float("init_std", self.init_std))
-        object.__setattr__(self, "init_mean", float(self.init_mean))
+    def __post_init__(self) -> None:
+        settle(self, dim=positive_int("dim", self.dim), std=positive_float("std", self.std),
+               init_std=nonnegative_float("init_std", self.init_std),
+               init_mean=float(self.init_mean))
 
     @property
     def n_params(self) -> int:
@@ -194,7 +205,8 @@ class GaussianMean(PPM):
         _, Y = self.check_data(data)
         return (np.asarray(theta, dtype=float) - Y) / self.std**2
 
-    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None,
+                    Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mini-batch gradients ``(theta - mean_b x) / s^2``; Y has shape (K, m, dim)."""
         s2 = self.std**2
         mean = Y.mean(axis=1)
@@ -238,7 +250,7 @@ class GaussianMean(PPM):
 
 
 # ---------------------------------------------------------------------------------------
-def _check_inputs(name, U, n_in):
+def _check_inputs(name: str, U: ArrayLike, n_in: int) -> np.ndarray:
     U = np.ascontiguousarray(np.asarray(U, dtype=np.float64))
     if U.ndim == 1 and n_in == 1:
         U = U[:, None]
@@ -247,7 +259,7 @@ def _check_inputs(name, U, n_in):
     return U
 
 
-def _split(data, what):
+def _split(data: Any, what: str) -> tuple[Any, Any]:
     if not (isinstance(data, tuple | list) and len(data) == 2):
         raise ValidationError(
             f"data for {what} must be a pair (inputs, targets), got {short_repr(data)}"
@@ -272,10 +284,9 @@ class LinearRegression(PPM):
     std: float = 1.0
     init_std: float = 0.1
 
-    def __post_init__(self):
-        object.__setattr__(self, "n_in", positive_int("n_in", self.n_in))
-        object.__setattr__(self, "std", positive_float("std", self.std))
-        object.__setattr__(self, "init_std", nonnegative_float("init_std", self.init_std))
+    def __post_init__(self) -> None:
+        settle(self, n_in=positive_int("n_in", self.n_in), std=positive_float("std", self.std),
+               init_std=nonnegative_float("init_std", self.init_std))
 
     @property
     def n_params(self) -> int:
@@ -291,7 +302,7 @@ class LinearRegression(PPM):
             raise ValidationError(f"inputs have {U.shape[0]} rows but targets {Y.shape[0]}")
         return U, Y
 
-    def _f(self, thetas, U):
+    def _f(self, thetas: ArrayLike, U: np.ndarray) -> np.ndarray:
         th = _as_theta2(thetas, self.n_params)
         return U @ th[:, :-1].T + th[:, -1]  # (P, K)
 
@@ -308,8 +319,10 @@ class LinearRegression(PPM):
         r = (Y - self._f(theta, U)[:, 0]) / self.std**2
         return -np.concatenate([U * r[:, None], r[:, None]], axis=1)
 
-    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None,
+                    Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """U (K, m, n_in), Y (K, m)."""
+        U = _inputs(U, "LinearRegression")
         f = np.einsum("kmi,ki->km", U, thetas[:, :-1]) + thetas[:, -1:]
         r = (Y - f) / self.std**2
         g = -np.concatenate([np.einsum("km,kmi->ki", r, U), r.sum(axis=1, keepdims=True)], 1)
@@ -361,8 +374,9 @@ class _Classifier(PPM):
 
     classifier = True
     noise_kind = "uniform"
+    n_in: int
 
-    def logits(self, thetas, U):  # pragma: no cover - abstract
+    def logits(self, thetas: np.ndarray, U: np.ndarray | None) -> np.ndarray:  # pragma: no cover
         """Logits of each trial on the inputs ``U``: shape ``(K, P, C)``."""
         raise NotImplementedError
 
@@ -371,7 +385,7 @@ class _Classifier(PPM):
         """Number of classes."""
         raise NotImplementedError
 
-    def check_data(self, data):
+    def check_data(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         """A pair ``(U (N, n_in), labels (N,))`` with labels in ``0..C-1``."""
         U, Y = _split(data, type(self).__name__)
         U = _check_inputs(type(self).__name__, U, self.n_in)
@@ -386,44 +400,45 @@ class _Classifier(PPM):
             )
         return U, np.ascontiguousarray(Yi)
 
-    def log_likelihood(self, theta, data):
+    def log_likelihood(self, theta: np.ndarray, data: Any) -> np.ndarray:
         """Per-sample ``ln softmax(f(u_i))[y_i]``."""
         U, Y = self.check_data(data)
         lp = _log_softmax(self.logits(theta, U)[0])
         return lp[np.arange(Y.shape[0]), Y]
 
-    def probabilities(self, thetas, U):
+    def probabilities(self, thetas: np.ndarray, U: np.ndarray) -> np.ndarray:
         """Softmax outputs, shape ``(K, P, C)``."""
         return np.exp(_log_softmax(self.logits(thetas, U)))
 
-    def accuracy(self, thetas, data):
+    def accuracy(self, thetas: np.ndarray, data: Any) -> np.ndarray:
         """Fraction of correct arg-max predictions of each trial, shape ``(K,)``."""
         U, Y = self.check_data(data)
         return (self.logits(thetas, U).argmax(axis=-1) == Y).mean(axis=-1)
 
-    def noise_shape(self, probe):
+    def noise_shape(self, probe: Any) -> tuple:
         """One uniform per probe point."""
         return (probe.shape[0],)
 
-    def generate(self, thetas, noise, probe):
+    def generate(self, thetas: np.ndarray, noise: np.ndarray, probe: Any) -> np.ndarray:
         """Labels drawn by inverting the cumulative softmax at uniforms, shape (K, P)."""
         cp = np.cumsum(self.probabilities(thetas, probe), axis=-1)
         lab = (noise[..., None] > cp).sum(axis=-1)
         return np.minimum(lab, self.n_classes - 1).astype(np.int64)
 
-    def energy(self, thetas, x, probe):
+    def energy(self, thetas: np.ndarray, x: ArrayLike, probe: Any) -> np.ndarray:
         """``-sum_j ln p(x_j | u_j, theta)``."""
         lp = _log_softmax(self.logits(thetas, probe))  # K,P,C
         x = np.asarray(x, dtype=np.int64)
         return -np.take_along_axis(lp, x[..., None], axis=-1)[..., 0].sum(axis=-1)
 
-    def kl(self, thetas1, thetas2, probe):
+    def kl(self, thetas1: np.ndarray, thetas2: np.ndarray, probe: Any) -> np.ndarray:
         """``sum_j sum_c p1 ln(p1 / p2)`` on the probe set."""
         l1 = _log_softmax(self.logits(thetas1, probe))
         l2 = _log_softmax(self.logits(thetas2, probe))
         return (np.exp(l1) * (l1 - l2)).sum(axis=(-1, -2))
 
-    def fisher_quadratic(self, thetas, deltas, probe, eps=1e-5):
+    def fisher_quadratic(self, thetas: np.ndarray, deltas: np.ndarray, probe: Any,
+                         eps: float = 1e-5) -> np.ndarray:
         """``1/2 sum_j Var_{p_j}(J_j delta)``, J the Jacobian of the logits.
 
         The directional derivative of the logits is a central difference with step ``eps``
@@ -441,7 +456,7 @@ class _Classifier(PPM):
         var = (p * jd**2).sum(axis=-1) - mean**2
         return 0.5 * var.sum(axis=-1)
 
-    def output_entropy(self, thetas, probe):
+    def output_entropy(self, thetas: np.ndarray, probe: Any) -> np.ndarray:
         """``-sum_j sum_c p ln p``."""
         lp = _log_softmax(self.logits(thetas, probe))
         return -(np.exp(lp) * lp).sum(axis=(-1, -2))
@@ -478,26 +493,28 @@ class MLPClassifier(_Classifier):
     hidden: tuple = (32,)
     activation: str = "relu"
     init_scale: float = math.sqrt(2.0)
+    # derived in __post_init__: activation code, layer widths, parameter count
+    _act: int = field(init=False, repr=False, compare=False)
+    _sizes: np.ndarray = field(init=False, repr=False, compare=False)
+    _n_params: int = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, "n_in", positive_int("n_in", self.n_in))
+    def __post_init__(self) -> None:
+        settle(self, n_in=positive_int("n_in", self.n_in))
         nc = positive_int("n_classes", self.n_classes)
         if nc < 2:
             raise ValidationError(f"n_classes={nc} must be >= 2")
-        object.__setattr__(self, "n_classes", nc)
+        settle(self, n_classes=nc)
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
-        object.__setattr__(self, "hidden", tuple(positive_int("hidden", h) for h in hidden))
+        settle(self, hidden=tuple(positive_int("hidden", h) for h in hidden))
         acts = {"relu": 0, "tanh": 1}
         if self.activation not in acts:
             raise ValidationError(
                 f"unknown activation={self.activation!r}; valid choices are 'relu', 'tanh'"
             )
-        object.__setattr__(self, "init_scale", positive_float("init_scale", self.init_scale))
-        object.__setattr__(self, "_act", acts[self.activation])
         sizes = np.array([self.n_in, *self.hidden, self.n_classes], dtype=np.int64)
-        object.__setattr__(self, "_sizes", sizes)
         n = int(sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1)))
-        object.__setattr__(self, "_n_params", n)
+        settle(self, init_scale=positive_float("init_scale", self.init_scale),
+               _act=acts[self.activation], _sizes=sizes, _n_params=n)
 
     @property
     def n_params(self) -> int:
@@ -539,7 +556,7 @@ class MLPClassifier(_Classifier):
         return float(loss), g
 
     def indexed_grads(self, thetas: np.ndarray, Us: np.ndarray | None, Ys: np.ndarray,
-                      idx: np.ndarray, data_of: np.ndarray) -> np.ndarray:
+                      idx: np.ndarray, data_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mini-batch gradients of K trials in one parallel kernel call."""
         from ..kernels._mlp import mlp_grad_ensemble, mlp_grad_ensemble_serial
 
@@ -553,7 +570,8 @@ class MLPClassifier(_Classifier):
                np.ascontiguousarray(data_of), g, loss)
         return g, loss
 
-    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
+    def batch_grads(self, thetas: np.ndarray, U: np.ndarray | None,
+                    Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mini-batch gradients of K trials: U (K, m, n_in), Y (K, m)."""
         K, m = Y.shape
         idx = np.tile(np.arange(m), (K, 1))
@@ -596,7 +614,7 @@ class SoftmaxRegression(MLPClassifier):
     activation: str = "relu"
     init_scale: float = 0.1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if tuple(self.hidden) != ():
             raise ValidationError("SoftmaxRegression has no hidden layers; use MLPClassifier")
         super().__post_init__()
