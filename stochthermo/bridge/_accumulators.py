@@ -231,12 +231,15 @@ class OutputThermo:
 
     def __init__(self, n_trials: int, n_checkpoints: int) -> None:
         self.n_tr, self.n_ck = n_trials, n_checkpoints
-        self.work = self.heat = self.ent = None
+        # (trials, intervals) work and heat, (trials, checkpoints) entropy: from the first logits
+        self.work: np.ndarray | None = None
+        self.heat: np.ndarray | None = None
+        self.ent: np.ndarray | None = None
         self.logp_prev: list = [None] * n_trials
 
     def add(self, j: int, n: int, logits: np.ndarray) -> None:
         """Trial ``j``'s logits (probe x classes) at checkpoint ``n``."""
-        if self.work is None:
+        if self.work is None or self.heat is None or self.ent is None:  # set together
             self.work = np.full((self.n_tr, self.n_ck - 1), np.nan)
             self.heat = np.full((self.n_tr, self.n_ck - 1), np.nan)
             self.ent = np.full((self.n_tr, self.n_ck), np.nan)
@@ -253,7 +256,7 @@ class OutputThermo:
 
     def result(self) -> MappingProxyType | None:
         """Ensemble means and standard errors, or None when no logits were seen."""
-        if self.work is None:
+        if self.work is None or self.heat is None or self.ent is None:
             return None
         n_tr, work, heat = self.n_tr, self.work, self.heat
         wm = np.nanmean(work, axis=0)

@@ -153,7 +153,7 @@ class RunDiagnostics:
         v_all = self.noise_var
         if v_all.size == 0:
             raise InsufficientDataError(f"run {self.name!r} has fewer than two checkpoints")
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if isinstance(window, str) and window == "all":
             mask = np.ones(v_all.size, dtype=bool)
         else:

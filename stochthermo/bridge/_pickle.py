@@ -143,7 +143,7 @@ class Storage:
         self.key, self.stype, self.numel = key, stype, numel
         self.refs = 0  # number of tensors viewing this storage
         self._loader = loader
-        self._cache = None
+        self._cache: np.ndarray | None = None
         self._typed: dict = {}  # untyped storage: its views as typed storages
 
     def typed(self, stype: StorageType) -> Storage:

@@ -125,7 +125,7 @@ class FrameReader:
 
     def read(self, frame: Frame, *, key=None, parts=("p",)) -> dict:
         """``{part: {name: array}}`` of ``frame`` for parts ``p``, ``g``, ``G``, ``o``."""
-        out = {p: {} for p in parts}
+        out: dict[str, dict[str, np.ndarray]] = {p: {} for p in parts}
         ck = self._open(frame.path)
         if frame.member is None:
             if "p" in parts:

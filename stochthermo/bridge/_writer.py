@@ -125,7 +125,7 @@ class TrajectoryWriter:
         self._steps: list[int] = []
         self._scalars: list[dict] = []
         self._tags: list[str] = []
-        self._last = None
+        self._last: int | None = None
         self._closed = False
 
     def wants_gradients(self, step: int) -> bool:
@@ -154,7 +154,7 @@ class TrajectoryWriter:
         if outputs is not None:
             self._buffer[prefix + "o"] = _to_numpy("outputs", outputs)
         if scalars:
-            row = {"step": step}
+            row: dict[str, float] = {"step": step}
             for tag, v in scalars.items():
                 row[str(tag)] = float(_to_numpy(f"scalars[{tag!r}]", v))
                 if str(tag) not in self._tags:
@@ -170,7 +170,8 @@ class TrajectoryWriter:
             name = f"shard_{self._steps[0]:012d}_{self._steps[-1]:012d}.npz"
             buf = io.BytesIO()
             self._buffer[SHARD_MARKER] = np.array(self._steps, dtype=np.int64)
-            np.savez(buf, **self._buffer)
+            members: dict[str, Any] = self._buffer  # savez's stub takes ** as allow_pickle too
+            np.savez(buf, **members)
             atomic_write_bytes(os.path.join(self.directory, name), buf.getvalue())
             self._buffer, self._steps = {}, []
         if self._scalars:
