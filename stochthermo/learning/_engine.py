@@ -177,7 +177,8 @@ def _stack_datasets(model: PPM, datasets):
             "at least batch_size for method='shuffle'"
         )
     Ys = np.ascontiguousarray(np.stack([c[1] for c in checked]))
-    Us = None if checked[0][0] is None else np.ascontiguousarray(np.stack([c[0] for c in checked]))
+    inputs = [c[0] for c in checked if c[0] is not None]  # one model: all or none have inputs
+    Us = np.ascontiguousarray(np.stack(inputs)) if inputs else None
     _check_finite("targets" if Us is not None else "values", Ys)
     if Us is not None:
         _check_finite("inputs", Us)

@@ -16,10 +16,11 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from .._frozen import settle
 from .._rng import as_seed_sequence, seed_repr, trajectory_seeds
 from .._validation import (
     as_float_array,
@@ -263,14 +264,13 @@ class GaussianLearner:
     sampling: str = "iid"
     lr_schedule: object = None
 
-    def __post_init__(self):
-        setv = object.__setattr__
-        setv(self, "data_std", positive_float("data_std", self.data_std))
-        setv(self, "n_data", positive_int("n_data", self.n_data))
-        setv(self, "batch_size", positive_int("batch_size", self.batch_size))
-        setv(self, "model_std", positive_float("model_std", self.model_std))
-        setv(self, "lr", positive_float("lr", self.lr))
-        setv(self, "init_var", nonnegative_float("init_var", self.init_var))
+    def __post_init__(self) -> None:
+        settle(self, data_std=positive_float("data_std", self.data_std),
+               n_data=positive_int("n_data", self.n_data),
+               batch_size=positive_int("batch_size", self.batch_size),
+               model_std=positive_float("model_std", self.model_std),
+               lr=positive_float("lr", self.lr),
+               init_var=nonnegative_float("init_var", self.init_var))
         choose_method("sampling", self.sampling, _SAMPLING)
         if self.sampling == "reshuffle" and self.batch_size > self.n_data:
             raise ValidationError(
@@ -281,8 +281,8 @@ class GaussianLearner:
         vector = mu_arr.ndim == 1 or any(
             x is not None for x in (self.data_cov, self.model_cov, self.init_cov))
         if not vector:
-            setv(self, "mu", float(mu_arr))
-            setv(self, "init_mean", float(as_float_array("init_mean", self.init_mean, ndim=0)))
+            settle(self, mu=float(mu_arr),
+                   init_mean=float(as_float_array("init_mean", self.init_mean, ndim=0)))
         else:
             d = self._infer_dim(mu_arr)
             if d > 1000:  # the covariances are stored as nested tuples (d^2 Python floats)
@@ -306,10 +306,8 @@ class GaussianLearner:
                 mat = check_symmetric(name, mat)
                 check_psd(name, mat, strict=name != "init_cov")
                 covs[name] = mat
-            setv(self, "mu", _tuple_vec(mu_v))
-            setv(self, "init_mean", _tuple_vec(im))
-            for name, mat in covs.items():
-                setv(self, name, _tuple_mat(mat))
+            settle(self, mu=_tuple_vec(mu_v), init_mean=_tuple_vec(im),
+                   **{name: _tuple_mat(mat) for name, mat in covs.items()})
         sched = self.lr_schedule
         if sched is not None and not callable(sched):
             arr = as_float_array("lr_schedule", sched, ndim=1)
@@ -318,7 +316,7 @@ class GaussianLearner:
                     f"lr_schedule={short_repr(sched)} must be a callable step -> lr or a "
                     "non-empty array of positive learning rates"
                 )
-            setv(self, "lr_schedule", _tuple_vec(arr))
+            settle(self, lr_schedule=_tuple_vec(arr))
         lam = 1.0 / float(np.linalg.eigvalsh(self.model_cov_matrix).min())
         if self.lr_schedule is None and not self.lr * lam < 2:
             if not vector:
@@ -351,7 +349,8 @@ class GaussianLearner:
     @property
     def dim(self) -> int:
         """Dimension d of theta."""
-        return len(self.mu) if self.is_vector else 1
+        mu = self.mu  # a tuple for a vector learner (see is_vector)
+        return len(mu) if isinstance(mu, tuple) else 1
 
     @property
     def mean_vector(self) -> np.ndarray:
@@ -385,7 +384,7 @@ class GaussianLearner:
         return np.array([[self.init_var]])
 
     @property
-    def k(self) -> float:
+    def k(self) -> float | np.ndarray:
         """``k = lr / model_std^2`` (one dimension), else the gain matrix ``lr S^-1``."""
         if self.is_vector:
             return self.lr * np.linalg.inv(self.model_cov_matrix)
@@ -574,12 +573,11 @@ class GaussianLearner:
         engine_method = choose_method("method", method, table)
         n_steps = positive_int("n_steps", n_steps)
         if not self.is_vector and self.lr_schedule is None:
-            kw = {}
-            if engine_method == "gaussian":
-                kw["noise_cov"] = self.data_std**2 / self.model_std**4
+            noise_cov = (self.data_std**2 / self.model_std**4 if engine_method == "gaussian"
+                         else None)
             return learn(self.model(), self.draw_data, lr=self.lr, batch_size=self.batch_size,
                          n_steps=n_steps, n_trials=n_trials, n_datasets=n_datasets, seed=seed,
-                         method=engine_method, init="own", record=record, **kw)
+                         method=engine_method, init="own", record=record, noise_cov=noise_cov)
         return _simulate_direct(self, n_steps, positive_int("n_datasets", n_datasets),
                                 positive_int("n_trials", n_trials), engine_method, seed,
                                 record)
@@ -618,12 +616,13 @@ def _lr_values(g: GaussianLearner, n: int) -> np.ndarray:
                 )
             vals[s] = float(v)
     else:
+        sch = cast("tuple[float, ...]", sch)  # __post_init__ stores a sequence as a tuple
         if n > len(sch):
             raise ValidationError(
                 f"lr_schedule has {len(sch)} entries but step {len(sch)} was asked for; pass "
                 f"at least {n} learning rates"
             )
-        vals = np.asarray(sch[:n], dtype=float)
+        vals = np.asarray(sch[:n], dtype=np.float64)
     bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
     if bad.size:
         raise ValidationError(
@@ -1114,7 +1113,8 @@ def _simulate_direct(g: GaussianLearner, n_steps, n_ds, n_trials, method, seed, 
     want = set(record)
     gen = bool(want & {"work", "heat", "energy"})
     return LearningEnsemble(
-        model=g, steps=np.arange(n_steps + 1, dtype=np.int64), lr=float(lrs[0]),
+        model=g,  # type: ignore[arg-type]  # the direct simulator's ensemble holds the learner
+        steps=np.arange(n_steps + 1, dtype=np.int64), lr=float(lrs[0]),
         batch_size=m, n_trials=n_trials, n_datasets=n_ds, data_of=data_of, dataset_mean=bbar,
         params=params if "params" in want else None,
         samples=samples if "samples" in want else None,
@@ -1189,14 +1189,16 @@ def _estimates_model(ens, learner, model_cov, model_std):
     return learner, d, S
 
 
-def _check_estimates_ensemble(ens):
-    """The ensemble must hold params and samples at every step."""
-    if ens.params is None or ens.samples is None or not np.array_equal(
+def _check_estimates_ensemble(ens: LearningEnsemble) -> tuple[np.ndarray, np.ndarray]:
+    """The ensemble must hold params and samples at every step: ``(params, samples)``."""
+    params, samples = ens.params, ens.samples
+    if params is None or samples is None or not np.array_equal(
         ens.steps, np.arange(ens.steps[-1] + 1)
     ):
         raise ValidationError(
             "the ensemble must record 'params' and 'samples' at every step (record_every=1)"
         )
+    return params, samples
 
 
 def _estimates_times(ens, t, d):
@@ -1284,11 +1286,11 @@ def gaussian_learner_estimates(ens: LearningEnsemble, t: ArrayLike, *,
     from the model). Entropies use the Wishart bias of ``ln det`` of a sample covariance.
     """
     learner, d, S = _estimates_model(ens, learner, model_cov, model_std)
-    _check_estimates_ensemble(ens)
+    params, samples = _check_estimates_ensemble(ens)
     Sinv = np.linalg.inv(S)
     ts = _estimates_times(ens, t, d)
-    th = ens.params.reshape(ens.n_total, ens.params.shape[1], -1)
-    xs = ens.samples.reshape(ens.n_total, ens.samples.shape[1], -1)  # xs[:, j] = X_{j+1}
+    th = params.reshape(ens.n_total, params.shape[1], -1)
+    xs = samples.reshape(ens.n_total, samples.shape[1], -1)  # xs[:, j] = X_{j+1}
     bbar = np.asarray(ens.dataset_mean, dtype=float).reshape(ens.n_datasets, -1)[ens.data_of]
     tmax = int(ts.max())
     names = ["m_info", "l_info", "l_info_functional", "info_flow_x_accumulated", "i_x_theta",
