@@ -155,7 +155,7 @@ class LearningEnsemble:
         cum = np.concatenate([[0.0], np.cumsum(self.lr_schedule)])
         return cum[self.steps]
 
-    def _need(self, name):
+    def _need(self, name: str) -> np.ndarray:
         v = getattr(self, name)
         if v is None:
             raise ValidationError(

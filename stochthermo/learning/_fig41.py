@@ -207,7 +207,7 @@ def noise_statistics(params: ArrayLike, lr: float,
     autocorr : ndarray (max_lag + 1,)
         ``sum_{t,i} C_ii(t, t+lag) / sum_{t,i} C_ii(t, t)`` over the steps where both exist.
     """
-    eta = sgd_noise_deviations(params, lr)[0]  # (K, T, d)
+    eta = sgd_noise_deviations(np.asarray(params), lr)[0]  # (K, T, d)
     K = eta.shape[0]
     var = (eta**2).sum(axis=0).mean(axis=-1) / (K - 1)
     ac = np.empty(max_lag + 1)
@@ -262,7 +262,7 @@ class Fig41Result:
 
 def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
           activation: str = "relu", batch_sizes: Sequence[int] = (1, 10, 100), n_trials: int = 10,
-          n_steps: int = 200, lr: float = 0.005, seed: SeedLike = 0, n_noise_params: int = 2000,
+          n_steps: int = 200, lr: float = 0.005, seed: int = 0, n_noise_params: int = 2000,
           n_show: int = 4, n_eval: int = 256, eval_every: int = 10, max_samples: int | None = None,
           max_lag: int = 5, progress: ProgressLike | None = None) -> Fig41Result:
     """Run the Fig. 4.1 experiment: MLP, SGD, several batch sizes, trials sharing their start.
@@ -277,6 +277,9 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
     n_trials : int
         K trials per batch size, one shared initialisation and training set.
     n_steps, lr : int, float
+    seed : int
+        Seeds the dataset (see :func:`load_dataset`), the shared start, the parameter and
+        evaluation subsets, and (with the batch size's position) each batch size's run.
     n_noise_params : int
         Size of the random parameter subset used for the noise statistics.
     n_eval : int
@@ -305,8 +308,10 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
                                 replace=False))
     ev = np.sort(rng.choice(U.shape[0], min(n_eval, U.shape[0]), replace=False))
     show = subset[np.linspace(0, subset.size - 1, n_show).astype(int)]
-    out = {k: {} for k in ("shown", "acc_m", "acc_v", "noise", "gmax", "ac")}
-    steps = eval_steps = None
+    out: dict[str, dict[int, np.ndarray]] = {
+        k: {} for k in ("shown", "acc_m", "acc_v", "noise", "gmax", "ac")}
+    steps: np.ndarray | None = None
+    eval_steps: np.ndarray | None = None
     bar = progress_bar(progress, total=len(batch_sizes), desc="fig41", unit="batch size",
                        legacy="message")
     for j, b in enumerate(batch_sizes):
@@ -317,21 +322,24 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
                     seed=np.random.SeedSequence([seed, j]), init=theta0,
                     record=("params", "accuracy", "grad_max"), param_subset=subset,
                     eval_data=(U[ev], y[ev]), eval_every=eval_every)
+        params, acc = ens._need("params"), ens._need("accuracy")
         steps = ens.steps
-        ok = ~np.isnan(ens.accuracy[0])
+        ok = ~np.isnan(acc[0])
         eval_steps = steps[ok]
-        var, ac = noise_statistics(ens.params, lr, max_lag=max_lag)
+        var, ac = noise_statistics(params, lr, max_lag=max_lag)
         pos = np.searchsorted(subset, show)
-        out["shown"][b] = ens.params[:, :, pos]
-        out["acc_m"][b] = ens.accuracy[:, ok].mean(axis=0)
-        out["acc_v"][b] = ens.accuracy[:, ok].var(axis=0, ddof=1)
+        out["shown"][b] = params[:, :, pos]
+        out["acc_m"][b] = acc[:, ok].mean(axis=0)
+        out["acc_v"][b] = acc[:, ok].var(axis=0, ddof=1)
         out["noise"][b] = var
-        out["gmax"][b] = ens.grad_max[:, ok].mean(axis=0)
+        out["gmax"][b] = ens._need("grad_max")[:, ok].mean(axis=0)
         out["ac"][b] = ac
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    if steps is None or eval_steps is None:
+        raise ValidationError("batch_sizes is empty; pass the batch sizes to compare")
     means = np.array([np.mean(out["noise"][b]) for b in batch_sizes])
     sems = np.array([np.std(out["noise"][b], ddof=1) / np.sqrt(len(out["noise"][b]))
                      for b in batch_sizes])
