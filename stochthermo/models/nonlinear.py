@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -202,6 +202,11 @@ class NonlinearLangevin:
     diffusion: Any = None
     diffusion_derivative: Any = None
     convention: str = "ito"
+    # the compiled functions the kernels call (set in __post_init__; None where absent)
+    _kernel_drift: Any = field(init=False, repr=False, default=None)
+    _kernel_potential: Any = field(init=False, repr=False, default=None)
+    _kernel_diffusion: Any = field(init=False, repr=False, default=None)
+    _kernel_derivative: Any = field(init=False, repr=False, default=None)
 
     def __new__(cls, *args, **kwargs):
         """A :class:`StateDependentLangevin` when ``diffusion`` is given (its own plan)."""

@@ -20,7 +20,7 @@ from .._validation import choose_method, positive_float, positive_int
 from ..ensemble import Ensemble
 from ..errors import ShapeError, SimulationError, ValidationError
 from ._observables import assemble_observables, parse_observables, wants_heat
-from ._plans import Buffers, Family, Plan, Setup, family_of
+from ._plans import Buffers, Family, PlanLike, Setup, family_of
 from ._random import ziggurat_table
 from ._resume import check_resume, check_same_run, resume_defaults, resume_state, state_of
 from ._start import initial_state
@@ -140,7 +140,7 @@ def _validate(model, family: Family, resume, state, *, n_traj, n_steps, dt, meth
                    step0)
 
 
-def _allocate(model, family: Family, plan: Plan, req: Request, state, *, x0, seed,
+def _allocate(model, family: Family, plan: PlanLike, req: Request, state, *, x0, seed,
               traj_offset: int, noise) -> Buffers:
     """Streams, start and output arrays (outputs NaN until written)."""
     n_traj = req.n_traj
@@ -185,7 +185,7 @@ def _check_finite(buf: Buffers, req: Request, done: int) -> None:
     )
 
 
-def _loop(plan: Plan, buf: Buffers, req: Request, progress, fixed_noise: bool) -> None:
+def _loop(plan: PlanLike, buf: Buffers, req: Request, progress, fixed_noise: bool) -> None:
     """Advance in calls of ``per`` steps (one call unless a progress bar is shown)."""
     n_steps, save_every = req.n_steps, req.save_every
     per = n_steps
@@ -207,7 +207,7 @@ def _loop(plan: Plan, buf: Buffers, req: Request, progress, fixed_noise: bool) -
             bar.close()
 
 
-def _assemble(model, family: Family, plan: Plan, buf: Buffers, req: Request, seed,
+def _assemble(model, family: Family, plan: PlanLike, buf: Buffers, req: Request, seed,
               resume) -> Ensemble:
     import numba
 

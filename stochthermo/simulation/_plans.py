@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import numpy as np
 
-from .._simulate_jump import JUMP_METHODS, jump_plan, jump_start
+from .._simulate_jump import JUMP_METHODS, JumpPlan, jump_plan, jump_start
 from .._validation import short_repr
 from ..errors import SimulationError, ValidationError
 from ..models.jump import MarkovJump
@@ -32,6 +32,7 @@ from ..models.linear import LinearizedSGD, LinearLangevin
 from ..models.nonlinear import DrivenTrap, NonlinearLangevin, StateDependentLangevin
 from ._observables import wants_heat
 from ._weights import (
+    _temps_per_coord,
     empty3,
     heat_weight,
     is_diag,
@@ -41,8 +42,8 @@ from ._weights import (
 )
 
 __all__ = ["AffinePlan", "Buffers", "DiagonalPlan", "Family", "MULTIPLICATIVE_METHODS",
-           "MultiplicativePlan", "NonlinearPlan", "PLANS", "Plan", "Setup", "family_of",
-           "register_plan"]
+           "MultiplicativePlan", "NonlinearPlan", "PLANS", "Plan", "PlanLike", "Setup",
+           "family_of", "register_plan"]
 
 
 # --------------------------------------------------------------------------- run state
@@ -80,7 +81,8 @@ class Buffers:
         return (self.seeds, self.zig, nz)
 
     @property
-    def written(self) -> tuple[np.ndarray, ...]:
+    def written(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray]:
         """``(x, counters, acc, out_x, out_obs, fail)``: the arrays the kernels write."""
         return (self.x, self.counters, self.acc, self.out_x, self.out_obs, self.fail)
 
@@ -261,6 +263,11 @@ class NonlinearPlan(Plan):
                       *buf.written)
 
 
+#: What a family builds and the engine runs: a :class:`Plan`, or the jump plan (which sits
+#: below this package, in ``stochthermo._simulate_jump``, and so cannot subclass :class:`Plan`)
+PlanLike: TypeAlias = Plan | JumpPlan
+
+
 # --------------------------------------------------------------------------- families
 
 
@@ -271,7 +278,7 @@ class Family:
     Attributes
     ----------
     build : callable
-        ``build(model, setup) -> Plan``.
+        ``build(model, setup) -> Plan`` (a :data:`PlanLike`).
     start : callable
         ``start(model) -> ndarray (d,)``: the default initial state.
     stationary : callable or None
@@ -288,7 +295,7 @@ class Family:
         the continuous-time table ``stochthermo.simulation.METHODS``.
     """
 
-    build: Callable[[Any, Setup], Plan]
+    build: Callable[[Any, Setup], PlanLike]
     start: Callable[[Any], np.ndarray]
     stationary: Callable[[Any], tuple[np.ndarray, np.ndarray]] | None = None
     discrete: bool = False
@@ -327,6 +334,17 @@ def _no_work(model: Any, obs: tuple, why: str) -> None:
         raise ValidationError(f"observables contains 'work', but {why}")
 
 
+_T = TypeVar("_T")
+
+
+def _built(model: Any, name: str, value: _T | None) -> _T:
+    """``value`` of the field ``name`` that the model's constructor normalised (never None)."""
+    if value is None:
+        raise ValidationError(f"model={short_repr(model)} has {name}=None; build it with its "
+                              f"constructor, {type(model).__name__}(...)")
+    return value
+
+
 # --------------------------------------------------------------------------- linear Langevin
 
 
@@ -336,12 +354,14 @@ def linear_plan(model: LinearLangevin, s: Setup) -> Plan:
              "a LinearLangevin has no protocol (work is 0); use DrivenTrap for a trap moved by "
              "a schedule, or a NonlinearLangevin with a time-dependent potential")
     d = model.dim
-    A, D, c = model.A, model.D, model.x_star
+    A, D, c = model.A, model.D, _built(model, "x_star", model.x_star)
+    blocks = _built(model, "blocks", model.blocks)
+    temps = _built(model, "temperatures", model.temperatures)
     heat = wants_heat(s.obs)
-    W, labels = (heat_weight(D, model.blocks, model.temperatures) if heat
-                 else (None, np.zeros(d, dtype=np.int64)))
-    common = dict(ds=d, dsave=d, h=s.h, n_blocks=model.n_blocks, temps=model.temperatures,
-                  heat_on=heat, work_on=False)
+    W, labels = (heat_weight(D, blocks, temps) if heat
+                 else (np.zeros((0, 0)), np.zeros(d, dtype=np.int64)))  # W read only with heat
+    common: dict[str, Any] = dict(ds=d, dsave=d, h=s.h, n_blocks=model.n_blocks, temps=temps,
+                                  heat_on=heat, work_on=False)
     if not s.currents and is_diag(A) and is_diag(D):
         a = np.diag(A).copy()
         p, b, q = linear_diag(a, c, np.diag(D).copy(), s.h, s.method)
@@ -357,7 +377,7 @@ def linear_plan(model: LinearLangevin, s: Setup) -> Plan:
 def _linear_stationary(model: LinearLangevin) -> tuple[np.ndarray, np.ndarray]:
     from .. import exact
 
-    return model.x_star, exact.stationary_covariance(model)
+    return _built(model, "x_star", model.x_star), exact.stationary_covariance(model)
 
 
 # --------------------------------------------------------------------------- SGD
@@ -380,7 +400,7 @@ def sgd_plan(model: LinearizedSGD, s: Setup) -> Plan:
     d, r = model.dim, model.lr
     P = model.update_matrix()
     ds = P.shape[0]
-    theta = model.theta_star
+    theta = _built(model, "theta_star", model.theta_star)
     c = np.concatenate([theta, theta]) if ds != d else theta
     b = c - P @ c
     Q = np.zeros((ds, d))
@@ -388,11 +408,13 @@ def sgd_plan(model: LinearizedSGD, s: Setup) -> Plan:
     heat = wants_heat(s.obs)
     lang = model.to_langevin()
     labels = np.arange(d, dtype=np.int64)
-    W = None
+    W = np.zeros((0, 0))  # read only with heat
+    blocks = _built(lang, "blocks", lang.blocks)
+    temps = _built(lang, "temperatures", lang.temperatures)
     if heat:
-        W, labels = heat_weight(lang.D, lang.blocks, lang.temperatures)
-    common = dict(dsave=d, m=d, h=r, n_blocks=d, temps=lang.temperatures, heat_on=heat,
-                  work_on=False)
+        W, labels = heat_weight(lang.D, blocks, temps)
+    common: dict[str, Any] = dict(dsave=d, m=d, h=r, n_blocks=d, temps=temps, heat_on=heat,
+                                  work_on=False)
     if (model.momentum == 0.0 and not s.currents and is_diag(model.hessian)
             and is_diag(model.noise_cov)):
         gd = -np.diag(W) * np.diag(lang.A) if heat else np.zeros(0)
@@ -497,22 +519,30 @@ def trap_plan(model: DrivenTrap, s: Setup) -> Plan:
 # --------------------------------------------------------------------------- nonlinear
 
 
-def nonlinear_plan(model: NonlinearLangevin, s: Setup) -> Plan:
-    """Euler or Heun with the model's compiled drift (and potential, for work)."""
-    from ..models.nonlinear import _builtin_functions, _n_args
+def _work_potential(model: NonlinearLangevin, obs: tuple) -> tuple[bool, Any]:
+    """``(work asked for, the potential the kernel calls)``; work needs the model's potential."""
+    from ..models.nonlinear import _builtin_functions
 
-    d = model.dim
-    if s.method == "exact":
-        raise ValidationError(
-            "method='exact' needs a linear model (the exact OU transition); for a "
-            "NonlinearLangevin use method='euler' or 'heun'"
-        )
-    work = "work" in s.obs
+    work = "work" in obs
     if work and model._kernel_potential is None:
         raise ValidationError(
             "observables contains 'work', but the model has no potential; pass "
             "potential=U(x, t) to NonlinearLangevin so that work U(x, t') - U(x, t) is defined"
         )
+    return work, model._kernel_potential or _builtin_functions()["no_potential"]
+
+
+def nonlinear_plan(model: NonlinearLangevin, s: Setup) -> Plan:
+    """Euler or Heun with the model's compiled drift (and potential, for work)."""
+    from ..models.nonlinear import _builtin_functions, _n_args
+
+    d = _built(model, "dim", model.dim)
+    if s.method == "exact":
+        raise ValidationError(
+            "method='exact' needs a linear model (the exact OU transition); for a "
+            "NonlinearLangevin use method='euler' or 'heun'"
+        )
+    work, potential = _work_potential(model, s.obs)
     heat = wants_heat(s.obs)
     G, labels = (heat_weight(model.D, model.blocks, model.temperatures) if heat
                  else (np.zeros((0, 0)), np.zeros(d, dtype=np.int64)))
@@ -521,8 +551,7 @@ def nonlinear_plan(model: NonlinearLangevin, s: Setup) -> Plan:
     return NonlinearPlan(
         ds=d, dsave=d, m=L.shape[1], h=s.h, n_blocks=model.n_blocks, temps=model.temperatures,
         heat_on=heat, work_on=work, currents=tuple(s.currents), drift=model._kernel_drift,
-        potential=model._kernel_potential or _builtin_functions()["no_potential"],
-        params=model.params, time_dependent=model.time_dependent,
+        potential=potential, params=model.params, time_dependent=model.time_dependent,
         method_code=0 if s.method == "euler" else 1, L=np.ascontiguousarray(L),
         diag_noise=diag_noise, G=G, labels=labels,
         builtin="double_well" if model._kernel_drift is _builtin_functions()[
@@ -597,27 +626,15 @@ class MultiplicativePlan(Plan):
 
 def multiplicative_plan(model: StateDependentLangevin, s: Setup) -> Plan:
     """Euler or Milstein with the model's compiled drift, diffusion and derivative."""
-    from ..models.nonlinear import _builtin_functions
-
-    d = model.dim
-    work = "work" in s.obs
-    if work and model._kernel_potential is None:
-        raise ValidationError(
-            "observables contains 'work', but the model has no potential; pass "
-            "potential=U(x, t) to NonlinearLangevin so that work U(x, t') - U(x, t) is defined"
-        )
+    d = _built(model, "dim", model.dim)
+    work, potential = _work_potential(model, s.obs)
     heat = wants_heat(s.obs)
-    tv = np.empty(d)
-    labels = np.empty(d, dtype=np.int64)
-    for i, b in enumerate(model.blocks):
-        tv[list(b)] = model.temperatures[i]
-        labels[list(b)] = i
+    tv, labels = _temps_per_coord(model.blocks, model.temperatures, d)
     return MultiplicativePlan(
         ds=d, dsave=d, m=d, h=s.h, n_blocks=model.n_blocks, temps=model.temperatures,
         heat_on=heat, work_on=work, currents=tuple(s.currents), drift=model._kernel_drift,
         diffusion=model._kernel_diffusion, derivative=model._kernel_derivative,
-        potential=model._kernel_potential or _builtin_functions()["no_potential"],
-        params=model.params, time_dependent=model.time_dependent,
+        potential=potential, params=model.params, time_dependent=model.time_dependent,
         method_code=0 if s.method == "euler" else 1,
         stratonovich=model.convention == "stratonovich", tv=tv, labels=labels)
 

@@ -12,14 +12,14 @@ import numpy as np
 
 from .._validation import as_float_array
 from ..errors import ShapeError, ValidationError
-from ._plans import Family, Plan
+from ._plans import Family, PlanLike
 from ._random import ziggurat_table
 from ._weights import psd_sqrt
 
 __all__ = ["initial_state"]
 
 
-def _stationary(model: Any, family: Family, plan: Plan, n_traj: int, seeds: np.ndarray,
+def _stationary(model: Any, family: Family, plan: PlanLike, n_traj: int, seeds: np.ndarray,
                 counters: np.ndarray) -> np.ndarray:
     from ..kernels._random import fill_normals
 
@@ -54,7 +54,7 @@ def _given(x0: Any, d: int, n_traj: int) -> np.ndarray:
     )
 
 
-def initial_state(model: Any, family: Family, plan: Plan, x0: Any, n_traj: int,
+def initial_state(model: Any, family: Family, plan: PlanLike, x0: Any, n_traj: int,
                   seeds: np.ndarray, counters: np.ndarray) -> np.ndarray:
     """The kernel state ``(n_traj, plan.ds)`` at the start of a new run.
 
