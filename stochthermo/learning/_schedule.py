@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,31 +43,31 @@ class StepSchedule:
     @property
     def lr0(self) -> float:
         """The first step's learning rate (the rate, when constant)."""
-        return float(self.lr) if self.constant_lr else float(self.lr[0])
+        return float(self.lr[0]) if isinstance(self.lr, np.ndarray) else float(self.lr)
 
     @property
     def batch0(self) -> int:
-        return int(self.batch) if self.constant_batch else int(self.batch[0])
+        return int(self.batch[0]) if isinstance(self.batch, np.ndarray) else int(self.batch)
 
     @property
     def batch_max(self) -> int:
-        return int(self.batch) if self.constant_batch else int(self.batch.max())
+        return int(self.batch.max()) if isinstance(self.batch, np.ndarray) else int(self.batch)
 
     def lr_at(self, t: int) -> float:
-        return self.lr if self.constant_lr else float(self.lr[t])
+        return float(self.lr[t]) if isinstance(self.lr, np.ndarray) else self.lr
 
     def batch_at(self, t: int) -> int:
-        return self.batch if self.constant_batch else int(self.batch[t])
+        return int(self.batch[t]) if isinstance(self.batch, np.ndarray) else self.batch
 
     def lr_array(self) -> np.ndarray | None:
         """The per-step rates when they vary (None when constant)."""
-        return None if self.constant_lr else self.lr
+        return self.lr if isinstance(self.lr, np.ndarray) else None
 
     def batch_array(self) -> np.ndarray | None:
-        return None if self.constant_batch else self.batch
+        return self.batch if isinstance(self.batch, np.ndarray) else None
 
 
-def _values(name: str, spec, n_steps: int, kind: str) -> np.ndarray:
+def _values(name: str, spec: Any, n_steps: int, kind: str) -> np.ndarray:
     """The ``n_steps`` values of a callable or array schedule, checked (finite, > 0)."""
     if callable(spec):
         vals = np.empty(n_steps)
@@ -101,11 +102,11 @@ def _values(name: str, spec, n_steps: int, kind: str) -> np.ndarray:
     return vals
 
 
-def _scalar(v) -> bool:
+def _scalar(v: Any) -> bool:
     return not callable(v) and (isinstance(v, (str, bytes)) or np.ndim(v) == 0)
 
 
-def step_schedule(lr, batch_size, n_steps: int) -> StepSchedule:
+def step_schedule(lr: Any, batch_size: Any, n_steps: int) -> StepSchedule:
     """Validate ``lr`` and ``batch_size`` (number, callable of the step, or array)."""
     lr_v = positive_float("lr", lr) if _scalar(lr) else _values("lr", lr, n_steps, "float")
     b_v = (positive_int("batch_size", batch_size) if _scalar(batch_size)
