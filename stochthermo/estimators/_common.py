@@ -22,6 +22,7 @@ def as_trajectories(name: str, ensemble, dt=None):
     unless ``dt`` is given) or an array ``(n_traj, n_time, dim)`` / ``(n_traj, n_time)``, in
     which case ``dt`` (the time between saved points) is required.
     """
+    x: np.ndarray | _LazyTrajectories
     if isinstance(ensemble, Ensemble):
         x = ensemble.x
         tau = ensemble.sample_interval if dt is None else positive_float("dt", dt)

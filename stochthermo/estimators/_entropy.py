@@ -33,6 +33,7 @@ from ._inference import (
 from ._linfit import fit_linear, transition_stats
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from .._typing import ArrayLike
@@ -464,7 +465,7 @@ def _no_extra(extra, method):
         )
 
 
-_METHODS = {
+_METHODS: dict[str, Callable[..., Any]] = {
     "linear": _ep_linear,
     "current": _ep_current,
     "tur": _ep_tur,
@@ -571,7 +572,7 @@ def entropy_production(
             {"note": "one-dimensional: no current of a polynomial basis has a non-zero mean"},
             bias=0.0,
         )
-    opts = {}
+    opts: dict[str, Any] = {}
     if method == "linear":
         opts["discretization"] = discretization
     if diffusion is not None:
@@ -591,13 +592,13 @@ def entropy_production(
             )
         opts.update(basis=basis, period=period)
     groups, split = split_groups(x, n_groups)
-    checks = [] if diagnostics else None
+    checks: list[dict[str, Any]] | None = [] if diagnostics else None
     value, se, bias, meta, info = fn(
         x, tau, groups, split, bias_correct=bias_correct, checks=checks, **opts
     )
     meta.update(n_traj=x.shape[0], n_time=x.shape[1], dim=d, n_groups=len(groups), split=split)
-    warnings = ()
-    if diagnostics:
+    warnings: tuple[str, ...] = ()
+    if checks is not None:  # diagnostics=True
         st = diag.stationarity(groups, split)
         if not st["passed"] and method == "linear":
             st["message"] += (

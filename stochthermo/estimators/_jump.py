@@ -9,6 +9,8 @@ Derivations: ``theory/jump.md`` [JP-est-plugin], [JP-est-pairs], [JP-est-kld], [
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._validation import choose_method, positive_int, short_repr
@@ -321,6 +323,7 @@ def jump_information_flow(ensemble, *, method: str = "plugin", n_groups: int = 3
     if method not in ("plugin", "path"):
         choose_method("method", method, {"plugin": None, "path": None})
     slices = _groups(ens, n_groups)
+    meta: dict[str, Any]
     if method == "path":
         if "information_flow" not in ens.observables:
             raise ValidationError("method='path' needs the 'information_flow' observable of a "
