@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ValidationError
+
 __all__ = ["GRADIENTS", "BatchStream", "Draws", "Problem"]
 
 
@@ -43,6 +45,23 @@ class Problem:
     def full_grads(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Full-batch gradients ``(K, d)`` and losses ``(K,)`` on each trial's training set."""
         return self.model.indexed_grads(theta, self.Us, self.Ys, self.full_idx, self.data_of)
+
+    def dataset(self, ds: int) -> Any:
+        """Training set ``ds`` as the model's ``check_data`` takes it: ``Y`` or ``(U, Y)``."""
+        if self.model.generative:
+            return self.Ys[ds]
+        if self.Us is None:
+            raise ValidationError(
+                f"{type(self.model).__name__} is a conditional model: its training sets need "
+                "inputs, got None")
+        return self.Us[ds], self.Ys[ds]
+
+
+def _drawn(value: np.ndarray | None, what: str) -> np.ndarray:
+    """A random input that the run's method always draws (None: drawn for another method)."""
+    if value is None:
+        raise RuntimeError(f"{what} is not drawn by this run's method")
+    return value
 
 
 @dataclass(frozen=True)
@@ -123,10 +142,14 @@ class BatchStream:
         self.sizes = sizes
         self.xi_shape, self.gen_kind, self.gen_shape = xi_shape, gen_kind, gen_shape
         self._states = [(None, 0)] * len(rng_idx)
-        self._idx = self._xi = self._gen = None
+        self._idx: np.ndarray | None = None
+        self._xi: np.ndarray | None = None
+        self._gen: np.ndarray | None = None
 
     def first_generation(self) -> np.ndarray:
         """The generation noise of the initial sample ``X_1`` (K, ...)."""
+        if self.gen_kind is None:
+            raise RuntimeError("generation noise is not drawn by a run that generates no X")
         return noise_chunk(self.rng_gen, self.gen_kind, self.gen_shape, 1)[:, 0]
 
     def at(self, t: int) -> Draws:
@@ -163,15 +186,14 @@ def _gaussian_gradient(prob: Problem, theta: np.ndarray, draws: Draws):
     per-sample gradients of the trial's training set at ``theta``.
     """
     model, m = prob.model, draws.m or prob.batch_size
+    xi = _drawn(draws.xi, "Gaussian gradient noise")
     g, bl = prob.full_grads(theta)
     if prob.chol is not None:
-        return g + draws.xi @ prob.chol.T / np.sqrt(m), bl
+        return g + xi @ prob.chol.T / np.sqrt(m), bl
     N = prob.N
     for k in range(theta.shape[0]):
-        ds = prob.data_of[k]
-        dat = prob.Ys[ds] if model.generative else (prob.Us[ds], prob.Ys[ds])
-        G = model.per_sample_grads(theta[k], dat)
-        g[k] += (draws.xi[k] @ (G - G.mean(axis=0))) / np.sqrt(N * m)
+        G = model.per_sample_grads(theta[k], prob.dataset(prob.data_of[k]))
+        g[k] += (xi[k] @ (G - G.mean(axis=0))) / np.sqrt(N * m)
     return g, bl
 
 

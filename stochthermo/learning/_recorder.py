@@ -37,6 +37,13 @@ def output_bytes(*, K: int, n_steps: int, n_rec: int, d_rec: int, record: tuple,
     return 8 * K * per_trial
 
 
+def _started(state: np.ndarray | None) -> np.ndarray:
+    """State that :meth:`Recorder.start` sets before the first move."""
+    if state is None:
+        raise RuntimeError("Recorder.start must run before Recorder.move")
+    return state
+
+
 class Recorder:
     """Output arrays of one run of :func:`learn`, written step by step.
 
@@ -75,18 +82,20 @@ class Recorder:
             if name in self.want:
                 self.out[name] = np.full((K, n_steps), np.nan)
         self.gen = bool(self.want & GENERATED)
-        self.energy = np.full((K, n_steps + 1), np.nan) if self.gen else None
-        self.samples = None
-        self.x = None
-        self.G_old = None
+        # the energy u_t of the lagged sample X: allocated exactly when X is generated
+        self.energy: np.ndarray | None = np.full((K, n_steps + 1), np.nan) if self.gen else None
+        self.samples: np.ndarray | None = None
+        self.x: np.ndarray | None = None  # the current sample X (set by start when generating)
+        self.G_old: np.ndarray | None = None  # full gradients at theta_t (with "heat_theta")
         self.momentum = momentum
-        self.prev_step = None  # theta_t - theta_{t-1} (0 at the start: the velocity is 0)
+        # theta_t - theta_{t-1} (None at the start: the velocity is 0)
+        self.prev_step: np.ndarray | None = None
 
     # ------------------------------------------------------------------ start
     def start(self, theta: np.ndarray, gen_noise: np.ndarray | None) -> None:
         """Draw ``X_1`` (if generating) and record step 0."""
         prob = self.prob
-        if self.gen:
+        if self.energy is not None:  # generating X
             self.x = prob.model.generate(theta, gen_noise, prob.probe)
             self.energy[:, 0] = prob.model.energy(theta, self.x, prob.probe)
             if "samples" in self.want:
@@ -124,15 +133,15 @@ class Recorder:
         if "heat_theta" in out:
             G_new, loss_new = prob.full_grads(new)
             step = new - theta
-            q = -0.5 * ((self.G_old + G_new) * step).sum(axis=1)
+            q = -0.5 * ((_started(self.G_old) + G_new) * step).sum(axis=1)
             if self.momentum > 0:
                 prev = 0.0 if self.prev_step is None else (self.prev_step**2).sum(axis=1)
                 q = q - ((step**2).sum(axis=1) - prev) / (2.0 * lr_t)
                 self.prev_step = step
             out["heat_theta"][:, t] = q
             self.G_old = G_new
-        if self.gen:
-            e_mid = model.energy(new, self.x, probe)
+        if self.energy is not None:  # generating X
+            e_mid = model.energy(new, _started(self.x), probe)
             w = e_mid - self.energy[:, t]
             self.x = model.generate(new, gen_noise, probe)
             self.energy[:, t + 1] = model.energy(new, self.x, probe)
@@ -183,7 +192,7 @@ class Recorder:
         for ds in range(prob.Ys.shape[0]):
             sel = prob.data_of == ds
             if sel.any():
-                acc[sel, j] = prob.model.accuracy(th[sel], (prob.Us[ds], prob.Ys[ds]))
+                acc[sel, j] = prob.model.accuracy(th[sel], prob.dataset(ds))
 
     # ------------------------------------------------------------------ results
     def arrays(self) -> dict[str, np.ndarray | None]:
