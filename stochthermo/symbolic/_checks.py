@@ -25,6 +25,8 @@ assumption of the derivation. See ``theory/linear_langevin.md`` [LL-def].
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import sympy as sp
 from sympy.polys.constructor import construct_domain
@@ -35,6 +37,9 @@ from ..errors import UnstableModelError, ValidationError
 from ._factor import factor
 from ._parse import expanded_terms
 
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = [
     "stability_conditions", "psd_conditions", "realness_conditions", "decide", "prune",
     "check_model",
@@ -43,8 +48,11 @@ __all__ = [
 _MAX_DECIDE_OPS = 2000  # larger conditions are stated, not decided (the assumption system stalls)
 
 
-def _coefficients(M: sp.Matrix) -> list:
-    """``[e_1(M), ..., e_n(M)]`` as SymPy expressions (Berkowitz, over the entries' field)."""
+def _coefficients(M: sp.Matrix) -> tuple[list, Any, Any]:
+    """``[e_1(M), ..., e_n(M)]`` as SymPy expressions (Berkowitz, over the entries' field).
+
+    Returned with the field ``K`` and the characteristic polynomial's coefficients over it.
+    """
     n = M.shape[0]
     K, elems = construct_domain(list(M), field=True)
     dm = DomainMatrix([elems[i * n:(i + 1) * n] for i in range(n)], (n, n), K)

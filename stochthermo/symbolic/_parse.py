@@ -33,7 +33,7 @@ import keyword
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import sympy as sp
@@ -142,7 +142,7 @@ def _tokenize(s: str) -> list[tuple[str, str, int]]:
                 "numbers, names, + - * / ^ **, parentheses and the functions "
                 + ", ".join(FUNCTIONS)
             )
-        kind = m.lastgroup
+        kind = cast(str, m.lastgroup)  # every alternative of _TOKEN is a named group
         if kind == "num" and m.group().endswith(".") and m.end() < n \
                 and (s[m.end()].isalnum() or s[m.end()] in "._"):
             raise _Refused(

@@ -22,11 +22,11 @@ from sympy.polys.matrices import DomainMatrix
 from .._validation import short_repr
 from ..errors import ModelError, ResourceError, ShapeError, ValidationError
 from ._factor import factor
-from ._parse import parse_expression
+from ._parse import _split_top, parse_expression
 from .linear import CompiledQuantity
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 
@@ -56,30 +56,14 @@ _BIPARTITE_ONLY = ("information_flows", "subsystem_entropy_production", "mutual_
                    "learning_efficiency")
 
 
-def _split(s: str, name: str) -> list:
+def _split(s: str, name: str) -> str | list[Any]:
     """Nested bracketed lists ``[[a, b], [c, d]]`` -> nested Python lists of leaf strings."""
     s = s.strip()
     if not s.startswith("["):
         return s
     if not s.endswith("]"):
         raise ValidationError(f"{name}={short_repr(s)} must be a bracketed list")
-    items, depth, cur = [], 0, []
-    for ch in s[1:-1]:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-            if depth < 0:
-                raise ValidationError(f"{name}={short_repr(s)} has unbalanced brackets")
-        if ch == "," and depth == 0:
-            items.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if depth != 0:
-        raise ValidationError(f"{name}={short_repr(s)} has unbalanced brackets")
-    items.append("".join(cur))
-    return [_split(i, name) for i in items if i.strip()]
+    return [_split(i, name) for i in _split_top(s, name)]
 
 
 def _nested(value, name: str, ndim: int, symbols: dict):
@@ -293,6 +277,7 @@ class JumpDerivation:
         dummies = [sp.Symbol(a) for a in args]
         target = expr.xreplace(dict(zip(self.symbols, dummies)))
         shape = tuple(expr.shape) if isinstance(expr, sp.MatrixBase) else ()
+        func: Callable[..., Any]
         if not self.symbols:
             value = (np.array(sp.N(expr, 30).tolist(), dtype=np.float64) if shape
                      else np.float64(sp.N(expr, 30)))

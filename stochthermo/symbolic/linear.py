@@ -106,7 +106,7 @@ class _RM:
     """A matrix ``num / den`` with a polynomial numerator matrix and a scalar denominator."""
 
     num: DomainMatrix
-    den: object
+    den: Any  # an element of the polynomial ring (SymPy's ring elements carry no static type)
 
     def __matmul__(self, other: _RM) -> _RM:
         return _RM(self.num * other.num, self.den * other.den)
@@ -149,37 +149,57 @@ class _RM:
         return self.num.det(), self.den**k
 
 
-def _lyapunov_solve(alg: _Alg, A: _RM, D: _RM, P: _RM | None = None, Q: _RM | None = None):
-    """Stationary covariance: ``A C + C A^T = 2 D`` (or ``C = P C P^T + Q`` when P is given).
+def _lyapunov_system(alg: _Alg, n: int) -> tuple[list, dict, list, list]:
+    """Unknowns of a symmetric ``n x n`` matrix, with a zero linear system over the ring.
+
+    Returns ``(idx, pos, L, rhs)``: the entries ``(i, j), i <= j``, their positions in ``idx``,
+    and the zero system matrix ``(m, m)`` and right-hand side ``(m, 1)`` (``m = len(idx)``).
+    """
+    R = alg.R
+    idx = [(i, j) for i in range(n) for j in range(i, n)]
+    pos = {p: k for k, p in enumerate(idx)}
+    m = len(idx)
+    return idx, pos, [[R.zero] * m for _ in range(m)], [[R.zero] for _ in range(m)]
+
+
+def _lyapunov_solve(alg: _Alg, A: _RM, D: _RM) -> _RM:
+    """Stationary covariance: ``A C + C A^T = 2 D``.
 
     Unknowns are the ``d(d+1)/2`` independent entries; the linear system is solved fraction-free
     (``solve_den``), so the result is one numerator matrix over one denominator.
     """
+    n = A.num.shape[0]
+    idx, pos, L, rhs = _lyapunov_system(alg, n)
+    a, da = A.num, A.den
+    dd = D.den
+    for r, (i, j) in enumerate(idx):
+        for k in range(n):
+            L[r][pos[(min(k, j), max(k, j))]] += a[i, k].element * dd
+            L[r][pos[(min(i, k), max(i, k))]] += a[j, k].element * dd
+        rhs[r][0] = 2 * D.num[i, j].element * da
+    return _solve_symmetric(alg, n, idx, L, rhs)
+
+
+def _discrete_lyapunov_solve(alg: _Alg, P: _RM, Q: _RM) -> _RM:
+    """Stationary covariance of a linear map: ``C = P C P^T + Q`` (as :func:`_lyapunov_solve`)."""
+    n = P.num.shape[0]
+    idx, pos, L, rhs = _lyapunov_system(alg, n)
+    # C - P C P^T = Q, scaled by den(P)^2 den(Q)
+    p, dp = P.num, P.den
+    q, dq = Q.num, Q.den
+    for r, (i, j) in enumerate(idx):
+        L[r][r] += dp * dp * dq
+        for k in range(n):
+            for l_ in range(n):
+                L[r][pos[(min(k, l_), max(k, l_))]] -= p[i, k].element * p[j, l_].element * dq
+        rhs[r][0] = q[i, j].element * dp * dp
+    return _solve_symmetric(alg, n, idx, L, rhs)
+
+
+def _solve_symmetric(alg: _Alg, n: int, idx: list, L: list, rhs: list) -> _RM:
+    """Solve ``L x = rhs`` fraction-free for the unknowns ``idx`` of a symmetric matrix."""
     R = alg.R
-    n = A.num.shape[0] if P is None else P.num.shape[0]
-    idx = [(i, j) for i in range(n) for j in range(i, n)]
-    pos = {p: k for k, p in enumerate(idx)}
     m = len(idx)
-    L = [[R.zero] * m for _ in range(m)]
-    rhs = [[R.zero] for _ in range(m)]
-    if P is None:
-        a, da = A.num, A.den
-        dd = D.den
-        for r, (i, j) in enumerate(idx):
-            for k in range(n):
-                L[r][pos[(min(k, j), max(k, j))]] += a[i, k].element * dd
-                L[r][pos[(min(i, k), max(i, k))]] += a[j, k].element * dd
-            rhs[r][0] = 2 * D.num[i, j].element * da
-    else:
-        # C - P C P^T = Q, scaled by den(P)^2 den(Q)
-        p, dp = P.num, P.den
-        q, dq = Q.num, Q.den
-        for r, (i, j) in enumerate(idx):
-            L[r][r] += dp * dp * dq
-            for k in range(n):
-                for l_ in range(n):
-                    L[r][pos[(min(k, l_), max(k, l_))]] -= p[i, k].element * p[j, l_].element * dq
-            rhs[r][0] = q[i, j].element * dp * dp
     Lm = DomainMatrix(L, (m, m), R)
     bm = DomainMatrix(rhs, (m, 1), R)
     try:
@@ -189,7 +209,7 @@ def _lyapunov_solve(alg: _Alg, A: _RM, D: _RM, P: _RM | None = None, Q: _RM | No
             f"the Lyapunov equation has no unique solution for this model ({exc}); the drift "
             "must be stable"
         ) from None
-    cells = [[None] * n for _ in range(n)]
+    cells: list[list[Any]] = [[None] * n for _ in range(n)]
     for r, (i, j) in enumerate(idx):
         cells[i][j] = cells[j][i] = xnum[r, 0].element
     return _RM(DomainMatrix(cells, (n, n), R), R.convert(xden))
@@ -354,7 +374,7 @@ class LinearDerivation:
         self.estimated_seconds = check_cost(A, D, allow_slow=allow_slow,
                                             extra_symbols=self.symbols)
         self._discrete_assumptions: tuple = ()
-        self._discrete_refusal = None
+        self._discrete_refusal: str | None = None
         if self._sgd:
             assumptions = self._sgd_conditions()
         else:
@@ -410,7 +430,7 @@ class LinearDerivation:
             if res is not True:
                 out.append(sp.Gt(r, 0) if label == "lr" else sp.Ge(b, 1))
         # the update map I - r H is stable iff 0 < r h_i < 2 for the eigenvalues h_i of H
-        pending = []
+        pending: list = []
         for cond in psd_conditions(2 * sp.eye(self.dim) - r * H):
             res = decide(cond, strict=True)
             if res is False:
@@ -555,7 +575,7 @@ class LinearDerivation:
         n = self.dim
         P = self._rm(sp.eye(n) - r * H)
         Q = self._rm(r**2 * S / b)
-        return self._to_matrix(_lyapunov_solve(self._alg, None, None, P=P, Q=Q))
+        return self._to_matrix(_discrete_lyapunov_solve(self._alg, P, Q))
 
     def _require_bipartite(self, what):
         label = {i: k for k, b in enumerate(self.blocks) for i in b}
