@@ -90,7 +90,8 @@ def quasi_static_sweep(model: Any, data: Any, *, lrs: ArrayLike, horizon: float,
     if kl not in ("exact", "fisher"):
         raise ValidationError(f"unknown kl={kl!r}; valid choices are 'exact', 'fisher'")
     ss = as_seed_sequence(seed)
-    vals, errs = [], []
+    val_list: list[float] = []
+    err_list: list[float] = []
     for lr, n in zip(lrs, steps, strict=True):
         # one seed for every learning rate: the same initialisation (and training sets) at each
         # lr, so the sweep compares learning rates along the same start, not different starts
@@ -98,9 +99,9 @@ def quasi_static_sweep(model: Any, data: Any, *, lrs: ArrayLike, horizon: float,
                     n_trials=n_trials, n_datasets=n_datasets, seed=ss, method=method,
                     record=(rec,), record_every=int(n), **learn_kw)
         e = ens.conditional_entropy_production(kl)
-        vals.append(float(e.value))
-        errs.append(float(e.stderr))
-    vals, errs = np.array(vals), np.array(errs)
+        val_list.append(float(e.value))
+        err_list.append(float(e.stderr))
+    vals, errs = np.array(val_list), np.array(err_list)
     slope, se, _ = loglog_fit(lrs, vals, errs)
     return QuasiStaticSweep(
         lrs=lrs, n_steps=steps, horizon=horizon,
@@ -219,8 +220,9 @@ def reservoir_comparison(model: Any, data: Any, *, theta_star: ArrayLike, lr: fl
     ens = learn(model, dat if model.generative else data, lr=lr, batch_size=m, n_steps=n_steps,
                 n_trials=n_trials, seed=seed, method="gaussian", noise_cov=S, init=th,
                 record=("params",))
-    X = ens.params[:, burn_in:, :] - th  # (K, n, d)
-    steps = np.asarray(getattr(ens, "steps", np.arange(ens.params.shape[1])))[burn_in:]
+    params = ens._need("params")
+    X = params[:, burn_in:, :] - th  # (K, n, d)
+    steps = np.asarray(getattr(ens, "steps", np.arange(params.shape[1])))[burn_in:]
     window = np.zeros((d, d))
     for n in steps:
         Pn = np.linalg.matrix_power(P, int(n))
