@@ -6,11 +6,12 @@ Conventions (``theory/README.md``, section "Conventions"): k_B = 1, Ito calculus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._frozen import settle
 from .._validation import (
     as_square_matrix,
     as_vector,
@@ -224,7 +225,7 @@ def _summary(name: str, arr, small: int = 9) -> str:
     return f"{name}=<{'x'.join(map(str, arr.shape))}>"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class LinearLangevin:
     r"""Linear Langevin (Ornstein-Uhlenbeck) process.
 
@@ -270,34 +271,36 @@ class LinearLangevin:
     2
     """
 
+    # the normalised values (read-only float64 arrays, blocks as tuples of index tuples)
     A: np.ndarray
     D: np.ndarray
-    x_star: np.ndarray | None = None
-    blocks: tuple | None = None
-    temperatures: np.ndarray | None = None
+    x_star: np.ndarray
+    blocks: tuple
+    temperatures: np.ndarray
+    _decomposition: tuple = field(init=False, repr=False)
 
-    def __post_init__(self):
-        A = _check_magnitude("A", as_square_matrix("A", self.A))
-        d = A.shape[0]
-        D = _check_magnitude("D", as_square_matrix("D", self.D, dim=d))
-        D = check_symmetric("D", D)
-        check_psd("D", D)
-        decomp = _check_stable("A", A)
-        x_star = np.zeros(d) if self.x_star is None else as_vector("x_star", self.x_star, d)
-        blocks = normalize_blocks(self.blocks, d)
-        if self.temperatures is None:
-            temps = np.array([np.mean(np.diag(D)[list(b)]) for b in blocks])
+    def __init__(self, A: ArrayLike, D: ArrayLike, x_star: ArrayLike | None = None,
+                 blocks: Blocks | None = None, temperatures: ArrayLike | None = None) -> None:
+        A_ = _check_magnitude("A", as_square_matrix("A", A))
+        d = A_.shape[0]
+        D_ = _check_magnitude("D", as_square_matrix("D", D, dim=d))
+        D_ = check_symmetric("D", D_)
+        check_psd("D", D_)
+        decomp = _check_stable("A", A_)
+        centre = np.zeros(d) if x_star is None else as_vector("x_star", x_star, d)
+        blocks_ = normalize_blocks(blocks, d)
+        if temperatures is None:
+            temps = np.array([np.mean(np.diag(D_)[list(b)]) for b in blocks_])
         else:
-            temps = as_vector("temperatures", self.temperatures, len(blocks))
+            temps = as_vector("temperatures", temperatures, len(blocks_))
             if np.any(temps <= 0):
                 raise ValidationError(
                     f"temperatures={temps.tolist()} must all be > 0 (one per block)"
                 )
-        for name, val in (("A", A), ("D", D), ("x_star", x_star), ("temperatures", temps)):
+        for val in (A_, D_, centre, temps):
             val.setflags(write=False)
-            object.__setattr__(self, name, val)
-        object.__setattr__(self, "blocks", blocks)
-        object.__setattr__(self, "_decomposition", decomp)
+        settle(self, A=A_, D=D_, x_star=centre, temperatures=temps, blocks=blocks_,
+               _decomposition=decomp)
 
     @property
     def dim(self) -> int:
@@ -342,7 +345,7 @@ class LinearLangevin:
         return _bounded(f"LinearLangevin({', '.join(parts)})")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class LinearizedSGD:
     r"""Mini-batch SGD near a minimum of a quadratic loss.
 
@@ -395,54 +398,61 @@ class LinearizedSGD:
     Langevin process with ``A = H / (1 - beta)`` and ``D = r Sigma_g phi / (2 |b| (1 - beta)^2)``.
     """
 
+    # the normalised values (read-only float64 arrays, Python numbers)
     hessian: np.ndarray
     grad_noise_cov: np.ndarray
     lr: float
     batch_size: int
-    momentum: float = 0.0
-    dataset_size: int | None = None
-    theta_star: np.ndarray | None = None
-    sampling: str = "iid"
+    momentum: float
+    dataset_size: int | None
+    theta_star: np.ndarray
+    sampling: str
+    _map: tuple[float, float, float, float] = field(init=False, repr=False)
 
-    def __post_init__(self):
-        H = _check_magnitude("hessian", as_square_matrix("hessian", self.hessian))
+    def __init__(self, hessian: ArrayLike, grad_noise_cov: ArrayLike, lr: float,
+                 batch_size: int, momentum: float = 0.0, dataset_size: int | None = None,
+                 theta_star: ArrayLike | None = None, sampling: str = "iid") -> None:
+        H = _check_magnitude("hessian", as_square_matrix("hessian", hessian))
         d = H.shape[0]
         H = check_symmetric("hessian", H)
         check_psd("hessian", H)
         _check_stable("hessian", H)
         S = _check_magnitude("grad_noise_cov",
-                             as_square_matrix("grad_noise_cov", self.grad_noise_cov, dim=d))
+                             as_square_matrix("grad_noise_cov", grad_noise_cov, dim=d))
         S = check_symmetric("grad_noise_cov", S)
         check_psd("grad_noise_cov", S)
-        lr = positive_float("lr", self.lr)
-        b = positive_int("batch_size", self.batch_size)
-        beta = nonnegative_float("momentum", self.momentum)
+        r = positive_float("lr", lr)
+        b = positive_int("batch_size", batch_size)
+        beta = nonnegative_float("momentum", momentum)
         if beta >= 1:
             raise ValidationError(f"momentum={beta!r} must be in [0, 1)")
         n = None
-        if self.dataset_size is not None:
-            n = positive_int("dataset_size", self.dataset_size)
+        if dataset_size is not None:
+            n = positive_int("dataset_size", dataset_size)
             if b > n:
                 raise ValidationError(
                     f"batch_size={b} exceeds dataset_size={n}; without replacement a batch "
                     "cannot be larger than the data set"
                 )
-        if self.sampling not in ("iid", "reshuffle"):
-            raise ValidationError(f"unknown sampling={short_repr(self.sampling)}; valid choices "
+        if sampling not in ("iid", "reshuffle"):
+            raise ValidationError(f"unknown sampling={short_repr(sampling)}; valid choices "
                                   "are 'iid' and 'reshuffle'")
-        if self.sampling == "reshuffle" and n is None:
+        if sampling == "reshuffle" and n is None:
             raise ValidationError("sampling='reshuffle' needs dataset_size=N (the epoch is "
                                   "N // batch_size steps)")
-        theta = np.zeros(d) if self.theta_star is None else as_vector(
-            "theta_star", self.theta_star, d)
-        for name, val in (("hessian", H), ("grad_noise_cov", S), ("theta_star", theta)):
+        theta = np.zeros(d) if theta_star is None else as_vector("theta_star", theta_star, d)
+        for val in (H, S, theta):
             val.setflags(write=False)
-            object.__setattr__(self, name, val)
-        object.__setattr__(self, "lr", lr)
-        object.__setattr__(self, "batch_size", b)
-        object.__setattr__(self, "momentum", beta)
-        object.__setattr__(self, "dataset_size", n)
-        object.__setattr__(self, "_map", _sgd_map_stability(np.linalg.eigvalsh(H), lr, beta))
+        settle(self, hessian=H, grad_noise_cov=S, theta_star=theta, lr=r, batch_size=b,
+               momentum=beta, dataset_size=n, sampling=sampling,
+               _map=_sgd_map_stability(np.linalg.eigvalsh(H), r, beta))
+
+    def _epoch_data(self) -> int:
+        """``N`` of a model with ``sampling="reshuffle"`` (its constructor requires it)."""
+        if self.dataset_size is None:
+            raise ValidationError("sampling='reshuffle' needs dataset_size=N (the epoch is "
+                                  "N // batch_size steps)")
+        return self.dataset_size
 
     @property
     def dim(self) -> int:
@@ -601,9 +611,9 @@ class LinearizedSGD:
         """
         sizes = np.asarray(sizes, dtype=np.int64)
         out = np.zeros(sizes.shape[0], dtype=bool)
-        pos = self.dataset_size
+        n = pos = self._epoch_data()
         for t, m in enumerate(sizes):
-            if pos + m > self.dataset_size:
+            if pos + m > n:
                 out[t], pos = True, 0
             pos += int(m)
         return out
@@ -654,8 +664,8 @@ class LinearizedSGD:
         C = np.block([[C0, C0], [C0, C0]]) if aug else C0.astype(float).copy()
         F = np.zeros((k, d))
         shuffle = self.sampling == "reshuffle"
-        cross = (-self.grad_noise_cov / (self.dataset_size - 1)
-                 if shuffle and self.dataset_size > 1 else np.zeros((d, d)))
+        n = self._epoch_data() if shuffle else 0
+        cross = -self.grad_noise_cov / (n - 1) if shuffle and n > 1 else np.zeros((d, d))
         starts = self.epoch_starts(sizes) if shuffle else np.ones(n_steps, dtype=bool)
         means = np.empty((n_steps + 1, d))
         covs = np.empty((n_steps + 1, d, d))
@@ -690,15 +700,15 @@ class LinearizedSGD:
         if self.sampling != "reshuffle":
             raise ValidationError("epoch_covariances needs sampling='reshuffle'")
         self.check_stable_map()
-        K = self.dataset_size // self.batch_size
+        n = self._epoch_data()
+        K = n // self.batch_size
         d = self.dim
         k = 2 * d if self.momentum else d
         P = self._update_at(self.lr)
         G = np.zeros((k, d))
         G[:d] = self.lr * np.eye(d)
         Q = self.noise_cov
-        cross = (-self.grad_noise_cov / (self.dataset_size - 1) if self.dataset_size > 1
-                 else np.zeros((d, d)))
+        cross = -self.grad_noise_cov / (n - 1) if n > 1 else np.zeros((d, d))
 
         def run(C):
             out, F = [C], np.zeros((k, d))

@@ -354,14 +354,12 @@ def linear_plan(model: LinearLangevin, s: Setup) -> Plan:
              "a LinearLangevin has no protocol (work is 0); use DrivenTrap for a trap moved by "
              "a schedule, or a NonlinearLangevin with a time-dependent potential")
     d = model.dim
-    A, D, c = model.A, model.D, _built(model, "x_star", model.x_star)
-    blocks = _built(model, "blocks", model.blocks)
-    temps = _built(model, "temperatures", model.temperatures)
+    A, D, c = model.A, model.D, model.x_star
     heat = wants_heat(s.obs)
-    W, labels = (heat_weight(D, blocks, temps) if heat
+    W, labels = (heat_weight(D, model.blocks, model.temperatures) if heat
                  else (np.zeros((0, 0)), np.zeros(d, dtype=np.int64)))  # W read only with heat
-    common: dict[str, Any] = dict(ds=d, dsave=d, h=s.h, n_blocks=model.n_blocks, temps=temps,
-                                  heat_on=heat, work_on=False)
+    common: dict[str, Any] = dict(ds=d, dsave=d, h=s.h, n_blocks=model.n_blocks,
+                                  temps=model.temperatures, heat_on=heat, work_on=False)
     if not s.currents and is_diag(A) and is_diag(D):
         a = np.diag(A).copy()
         p, b, q = linear_diag(a, c, np.diag(D).copy(), s.h, s.method)
@@ -377,7 +375,7 @@ def linear_plan(model: LinearLangevin, s: Setup) -> Plan:
 def _linear_stationary(model: LinearLangevin) -> tuple[np.ndarray, np.ndarray]:
     from .. import exact
 
-    return _built(model, "x_star", model.x_star), exact.stationary_covariance(model)
+    return model.x_star, exact.stationary_covariance(model)
 
 
 # --------------------------------------------------------------------------- SGD
@@ -400,7 +398,7 @@ def sgd_plan(model: LinearizedSGD, s: Setup) -> Plan:
     d, r = model.dim, model.lr
     P = model.update_matrix()
     ds = P.shape[0]
-    theta = _built(model, "theta_star", model.theta_star)
+    theta = model.theta_star
     c = np.concatenate([theta, theta]) if ds != d else theta
     b = c - P @ c
     Q = np.zeros((ds, d))
@@ -409,12 +407,10 @@ def sgd_plan(model: LinearizedSGD, s: Setup) -> Plan:
     lang = model.to_langevin()
     labels = np.arange(d, dtype=np.int64)
     W = np.zeros((0, 0))  # read only with heat
-    blocks = _built(lang, "blocks", lang.blocks)
-    temps = _built(lang, "temperatures", lang.temperatures)
     if heat:
-        W, labels = heat_weight(lang.D, blocks, temps)
-    common: dict[str, Any] = dict(dsave=d, m=d, h=r, n_blocks=d, temps=temps, heat_on=heat,
-                                  work_on=False)
+        W, labels = heat_weight(lang.D, lang.blocks, lang.temperatures)
+    common: dict[str, Any] = dict(dsave=d, m=d, h=r, n_blocks=d, temps=lang.temperatures,
+                                  heat_on=heat, work_on=False)
     if (model.momentum == 0.0 and not s.currents and is_diag(model.hessian)
             and is_diag(model.noise_cov)):
         gd = -np.diag(W) * np.diag(lang.A) if heat else np.zeros(0)
