@@ -89,7 +89,7 @@ def fig41_data_from_diagnostics(diag: Any, *, scalar: str | None = None) -> dict
     if not runs:
         raise ValidationError("diag holds no runs")
     keys = [r.batch_size if r.batch_size is not None else r.name for r in runs]
-    out = {
+    out: dict[str, Any] = {
         "batch_sizes": tuple(keys),
         "steps": {k: r.steps for k, r in zip(keys, runs, strict=True)},
         "shown": {k: r.trajectories for k, r in zip(keys, runs, strict=True)},

@@ -11,7 +11,7 @@ and ``t = r n`` (or the step ``n``) for SGD.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -108,7 +108,10 @@ def plot_trajectories(ensemble: Any, *, coords: int | Sequence[int] = 0, n_show:
             f"ensemble={type(ensemble).__name__} must be an Ensemble (with x and t); wrap an "
             "array with stochthermo.Ensemble.from_array(x, dt=...)"
         )
-    cs = [int(coords)] if np.ndim(coords) == 0 else [int(c) for c in coords]
+    if np.ndim(coords) == 0:  # an int (NumPy's too)
+        cs = [int(cast("int", coords))]
+    else:
+        cs = [int(c) for c in cast("Sequence[int]", coords)]
     for c in cs:
         if not 0 <= c < x.shape[2]:
             raise ValidationError(
@@ -492,6 +495,11 @@ def plot_information(t: ArrayLike, curves: Mapping[str, Any], *, ax: Axes | None
 # --------------------------------------------------------------------------- convergence
 
 
+def _estimate_sequence(errors: Any) -> bool:
+    """True for a non-empty sequence of :class:`Estimate` (anything with ``.value``)."""
+    return hasattr(errors, "__len__") and bool(len(errors)) and hasattr(errors[0], "value")
+
+
 def _fit_slope(dts, errors, stderr=None):
     """``(slope, slope_stderr, intercept)`` of ``ln errors`` against ``ln dts``.
 
@@ -545,7 +553,7 @@ def plot_convergence(dts: ArrayLike, errors: ArrayLike | Sequence[Estimate], *,
     Axes
     """
     dts = as_float_array("dts", dts, ndim=1)
-    if hasattr(errors, "__len__") and len(errors) and hasattr(errors[0], "value"):
+    if _estimate_sequence(errors):
         err, se = stack_estimates(errors)
     else:
         err = as_float_array("errors", errors, ndim=1)
@@ -580,7 +588,7 @@ def plot_convergence(dts: ArrayLike, errors: ArrayLike | Sequence[Estimate], *,
         ax.set_yscale("log")
         from matplotlib.ticker import FixedLocator, NullFormatter
 
-        ax.xaxis.set_major_locator(FixedLocator(np.unique(dts)))
+        ax.xaxis.set_major_locator(FixedLocator(np.unique(dts).tolist()))
         ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:g}")
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)

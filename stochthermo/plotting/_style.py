@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def style() -> Iterator[None]:
     """Context in which figures get the package's :data:`STYLE`."""
     import matplotlib as mpl
 
-    with mpl.rc_context(STYLE):
+    # matplotlib's stubs key rc by a Literal of the rc names; STYLE holds only such names
+    with mpl.rc_context(cast("dict[Any, Any]", STYLE)):
         yield
 
 
