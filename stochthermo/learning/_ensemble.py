@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._frozen import settle
 from .._validation import choose_method
 from ..errors import ShapeError, ValidationError
 from ..results import Estimate
@@ -93,8 +94,8 @@ class LearningEnsemble:
         "batch_loss", "work", "heat", "energy", "kl", "kl_fisher", "heat_theta",
     )
 
-    def __post_init__(self):
-        object.__setattr__(self, "meta", _freeze(self.meta))
+    def __post_init__(self) -> None:
+        settle(self, meta=_freeze(self.meta))
         for name in ("params", "samples", "loss", "accuracy", "work", "heat", "energy", "kl"):
             v = getattr(self, name)
             if v is not None:
