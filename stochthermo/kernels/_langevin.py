@@ -41,7 +41,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._random import std_normal
+from ._shared import (
+    GROUP,
+    GROUP_MAX_DIM,
+    ZBUF,
+    column_is_finite,
+    count_nonfinite,
+    counter_after,
+    draw_segment,
+    draw_step,
+    finish_trajectory,
+    group_close,
+    group_finish,
+    group_load,
+    group_members,
+    group_open,
+    group_save,
+    save_row,
+)
 
 __all__ = ["GROUP", "GROUP_MAX_DIM", "affine_dense", "affine_dense_groups", "affine_diag",
            "affine_diag_groups"]
@@ -116,15 +133,6 @@ def _add_currents(CW, cb, xo, xn, xm, a, ccol):
         a[ccol + cc] += jc
 
 
-@njit(cache=True, inline="always")
-def _save(out_x, out_obs, k, r, xo, a):
-    """Row ``r`` of trajectory ``k``: the saved state (first ``dsave`` entries) and ``a``."""
-    for i in range(out_x.shape[2]):
-        out_x[k, r, i] = xo[i]
-    for i in range(out_obs.shape[2]):
-        out_obs[k, r, i] = a[i]
-
-
 @njit(cache=True, parallel=True)
 def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, out_obs, fail):
     """General affine update with observables; see the module docstring for the arguments.
@@ -142,7 +150,6 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
     m = Q.shape[2]
     heat_on = G.shape[0] > 0
     n_cur = CW.shape[0]
-    n_obs = acc.shape[1]
     use_noise = noise.shape[0] == n_traj
     wcol = n_blocks
     ccol = n_blocks + (1 if work_on else 0)
@@ -159,12 +166,7 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
         left = save_every
         r = slot0
         for j in range(n):
-            if use_noise:
-                for i in range(m):
-                    z[i] = noise[k, j, i]
-            else:
-                for i in range(m):
-                    z[i], c = std_normal(s, c, zig)
+            c = draw_step(use_noise, noise, k, j, s, c, zig, z)
             if _affine_step(P, b, Q, j, q_diag, xo, z, xn) > 0:
                 fail[k] = step0 + j + 1
                 break
@@ -181,66 +183,9 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
             left -= 1
             if left == 0:
                 left = save_every
-                _save(out_x, out_obs, k, r, xo, a)
+                save_row(out_x, out_obs, k, r, xo, a)
                 r += 1
-        for i in range(ds):
-            x[k, i] = xo[i]
-        for i in range(n_obs):
-            acc[k, i] = a[i]
-        counters[k] = c
-
-
-#: trajectories advanced side by side by the grouped kernels (independent dependency chains,
-#: one SIMD lane each); the state of a group is stored coordinate-major, ``X[i, g]``
-GROUP = 16
-#: largest state dimension handled by the grouped diagonal kernel (larger states are advanced
-#: one trajectory at a time, vectorised over coordinates)
-GROUP_MAX_DIM = 32
-#: normals drawn ahead per group: at most this many floats (steps x dimension x GROUP)
-_ZBUF = 4096
-
-
-@njit(cache=True, inline="always")
-def _group_members(fail, grp, n_traj, idx):
-    """Trajectories ``grp * GROUP ...`` that have not failed, into ``idx``; returns their count."""
-    na = 0
-    for k in range(grp * GROUP, min(n_traj, grp * GROUP + GROUP)):
-        if fail[k] < 0:
-            idx[na] = k
-            na += 1
-    return na
-
-
-@njit(cache=True, inline="always")
-def _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j0, nz):
-    """The next ``nz`` normals of every member's own stream: ``Z[:nz, g]`` from ``seeds[idx[g]]``.
-
-    Each trajectory draws its stream in the order the one-trajectory kernels use (step by
-    step, coordinate by coordinate: ``Z[jj * m + i, g]``), in one flat loop per trajectory as
-    :func:`~._random.fill_normals` does; ``C[g]`` advances. With ``use_noise`` the rows of
-    ``noise`` from step ``j0`` are copied instead.
-    """
-    for g in range(na):
-        k = idx[g]
-        if use_noise:
-            m = noise.shape[2]
-            for t in range(nz):
-                Z[t, g] = noise[k, j0 + t // m, t % m]
-            continue
-        s = seeds[k]
-        c = C[g]
-        for t in range(nz):
-            zi, c = std_normal(s, c, zig)
-            Z[t, g] = zi
-        C[g] = c
-
-
-@njit(cache=True)
-def _counter_after(seed, c, zig, n):
-    """Counter of stream ``seed`` after ``n`` more normals from counter ``c``."""
-    for _ in range(n):
-        _, c = std_normal(seed, c, zig)
-    return c
+        finish_trajectory(x, acc, counters, k, xo, a, c)
 
 
 @njit(cache=True, inline="always")
@@ -332,13 +277,12 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
     seeds, zig, noise = stream
     n_traj, ds = x.shape
     m = Q.shape[2]
-    dsave = out_x.shape[2]
     use_noise = noise.shape[0] == n_traj
-    seg = max(1, min(256, _ZBUF // (m * GROUP)))
+    seg = max(1, min(256, ZBUF // (m * GROUP)))
     n_groups = (n_traj + GROUP - 1) // GROUP
     for grp in prange(n_groups):
         idx = np.empty(GROUP, np.int64)
-        na = _group_members(fail, grp, n_traj, idx)
+        na = group_members(fail, grp, n_traj, idx)
         if na == 0:
             continue
         X = np.zeros((ds, GROUP))
@@ -348,12 +292,7 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
         C = np.empty(GROUP, np.uint64)
         C0 = np.empty(GROUP, np.uint64)
         alive = np.zeros(GROUP, np.bool_)
-        for g in range(na):
-            k = idx[g]
-            alive[g] = True
-            C[g] = counters[k]
-            for i in range(ds):
-                X[i, g] = x[k, i]
+        group_open(x, counters, idx, na, X, C, alive)
         Z = np.zeros((seg * m, GROUP))  # lanes past na stay 0: they compute finite junk
         j = 0
         left = save_every
@@ -364,7 +303,7 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
                 C0[g] = C[g]
                 for i in range(ds):
                     X0[i, g] = X[i, g]
-            _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * m)
+            draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * m)
             for jj in range(L):
                 jl = j + jj
                 jp = jl if P.shape[0] > 1 else 0
@@ -377,11 +316,7 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
                         for g in range(GROUP):
                             Xn[i0 + r_, g] = V[r_, g]
                 X, Xn = Xn, X
-            nf = 0
-            for g in range(na):
-                for i in range(ds):
-                    nf += X[i, g] - X[i, g] != 0.0
-            if nf > 0:
+            if count_nonfinite(X, na) > 0:
                 _settle_dense_failures(weights, q_diag, X, X0, Z, L, j,
                                        (seeds, zig, C0, use_noise), idx, na, alive, step0 + j,
                                        x, counters, fail)
@@ -389,18 +324,9 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
             left -= L
             if left == 0:
                 left = save_every
-                for g in range(na):
-                    if alive[g]:
-                        k = idx[g]
-                        for i in range(dsave):
-                            out_x[k, r, i] = X[i, g]
+                group_save(out_x, r, idx, na, alive, X)
                 r += 1
-        for g in range(na):
-            if alive[g]:
-                k = idx[g]
-                for i in range(ds):
-                    x[k, i] = X[i, g]
-                counters[k] = C[g]
+        group_close(x, counters, idx, na, alive, X, C)
 
 
 @njit(cache=True)
@@ -415,11 +341,7 @@ def _settle_dense_failures(weights, q_diag, X, X0, Z, L, j0, redraw, idx, na, al
     for g in range(na):
         if not alive[g]:
             continue
-        bad = False
-        for i in range(ds):
-            if X[i, g] - X[i, g] != 0.0:
-                bad = True
-        if not bad:
+        if column_is_finite(X, g):
             continue
         k = idx[g]
         xo = X0[:, g].copy()
@@ -437,7 +359,7 @@ def _settle_dense_failures(weights, q_diag, X, X0, Z, L, j0, redraw, idx, na, al
         for i in range(ds):
             x[k, i] = xo[i]
             X[i, g] = 0.0
-        counters[k] = C0[g] if use_noise else _counter_after(seeds[k], C0[g], zig, (jf + 1) * m)
+        counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, (jf + 1) * m)
         alive[g] = False
 
 
@@ -459,27 +381,20 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
     n_traj, d = x.shape
     heat_on = gd.shape[0] > 0
     n_obs = acc.shape[1]
-    dsave = out_x.shape[2]
     use_noise = noise.shape[0] == n_traj
-    seg = max(1, min(256, _ZBUF // (d * GROUP)))
+    seg = max(1, min(256, ZBUF // (d * GROUP)))
     n_groups = (n_traj + GROUP - 1) // GROUP
     for grp in prange(n_groups):
         idx = np.empty(GROUP, np.int64)
-        na = _group_members(fail, grp, n_traj, idx)
+        na = group_members(fail, grp, n_traj, idx)
         if na == 0:
             continue
         X = np.zeros((d, GROUP))
         A = np.zeros((max(n_obs, 1), GROUP))
         C = np.empty(GROUP, np.uint64)
         alive = np.zeros(GROUP, np.bool_)
-        for g in range(na):
-            k = idx[g]
-            alive[g] = True
-            C[g] = counters[k]
-            for i in range(d):
-                X[i, g] = x[k, i]
-            for i in range(n_obs):
-                A[i, g] = acc[k, i]
+        group_open(x, counters, idx, na, X, C, alive)
+        group_load(acc, idx, na, A)
         Z = np.zeros((seg * d, GROUP))  # lanes past na stay 0: they compute finite junk
         C0 = np.empty(GROUP, np.uint64)
         X0 = np.empty((d, GROUP))
@@ -491,7 +406,7 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
             L = min(seg, left, n - j)
             for g in range(na):
                 C0[g] = C[g]
-            _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
+            draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
             for g in range(GROUP):
                 for i in range(d):
                     X0[i, g] = X[i, g]
@@ -516,11 +431,7 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
                             X[i, g] = pi * X[i, g] + bi + qi * Z[jj * d + i, g]
             # a non-finite state stays non-finite under a finite affine map: one check per
             # segment, then the failing members are replayed to find their step
-            nf = 0
-            for g in range(na):
-                for i in range(d):
-                    nf += X[i, g] - X[i, g] != 0.0
-            if nf > 0:
+            if count_nonfinite(X, na) > 0:
                 _settle_failures(weights, heat, X, A, X0, A0, Z, L,
                                  (seeds, zig, C0, use_noise), idx, na, alive, step0 + j, x, acc,
                                  counters, fail)
@@ -528,22 +439,11 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
             left -= L
             if left == 0:
                 left = save_every
-                for g in range(na):
-                    if alive[g]:
-                        k = idx[g]
-                        for i in range(dsave):
-                            out_x[k, r, i] = X[i, g]
-                        for i in range(out_obs.shape[2]):
-                            out_obs[k, r, i] = A[i, g]
+                group_save(out_x, r, idx, na, alive, X)
+                group_save(out_obs, r, idx, na, alive, A)
                 r += 1
-        for g in range(na):
-            if alive[g]:
-                k = idx[g]
-                for i in range(d):
-                    x[k, i] = X[i, g]
-                for i in range(n_obs):
-                    acc[k, i] = A[i, g]
-                counters[k] = C[g]
+        group_close(x, counters, idx, na, alive, X, C)
+        group_finish(acc, idx, na, alive, A)
 
 
 @njit(cache=True)
@@ -566,11 +466,7 @@ def _settle_failures(weights, heat, X, A, X0, A0, Z, L, redraw, idx, na, alive, 
     for g in range(na):
         if not alive[g]:
             continue
-        bad = False
-        for i in range(d):
-            if X[i, g] - X[i, g] != 0.0:
-                bad = True
-        if not bad:
+        if column_is_finite(X, g):
             continue
         k = idx[g]
         xo = X0[:, g].copy()
@@ -594,7 +490,7 @@ def _settle_failures(weights, heat, X, A, X0, A0, Z, L, redraw, idx, na, alive, 
         for i in range(n_obs):
             acc[k, i] = a[i]
             A[i, g] = 0.0
-        counters[k] = C0[g] if use_noise else _counter_after(seeds[k], C0[g], zig, (jf + 1) * d)
+        counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, (jf + 1) * d)
         alive[g] = False
 
 
@@ -614,7 +510,6 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
     gd, g, labels = heat
     n_traj, d = x.shape
     heat_on = gd.shape[0] > 0
-    n_obs = acc.shape[1]
     use_noise = noise.shape[0] == n_traj
     for k in prange(n_traj):
         if fail[k] >= 0:
@@ -627,13 +522,7 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
         left = save_every
         r = slot0
         for j in range(n):
-            if use_noise:
-                for i in range(d):
-                    z[i] = noise[k, j, i]
-            else:
-                for i in range(d):
-                    zi, c = std_normal(s, c, zig)
-                    z[i] = zi
+            c = draw_step(use_noise, noise, k, j, s, c, zig, z)
             nf = 0
             if heat_on:
                 for i in range(d):
@@ -652,10 +541,6 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
             left -= 1
             if left == 0:
                 left = save_every
-                _save(out_x, out_obs, k, r, xo, a)
+                save_row(out_x, out_obs, k, r, xo, a)
                 r += 1
-        for i in range(d):
-            x[k, i] = xo[i]
-        for i in range(n_obs):
-            acc[k, i] = a[i]
-        counters[k] = c
+        finish_trajectory(x, acc, counters, k, xo, a, c)

@@ -35,8 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._langevin import _save
-from ._random import std_normal
+from ._shared import draw_step, finish_trajectory, save_row, sum_is_finite
 from ._sim_nonlinear import _add_currents
 
 __all__ = ["FD_REL", "multiplicative_sde"]
@@ -109,7 +108,6 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
     seeds, zig, noise = stream
     tv, labels, n_blocks, heat_on, work_on, CW, cb = obs
     n_traj, d = x.shape
-    n_obs = acc.shape[1]
     use_noise = noise.shape[0] == n_traj
     need_div = heat_on or strat or (method == 1 and has_deriv)
     sh = np.sqrt(h)
@@ -147,13 +145,9 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
         for j in range(n):
             tj = (step0 + j) * h
             tn = (step0 + j + 1) * h
-            if use_noise:
-                for i in range(d):
-                    dW[i] = sh * noise[k, j, i]
-            else:
-                for i in range(d):
-                    zi, c = std_normal(s, c, zig)
-                    dW[i] = sh * zi
+            c = draw_step(use_noise, noise, k, j, s, c, zig, dW)
+            for i in range(d):
+                dW[i] = sh * dW[i]
             for i in range(d):
                 go[i] = np.sqrt(2.0 * Do[i])
                 xn[i] = xo[i] + h * Fo[i] + go[i] * dW[i]
@@ -178,10 +172,7 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
                     for i in range(d):
                         xn[i] += ((np.sqrt(2.0 * tmp[i]) - go[i]) * (dW[i] * dW[i] - h)
                                   / (2.0 * sh))
-            tot = 0.0
-            for i in range(d):
-                tot += xn[i]
-            if tot - tot != 0.0:
+            if not sum_is_finite(xn):
                 fail[k] = step0 + j + 1
                 break
             bad = _evaluate(drift, diffusion, derivative, params, has_deriv, strat, need_div,
@@ -217,10 +208,6 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
             left -= 1
             if left == 0:
                 left = save_every
-                _save(out_x, out_obs, k, r, xo, a)
+                save_row(out_x, out_obs, k, r, xo, a)
                 r += 1
-        for i in range(d):
-            x[k, i] = xo[i]
-        for i in range(n_obs):
-            acc[k, i] = a[i]
-        counters[k] = c
+        finish_trajectory(x, acc, counters, k, xo, a, c)

@@ -28,8 +28,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._langevin import _ZBUF, GROUP, _counter_after, _draw_segment, _group_members, _save
-from ._random import std_normal
+from ._shared import (
+    GROUP,
+    ZBUF,
+    counter_after,
+    draw_segment,
+    draw_step,
+    finish_trajectory,
+    group_close,
+    group_members,
+    group_open,
+    group_save,
+    save_row,
+    sum_is_finite,
+)
 
 __all__ = ["double_well_groups", "nonlinear_groups", "nonlinear_sde"]
 
@@ -92,7 +104,6 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
     n_traj, d = x.shape
     m = L.shape[1]
     heat_on = G.shape[0] > 0
-    n_obs = acc.shape[1]
     use_noise = noise.shape[0] == n_traj
     sh = np.sqrt(h)
     wcol = n_blocks
@@ -117,12 +128,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
         for j in range(n):
             tj = (step0 + j) * h
             tn = (step0 + j + 1) * h
-            if use_noise:
-                for i in range(m):
-                    z[i] = noise[k, j, i]
-            else:
-                for i in range(m):
-                    z[i], c = std_normal(s, c, zig)
+            c = draw_step(use_noise, noise, k, j, s, c, zig, z)
             _noise_increment(L, diag_noise, sh, z, xi)
             if method == 0:
                 for i in range(d):
@@ -133,10 +139,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
                 drift(xt, tn, params, ft)
                 for i in range(d):
                     xn[i] = xo[i] + 0.5 * h * (fo[i] + ft[i]) + xi[i]
-            tot = 0.0
-            for i in range(d):
-                tot += xn[i]
-            if tot - tot != 0.0:
+            if not sum_is_finite(xn):
                 fail[k] = step0 + j + 1
                 break
             drift(xn, tn, params, fn)
@@ -156,13 +159,9 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
             left -= 1
             if left == 0:
                 left = save_every
-                _save(out_x, out_obs, k, r, xo, a)
+                save_row(out_x, out_obs, k, r, xo, a)
                 r += 1
-        for i in range(d):
-            x[k, i] = xo[i]
-        for i in range(n_obs):
-            acc[k, i] = a[i]
-        counters[k] = c
+        finish_trajectory(x, acc, counters, k, xo, a, c)
 
 
 # ----------------------------------------------------------------------------- grouped Euler
@@ -179,7 +178,7 @@ def _stop_member(g, k, xo, step, seeds, zig, C0, used, use_noise, x, counters, f
     fail[k] = step
     for i in range(x.shape[1]):
         x[k, i] = xo[i]
-    counters[k] = C0[g] if use_noise else _counter_after(seeds[k], C0[g], zig, used)
+    counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, used)
 
 
 @njit(cache=True, parallel=True)
@@ -197,15 +196,14 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
     n, save_every, slot0, step0 = steps
     seeds, zig, noise = stream
     n_traj, d = x.shape
-    dsave = out_x.shape[2]
     use_noise = noise.shape[0] == n_traj
     c4 = -4.0 * params[0]
     p1 = params[1]
-    seg = max(1, min(256, _ZBUF // (d * GROUP)))
+    seg = max(1, min(256, ZBUF // (d * GROUP)))
     n_groups = (n_traj + GROUP - 1) // GROUP
     for grp in prange(n_groups):
         idx = np.empty(GROUP, np.int64)
-        na = _group_members(fail, grp, n_traj, idx)
+        na = group_members(fail, grp, n_traj, idx)
         if na == 0:
             continue
         X = np.zeros((d, GROUP))
@@ -213,12 +211,7 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
         C = np.empty(GROUP, np.uint64)
         C0 = np.empty(GROUP, np.uint64)
         alive = np.zeros(GROUP, np.bool_)
-        for g in range(na):
-            k = idx[g]
-            alive[g] = True
-            C[g] = counters[k]
-            for i in range(d):
-                X[i, g] = x[k, i]
+        group_open(x, counters, idx, na, X, C, alive)
         Z = np.zeros((seg * d, GROUP))  # lanes past na stay 0
         j = 0
         left = save_every
@@ -227,7 +220,7 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
             L = min(seg, left, n - j)
             for g in range(GROUP):
                 C0[g] = C[g]
-            _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
+            draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
             for jj in range(L):
                 nf = 0
                 for i in range(d):
@@ -255,18 +248,9 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
             left -= L
             if left == 0:
                 left = save_every
-                for g in range(na):
-                    if alive[g]:
-                        k = idx[g]
-                        for i in range(dsave):
-                            out_x[k, r, i] = X[i, g]
+                group_save(out_x, r, idx, na, alive, X)
                 r += 1
-        for g in range(na):
-            if alive[g]:
-                k = idx[g]
-                for i in range(d):
-                    x[k, i] = X[i, g]
-                counters[k] = C[g]
+        group_close(x, counters, idx, na, alive, X, C)
 
 
 #: grouped kernels already built, by (drift, number of its arguments)
@@ -319,14 +303,13 @@ def _build_groups(call):
         seeds, zig, noise = stream
         n_traj, d = x.shape
         m = L_.shape[1]
-        dsave = out_x.shape[2]
         use_noise = noise.shape[0] == n_traj
         sh = np.sqrt(h)
-        seg = max(1, min(256, _ZBUF // (m * GROUP)))
+        seg = max(1, min(256, ZBUF // (m * GROUP)))
         n_groups = (n_traj + GROUP - 1) // GROUP
         for grp in prange(n_groups):
             idx = np.empty(GROUP, np.int64)
-            na = _group_members(fail, grp, n_traj, idx)
+            na = group_members(fail, grp, n_traj, idx)
             if na == 0:
                 continue
             X = np.zeros((GROUP, d))
@@ -335,12 +318,7 @@ def _build_groups(call):
             C = np.empty(GROUP, np.uint64)
             C0 = np.empty(GROUP, np.uint64)
             alive = np.zeros(GROUP, np.bool_)
-            for g in range(na):
-                k = idx[g]
-                alive[g] = True
-                C[g] = counters[k]
-                for i in range(d):
-                    X[g, i] = x[k, i]
+            group_open(x, counters, idx, na, X.T, C, alive)
             Z = np.zeros((seg * m, GROUP))
             j = 0
             left = save_every
@@ -349,7 +327,7 @@ def _build_groups(call):
                 Lseg = min(seg, left, n - j)
                 for g in range(GROUP):
                     C0[g] = C[g]
-                _draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, Lseg * m)
+                draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, Lseg * m)
                 for jj in range(Lseg):
                     t = (step0 + j + jj) * h
                     for g in range(na):  # failed members stay at their last finite state
@@ -389,17 +367,8 @@ def _build_groups(call):
                 left -= Lseg
                 if left == 0:
                     left = save_every
-                    for g in range(na):
-                        if alive[g]:
-                            k = idx[g]
-                            for i in range(dsave):
-                                out_x[k, r, i] = X[g, i]
+                    group_save(out_x, r, idx, na, alive, X.T)
                     r += 1
-            for g in range(na):
-                if alive[g]:
-                    k = idx[g]
-                    for i in range(d):
-                        x[k, i] = X[g, i]
-                    counters[k] = C[g]
+            group_close(x, counters, idx, na, alive, X.T, C)
 
     return kernel

@@ -1,0 +1,194 @@
+"""What every Langevin kernel shares: the noise of a step, saving, write-back, groups.
+
+One-trajectory kernels (``affine_dense``, ``affine_diag``, ``nonlinear_sde``,
+``multiplicative_sde``) draw the normals of a step with :func:`draw_step`, save with
+:func:`save_row` and write their trajectory back with :func:`finish_trajectory`. Grouped kernels
+advance ``GROUP`` trajectories side by side with the state stored coordinate-major,
+``X[i, g]``: :func:`group_members` picks the members of a group that have not failed,
+:func:`group_load` / :func:`group_save` / :func:`group_finish` move states between the
+trajectory arrays and the group, and :func:`draw_segment` draws a segment of every member's
+normals in the order the one-trajectory kernels use. Everything here is ``inline="always"``
+(except :func:`counter_after`, used only on failure), so a kernel compiles exactly as if the
+loops were written in its body. Conventions as in :mod:`._langevin`.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from ._random import std_normal
+
+__all__ = ["GROUP", "GROUP_MAX_DIM", "ZBUF", "column_is_finite", "count_nonfinite",
+           "counter_after", "draw_segment", "draw_step",
+           "finish_trajectory", "group_close", "group_finish", "group_load",
+           "group_open", "group_members", "group_save",
+           "save_row", "sum_is_finite"]
+
+#: trajectories advanced side by side by the grouped kernels (independent dependency chains,
+#: one SIMD lane each); the state of a group is stored coordinate-major, ``X[i, g]``
+GROUP = 16
+#: largest state dimension handled by the grouped diagonal kernel (larger states are advanced
+#: one trajectory at a time, vectorised over coordinates)
+GROUP_MAX_DIM = 32
+#: normals drawn ahead per group: at most this many floats (steps x dimension x GROUP)
+ZBUF = 4096
+
+
+# ----------------------------------------------------------------------------- one trajectory
+@njit(cache=True, inline="always")
+def draw_step(use_noise, noise, k, j, s, c, zig, z):
+    """The normals of step ``j`` of trajectory ``k`` into ``z``; returns the advanced counter.
+
+    From stream ``s`` at counter ``c``, or ``noise[k, j]`` when ``use_noise``.
+    """
+    if use_noise:
+        for i in range(z.shape[0]):
+            z[i] = noise[k, j, i]
+    else:
+        for i in range(z.shape[0]):
+            zi, c = std_normal(s, c, zig)
+            z[i] = zi
+    return c
+
+
+@njit(cache=True, inline="always")
+def sum_is_finite(v):
+    """True when every entry of ``v`` is finite (one pass: a non-finite entry spoils the sum)."""
+    tot = 0.0
+    for i in range(v.shape[0]):
+        tot += v[i]
+    return tot - tot == 0.0
+
+
+@njit(cache=True, inline="always")
+def save_row(out_x, out_obs, k, r, xo, a):
+    """Row ``r`` of trajectory ``k``: the saved state (first ``dsave`` entries) and ``a``."""
+    for i in range(out_x.shape[2]):
+        out_x[k, r, i] = xo[i]
+    for i in range(out_obs.shape[2]):
+        out_obs[k, r, i] = a[i]
+
+
+@njit(cache=True, inline="always")
+def finish_trajectory(x, acc, counters, k, xo, a, c):
+    """Write trajectory ``k`` back: state ``xo``, observables ``a``, stream counter ``c``."""
+    for i in range(x.shape[1]):
+        x[k, i] = xo[i]
+    for i in range(acc.shape[1]):
+        acc[k, i] = a[i]
+    counters[k] = c
+
+
+# ----------------------------------------------------------------------------- groups
+@njit(cache=True, inline="always")
+def group_members(fail, grp, n_traj, idx):
+    """Trajectories ``grp * GROUP ...`` that have not failed, into ``idx``; returns their count."""
+    na = 0
+    for k in range(grp * GROUP, min(n_traj, grp * GROUP + GROUP)):
+        if fail[k] < 0:
+            idx[na] = k
+            na += 1
+    return na
+
+
+@njit(cache=True, inline="always")
+def group_open(x, counters, idx, na, X, C, alive):
+    """Load the ``na`` members: states ``X[i, g] = x[idx[g], i]``, counters, ``alive``."""
+    for g in range(na):
+        k = idx[g]
+        alive[g] = True
+        C[g] = counters[k]
+        for i in range(x.shape[1]):
+            X[i, g] = x[k, i]
+
+
+@njit(cache=True, inline="always")
+def group_close(x, counters, idx, na, alive, X, C):
+    """Write the living members back: states ``x[idx[g], i] = X[i, g]`` and counters."""
+    for g in range(na):
+        if alive[g]:
+            k = idx[g]
+            for i in range(x.shape[1]):
+                x[k, i] = X[i, g]
+            counters[k] = C[g]
+
+
+@njit(cache=True, inline="always")
+def group_load(src, idx, na, X):
+    """``X[i, g] = src[idx[g], i]`` for the ``na`` members (``i < src.shape[1]``)."""
+    for g in range(na):
+        k = idx[g]
+        for i in range(src.shape[1]):
+            X[i, g] = src[k, i]
+
+
+@njit(cache=True, inline="always")
+def group_save(out, r, idx, na, alive, X):
+    """Row ``r`` of every living member: ``out[idx[g], r, i] = X[i, g]``, ``i < out.shape[2]``."""
+    for g in range(na):
+        if alive[g]:
+            k = idx[g]
+            for i in range(out.shape[2]):
+                out[k, r, i] = X[i, g]
+
+
+@njit(cache=True, inline="always")
+def group_finish(dst, idx, na, alive, X):
+    """Write the living members back: ``dst[idx[g], i] = X[i, g]``, ``i < dst.shape[1]``."""
+    for g in range(na):
+        if alive[g]:
+            k = idx[g]
+            for i in range(dst.shape[1]):
+                dst[k, i] = X[i, g]
+
+
+@njit(cache=True, inline="always")
+def count_nonfinite(X, na):
+    """Number of non-finite entries among the first ``na`` columns (members) of ``X``."""
+    nf = 0
+    for g in range(na):
+        for i in range(X.shape[0]):
+            nf += X[i, g] - X[i, g] != 0.0
+    return nf
+
+
+@njit(cache=True, inline="always")
+def column_is_finite(X, g):
+    """True when every entry of column (member) ``g`` of ``X`` is finite."""
+    ok = True
+    for i in range(X.shape[0]):
+        if X[i, g] - X[i, g] != 0.0:
+            ok = False
+    return ok
+
+
+@njit(cache=True, inline="always")
+def draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j0, nz):
+    """The next ``nz`` normals of every member's own stream: ``Z[:nz, g]`` from ``seeds[idx[g]]``.
+
+    Each trajectory draws its stream in the order the one-trajectory kernels use (step by
+    step, coordinate by coordinate: ``Z[jj * m + i, g]``), in one flat loop per trajectory as
+    :func:`~._random.fill_normals` does; ``C[g]`` advances. With ``use_noise`` the rows of
+    ``noise`` from step ``j0`` are copied instead.
+    """
+    for g in range(na):
+        k = idx[g]
+        if use_noise:
+            m = noise.shape[2]
+            for t in range(nz):
+                Z[t, g] = noise[k, j0 + t // m, t % m]
+            continue
+        s = seeds[k]
+        c = C[g]
+        for t in range(nz):
+            zi, c = std_normal(s, c, zig)
+            Z[t, g] = zi
+        C[g] = c
+
+
+@njit(cache=True)
+def counter_after(seed, c, zig, n):
+    """Counter of stream ``seed`` after ``n`` more normals from counter ``c``."""
+    for _ in range(n):
+        _, c = std_normal(seed, c, zig)
+    return c
