@@ -25,7 +25,7 @@ from ._style import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
     from .._typing import PathLike
@@ -132,6 +132,20 @@ def _per_batch(data, key, b):
     return v
 
 
+def _series(data: Mapping[str, Any], key: str, companion: str,
+            bs: Sequence[Any]) -> Iterator[tuple[int, Any, np.ndarray, Any]]:
+    """``(k, batch size, values of key, values of companion or None)`` per batch size.
+
+    ``k`` is the batch size's position in ``bs`` (its colour); batch sizes without ``key`` are
+    skipped.
+    """
+    for k, bsz in enumerate(bs):
+        values = _per_batch(data, key, bsz)
+        if values is None:
+            continue
+        yield k, bsz, np.asarray(values), _per_batch(data, companion, bsz)
+
+
 def _label(b):
     return f"|b| = {b}" if isinstance(b, int | np.integer) else str(b)
 
@@ -217,12 +231,7 @@ def _panel_parameters(a, data, show, n_params):
 def _panel_accuracy(b_ax, data, bs):
     """Panel (b): accuracy, ensemble mean +- sd per batch size."""
     if data.get("accuracy_mean"):
-        for k, bsz in enumerate(bs):
-            m = _per_batch(data, "accuracy_mean", bsz)
-            if m is None:
-                continue
-            m = np.asarray(m)
-            var = _per_batch(data, "accuracy_var", bsz)
+        for k, bsz, m, var in _series(data, "accuracy_mean", "accuracy_var", bs):
             ts = np.asarray(_per_batch(data, "eval_steps", bsz))
             b_ax.plot(ts, m, color=series_color(k), lw=1.5, label=_label(bsz))
             if var is not None:
@@ -281,12 +290,7 @@ def _panel_autocorr(d, data, bs):
     """Panel (d): normalised noise autocorrelation per batch size."""
     if data.get("autocorr"):
         n_b = len(bs)
-        for k, bsz in enumerate(bs):
-            ac = _per_batch(data, "autocorr", bsz)
-            if ac is None:
-                continue
-            ac = np.asarray(ac)
-            se = _per_batch(data, "autocorr_stderr", bsz)
+        for k, bsz, ac, se in _series(data, "autocorr", "autocorr_stderr", bs):
             lags = np.arange(ac.size) + (k - (n_b - 1) / 2) * 0.08
             d.errorbar(lags, ac, yerr=None if se is None else np.asarray(se), fmt="o-",
                        ms=4, lw=1.0, capsize=2, color=series_color(k), label=_label(bsz))
