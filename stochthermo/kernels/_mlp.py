@@ -32,6 +32,23 @@ def mlp_n_params(sizes):
     return n
 
 
+@njit(cache=True, inline="always")
+def _affine_layer(params, off, a, b, h):
+    """``h W + bias`` for the layer whose weights start at ``params[off]``, and the next offset.
+
+    ``W`` is stored ``a x b`` row-major, followed by the ``b`` biases.
+    """
+    W = params[off:off + a * b].reshape((a, b))
+    off += a * b
+    bias = params[off:off + b]
+    off += b
+    z = np.dot(h, W)
+    for i in range(z.shape[0]):
+        for j in range(b):
+            z[i, j] += bias[j]
+    return z, off
+
+
 @njit(cache=True)
 def _forward_store(params, sizes, act, X, hs, zs):
     """Forward pass keeping every layer input ``hs[li]`` and pre-activation ``zs[li]``."""
@@ -39,16 +56,8 @@ def _forward_store(params, sizes, act, X, hs, zs):
     off = 0
     h = X
     for li in range(n_layers):
-        a = sizes[li]
         b = sizes[li + 1]
-        W = params[off:off + a * b].reshape((a, b))
-        off += a * b
-        bias = params[off:off + b]
-        off += b
-        z = np.dot(h, W)
-        for i in range(z.shape[0]):
-            for j in range(b):
-                z[i, j] += bias[j]
+        z, off = _affine_layer(params, off, sizes[li], b, h)
         hs.append(h)
         zs.append(z)
         if li < n_layers - 1:
@@ -75,16 +84,11 @@ def mlp_forward(params, sizes, act, X):
     off = 0
     h = np.ascontiguousarray(X)
     for li in range(n_layers):
-        a = sizes[li]
         b = sizes[li + 1]
-        W = params[off:off + a * b].reshape((a, b))
-        off += a * b
-        bias = params[off:off + b]
-        off += b
-        z = np.dot(h, W)
+        z, off = _affine_layer(params, off, sizes[li], b, h)
         for i in range(z.shape[0]):
             for j in range(b):
-                v = z[i, j] + bias[j]
+                v = z[i, j]
                 if li < n_layers - 1:
                     if act == 0:
                         v = v if v > 0.0 else 0.0
