@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._frozen import settle
 from .._validation import as_float_array, short_repr
 from ..errors import ModelError, ShapeError, ValidationError
 
@@ -84,7 +85,7 @@ def _check_irreducible(name: str, W: np.ndarray, describe=str):
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class MarkovJump:
     r"""A continuous-time Markov jump process on ``n`` states.
 
@@ -112,11 +113,12 @@ class MarkovJump:
     (3, 1)
     """
 
+    # the normalised values: read-only rates (zero diagonal) and int64 labels
     W: np.ndarray
-    reservoirs: np.ndarray | None = None
+    reservoirs: np.ndarray
 
-    def __post_init__(self):
-        W = as_float_array("W", self.W, ndim=2)
+    def __init__(self, W: ArrayLike, reservoirs: ArrayLike | None = None) -> None:
+        W = as_float_array("W", W, ndim=2)
         n = W.shape[0]
         if W.shape != (n, n) or n < 2:
             raise ShapeError(
@@ -130,19 +132,18 @@ class MarkovJump:
         np.fill_diagonal(W, 0.0)
         _check_rates("W", W)
         _check_irreducible("W", W, self._describe)
-        res = self._labels(n, W)
+        res = self._labels(n, W, reservoirs)
         W.setflags(write=False)
         res.setflags(write=False)
-        object.__setattr__(self, "W", W)
-        object.__setattr__(self, "reservoirs", res)
+        settle(self, W=W, reservoirs=res)
 
-    def _describe(self, s: int):
+    def _describe(self, s: int) -> object:
         return s
 
-    def _labels(self, n: int, W: np.ndarray) -> np.ndarray:
-        if self.reservoirs is None:
+    def _labels(self, n: int, W: np.ndarray, reservoirs: ArrayLike | None) -> np.ndarray:
+        if reservoirs is None:
             return np.zeros((n, n), dtype=np.int64)
-        raw = np.asarray(self.reservoirs)
+        raw = np.asarray(reservoirs)
         if raw.shape != (n, n):
             raise ShapeError(f"reservoirs must have shape ({n}, {n}) like W, got {raw.shape}")
         whole = raw.dtype.kind == "f" and np.all(np.isfinite(raw)) and np.all(raw == np.round(raw))
@@ -237,6 +238,12 @@ class BipartiteJump(MarkovJump):
     (2, 2, 4)
     """
 
+    # set in __init__ (besides the joint W and reservoirs): the sizes and read-only rate blocks
+    nx: int
+    ny: int
+    wx: np.ndarray
+    wy: np.ndarray
+
     def __init__(self, wx: ArrayLike, wy: ArrayLike) -> None:
         wx_ = _rate_block("wx", wx, "y")
         wy_ = _rate_block("wy", wy, "x")
@@ -272,8 +279,7 @@ class BipartiteJump(MarkovJump):
             idx = x * ny + ys
             W[np.ix_(idx, idx)] = wy_[x]
             res[np.ix_(idx, idx)] = 1
-        object.__setattr__(self, "nx", nx)
-        object.__setattr__(self, "ny", ny)
+        settle(self, nx=nx, ny=ny)
         one_way = (W > 0) & (W.T == 0)
         if np.any(one_way):
             i, j = (int(v) for v in np.argwhere(one_way)[0])
@@ -284,16 +290,16 @@ class BipartiteJump(MarkovJump):
                 f"{kind} = {float(W[i, j])!r} is positive but its reverse {rev} is 0, so the "
                 "entropy production is infinite; give every allowed jump a positive reverse rate"
             )
-        for nm, arr in (("wx", wx_), ("wy", wy_)):
-            arr.setflags(write=False)
-            object.__setattr__(self, nm, arr)
+        wx_.setflags(write=False)
+        wy_.setflags(write=False)
+        settle(self, wx=wx_, wy=wy_)
         super().__init__(W, res)
 
-    def _describe(self, s: int):
+    def _describe(self, s: int) -> object:
         return self.state(s)
 
-    def _labels(self, n, W):
-        res = np.asarray(self.reservoirs, dtype=np.int64)
+    def _labels(self, n: int, W: np.ndarray, reservoirs: ArrayLike | None) -> np.ndarray:
+        res = np.asarray(reservoirs, dtype=np.int64)
         return np.ascontiguousarray(np.where(W > 0, res, 0))
 
     def index(self, x: int, y: int) -> int:

@@ -185,6 +185,20 @@ def check_stable_drift(A: ArrayLike, name: str = "A") -> np.ndarray:
     return A
 
 
+def _block_temperatures(given: ArrayLike | None, blocks: tuple,
+                        default: np.ndarray) -> np.ndarray:
+    """Temperature of each block: ``given`` (each > 0), or the block mean of ``default``.
+
+    ``default`` holds one value per coordinate: the diagonal of ``D`` (mobility 1), or ones.
+    """
+    if given is None:
+        return np.array([np.mean(default[list(b)]) for b in blocks])
+    temps = as_vector("temperatures", given, len(blocks))
+    if np.any(temps <= 0):
+        raise ValidationError(f"temperatures={temps.tolist()} must all be > 0 (one per block)")
+    return temps
+
+
 def _sgd_map_stability(h: np.ndarray, lr: float, beta: float):
     """``(rho, gap, max_stable_lr, h_max)`` of the SGD map from the Hessian eigenvalues ``h``.
 
@@ -289,14 +303,7 @@ class LinearLangevin:
         decomp = _check_stable("A", A_)
         centre = np.zeros(d) if x_star is None else as_vector("x_star", x_star, d)
         blocks_ = normalize_blocks(blocks, d)
-        if temperatures is None:
-            temps = np.array([np.mean(np.diag(D_)[list(b)]) for b in blocks_])
-        else:
-            temps = as_vector("temperatures", temperatures, len(blocks_))
-            if np.any(temps <= 0):
-                raise ValidationError(
-                    f"temperatures={temps.tolist()} must all be > 0 (one per block)"
-                )
+        temps = _block_temperatures(temperatures, blocks_, np.diag(D_))
         for val in (A_, D_, centre, temps):
             val.setflags(write=False)
         settle(self, A=A_, D=D_, x_star=centre, temperatures=temps, blocks=blocks_,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._frozen import settle
 from .._validation import (
     as_float_array,
     as_square_matrix,
@@ -35,7 +36,7 @@ from .._validation import (
     short_repr,
 )
 from ..errors import ValidationError
-from .linear import _bounded, _check_magnitude, _summary
+from .linear import _block_temperatures, _bounded, _check_magnitude, _summary
 
 if TYPE_CHECKING:
     from .._typing import ArrayLike
@@ -228,14 +229,7 @@ class NonlinearLangevin:
             return
         D = self._constant_diffusion()
         d = D.shape[0]
-        params = np.zeros(0) if self.params is None else np.atleast_1d(
-            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
-        if not isinstance(self.time_dependent, bool | np.bool_):
-            raise ValidationError(
-                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
-            )
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
+        params = self._checked_params()
         nargs = _n_args(self.drift)
         if nargs not in (3, 4):
             raise ValidationError(
@@ -246,19 +240,24 @@ class NonlinearLangevin:
         kernel_drift = _wrap_drift3(drift) if nargs == 3 else drift
         pot, kernel_pot = self._compiled_potential()
         blocks = normalize_blocks(self.blocks, d)
-        temps = self._block_temperatures(D, blocks)
+        temps = _block_temperatures(self.temperatures, blocks, np.diag(D))
         D.setflags(write=False)
         params.setflags(write=False)
-        object.__setattr__(self, "D", D)
-        object.__setattr__(self, "dim", d)
-        object.__setattr__(self, "params", params)
-        object.__setattr__(self, "drift", drift)
-        object.__setattr__(self, "potential", pot)
-        object.__setattr__(self, "blocks", blocks)
-        object.__setattr__(self, "temperatures", temps)
-        object.__setattr__(self, "time_dependent", bool(self.time_dependent))
-        object.__setattr__(self, "_kernel_drift", kernel_drift)
-        object.__setattr__(self, "_kernel_potential", kernel_pot)
+        settle(self, D=D, dim=d, params=params, drift=drift, potential=pot, blocks=blocks,
+               temperatures=temps, time_dependent=bool(self.time_dependent),
+               _kernel_drift=kernel_drift, _kernel_potential=kernel_pot)
+
+    def _checked_params(self) -> np.ndarray:
+        """``params`` as a flat float64 copy, after checking ``time_dependent`` and ``name``."""
+        params = np.zeros(0) if self.params is None else np.atleast_1d(
+            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
+        if not isinstance(self.time_dependent, bool | np.bool_):
+            raise ValidationError(
+                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
+            )
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
+        return params
 
     def _constant_diffusion(self):
         """The constant diffusion matrix ``D`` from ``D=`` (and ``dim=`` for a scalar)."""
@@ -308,18 +307,6 @@ class NonlinearLangevin:
             kernel_pot = None
         return pot, kernel_pot
 
-    def _block_temperatures(self, D, blocks):
-        """Temperature of each block: given, or the mean diagonal of ``D`` over the block."""
-        if self.temperatures is None:
-            temps = np.array([np.mean(np.diag(D)[list(b)]) for b in blocks])
-        else:
-            temps = as_vector("temperatures", self.temperatures, len(blocks))
-            if np.any(temps <= 0):
-                raise ValidationError(
-                    f"temperatures={temps.tolist()} must all be > 0 (one per block)"
-                )
-        return temps
-
     def _init_state_dependent(self):
         """Validation of a model with ``diffusion=`` (a :class:`StateDependentLangevin`)."""
         if self.diffusion is None:
@@ -357,39 +344,19 @@ class NonlinearLangevin:
                 )
             jit = _as_jit(name, func)
             funcs[name] = (jit, _wrap_drift3(jit) if nargs == 3 else jit)
-        params = np.zeros(0) if self.params is None else np.atleast_1d(
-            as_float_array("params", self.params, allow_bool=False)).ravel().copy()
-        if not isinstance(self.time_dependent, bool | np.bool_):
-            raise ValidationError(
-                f"time_dependent={short_repr(self.time_dependent)} must be True or False"
-            )
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValidationError(f"name={short_repr(self.name)} must be a non-empty string")
+        params = self._checked_params()
         pot, kernel_pot = self._compiled_potential()
         blocks = normalize_blocks(self.blocks, d)
-        if self.temperatures is None:
-            temps = np.ones(len(blocks))
-        else:
-            temps = as_vector("temperatures", self.temperatures, len(blocks))
-            if np.any(temps <= 0):
-                raise ValidationError(
-                    f"temperatures={temps.tolist()} must all be > 0 (one per block)"
-                )
+        temps = _block_temperatures(self.temperatures, blocks, np.ones(d))  # default T = 1
         params.setflags(write=False)
         temps.setflags(write=False)
-        object.__setattr__(self, "dim", d)
-        object.__setattr__(self, "params", params)
-        object.__setattr__(self, "drift", funcs["drift"][0])
-        object.__setattr__(self, "diffusion", funcs["diffusion"][0])
-        object.__setattr__(self, "diffusion_derivative", funcs["diffusion_derivative"][0])
-        object.__setattr__(self, "potential", pot)
-        object.__setattr__(self, "blocks", blocks)
-        object.__setattr__(self, "temperatures", temps)
-        object.__setattr__(self, "time_dependent", bool(self.time_dependent))
-        object.__setattr__(self, "_kernel_drift", funcs["drift"][1])
-        object.__setattr__(self, "_kernel_diffusion", funcs["diffusion"][1])
-        object.__setattr__(self, "_kernel_derivative", funcs["diffusion_derivative"][1])
-        object.__setattr__(self, "_kernel_potential", kernel_pot)
+        settle(self, dim=d, params=params, drift=funcs["drift"][0],
+               diffusion=funcs["diffusion"][0],
+               diffusion_derivative=funcs["diffusion_derivative"][0], potential=pot,
+               blocks=blocks, temperatures=temps, time_dependent=bool(self.time_dependent),
+               _kernel_drift=funcs["drift"][1], _kernel_diffusion=funcs["diffusion"][1],
+               _kernel_derivative=funcs["diffusion_derivative"][1],
+               _kernel_potential=kernel_pot)
 
     @property
     def state_dependent(self) -> bool:
@@ -580,9 +547,7 @@ class DrivenTrap:
                     f"stiffness_scale(t=0.0) = {s0!r} must be > 0 (a trap, not a barrier)"
                 )
         K.setflags(write=False)
-        object.__setattr__(self, "stiffness", K)
-        object.__setattr__(self, "temperature", T)
-        object.__setattr__(self, "centre", centre)
+        settle(self, stiffness=K, temperature=T, centre=centre)
 
     @property
     def dim(self) -> int:
