@@ -38,6 +38,7 @@ from ._factor import factor
 from ._parse import expanded_terms
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = [
@@ -147,6 +148,18 @@ def _float_eigs(M):
         return None
 
 
+def _eigenvalue_note(M: sp.Matrix, pick: Callable[[np.ndarray], Any]) -> str:
+    """Where a refused condition fails: the eigenvalue ``pick(eigenvalues)`` of a numeric ``M``.
+
+    ``"; it has the eigenvalue <value>"``, or ``" for every value of the symbols"`` when ``M``
+    has symbols (or its eigenvalues cannot be computed).
+    """
+    eig = _float_eigs(M) if not M.free_symbols else None
+    if eig is not None and eig.size:
+        return f"; it has the eigenvalue {pick(eig):.4g}"
+    return " for every value of the symbols"
+
+
 def check_model(A: sp.Matrix, D: sp.Matrix, *, name_A: str = "A", name_D: str = "D",
                 psd_matrix: sp.Matrix | None = None) -> list:
     """Refuse a model that can never be valid; return the conditions SymPy cannot decide.
@@ -165,9 +178,7 @@ def check_model(A: sp.Matrix, D: sp.Matrix, *, name_A: str = "A", name_D: str = 
     for cond in stability_conditions(A):
         res = decide(cond, strict=True)
         if res is False:
-            eig = _float_eigs(A) if not A.free_symbols else None
-            where = (f"; it has the eigenvalue {eig[np.argmin(eig.real)]:.4g}"
-                     if eig is not None and eig.size else " for every value of the symbols")
+            where = _eigenvalue_note(A, lambda eig: eig[np.argmin(eig.real)])
             raise UnstableModelError(
                 f"{name_A} must be stable (every eigenvalue with a positive real part), but the "
                 f"Routh-Hurwitz condition {_tidy(cond)} > 0 fails{where} ({short_repr(A.tolist())})"
@@ -179,9 +190,7 @@ def check_model(A: sp.Matrix, D: sp.Matrix, *, name_A: str = "A", name_D: str = 
     for cond in psd_conditions(P):
         res = decide(cond, strict=False)
         if res is False:
-            eig = _float_eigs(P) if not P.free_symbols else None
-            where = (f"; it has the eigenvalue {min(eig.real):.4g}"
-                     if eig is not None and eig.size else " for every value of the symbols")
+            where = _eigenvalue_note(P, lambda eig: min(eig.real))
             raise ValidationError(
                 f"{name_D} must be positive semi-definite, but the condition {_tidy(cond)} >= 0 "
                 f"fails{where} ({short_repr(P.tolist())}); a diffusion or covariance matrix "
