@@ -295,6 +295,15 @@ def _comparison_table(s, rows, caption):
             warn_col=7 if has_warn else None)
 
 
+def _comparison_and_figures(s, r, caption):
+    """A section's comparison table, the warnings of its rows, then its figures."""
+    _comparison_table(s, r["comparison"], caption)
+    s.warnings(w for row in r["comparison"] for w in
+               (f"{row['quantity']}: {m}" for m in row.get("warnings", ())))
+    for f in r["figures"]:
+        s.figure(f["png"], f["caption"])
+
+
 def _sgd(rep, r):
     cf = r["closed_forms"]
     m = cf["model"]
@@ -345,13 +354,9 @@ def _sgd(rep, r):
         ("integrator", sim["method"], "", "exact Ornstein-Uhlenbeck transition"),
         ("start", "stationary", "", "x0 drawn from the stationary law"),
     ], caption="Simulated ensemble of the Langevin limit")
-    _comparison_table(s, r["comparison"],
-                      "Closed form against the simulated ensemble and the estimators; ± is 1 "
-                      "s.e. over trajectories (estimators: their own s.e.).")
-    s.warnings(w for row in r["comparison"] for w in
-               (f"{row['quantity']}: {m}" for m in row.get("warnings", ())))
-    for f in r["figures"]:
-        s.figure(f["png"], f["caption"])
+    _comparison_and_figures(s, r, "Closed form against the simulated ensemble and the "
+                            "estimators; ± is 1 s.e. over trajectories (estimators: their own "
+                            "s.e.).")
 
 
 def _math_block(name, markup, tex):
@@ -401,13 +406,8 @@ def _learner(rep, r):
                f"at every step t = 0 to {last}; the ratio I_L / I_M is largest at t = {k} "
                f"({ratio[k]:.3g}), and at t = {last} I_L = {l_info[last]:.4g} nats against "
                f"I_M = {m_info[last]:.4g} nats.")
-    _comparison_table(s, r["comparison"],
-                      "Closed form against the simulation at a few steps; ± is 1 s.e. over "
-                      "training sets.")
-    s.warnings(w for row in r["comparison"] for w in
-               (f"{row['quantity']}: {m}" for m in row.get("warnings", ())))
-    for f in r["figures"]:
-        s.figure(f["png"], f["caption"])
+    _comparison_and_figures(s, r, "Closed form against the simulation at a few steps; ± is 1 "
+                            "s.e. over training sets.")
 
 
 _FIG41_UNITS = {
