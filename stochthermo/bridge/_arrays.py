@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["ArrayRef"]
@@ -38,10 +40,7 @@ class ArrayRef:
 
     @property
     def size(self) -> int:
-        n = 1
-        for s in self.shape:  # Python integers: a hostile header cannot overflow the count
-            n *= s
-        return n
+        return math.prod(self.shape)  # Python integers: a hostile header cannot overflow it
 
     @property
     def nbytes(self) -> int:

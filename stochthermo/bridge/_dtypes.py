@@ -16,13 +16,23 @@ float8_e8m0fnu  127   8 bits     no sign, no mantissa: 2^(e - 127); 0xFF is NaN
 
 Subnormals (exponent field 0) are ``(-1)^s 2^(1 - bias) m / 2^mbits``. The tests compare every
 table with the ``ml_dtypes`` package and with the values PyTorch itself writes.
+
+Every stored item reaches the widening in native byte order: :func:`read_native` reads raw
+items from a file and :func:`native_order` swaps the bytes of a big- or little-endian array.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["WIDEN", "widen", "wide_dtype", "FLOAT8_FORMATS"]
+from ..errors import CorruptFileError
+
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["WIDEN", "widen", "wide_dtype", "FLOAT8_FORMATS", "native_order", "read_native"]
 
 #: name -> (exponent bits, mantissa bits, bias, kind of special values)
 FLOAT8_FORMATS = {
@@ -96,3 +106,25 @@ def widen(kind: str, raw: np.ndarray) -> np.ndarray:
     if kind == "complex32":
         return _c32(raw)
     return _table(kind)[raw.view(np.uint8)]
+
+
+def native_order(arr: np.ndarray) -> np.ndarray:
+    """``arr`` with its items in the machine's byte order (the same array when they already are)."""
+    if not arr.dtype.isnative:
+        arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def read_native(fh: Any, start: int, count: int, dtype: np.dtype, *,
+                truncated: str) -> np.ndarray:
+    """``count`` items of ``dtype`` stored from byte ``start`` of ``fh``, in native byte order.
+
+    A new 1-d array; :class:`~stochthermo.errors.CorruptFileError` with the message
+    ``truncated`` when the file ends before the last item.
+    """
+    fh.seek(start)
+    arr = np.empty(count, dtype=dtype)
+    got = fh.readinto(arr.data.cast("B")) if count else 0
+    if got != count * dtype.itemsize:
+        raise CorruptFileError(truncated)
+    return native_order(arr)

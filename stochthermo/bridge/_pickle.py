@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 from dataclasses import dataclass
 
@@ -204,10 +205,7 @@ class TensorRef:
                 f"malformed tensor record: negative offset/size/stride ({offset}, {shape}, "
                 f"{stride})"
             )
-        n = 1
-        for s in shape:
-            n *= s
-        if n > 0:
+        if math.prod(shape) > 0:
             last = offset + sum((s - 1) * st for s, st in zip(shape, stride, strict=True))
             if last >= storage.numel:
                 raise CorruptFileError(
@@ -230,10 +228,7 @@ class TensorRef:
 
     @property
     def size(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:

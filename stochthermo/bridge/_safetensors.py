@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import CorruptFileError, UnsafeFileError
 from ._arrays import ArrayRef
-from ._dtypes import WIDEN, widen
+from ._dtypes import WIDEN, read_native, widen
 
 __all__ = ["is_safetensors", "load_safetensors"]
 
@@ -92,13 +92,7 @@ def load_safetensors(path, fh, *, filemap=None):
             if filemap is not None and narrow is None and dtype.isnative:
                 raw = filemap.view(start, count * dtype.itemsize)
                 return np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
-            fh.seek(start)
-            arr = np.empty(count, dtype=dtype)
-            got = fh.readinto(memoryview(arr).cast("B")) if count else 0
-            if got != count * dtype.itemsize:
-                raise CorruptFileError(f"{path}: truncated tensor data")
-            if not arr.dtype.isnative:
-                arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
+            arr = read_native(fh, start, count, dtype, truncated=f"{path}: truncated tensor data")
             if narrow is not None:
                 arr = widen(narrow, arr)
             return arr.reshape(shape)

@@ -7,9 +7,8 @@ each key an int64 item count followed by the raw items.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import CorruptFileError
+from ._dtypes import read_native
 from ._pickle import Storage, restricted_load
 
 __all__ = ["is_torch_legacy", "load_torch_legacy"]
@@ -67,14 +66,8 @@ def load_torch_legacy(path, fh):
         def loader():
             if key not in offsets:
                 raise CorruptFileError(f"{path}: the storage record {key!r} is missing")
-            fh.seek(offsets[key])
-            arr = np.empty(numel, dtype=dtype)
-            got = fh.readinto(memoryview(arr).cast("B")) if numel else 0
-            if got != numel * dtype.itemsize:
-                raise CorruptFileError(f"{path}: storage record {key!r} is truncated")
-            if not arr.dtype.isnative:
-                arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
-            return arr
+            return read_native(fh, offsets[key], numel, dtype,
+                               truncated=f"{path}: storage record {key!r} is truncated")
 
         st = Storage(key, stype, numel, loader)
         storages[key] = st

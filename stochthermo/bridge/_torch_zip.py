@@ -16,6 +16,7 @@ import zlib
 import numpy as np
 
 from ..errors import CorruptFileError, UnsafeFileError
+from ._dtypes import native_order
 from ._pickle import Storage, restricted_load
 
 __all__ = ["is_torch_zip", "load_torch_zip", "open_zip"]
@@ -103,11 +104,8 @@ def load_torch_zip(path, fh, *, zf=None, verify=False, budget=None, filemap=None
                 raw = filemap.view(_record_start(path, fh, info, file_size), nbytes)
             else:
                 raw = _read_record(path, fh, zf, info, nbytes, file_size, verify, budget)
-            arr = (np.frombuffer(raw, dtype=dtype, count=numel) if numel
-                   else np.empty(0, dtype))
-            if not arr.dtype.isnative:
-                arr = arr.byteswap().view(arr.dtype.newbyteorder("="))
-            return arr
+            return native_order(np.frombuffer(raw, dtype=dtype, count=numel) if numel
+                                else np.empty(0, dtype))
 
         st = Storage(key, stype, numel, loader)
         cache[key] = st
