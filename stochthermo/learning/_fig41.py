@@ -33,14 +33,15 @@ from ._engine import learn
 from ._ppm import MLPClassifier
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from .._typing import ArrayLike, PathLike, ProgressLike, SeedLike
 
 __all__ = ["load_dataset", "teacher_student", "Fig41Result", "fig41", "noise_statistics"]
 
 
-def teacher_student(n=2000, n_in=32, n_classes=10, *, seed=0):
+def teacher_student(n: int = 2000, n_in: int = 32, n_classes: int = 10, *,
+                    seed: SeedLike = 0) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic classification task: labels are the arg-max of a random teacher network."""
     rng = np.random.default_rng(seed)
     U = rng.standard_normal((n, n_in))
@@ -155,7 +156,7 @@ def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
 
 
 @contextlib.contextmanager
-def single_thread_blas():
+def single_thread_blas() -> Iterator[bool]:
     """A context in which BLAS (the matrix products of these kernels) runs on one thread.
 
     The ensemble kernels spread their trials over Numba's threads; a multi-threaded BLAS
@@ -355,6 +356,6 @@ def fig41(*, data: PathLike = "auto", hidden: Sequence[int] = (200, 200, 200),
     )
 
 
-def write_json_atomic(obj, path) -> Path:
+def write_json_atomic(obj: Any, path: PathLike) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename)."""
     return write_atomic(path, json.dumps(obj, indent=1))

@@ -15,6 +15,9 @@ from ..estimators._stats import gaussian_mi_bias, jackknife_groups
 from ..results import Estimate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from .._typing import ArrayLike
 
 __all__ = ["gaussian_mi", "jackknife", "discrete_mi", "learning_efficiency", "xu_raginsky_bound"]
@@ -25,7 +28,8 @@ def _cols(a: ArrayLike) -> np.ndarray:
     return a[:, None] if a.ndim == 1 else a
 
 
-def jackknife(stat, n: int, *, groups=None, n_groups: int = 20):
+def jackknife(stat: Callable[[np.ndarray], Any], n: int, *, groups: ArrayLike | None = None,
+              n_groups: int = 20) -> tuple[Any, Any]:
     """Delete-a-group jackknife of ``stat(index_array) -> array`` (labels ``groups % n_groups``).
 
     ``groups`` (length n, ints) keeps correlated samples (trials sharing a training set)

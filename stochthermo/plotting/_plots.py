@@ -553,6 +553,7 @@ def plot_convergence(dts: ArrayLike, errors: ArrayLike | Sequence[Estimate], *,
     Axes
     """
     dts = as_float_array("dts", dts, ndim=1)
+    se: np.ndarray | None
     if _estimate_sequence(errors):
         err, se = stack_estimates(errors)
     else:

@@ -88,7 +88,8 @@ def style() -> Iterator[None]:
         yield
 
 
-def get_axes(ax=None, *, figsize=(5.2, 3.6), nrows=1, ncols=1, **kwargs):
+def get_axes(ax: Any = None, *, figsize: tuple[float, float] = (5.2, 3.6), nrows: int = 1,
+             ncols: int = 1, **kwargs: Any) -> Any:
     """Return ``ax`` unchanged, or a fresh figure's axes (array when more than one)."""
     if ax is not None:
         return ax
@@ -98,7 +99,7 @@ def get_axes(ax=None, *, figsize=(5.2, 3.6), nrows=1, ncols=1, **kwargs):
     return axes
 
 
-def apply_tick_style(axes) -> None:
+def apply_tick_style(axes: Any) -> None:
     """Give existing axes the tick sizes of :data:`STYLE` (ticks are created lazily)."""
     for a in np.atleast_1d(axes).ravel():
         a.tick_params(labelsize=STYLE["xtick.labelsize"])
@@ -135,7 +136,7 @@ def savefig_atomic(fig: Figure, path: PathLike, **kwargs: Any) -> Path:
     return _savefig_atomic(fig, path, **kwargs)
 
 
-def value_and_error(est):
+def value_and_error(est: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(value, stderr)`` as float arrays from an Estimate, a pair or plain values."""
     if hasattr(est, "value") and hasattr(est, "stderr"):
         return np.asarray(est.value, dtype=float), np.asarray(est.stderr, dtype=float)
@@ -146,7 +147,7 @@ def value_and_error(est):
     return v, np.full(v.shape, np.nan)
 
 
-def stack_estimates(estimates):
+def stack_estimates(estimates: Any) -> tuple[np.ndarray, np.ndarray]:
     """Values and errors of a sequence of Estimates / pairs / numbers, as two 1-d arrays."""
     if hasattr(estimates, "value") and hasattr(estimates, "stderr"):
         v, s = value_and_error(estimates)
