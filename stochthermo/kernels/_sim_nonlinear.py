@@ -330,8 +330,14 @@ def _build_groups(call):
                 draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, Lseg * m)
                 for jj in range(Lseg):
                     t = (step0 + j + jj) * h
-                    for g in range(na):  # failed members stay at their last finite state
-                        call(X[g], t, params, F[g])
+                    # failed members stay at their last finite state; a full group runs a
+                    # loop of constant length, which the compiler unrolls and interleaves
+                    if na == GROUP:
+                        for g in range(GROUP):
+                            call(X[g], t, params, F[g])
+                    else:
+                        for g in range(na):
+                            call(X[g], t, params, F[g])
                     nf = 0
                     for i in range(d):
                         if diag_noise:
