@@ -15,12 +15,15 @@ See ``theory/distributed.md`` and ``theory/architecture.md``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._optional import require
 from ._progress import progress_bar
 from ._validation import positive_int, short_repr
 from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from ._typing import ProgressLike
 
 __all__ = ["Ordered", "chunk_bounds", "default_chunk", "get_client", "run_tasks"]
 
@@ -110,7 +113,7 @@ def default_chunk(n: int, client: Any, align: int = 1) -> int:
 
 def run_tasks(client: Any, fn: Callable, args_list: Iterable[tuple], *, retries: int,
               on_result: Callable[[int, Any], None], max_in_flight: int | None = None,
-              progress: bool | None = None, total: int | None = None,
+              progress: ProgressLike = None, total: int | None = None,
               desc: str = "tasks") -> None:
     """Run ``fn(*args)`` for each ``args``; call ``on_result(i, value)`` as results arrive.
 
@@ -187,7 +190,8 @@ class Ordered:
     """Hold results that arrive out of order and feed them to ``sink`` in index order."""
 
     def __init__(self, sink: Callable[[Any], None]) -> None:
-        self.sink, self.next, self.held = sink, 0, {}
+        self.sink, self.next = sink, 0
+        self.held: dict[int, Any] = {}
 
     def __call__(self, i: int, value: Any) -> None:
         self.held[i] = value

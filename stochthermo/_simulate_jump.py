@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._frozen import settle
 from ._progress import progress_bar
 from ._rng import seed_repr, trajectory_seeds
 from ._validation import positive_float, positive_int, short_repr
@@ -80,8 +81,7 @@ class JumpEnsemble:
         for k, v in dict(self.observables or {}).items():
             if np.asarray(v).shape[:1] != (states.shape[0],):
                 raise ShapeError(f"observable {k!r} must have first axis n_traj={states.shape[0]}")
-        object.__setattr__(self, "observables", _freeze(self.observables))
-        object.__setattr__(self, "meta", _freeze(self.meta))
+        settle(self, observables=_freeze(self.observables), meta=_freeze(self.meta))
 
     @property
     def n_traj(self) -> int:
@@ -116,11 +116,12 @@ def edge_tables(model: MarkovJump, reference=None):
     n = model.n_states
     n_res = model.n_reservoirs
     bip = isinstance(model, BipartiteJump)
-    if bip:
+    if isinstance(model, BipartiteJump):
         from ._exact_jump import _stationary
 
+        ny = model.ny
         p = _stationary(model) if reference is None else np.asarray(reference, dtype=np.float64)
-        pg = p.reshape(model.nx, model.ny)
+        pg = p.reshape(model.nx, ny)
         lp = np.log(p)
         lpx = np.log(pg.sum(axis=1))
         lpy = np.log(pg.sum(axis=0))
@@ -135,8 +136,8 @@ def edge_tables(model: MarkovJump, reference=None):
         lnw = np.log(W[dest, j]) - np.log(W[j, dest])
         obs[np.arange(dest.size), model.reservoirs[dest, j]] = lnw
         if bip:
-            xj, yj = divmod(j, model.ny)
-            xi, yi = np.divmod(dest, model.ny)
+            xj, yj = divmod(j, ny)
+            xi, yi = np.divmod(dest, ny)
             is_x = yi == yj
             # ln p(y|x_new) - ln p(y|x_old) on x-jumps; ln p(x|y_new) - ln p(x|y_old) on y-jumps
             dlx = (lp[dest] - lpx[xi]) - (lp[j] - lpx[xj])
@@ -171,10 +172,10 @@ def _start(model: MarkovJump, x0, p0, n_traj):
     if isinstance(x0, tuple) and isinstance(model, BipartiteJump) and len(x0) == 2:
         x, y = x0
         if not (isinstance(x, numbers.Integral) and isinstance(y, numbers.Integral)
-                and 0 <= x < model.nx and 0 <= y < model.ny):
+                and 0 <= int(x) < model.nx and 0 <= int(y) < model.ny):
             raise ValidationError(f"x0={x0!r} must be a pair (x, y) with 0 <= x < {model.nx} "
                                   f"and 0 <= y < {model.ny}")
-        return np.full(n_traj, model.index(x, y), dtype=np.int64), np.ones(n), f"{x0}"
+        return np.full(n_traj, model.index(int(x), int(y)), dtype=np.int64), np.ones(n), f"{x0}"
     arr = np.asarray(x0)
     if arr.dtype.kind not in "iu" or arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_traj):
         raise ValidationError(

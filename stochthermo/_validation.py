@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
+from typing import SupportsInt, cast
 
 import numpy as np
 
@@ -288,7 +289,7 @@ def _integer(name: str, value) -> int:
         )
     if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
-            return int(value)
+            return int(cast(SupportsInt, value))  # the numbers.Real stub lacks __int__
         raise ValidationError(
             f"{name}={short_repr(value)} must be an integer; pass a whole number such as 10"
         )

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._executor import chunk_bounds, get_client
+from ._frozen import settle
 from ._validation import positive_int
 from .errors import ValidationError
 
@@ -91,8 +92,8 @@ class EnsembleMoments:
     meta: Any = field(default_factory=dict)
 
     def __post_init__(self):
-        object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
-        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta or {})))
+        settle(self, columns=MappingProxyType(dict(self.columns)),
+               meta=MappingProxyType(dict(self.meta or {})))
 
     @property
     def dim(self) -> int:
@@ -188,7 +189,10 @@ def ensemble_moments(ens: Any, *, leaf: int = LEAF) -> EnsembleMoments:
     """
     leaf = positive_int("leaf", leaf)
     leaves, cols = chunk_moments(np.asarray(ens.x), dict(ens.observables), leaf)
-    n, mean, m2 = fold_moments(None, leaves)
+    acc = fold_moments(None, leaves)
+    if acc is None:
+        raise ValidationError("ensemble_moments needs an ensemble with at least one trajectory")
+    n, mean, m2 = acc
     meta = {k: v for k, v in ens.meta.items() if k != "state"}
     meta.update(reduce="moments", leaf=leaf)
     return EnsembleMoments(np.asarray(ens.t), int(n), mean, m2, cols, meta)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._frozen import settle
 from ._validation import as_ensemble_array, as_float_array
 from .errors import ShapeError, ValidationError
 
@@ -60,11 +61,8 @@ class Ensemble:
                     f"{x.shape[0]}"
                 )
             obs[k] = v
-        object.__setattr__(self, "x", x)
-        object.__setattr__(self, "t", t)
-        object.__setattr__(self, "dt", float(self.dt))
-        object.__setattr__(self, "observables", MappingProxyType(obs))
-        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta or {})))
+        settle(self, x=x, t=t, dt=float(self.dt), observables=MappingProxyType(obs),
+               meta=MappingProxyType(dict(self.meta or {})))
 
     def __repr__(self) -> str:
         t = (f"{float(self.t[0]):g}..{float(self.t[-1]):g}" if self.t.size else "empty")
@@ -86,6 +84,13 @@ class Ensemble:
     def dim(self) -> int:
         """State dimension."""
         return self.x.shape[2]
+
+    @property
+    def sample_interval(self) -> float:
+        """Spacing of the saved time grid (``dt * save_every``)."""
+        if self.t.shape[0] < 2:
+            return float(self.dt)
+        return float(self.t[1] - self.t[0])
 
     @property
     def final(self) -> np.ndarray:
@@ -141,12 +146,3 @@ class Ensemble:
         t = t0 + dt * save_every * np.arange(arr.shape[1], dtype=np.float64)
         return cls(x=arr, t=t, dt=dt, meta=meta or {})
 
-
-def _sample_interval(self) -> float:
-    """Spacing of the saved time grid (``dt * save_every``)."""
-    if self.t.shape[0] < 2:
-        return float(self.dt)
-    return float(self.t[1] - self.t[0])
-
-
-Ensemble.sample_interval = property(_sample_interval)

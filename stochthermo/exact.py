@@ -610,11 +610,7 @@ def mutual_information(model: Any = None, *, cov: ArrayLike | None = None,
     if cov is None:
         C = stationary_covariance(model)
     else:
-        C = _as_cov("cov", cov, None if model is None else model.dim) if model is not None else None
-        if C is None:
-            C = as_square_matrix("cov", cov)
-            C = check_symmetric("cov", C)
-            check_psd("cov", C)
+        C = _as_cov("cov", cov, None if model is None else model.dim)
     d = C.shape[0]
     if blocks is None:
         if model is None:

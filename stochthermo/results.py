@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._frozen import settle
+
 if TYPE_CHECKING:
     from ._typing import ArrayLike
 
@@ -69,11 +71,10 @@ class Estimate:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "meta", _freeze(self.meta))
         w = self.warnings
         if isinstance(w, str):
             w = (w,)
-        object.__setattr__(self, "warnings", tuple(str(m) for m in (w or ())))
+        settle(self, meta=_freeze(self.meta), warnings=tuple(str(m) for m in (w or ())))
 
     @property
     def ok(self) -> bool:

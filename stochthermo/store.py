@@ -336,9 +336,10 @@ class _Record:
                     bad.append(str(f))
             except (OSError, ValueError):
                 bad.append(str(f))
-        if self.t is not None and not _file_ok(_chunk_file(self.path, "t", 1, 0), *self.t,
-                                                content=True):
-            bad.append(_chunk_file(self.path, "t", 1, 0))
+        if self.t is not None:  # the recorded [size, sha256] of the time grid
+            size, digest = self.t
+            if not _file_ok(_chunk_file(self.path, "t", 1, 0), size, digest, content=True):
+                bad.append(_chunk_file(self.path, "t", 1, 0))
         return bad
 
 

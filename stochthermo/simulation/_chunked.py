@@ -9,7 +9,7 @@ See ``theory/distributed.md``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..distributed import LEAF, REDUCTIONS, EnsembleMoments, chunk_moments, fold
 from ..ensemble import Ensemble
 from ..errors import ValidationError
 from ._engine import run_local, simulate_guard
+
+if TYPE_CHECKING:
+    from .._typing import ProgressLike
 
 __all__ = ["merge_states", "simulate_chunk", "simulate_chunked", "x0_for_chunks"]
 
@@ -84,10 +87,10 @@ def _check_chunked(kw: dict, reduce: str | None) -> None:
         )
 
 
-def simulate_chunked(model: Any, *, n_traj: int, seed: Any = None, x0: Any = None,
+def simulate_chunked(model: Any, *, n_traj: int | None, seed: Any = None, x0: Any = None,
                      client: Any = None, scheduler: str | None = None,
                      chunk_size: int | None = None, reduce: str | None = None,
-                     retries: int = 2, progress: bool | None = None,
+                     retries: int = 2, progress: ProgressLike = None,
                      **kw: Any) -> Ensemble | EnsembleMoments:
     """Run :func:`stochthermo.simulate` in chunks of trajectories, on Dask or in-process.
 
@@ -116,7 +119,7 @@ def simulate_chunked(model: Any, *, n_traj: int, seed: Any = None, x0: Any = Non
         x0_of = x0_for_chunks(x0, n_traj)
         args = ((model, ss, a, b, kw, x0_of(a, b), reduce, LEAF)
                 for a, b in bounds)  # lazily: nothing per chunk is held before submission
-        opts = {"retries": retries, "progress": progress, "total": len(bounds),
+        opts: dict[str, Any] = {"retries": retries, "progress": progress, "total": len(bounds),
                 "desc": "simulate[chunks]"}
         if reduce == "moments":
             return _gather_moments(cl, args, opts, seed, len(bounds))

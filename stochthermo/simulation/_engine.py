@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from ._plans import Buffers, Family, PlanLike, Setup, family_of
 from ._random import ziggurat_table
 from ._resume import check_resume, check_same_run, resume_defaults, resume_state, state_of
 from ._start import initial_state
+
+if TYPE_CHECKING:
+    from .._typing import ProgressLike
 
 __all__ = ["METHODS", "Request", "output_bytes", "run_local", "simulate_guard"]
 
@@ -87,7 +90,7 @@ def simulate_guard(model: Any, *, n_traj: int, n_steps: int, save_every: int = 1
     """The memory check of ``simulate`` for a whole request (before it is cut in chunks)."""
     family = family_of(model)
     n_traj, n_steps, save_every = _counts(n_traj, n_steps, save_every)
-    obs, _, cur_names = parse_observables(observables, model.dim)
+    obs, _currents, cur_names = parse_observables(observables, model.dim)
     _guard(model, family, n_traj, n_steps, save_every, obs, cur_names, max_bytes)
 
 
@@ -236,7 +239,7 @@ def _assemble(model, family: Family, plan: PlanLike, buf: Buffers, req: Request,
 
 def run_local(model: Any, *, n_traj: int | None = None, n_steps: int, dt: float | None = None,
               method: str | None = None, x0: Any = None, save_every: int = 1, seed: Any = None,
-              observables: Any = (), progress: bool | None = None,
+              observables: Any = (), progress: ProgressLike = None,
               resume: Ensemble | None = None, max_bytes: int | None = None,
               _noise: Any = None, _traj_offset: int = 0) -> Ensemble:
     """:func:`~stochthermo.simulate` in this process (no chunks); the arguments are its own."""
