@@ -197,6 +197,13 @@ def _resolve(model, p):
     return m, np.atleast_2d(arr), stacked
 
 
+def _resolve_bipartite(model, p, what: str) -> tuple[BipartiteJump, np.ndarray, bool]:
+    """:func:`_resolve` for a quantity ``what`` that needs a :class:`BipartiteJump`."""
+    m = _bipartite(model, what)
+    _, P, stacked = _resolve(m, p)
+    return m, P, stacked
+
+
 def _edges(m: MarkovJump):
     """Undirected edges ``i < j`` with a positive rate: (i, j, ln W_ij/W_ji, reservoir)."""
     store = _CACHE.setdefault(m, {})
@@ -332,8 +339,7 @@ def information_flows(model, *, p=None):
     -------
     numpy.ndarray, shape (2,) (or (n_t, 2))
     """
-    m = _bipartite(model, "information_flows")
-    m, P, stacked = _resolve(m, p)
+    m, P, stacked = _resolve_bipartite(model, p, "information_flows")
     _, _, J = _flux_terms(m, P)
     is_x, lp_i, lp_j, lm_i, lm_j = _marginal_terms(m, P)
     L = (lp_i - lm_i) - (lp_j - lm_j)
@@ -351,8 +357,7 @@ def subsystem_entropy_production(model, *, p=None):
     -------
     numpy.ndarray, shape (2,) (or (n_t, 2))
     """
-    m = _bipartite(model, "subsystem_entropy_production")
-    m, P, stacked = _resolve(m, p)
+    m, P, stacked = _resolve_bipartite(model, p, "subsystem_entropy_production")
     a, b, J = _flux_terms(m, P)
     _, _, _, res = _edges(m)
     with np.errstate(divide="ignore"):
@@ -367,8 +372,7 @@ def mutual_information(model, *, p=None):
 
     :math:`I(X;Y) = \sum_{x,y} p(x,y) \ln\frac{p(x,y)}{p_X(x)p_Y(y)}`.
     """
-    m = _bipartite(model, "mutual_information")
-    m, P, stacked = _resolve(m, p)
+    m, P, stacked = _resolve_bipartite(model, p, "mutual_information")
     Pg = P.reshape(P.shape[0], m.nx, m.ny)
     prod = Pg.sum(axis=2)[:, :, None] * Pg.sum(axis=1)[:, None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -382,8 +386,7 @@ def mutual_information_rate(model, *, p=None):
 
     :math:`dI/dt = \sum_i \dot p_i \ln\frac{p_i}{p_X(x_i) p_Y(y_i)}` with :math:`\dot p = W p`.
     """
-    m = _bipartite(model, "mutual_information_rate")
-    m, P, stacked = _resolve(m, p)
+    m, P, stacked = _resolve_bipartite(model, p, "mutual_information_rate")
     pdot = P @ m.generator.T
     Pg = P.reshape(P.shape[0], m.nx, m.ny)
     L = _log(Pg) - _log(Pg.sum(axis=2)[:, :, None] * Pg.sum(axis=1)[:, None, :])
@@ -410,8 +413,7 @@ def learning_efficiency(model, *, p=None, learner: str = "x"):
     if learner not in ("x", "y"):
         raise ValidationError(f"learner={learner!r} must be 'x' or 'y'")
     k = 0 if learner == "x" else 1
-    m = _bipartite(model, "learning_efficiency")
-    m, P, stacked = _resolve(m, p)
+    m, P, stacked = _resolve_bipartite(model, p, "learning_efficiency")
     flows = information_flows(m, p=P)
     env = environment_entropy_flows(m, p=P)[:, k]
     safe = np.where(env != 0.0, env, 1.0)

@@ -484,6 +484,18 @@ def _with_blocks(model, blocks, temperatures):
     return m
 
 
+def _flow_state(model, blocks, mean, cov, what: str):
+    """``(m, dm, C, M)``: the bipartite model, mean offset, covariance and velocity matrix.
+
+    ``m`` is the model with ``blocks`` (refused unless bipartite) and ``M = -A + D C^{-1}``
+    [LL-info].
+    """
+    m = _with_blocks(model, blocks, None)
+    _require_bipartite(m, what)
+    dm, C, Cinv = _state(m, mean, cov)
+    return m, dm, C, -m.A + m.D @ Cinv
+
+
 def medium_entropy_rates(model: Any, *, blocks: Blocks | None = None, mean: ArrayLike | None = None,
                          cov: ArrayLike | None = None, p: ArrayLike | None = None) -> np.ndarray:
     r"""Entropy flow into each block's bath per unit time.
@@ -497,11 +509,8 @@ def medium_entropy_rates(model: Any, *, blocks: Blocks | None = None, mean: Arra
         from ._exact_jump import dispatch
 
         return dispatch("environment_entropy_flows", model, p, blocks=blocks, mean=mean, cov=cov)
-    m = _with_blocks(model, blocks, None)
-    _require_bipartite(m, "medium_entropy_rates")
-    dm, C, Cinv = _state(m, mean, cov)
+    m, dm, C, M = _flow_state(model, blocks, mean, cov, "medium_entropy_rates")
     Dinv = _dinv(m)
-    M = -m.A + m.D @ Cinv
     Am = m.A @ dm
     diag = -np.diag(Dinv @ m.A @ C @ M.T) + (Dinv @ Am) * Am
     return _block_sums(m, diag)
@@ -540,10 +549,7 @@ def information_flow(model: Any, *, blocks: Blocks | None = None, mean: ArrayLik
         from ._exact_jump import dispatch
 
         return dispatch("information_flows", model, p, blocks=blocks, mean=mean, cov=cov)
-    m = _with_blocks(model, blocks, None)
-    _require_bipartite(m, "information_flow")
-    dm, C, Cinv = _state(m, mean, cov)
-    M = -m.A + m.D @ Cinv
+    m, _, C, M = _flow_state(model, blocks, mean, cov, "information_flow")
     MC = M @ C
     out = np.empty(m.n_blocks)
     for i, b in enumerate(m.blocks):
@@ -569,11 +575,8 @@ def subsystem_entropy_production(model: Any, *, blocks: Blocks | None = None,
         from ._exact_jump import dispatch
 
         return dispatch("subsystem_entropy_production", model, p, blocks=blocks, mean=mean, cov=cov)
-    m = _with_blocks(model, blocks, None)
-    _require_bipartite(m, "subsystem_entropy_production")
-    dm, C, Cinv = _state(m, mean, cov)
+    m, dm, C, M = _flow_state(model, blocks, mean, cov, "subsystem_entropy_production")
     Dinv = _dinv(m)
-    M = -m.A + m.D @ Cinv
     Am = m.A @ dm
     diag = np.diag(M @ C @ M.T @ Dinv) + Am * (Dinv @ Am)
     return _block_sums(m, diag)
