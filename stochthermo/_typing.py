@@ -22,5 +22,5 @@ SeedLike: TypeAlias = int | np.random.SeedSequence | np.random.Generator | None
 PathLike: TypeAlias = str | os.PathLike[str]
 #: what ``progress=`` accepts: a flag, or a tqdm-like factory (``total=``, ``desc=``)
 ProgressLike: TypeAlias = bool | Callable[..., Any] | None
-#: index groups of the coordinates (subsystems)
-Blocks: TypeAlias = Sequence[Sequence[int]]
+#: subsystems: index groups of the coordinates, or block sizes (``[1, 1]`` = two 1-d blocks)
+Blocks: TypeAlias = Sequence[int] | Sequence[Sequence[int]]

@@ -197,7 +197,7 @@ def sgd_section(*, quick: bool, seed: int, out_figs) -> dict:
     tur_row["status"] = judge_lower_bound(float(tur.value), sig, float(tur.stderr))
     rows.append(tur_row)
     # block sizes are valid blocks, but the Blocks alias names only index lists
-    flows = estimate.information_flow(ens, blocks=[1, 1])  # type: ignore[list-item]
+    flows = estimate.information_flow(ens, blocks=[1, 1])
     Idot = exact.information_flow(lang)
     for i in range(2):
         rows.append(_row(f"information flow Idot_{i}", Idot[i], float(flows.value[i]),
