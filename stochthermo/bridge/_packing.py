@@ -14,12 +14,16 @@ __all__ = ["pack", "unpack"]
 
 
 def pack(obj: Any) -> Any:
-    """Dataclasses, read-only mappings and tuples -> picklable tagged tuples (recursively)."""
+    """Dataclasses, read-only mappings and tuples -> picklable tagged tuples (recursively).
+
+    A dataclass travels as its constructor arguments (fields with ``init=False`` are derived
+    again by its ``__post_init__`` when :func:`unpack` rebuilds it).
+    """
     if isinstance(obj, MappingProxyType):
         return ("__mapping__", {k: pack(v) for k, v in obj.items()})
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return ("__dataclass__", type(obj),
-                {f.name: pack(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
+                {f.name: pack(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init})
     if isinstance(obj, tuple):
         return ("__tuple__", [pack(v) for v in obj])
     return obj
