@@ -268,3 +268,52 @@ def test_long_function_check_sees_a_long_body():
     assert long_functions(make(81, reason=True)) == {}
     nested = "class A:\n    def g(self):\n" + "        y = 2\n" * 81
     assert long_functions(nested) == {"A.g": 81}
+
+
+# ----------------------------------------------------------------------------- frozen results
+_CONSTRUCTORS = ("__init__", "__post_init__")
+
+
+def frozen_writes(source: str) -> list[tuple[str, str]]:
+    """``(kind, enclosing function)`` of every ``object.__setattr__(...)`` and ``settle(...)``."""
+    found = []
+
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            name = func
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = child.name
+            if isinstance(child, ast.Call):
+                f = child.func
+                if (isinstance(f, ast.Attribute) and f.attr == "__setattr__"
+                        and isinstance(f.value, ast.Name) and f.value.id == "object"):
+                    found.append(("object.__setattr__", func))
+                elif isinstance(f, ast.Name) and f.id == "settle":
+                    found.append(("settle", func))
+            visit(child, name)
+
+    visit(ast.parse(source), "<module>")
+    return found
+
+
+def test_frozen_objects_change_only_while_constructed():
+    """Frozen dataclasses store normalised fields only through ``_frozen.settle``, and only from
+    ``__init__``, ``__post_init__`` or an ``_init_*`` helper; everything later uses
+    ``dataclasses.replace``."""
+    bad = []
+    for f in sorted(PKG.rglob("*.py")):
+        rel = f.relative_to(PKG).as_posix()
+        for kind, func in frozen_writes(f.read_text()):
+            if kind == "object.__setattr__" and rel != "_frozen.py":
+                bad.append(f"{rel}:{func} calls object.__setattr__ (use _frozen.settle)")
+            if kind == "settle" and not (func in _CONSTRUCTORS or func.startswith("_init_")):
+                bad.append(f"{rel}:{func} calls settle outside construction")
+    assert not bad, bad
+
+
+def test_frozen_write_check_sees_both_kinds():
+    src = ("class A:\n    def __post_init__(self):\n        settle(self, x=1)\n"
+           "    def later(self):\n        object.__setattr__(self, 'x', 2)\n"
+           "        settle(self, x=3)\n")
+    assert frozen_writes(src) == [("settle", "__post_init__"), ("object.__setattr__", "later"),
+                                  ("settle", "later")]
