@@ -45,6 +45,8 @@ from ._shared import (
     GROUP,
     GROUP_MAX_DIM,
     ZBUF,
+    after_segment,
+    after_step,
     column_is_finite,
     count_nonfinite,
     counter_after,
@@ -54,10 +56,9 @@ from ._shared import (
     group_close,
     group_finish,
     group_load,
-    group_members,
-    group_open,
     group_save,
-    save_row,
+    open_group,
+    start_trajectory,
 )
 
 __all__ = ["GROUP", "GROUP_MAX_DIM", "affine_dense", "affine_dense_groups", "affine_diag",
@@ -156,15 +157,11 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
     for k in prange(n_traj):
         if fail[k] >= 0:
             continue
-        xo = x[k].copy()
+        xo, a, s, c = start_trajectory(x, acc, seeds, counters, k)
         xn = np.empty(ds)
         z = np.empty(m)
         xm = np.empty(ds)
-        a = acc[k].copy()
-        s = seeds[k]
-        c = counters[k]
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         for j in range(n):
             c = draw_step(use_noise, noise, k, j, s, c, zig, z)
             if _affine_step(P, b, Q, j, q_diag, xo, z, xn) > 0:
@@ -180,11 +177,7 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
             _add_currents(CW, cb, xo, xn, xm, a, ccol)
             for i in range(ds):
                 xo[i] = xn[i]
-            left -= 1
-            if left == 0:
-                left = save_every
-                save_row(out_x, out_obs, k, r, xo, a)
-                r += 1
+            left, r = after_step(left, r, save_every, out_x, out_obs, k, xo, a)
         finish_trajectory(x, acc, counters, k, xo, a, c)
 
 
@@ -281,22 +274,15 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
     seg = max(1, min(256, ZBUF // (m * GROUP)))
     n_groups = (n_traj + GROUP - 1) // GROUP
     for grp in prange(n_groups):
-        idx = np.empty(GROUP, np.int64)
-        na = group_members(fail, grp, n_traj, idx)
+        idx, na, X, C, C0, alive = open_group(x, counters, fail, grp)
         if na == 0:
             continue
-        X = np.zeros((ds, GROUP))
         Xn = np.empty((ds, GROUP))
         V = np.empty((8, GROUP))
         X0 = np.empty((ds, GROUP))
-        C = np.empty(GROUP, np.uint64)
-        C0 = np.empty(GROUP, np.uint64)
-        alive = np.zeros(GROUP, np.bool_)
-        group_open(x, counters, idx, na, X, C, alive)
         Z = np.zeros((seg * m, GROUP))  # lanes past na stay 0: they compute finite junk
         j = 0
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         while j < n:
             L = min(seg, left, n - j)
             for g in range(GROUP):
@@ -321,11 +307,7 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
                                        (seeds, zig, C0, use_noise), idx, na, alive, step0 + j,
                                        x, counters, fail)
             j += L
-            left -= L
-            if left == 0:
-                left = save_every
-                group_save(out_x, r, idx, na, alive, X)
-                r += 1
+            left, r = after_segment(left, r, L, save_every, out_x, idx, na, alive, X)
         group_close(x, counters, idx, na, alive, X, C)
 
 
@@ -385,23 +367,16 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
     seg = max(1, min(256, ZBUF // (d * GROUP)))
     n_groups = (n_traj + GROUP - 1) // GROUP
     for grp in prange(n_groups):
-        idx = np.empty(GROUP, np.int64)
-        na = group_members(fail, grp, n_traj, idx)
+        idx, na, X, C, C0, alive = open_group(x, counters, fail, grp)
         if na == 0:
             continue
-        X = np.zeros((d, GROUP))
         A = np.zeros((max(n_obs, 1), GROUP))
-        C = np.empty(GROUP, np.uint64)
-        alive = np.zeros(GROUP, np.bool_)
-        group_open(x, counters, idx, na, X, C, alive)
         group_load(acc, idx, na, A)
         Z = np.zeros((seg * d, GROUP))  # lanes past na stay 0: they compute finite junk
-        C0 = np.empty(GROUP, np.uint64)
         X0 = np.empty((d, GROUP))
         A0 = np.empty((max(n_obs, 1), GROUP))
         j = 0
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         while j < n:
             L = min(seg, left, n - j)
             for g in range(na):
@@ -436,12 +411,10 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
                                  (seeds, zig, C0, use_noise), idx, na, alive, step0 + j, x, acc,
                                  counters, fail)
             j += L
-            left -= L
-            if left == 0:
-                left = save_every
-                group_save(out_x, r, idx, na, alive, X)
-                group_save(out_obs, r, idx, na, alive, A)
-                r += 1
+            r_seg = r
+            left, r = after_segment(left, r, L, save_every, out_x, idx, na, alive, X)
+            if r > r_seg:
+                group_save(out_obs, r_seg, idx, na, alive, A)
         group_close(x, counters, idx, na, alive, X, C)
         group_finish(acc, idx, na, alive, A)
 
@@ -514,13 +487,9 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
     for k in prange(n_traj):
         if fail[k] >= 0:
             continue
-        xo = x[k].copy()
-        a = acc[k].copy()
+        xo, a, s, c = start_trajectory(x, acc, seeds, counters, k)
         z = np.empty(d)
-        s = seeds[k]
-        c = counters[k]
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         for j in range(n):
             c = draw_step(use_noise, noise, k, j, s, c, zig, z)
             nf = 0
@@ -538,9 +507,5 @@ def affine_diag(weights, steps, stream, heat, x, counters, acc, out_x, out_obs, 
             if nf > 0:
                 fail[k] = step0 + j + 1
                 break
-            left -= 1
-            if left == 0:
-                left = save_every
-                save_row(out_x, out_obs, k, r, xo, a)
-                r += 1
+            left, r = after_step(left, r, save_every, out_x, out_obs, k, xo, a)
         finish_trajectory(x, acc, counters, k, xo, a, c)

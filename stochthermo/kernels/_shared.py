@@ -14,15 +14,15 @@ loops were written in its body. Conventions as in :mod:`._langevin`.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from ._random import std_normal
 
-__all__ = ["GROUP", "GROUP_MAX_DIM", "ZBUF", "column_is_finite", "count_nonfinite",
-           "counter_after", "draw_segment", "draw_step",
-           "finish_trajectory", "group_close", "group_finish", "group_load",
-           "group_open", "group_members", "group_save",
-           "save_row", "sum_is_finite"]
+__all__ = ["GROUP", "GROUP_MAX_DIM", "ZBUF", "after_segment", "after_step", "column_is_finite",
+           "count_nonfinite", "counter_after", "draw_segment", "draw_step", "finish_trajectory",
+           "group_close", "group_finish", "group_load", "group_members", "group_open",
+           "group_save", "open_group", "save_row", "start_trajectory", "sum_is_finite"]
 
 #: trajectories advanced side by side by the grouped kernels (independent dependency chains,
 #: one SIMD lane each); the state of a group is stored coordinate-major, ``X[i, g]``
@@ -35,6 +35,22 @@ ZBUF = 4096
 
 
 # ----------------------------------------------------------------------------- one trajectory
+@njit(cache=True, inline="always")
+def start_trajectory(x, acc, seeds, counters, k):
+    """Working copies of trajectory ``k``: state, observables, stream seed and counter."""
+    return x[k].copy(), acc[k].copy(), seeds[k], counters[k]
+
+
+@njit(cache=True, inline="always")
+def after_step(left, r, save_every, out_x, out_obs, k, xo, a):
+    """Count one step; after every ``save_every`` steps save row ``r``. Returns ``(left, r)``."""
+    left -= 1
+    if left == 0:
+        save_row(out_x, out_obs, k, r, xo, a)
+        return save_every, r + 1
+    return left, r
+
+
 @njit(cache=True, inline="always")
 def draw_step(use_noise, noise, k, j, s, c, zig, z):
     """The normals of step ``j`` of trajectory ``k`` into ``z``; returns the advanced counter.
@@ -89,6 +105,37 @@ def group_members(fail, grp, n_traj, idx):
             idx[na] = k
             na += 1
     return na
+
+
+@njit(cache=True, inline="always")
+def open_group(x, counters, fail, grp):
+    """Members of group ``grp`` and their working arrays.
+
+    Returns ``(idx, na, X, C, C0, alive)``: member indices and count, states ``X`` (d, GROUP)
+    (lanes past ``na`` are 0), stream counters ``C``, a buffer ``C0`` for the counters at the
+    start of a segment, and ``alive``.
+    """
+    idx = np.empty(GROUP, np.int64)
+    na = group_members(fail, grp, x.shape[0], idx)
+    X = np.zeros((x.shape[1], GROUP))
+    C = np.empty(GROUP, np.uint64)
+    C0 = np.empty(GROUP, np.uint64)
+    alive = np.zeros(GROUP, np.bool_)
+    group_open(x, counters, idx, na, X, C, alive)
+    return idx, na, X, C, C0, alive
+
+
+@njit(cache=True, inline="always")
+def after_segment(left, r, nsteps, save_every, out_x, idx, na, alive, X):
+    """Count a segment of ``nsteps`` steps; after every ``save_every`` steps save row ``r``.
+
+    The saved row holds the living members' states; returns ``(left, r)``.
+    """
+    left -= nsteps
+    if left == 0:
+        group_save(out_x, r, idx, na, alive, X)
+        return save_every, r + 1
+    return left, r
 
 
 @njit(cache=True, inline="always")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._shared import draw_step, finish_trajectory, save_row, sum_is_finite
+from ._shared import after_step, draw_step, finish_trajectory, start_trajectory, sum_is_finite
 from ._sim_nonlinear import _add_currents
 
 __all__ = ["FD_REL", "multiplicative_sde"]
@@ -116,7 +116,7 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
     for k in prange(n_traj):
         if fail[k] >= 0 or bad_step[k] >= 0:
             continue
-        xo = x[k].copy()
+        xo, a, s, c = start_trajectory(x, acc, seeds, counters, k)
         xn = np.empty(d)
         xs = np.empty(d)
         Fo = np.empty(d)
@@ -132,11 +132,7 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
         tmp = np.empty(d)
         go = np.empty(d)
         dW = np.empty(d)
-        a = acc[k].copy()
-        s = seeds[k]
-        c = counters[k]
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         bad = _evaluate(drift, diffusion, derivative, params, has_deriv, strat, need_div,
                         heat_on, xo, step0 * h, Fo, Do, dvo, xt, tmp)
         if bad >= 0:
@@ -205,9 +201,5 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
                 Fo[i] = Fn[i]
                 Do[i] = Dn[i]
                 dvo[i] = dvn[i]
-            left -= 1
-            if left == 0:
-                left = save_every
-                save_row(out_x, out_obs, k, r, xo, a)
-                r += 1
+            left, r = after_step(left, r, save_every, out_x, out_obs, k, xo, a)
         finish_trajectory(x, acc, counters, k, xo, a, c)

@@ -31,6 +31,8 @@ from numba import njit, prange
 from ._shared import (
     GROUP,
     ZBUF,
+    after_segment,
+    after_step,
     counter_after,
     draw_segment,
     draw_step,
@@ -38,8 +40,8 @@ from ._shared import (
     group_close,
     group_members,
     group_open,
-    group_save,
-    save_row,
+    open_group,
+    start_trajectory,
     sum_is_finite,
 )
 
@@ -111,7 +113,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
     for k in prange(n_traj):
         if fail[k] >= 0:
             continue
-        xo = x[k].copy()
+        xo, a, s, c = start_trajectory(x, acc, seeds, counters, k)
         xn = np.empty(d)
         xt = np.empty(d)
         fo = np.empty(d)
@@ -119,11 +121,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
         ft = np.empty(d)
         xi = np.empty(d)
         z = np.empty(m)
-        a = acc[k].copy()
-        s = seeds[k]
-        c = counters[k]
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         drift(xo, step0 * h, params, fo)
         for j in range(n):
             tj = (step0 + j) * h
@@ -156,11 +154,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
             for i in range(d):
                 xo[i] = xn[i]
                 fo[i] = fn[i]
-            left -= 1
-            if left == 0:
-                left = save_every
-                save_row(out_x, out_obs, k, r, xo, a)
-                r += 1
+            left, r = after_step(left, r, save_every, out_x, out_obs, k, xo, a)
         finish_trajectory(x, acc, counters, k, xo, a, c)
 
 
@@ -202,20 +196,13 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
     seg = max(1, min(256, ZBUF // (d * GROUP)))
     n_groups = (n_traj + GROUP - 1) // GROUP
     for grp in prange(n_groups):
-        idx = np.empty(GROUP, np.int64)
-        na = group_members(fail, grp, n_traj, idx)
+        idx, na, X, C, C0, alive = open_group(x, counters, fail, grp)
         if na == 0:
             continue
-        X = np.zeros((d, GROUP))
         Xn = np.zeros((d, GROUP))
-        C = np.empty(GROUP, np.uint64)
-        C0 = np.empty(GROUP, np.uint64)
-        alive = np.zeros(GROUP, np.bool_)
-        group_open(x, counters, idx, na, X, C, alive)
         Z = np.zeros((seg * d, GROUP))  # lanes past na stay 0
         j = 0
-        left = save_every
-        r = slot0
+        left, r = save_every, slot0
         while j < n:
             L = min(seg, left, n - j)
             for g in range(GROUP):
@@ -245,11 +232,7 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
                                 Xn[i, g] = 0.0
                 X, Xn = Xn, X
             j += L
-            left -= L
-            if left == 0:
-                left = save_every
-                group_save(out_x, r, idx, na, alive, X)
-                r += 1
+            left, r = after_segment(left, r, L, save_every, out_x, idx, na, alive, X)
         group_close(x, counters, idx, na, alive, X, C)
 
 
@@ -321,8 +304,7 @@ def _build_groups(call):
             group_open(x, counters, idx, na, X.T, C, alive)
             Z = np.zeros((seg * m, GROUP))
             j = 0
-            left = save_every
-            r = slot0
+            left, r = save_every, slot0
             while j < n:
                 Lseg = min(seg, left, n - j)
                 for g in range(GROUP):
@@ -370,11 +352,7 @@ def _build_groups(call):
                                 Xn[g, i] = X[g, i]
                     X, Xn = Xn, X
                 j += Lseg
-                left -= Lseg
-                if left == 0:
-                    left = save_every
-                    group_save(out_x, r, idx, na, alive, X.T)
-                    r += 1
+                left, r = after_segment(left, r, Lseg, save_every, out_x, idx, na, alive, X.T)
             group_close(x, counters, idx, na, alive, X.T, C)
 
     return kernel
