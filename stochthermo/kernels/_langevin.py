@@ -49,7 +49,6 @@ from ._shared import (
     after_step,
     column_is_finite,
     count_nonfinite,
-    counter_after,
     draw_segment,
     draw_step,
     finish_trajectory,
@@ -57,8 +56,10 @@ from ._shared import (
     group_finish,
     group_load,
     group_save,
+    obs_columns,
     open_group,
     start_trajectory,
+    stop_member,
 )
 
 __all__ = ["GROUP", "GROUP_MAX_DIM", "affine_dense", "affine_dense_groups", "affine_diag",
@@ -152,8 +153,7 @@ def affine_dense(weights, q_diag, steps, stream, obs, x, counters, acc, out_x, o
     heat_on = G.shape[0] > 0
     n_cur = CW.shape[0]
     use_noise = noise.shape[0] == n_traj
-    wcol = n_blocks
-    ccol = n_blocks + (1 if work_on else 0)
+    wcol, ccol = obs_columns(n_blocks, work_on)
     for k in prange(n_traj):
         if fail[k] >= 0:
             continue
@@ -337,11 +337,10 @@ def _settle_dense_failures(weights, q_diag, X, X0, Z, L, j0, redraw, idx, na, al
                 break
             for i in range(ds):
                 xo[i] = xn[i]
-        fail[k] = step_base + jf + 1
+        stop_member(g, k, xo, step_base + jf + 1, seeds, zig, C0, (jf + 1) * m, use_noise, x,
+                    counters, fail)
         for i in range(ds):
-            x[k, i] = xo[i]
             X[i, g] = 0.0
-        counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, (jf + 1) * m)
         alive[g] = False
 
 
@@ -456,14 +455,13 @@ def _settle_failures(weights, heat, X, A, X0, A0, Z, L, redraw, idx, na, alive, 
             if nf > 0:
                 jf = jj
                 break
-        fail[k] = step_base + jf + 1
+        stop_member(g, k, xo, step_base + jf + 1, seeds, zig, C0, (jf + 1) * d, use_noise, x,
+                    counters, fail)
         for i in range(d):
-            x[k, i] = xo[i]
             X[i, g] = 0.0
         for i in range(n_obs):
             acc[k, i] = a[i]
             A[i, g] = 0.0
-        counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, (jf + 1) * d)
         alive[g] = False
 
 

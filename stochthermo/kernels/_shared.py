@@ -22,7 +22,8 @@ from ._random import std_normal
 __all__ = ["GROUP", "GROUP_MAX_DIM", "ZBUF", "after_segment", "after_step", "column_is_finite",
            "count_nonfinite", "counter_after", "draw_segment", "draw_step", "finish_trajectory",
            "group_close", "group_finish", "group_load", "group_members", "group_open",
-           "group_save", "open_group", "save_row", "start_trajectory", "sum_is_finite"]
+           "group_save", "obs_columns", "open_group", "save_row", "start_trajectory",
+           "stop_member", "sum_is_finite"]
 
 #: trajectories advanced side by side by the grouped kernels (independent dependency chains,
 #: one SIMD lane each); the state of a group is stored coordinate-major, ``X[i, g]``
@@ -49,6 +50,12 @@ def after_step(left, r, save_every, out_x, out_obs, k, xo, a):
         save_row(out_x, out_obs, k, r, xo, a)
         return save_every, r + 1
     return left, r
+
+
+@njit(cache=True, inline="always")
+def obs_columns(n_blocks, work_on):
+    """Columns of the observables: work after the ``n_blocks`` heat columns, then currents."""
+    return n_blocks, n_blocks + (1 if work_on else 0)
 
 
 @njit(cache=True, inline="always")
@@ -231,6 +238,20 @@ def draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j0, nz):
             zi, c = std_normal(s, c, zig)
             Z[t, g] = zi
         C[g] = c
+
+
+@njit(cache=True)
+def stop_member(g, k, xo, step, seeds, zig, C0, used, use_noise, x, counters, fail):
+    """Member ``g`` (trajectory ``k``) left the finite numbers at ``step``: write it back.
+
+    As the one-trajectory kernels leave a failed trajectory: the last finite state ``xo``, the
+    counter after the failing step's normals (found by drawing the ``used`` normals of the
+    segment again from ``C0``) and ``fail[k] = step``.
+    """
+    fail[k] = step
+    for i in range(x.shape[1]):
+        x[k, i] = xo[i]
+    counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, used)
 
 
 @njit(cache=True)

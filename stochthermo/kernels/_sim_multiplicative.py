@@ -35,7 +35,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._shared import after_step, draw_step, finish_trajectory, start_trajectory, sum_is_finite
+from ._shared import (
+    after_step,
+    draw_step,
+    finish_trajectory,
+    obs_columns,
+    start_trajectory,
+    sum_is_finite,
+)
 from ._sim_nonlinear import _add_currents
 
 __all__ = ["FD_REL", "multiplicative_sde"]
@@ -111,8 +118,7 @@ def multiplicative_sde(drift, diffusion, derivative, potential, params, h, codes
     use_noise = noise.shape[0] == n_traj
     need_div = heat_on or strat or (method == 1 and has_deriv)
     sh = np.sqrt(h)
-    wcol = n_blocks
-    ccol = n_blocks + (1 if work_on else 0)
+    wcol, ccol = obs_columns(n_blocks, work_on)
     for k in prange(n_traj):
         if fail[k] >= 0 or bad_step[k] >= 0:
             continue

@@ -33,15 +33,16 @@ from ._shared import (
     ZBUF,
     after_segment,
     after_step,
-    counter_after,
     draw_segment,
     draw_step,
     finish_trajectory,
     group_close,
     group_members,
     group_open,
+    obs_columns,
     open_group,
     start_trajectory,
+    stop_member,
     sum_is_finite,
 )
 
@@ -108,8 +109,7 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
     heat_on = G.shape[0] > 0
     use_noise = noise.shape[0] == n_traj
     sh = np.sqrt(h)
-    wcol = n_blocks
-    ccol = n_blocks + (1 if work_on else 0)
+    wcol, ccol = obs_columns(n_blocks, work_on)
     for k in prange(n_traj):
         if fail[k] >= 0:
             continue
@@ -161,20 +161,6 @@ def nonlinear_sde(drift, potential, params, h, method, noise_weights, steps, str
 # ----------------------------------------------------------------------------- grouped Euler
 
 
-@njit(cache=True)
-def _stop_member(g, k, xo, step, seeds, zig, C0, used, use_noise, x, counters, fail):
-    """Member ``g`` (trajectory ``k``) left the finite numbers at ``step``: write and stop it.
-
-    As :func:`nonlinear_sde` leaves a failed trajectory: the last finite state ``xo``, the
-    counter after the failing step's normals (found by drawing the ``used`` normals of the
-    segment again from ``C0``) and ``fail[k] = step``.
-    """
-    fail[k] = step
-    for i in range(x.shape[1]):
-        x[k, i] = xo[i]
-    counters[k] = C0[g] if use_noise else counter_after(seeds[k], C0[g], zig, used)
-
-
 @njit(cache=True, parallel=True)
 def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
     """Euler steps of the built-in double well, ``GROUP`` trajectories side by side.
@@ -224,7 +210,7 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
                         for i in range(d):
                             bad |= Xn[i, g] - Xn[i, g] != 0.0
                         if alive[g] and bad:
-                            _stop_member(g, idx[g], X[:, g].copy(), step0 + j + jj + 1, seeds,
+                            stop_member(g, idx[g], X[:, g].copy(), step0 + j + jj + 1, seeds,
                                          zig, C0, (jj + 1) * d, use_noise, x, counters, fail)
                             alive[g] = False
                         if bad:
@@ -344,7 +330,7 @@ def _build_groups(call):
                             if not bad:
                                 continue
                             if alive[g]:
-                                _stop_member(g, idx[g], X[g].copy(), step0 + j + jj + 1, seeds,
+                                stop_member(g, idx[g], X[g].copy(), step0 + j + jj + 1, seeds,
                                              zig, C0, (jj + 1) * m, use_noise, x, counters,
                                              fail)
                                 alive[g] = False
