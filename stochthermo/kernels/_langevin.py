@@ -44,7 +44,6 @@ from numba import njit, prange
 from ._shared import (
     GROUP,
     GROUP_MAX_DIM,
-    ZBUF,
     after_segment,
     after_step,
     column_is_finite,
@@ -54,6 +53,7 @@ from ._shared import (
     finish_trajectory,
     group_close,
     group_finish,
+    group_layout,
     group_load,
     group_save,
     obs_columns,
@@ -271,8 +271,7 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
     n_traj, ds = x.shape
     m = Q.shape[2]
     use_noise = noise.shape[0] == n_traj
-    seg = max(1, min(256, ZBUF // (m * GROUP)))
-    n_groups = (n_traj + GROUP - 1) // GROUP
+    seg, n_groups = group_layout(n_traj, m)
     for grp in prange(n_groups):
         idx, na, X, C, C0, alive = open_group(x, counters, fail, grp)
         if na == 0:
@@ -363,8 +362,7 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
     heat_on = gd.shape[0] > 0
     n_obs = acc.shape[1]
     use_noise = noise.shape[0] == n_traj
-    seg = max(1, min(256, ZBUF // (d * GROUP)))
-    n_groups = (n_traj + GROUP - 1) // GROUP
+    seg, n_groups = group_layout(n_traj, d)
     for grp in prange(n_groups):
         idx, na, X, C, C0, alive = open_group(x, counters, fail, grp)
         if na == 0:

@@ -21,8 +21,8 @@ from ._random import std_normal
 
 __all__ = ["GROUP", "GROUP_MAX_DIM", "ZBUF", "after_segment", "after_step", "column_is_finite",
            "count_nonfinite", "counter_after", "draw_segment", "draw_step", "finish_trajectory",
-           "group_close", "group_finish", "group_load", "group_members", "group_open",
-           "group_save", "obs_columns", "open_group", "save_row", "start_trajectory",
+           "group_close", "group_finish", "group_layout", "group_load", "group_members",
+           "group_open", "group_save", "obs_columns", "open_group", "save_row", "start_trajectory",
            "stop_member", "sum_is_finite"]
 
 #: trajectories advanced side by side by the grouped kernels (independent dependency chains,
@@ -112,6 +112,15 @@ def group_members(fail, grp, n_traj, idx):
             idx[na] = k
             na += 1
     return na
+
+
+@njit(cache=True, inline="always")
+def group_layout(n_traj, m):
+    """``(seg, n_groups)``: steps drawn ahead per segment, and the number of groups.
+
+    A segment holds at most 256 steps of ``m`` normals and at most ``ZBUF`` floats per group.
+    """
+    return max(1, min(256, ZBUF // (m * GROUP))), (n_traj + GROUP - 1) // GROUP
 
 
 @njit(cache=True, inline="always")

@@ -30,13 +30,13 @@ from numba import njit, prange
 
 from ._shared import (
     GROUP,
-    ZBUF,
     after_segment,
     after_step,
     draw_segment,
     draw_step,
     finish_trajectory,
     group_close,
+    group_layout,
     group_members,
     group_open,
     obs_columns,
@@ -179,8 +179,7 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
     use_noise = noise.shape[0] == n_traj
     c4 = -4.0 * params[0]
     p1 = params[1]
-    seg = max(1, min(256, ZBUF // (d * GROUP)))
-    n_groups = (n_traj + GROUP - 1) // GROUP
+    seg, n_groups = group_layout(n_traj, d)
     for grp in prange(n_groups):
         idx, na, X, C, C0, alive = open_group(x, counters, fail, grp)
         if na == 0:
@@ -274,8 +273,7 @@ def _build_groups(call):
         m = L_.shape[1]
         use_noise = noise.shape[0] == n_traj
         sh = np.sqrt(h)
-        seg = max(1, min(256, ZBUF // (m * GROUP)))
-        n_groups = (n_traj + GROUP - 1) // GROUP
+        seg, n_groups = group_layout(n_traj, m)
         for grp in prange(n_groups):
             idx = np.empty(GROUP, np.int64)
             na = group_members(fail, grp, n_traj, idx)
