@@ -29,8 +29,8 @@ from stochthermo.kernels._mlp import (  # noqa: E402
     mlp_loss_grad,
     mlp_n_params,
     mlp_sgd_step_ensemble,
-    single_thread_blas,
 )
+from stochthermo.learning._fig41 import single_thread_blas  # noqa: E402
 
 
 def median_time(fn, repeat):

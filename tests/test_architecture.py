@@ -1,11 +1,13 @@
 """Layering rules and a cheap top-level import."""
 
 import ast
+import importlib
 import pathlib
 import subprocess
 import sys
 
-PKG = pathlib.Path(__file__).resolve().parents[1] / "stochthermo"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PKG = ROOT / "stochthermo"
 
 
 def _imports(path):
@@ -317,3 +319,18 @@ def test_frozen_write_check_sees_both_kinds():
            "        settle(self, x=3)\n")
     assert frozen_writes(src) == [("settle", "__post_init__"), ("object.__setattr__", "later"),
                                   ("settle", "later")]
+
+
+# ----------------------------------------------------------------------------- benchmarks
+def test_benchmark_scripts_import_names_that_exist():
+    """Every ``from stochthermo... import name`` in ``benchmarks/*.py`` names something that
+    exists (the scripts are run by hand, so a moved name would otherwise go unnoticed)."""
+    missing = []
+    for f in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.split(".")[0] == "stochthermo"):
+                mod = importlib.import_module(node.module)
+                missing += [f"{f.name}: {node.module}.{a.name}" for a in node.names
+                            if not hasattr(mod, a.name)]
+    assert not missing, missing
