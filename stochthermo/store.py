@@ -646,7 +646,10 @@ def _write_t(zarr, path, record, t):
     arr = zarr.open_array(str(Path(path) / "t"), mode="r+").with_config(
         {"write_empty_chunks": True})
     arr[:] = np.asarray(t, dtype=np.float64)
-    record.t = list(_file_digest(_chunk_file(path, "t", 1, 0)))
+    got = _file_digest(_chunk_file(path, "t", 1, 0))
+    if got is None:
+        raise DamagedStoreError(f"the time grid was not written to {str(path)!r}")
+    record.t = list(got)
     record.save()
 
 
@@ -669,8 +672,10 @@ def _repair_metadata(path, record):
         if not ok:
             write_atomic(f, doc)
             rewritten.append(f"{name}/zarr.json")
-    redo_t = record.t is not None and not _file_ok(_chunk_file(path, "t", 1, 0), *record.t,
-                                                   content=True)
+    redo_t = False
+    if record.t is not None:  # the recorded [size, sha256] of the time grid
+        size, digest = record.t
+        redo_t = not _file_ok(_chunk_file(path, "t", 1, 0), size, digest, content=True)
     if redo_t:
         record.t = None
         record.save()

@@ -22,21 +22,20 @@ class ArrayRef:
         self._dtype = None if dtype is None else np.dtype(dtype)
         self._loader = loader
 
-    def _resolve(self):
+    def _resolve(self) -> tuple[tuple[int, ...], np.dtype]:
         if self._shape is None or self._dtype is None:
             shape, dtype = self._header()
             self._shape = tuple(int(s) for s in shape)
             self._dtype = np.dtype(dtype)
+        return self._shape, self._dtype
 
     @property
     def shape(self) -> tuple:
-        self._resolve()
-        return self._shape
+        return self._resolve()[0]
 
     @property
     def dtype(self) -> np.dtype:
-        self._resolve()
-        return self._dtype
+        return self._resolve()[1]
 
     @property
     def size(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
@@ -36,7 +36,7 @@ STEP_KEYS = ("step", "global_step", "iteration", "iter", "steps")
 _MAX_DEPTH = 64
 
 
-def _is_ref(x) -> bool:
+def _is_ref(x) -> TypeGuard[TensorRef | ArrayRef]:
     return isinstance(x, TensorRef | ArrayRef)
 
 

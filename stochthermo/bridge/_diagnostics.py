@@ -291,7 +291,7 @@ def _resolve_indices(indices, names, layout, d, n_default=5):
     if indices is None:
         flat = np.unique(np.linspace(0, d - 1, min(n_default, d)).astype(np.int64))
     else:
-        flat = []
+        picked: list[int] = []
         for item in indices:
             if isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str):
                 name, i = item
@@ -302,13 +302,13 @@ def _resolve_indices(indices, names, layout, d, n_default=5):
                     i, tuple | list) else int(i)
                 if not 0 <= i < size:
                     raise ValidationError(f"index {i} is outside {name!r} of size {size}")
-                flat.append(offsets[name] + i)
+                picked.append(offsets[name] + i)
             else:
                 i = nonnegative_int("indices[...]", item)
                 if i >= d:
                     raise ValidationError(f"flat index {i} >= number of parameters {d}")
-                flat.append(i)
-        flat = np.array(flat, dtype=np.int64)
+                picked.append(i)
+        flat = np.array(picked, dtype=np.int64)
     labels = []
     for f in flat:
         for name in names:

@@ -157,6 +157,14 @@ def read_trainer_state(path, *, root=None, follow_links=False) -> dict:
     return data
 
 
+def _hf_step(folder: str) -> int:
+    """Step of a Trainer checkpoint folder, from its name ``checkpoint-<step>``."""
+    m = _HF_CKPT.match(os.path.basename(folder))
+    if m is None:
+        raise CorruptFileError(f"{folder}: not a Trainer checkpoint folder (checkpoint-<step>)")
+    return int(m.group(1))
+
+
 def trial_settings(trial_dir, kind, frames_dirs, *, root=None, follow_links=False):
     """``(settings, source path, scalar log paths)`` of a framework trial.
 
@@ -165,9 +173,8 @@ def trial_settings(trial_dir, kind, frames_dirs, *, root=None, follow_links=Fals
     Lightning: ``hparams.yaml`` (``batch_size``, ``lr``/``learning_rate``) and ``metrics.csv``.
     """
     if kind == "hf":
-        states = [os.path.join(d, HF_STATE) for d in sorted(
-            frames_dirs, key=lambda d: int(_HF_CKPT.match(os.path.basename(d)).group(1)))
-            if os.path.lexists(os.path.join(d, HF_STATE))]
+        states = [os.path.join(d, HF_STATE) for d in sorted(frames_dirs, key=_hf_step)
+                  if os.path.lexists(os.path.join(d, HF_STATE))]
         if not states:
             return {}, None, []
         path = states[-1]

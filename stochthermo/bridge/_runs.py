@@ -98,7 +98,7 @@ class FrameReader:
     def __init__(self, limits=None, *, copy: bool = True):
         self.limits = dict(limits or {})
         self.copy = copy
-        self._stack = None
+        self._stack: contextlib.ExitStack | None = None
         self._path = None
         self._ck = None
         self._index: dict | None = None

@@ -48,7 +48,7 @@ class Heartbeat:
         self.stream = stream
         self._bar = None
         self._stop = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._stage = ""
         self._t0 = 0.0
 

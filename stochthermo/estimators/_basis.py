@@ -81,7 +81,7 @@ class Basis:
 
 
 def _poly_basis(d, degree, center, scale):
-    exps = []  # index tuples of the monomials, ordered by total degree
+    exps: list[tuple[int, ...]] = []  # index tuples of the monomials, ordered by total degree
     for k in range(degree + 1):
         exps.extend(combinations_with_replacement(range(d), k))
     index = {e: i for i, e in enumerate(exps)}
@@ -106,8 +106,8 @@ def _fourier_basis(d, order, period):
     sizes = [1]
     for m in range(1, order + 1):
         shell = []
-        for k in product(range(-m, m + 1), repeat=d):
-            k = np.array(k)
+        for kt in product(range(-m, m + 1), repeat=d):
+            k = np.array(kt)
             if np.abs(k).max() != m:
                 continue
             nz = k[np.flatnonzero(k)[0]]

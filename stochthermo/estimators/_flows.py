@@ -41,7 +41,7 @@ def _project_blocks(D, blocks):
 def _flow_gaussian(x, tau, blocks, *, n_groups, bias_correct, discretization, time, **_):
     groups, split = split_groups(x, n_groups)
     stats = transition_stats(groups)
-    extra = ()
+    extra: tuple[np.ndarray, ...] = ()
     if time is not None:
         t = int(time)
         if not -x.shape[1] <= t < x.shape[1]:

@@ -113,12 +113,12 @@ def _count(space, eps, workers):
         kern(np.sort(col), col, eps, out)
         return out
     space = np.ascontiguousarray(space)
-    tree = _knn.build_kdtree(space, 16)
-    perm = tree[0]
+    perm, lo, hi, start, stop, left, right, _ = _knn.build_kdtree(space, 16)
     ordered = np.ascontiguousarray(space[perm])
     res = np.empty(n, dtype=np.int64)
-    kern = _knn.count_within_maxnorm if serial else _knn.count_within_maxnorm_parallel
-    kern(ordered, *tree[:7], ordered, np.ascontiguousarray(eps[perm]), res)
+    count = _knn.count_within_maxnorm if serial else _knn.count_within_maxnorm_parallel
+    count(ordered, perm, lo, hi, start, stop, left, right, ordered,
+          np.ascontiguousarray(eps[perm]), res)
     out[perm] = res
     return out
 
@@ -154,7 +154,7 @@ def _ksg(x, y, z, k, workers):
 
 
 def _prepare_knn(arrays, jitter, rng):
-    out = []
+    out: list[np.ndarray | None] = []
     for name, a in arrays:
         if a is None:
             out.append(None)
@@ -216,7 +216,8 @@ def _knn_stderr(terms, xs, ys, zs, k, n_blocks, n_repeats, rng, workers):
     to the full-sample naive variance [EST-mi-ksg].
     """
     n = terms.shape[0]
-    vals, naive = [], []
+    block_vals: list[float] = []
+    naive: list[float] = []
     for r in range(n_repeats):
         # the first partition is contiguous (valid for serially correlated samples), further
         # ones are random subsets (more degrees of freedom for independent draws)
@@ -224,9 +225,9 @@ def _knn_stderr(terms, xs, ys, zs, k, n_blocks, n_repeats, rng, workers):
         for s in group_slices(n, n_blocks):
             sel = idx[s]
             t = _ksg_terms(xs[sel], ys[sel], None if zs is None else zs[sel], k, workers)
-            vals.append(t.mean())
+            block_vals.append(t.mean())
             naive.append(t.var(ddof=1) / t.size)
-    vals = np.array(vals).reshape(n_repeats, n_blocks)
+    vals = np.array(block_vals).reshape(n_repeats, n_blocks)
     spread = float(np.mean(vals.var(axis=1, ddof=1)))
     mean_naive = float(np.mean(naive))
     full_naive = float(terms.var(ddof=1) / n)
@@ -319,10 +320,10 @@ _METHODS = {"gaussian": _mi_gaussian, "knn": _mi_knn, "discrete": _mi_discrete}
 
 def _block_stderr(fn, x, y, z, n_blocks, opts):
     n = x.shape[0]
-    vals = []
+    per_block: list[float] = []
     for s in group_slices(n, n_blocks):
-        vals.append(fn(x[s], y[s], None if z is None else z[s], **opts)[0])
-    vals = np.asarray(vals)
+        per_block.append(fn(x[s], y[s], None if z is None else z[s], **opts)[0])
+    vals = np.asarray(per_block)
     return float(vals.std(ddof=1) / np.sqrt(n_blocks)), vals
 
 

@@ -119,7 +119,7 @@ def _ep_plugin(ens, slices, *, bias_correct, **_):
 
     value, se, bias, full = jackknife((counts, resid), func, bias_correct=bias_correct)
     value, se, bias, full = (np.atleast_1d(v) for v in (value, se, bias, full))
-    meta = {"uncorrected": float(full[0]), "total_time": float(resid.sum()),
+    meta: dict[str, object] = {"uncorrected": float(full[0]), "total_time": float(resid.sum()),
             "n_jumps": int(counts.sum()), "pseudo_count": PSEUDO, "bound": None}
     if masks is not None:
         meta["subsystem"] = {"value": value[1:], "stderr": se[1:],

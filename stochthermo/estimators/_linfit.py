@@ -20,7 +20,7 @@ __all__ = ["transition_stats", "fit_linear"]
 
 def transition_stats(groups):
     """Stack the sums of every group: tuple of arrays with a leading group axis."""
-    out = {k: [] for k in ("Sxx", "Sx", "Syx", "Sy", "Syy", "n")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("Sxx", "Sx", "Syx", "Sy", "Syy", "n")}
     for g in groups:
         x = g[:, :-1].reshape(-1, g.shape[2])
         y = g[:, 1:].reshape(-1, g.shape[2])

@@ -192,6 +192,7 @@ def _power(base, exponent):
     if any(exponent.has(x) for x in (sp.zoo, sp.oo, sp.nan)):
         raise _Refused("has an exponent that is not finite (a division by zero?)")
     if exponent.is_number:
+        mag: float | None
         if isinstance(exponent, sp.Rational):
             mag = abs(float(exponent))
         else:

@@ -33,7 +33,7 @@ from ._factor import factor
 from ._parse import _split_top, check_expression, parse_expression, parse_matrix
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     from .._typing import ArrayLike, Blocks
@@ -252,8 +252,8 @@ class CompiledQuantity:
 
     name: str
     arguments: tuple
-    _func: object = field(repr=False)
-    _stage: object = field(repr=False, default=None)
+    _func: Callable[..., Any] = field(repr=False)
+    _stage: Callable[..., Any] | None = field(repr=False, default=None)
     shape: tuple = ()
     vector: bool = False
     __doc__: str = ""
