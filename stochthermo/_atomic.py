@@ -10,7 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "savefig_atomic", "replacing", "staged_folder", "MANIFEST"]
+__all__ = ["write_atomic", "savefig_atomic", "replacing", "staged_folder", "check_out_folder",
+           "check_out_file", "MANIFEST"]
 
 
 @contextlib.contextmanager
@@ -74,6 +75,58 @@ def _replaceable(out: Path, known) -> bool:
             or all(e in known for e in entries))
 
 
+def check_out_folder(out, *, known=()) -> Path:
+    """The absolute ``out``, after the checks :func:`staged_folder` makes; raises otherwise.
+
+    Commands call it before any work, so a bad ``--out`` is refused at once rather than after
+    the computation: ``out`` must not be the current folder or hold it; an existing ``out``
+    must be a folder that is empty, holds a manifest of an earlier run, or holds only the
+    names in ``known``; the nearest existing folder above it must be a folder this process
+    can write into.
+    """
+    out = Path(os.path.abspath(out))
+    cwd = Path(os.getcwd())
+    if out == cwd or out in cwd.parents:
+        raise FileExistsError(
+            f"--out {str(out)!r} is the current folder or holds it; choose a subfolder"
+        )
+    if out.exists() and (not out.is_dir() or not _replaceable(out, set(known))):
+        what = "is not a folder" if not out.is_dir() else "holds files of its own"
+        raise FileExistsError(
+            f"--out {str(out)!r} {what} (no {MANIFEST} of an earlier run); choose a new or "
+            "empty folder so that nothing in it is replaced"
+        )
+    _check_creatable(out)
+    return out
+
+
+def check_out_file(out) -> Path:
+    """The absolute ``out`` for a file output, refused at once if it cannot be written there.
+
+    ``out`` must not be an existing folder, and the nearest existing folder above it must be
+    one this process can write into (missing folders in between are created when writing).
+    """
+    out = Path(os.path.abspath(out))
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {str(out)!r} is a folder; give a file name")
+    _check_creatable(out)
+    return out
+
+
+def _check_creatable(out: Path) -> None:
+    above = out.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise FileExistsError(
+            f"--out {str(out)!r} cannot be created: {str(above)!r} is not a folder"
+        )
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"--out {str(out)!r} cannot be created: no permission to write into {str(above)!r}"
+        )
+
+
 @contextlib.contextmanager
 def staged_folder(out, *, manifest=None, known=()):
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` whole.
@@ -93,18 +146,7 @@ def staged_folder(out, *, manifest=None, known=()):
     import json
     import shutil
 
-    out = Path(os.path.abspath(out))
-    cwd = Path(os.getcwd())
-    if out == cwd or out in cwd.parents:
-        raise FileExistsError(
-            f"--out {str(out)!r} is the current folder or holds it; choose a subfolder"
-        )
-    if out.exists() and (not out.is_dir() or not _replaceable(out, set(known))):
-        what = "is not a folder" if not out.is_dir() else "holds files of its own"
-        raise FileExistsError(
-            f"--out {str(out)!r} {what} (no {MANIFEST} of an earlier run); choose a new or "
-            "empty folder so that nothing in it is replaced"
-        )
+    out = check_out_folder(out, known=known)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:

@@ -116,7 +116,9 @@ def exit_code(exc: BaseException) -> int:
 
     2 for usage and input errors (our ``ValidationError`` and its ``ShapeError``,
     ``ModelError`` and its ``UnstableModelError``, ``ResourceError``, ``BridgeError`` with
-    ``UnsafeFileError`` and ``CorruptFileError``, a missing input file), 1 for everything else
+    ``UnsafeFileError`` and ``CorruptFileError``, a missing input file, an ``--out`` that
+    exists as something else or cannot be written: ``FileExistsError``, ``PermissionError``),
+    1 for everything else
     (``SimulationError``, ``EstimationError``, unexpected errors), 130 for an interrupt.
     """
     from .errors import BridgeError, ModelError, ResourceError, ValidationError
@@ -124,7 +126,8 @@ def exit_code(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(exc, (UsageError, ValidationError, ModelError, ResourceError, BridgeError,
-                        FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+                        FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                        FileExistsError, PermissionError)):
         return EXIT_USAGE
     return EXIT_FAILURE
 

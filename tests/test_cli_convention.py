@@ -189,11 +189,53 @@ def test_flag_message_rewrites_arguments():
     (errors.ValidationError("x"), 2), (errors.ShapeError("x"), 2), (errors.ModelError("x"), 2),
     (errors.UnstableModelError("x"), 2), (errors.ResourceError("x"), 2),
     (errors.UnsafeFileError("x"), 2), (errors.CorruptFileError("x"), 2),
-    (FileNotFoundError("x"), 2), (errors.SimulationError("x"), 1),
+    (FileNotFoundError("x"), 2), (FileExistsError("x"), 2), (PermissionError("x"), 2),
+    (errors.SimulationError("x"), 1),
     (errors.EstimationError("x"), 1), (RuntimeError("x"), 1), (KeyboardInterrupt(), 130),
 ])
 def test_exit_code_mapping(exc, code):
     assert exit_code(exc) == code
+
+
+@pytest.mark.parametrize("command", ["experiment", "analyze"])
+def test_bad_out_is_refused_before_any_work(command, tmp_path, capsys, monkeypatch):
+    """An --out that is a file, or lies under one, exits 2 at once, naming --out; the
+    experiment or the pass over the runs is never started."""
+    import stochthermo.commands.analyze as analyze
+    import stochthermo.learning._fig41 as fig41_module
+
+    def never(*a, **k):
+        raise AssertionError("the work started before --out was checked")
+
+    monkeypatch.setattr(fig41_module, "fig41", never)
+    monkeypatch.setattr(analyze, "_diagnose", never)
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    head = (["experiment", "fig4.1", "--quick"] if command == "experiment"
+            else ["analyze", str(tmp_path)])
+    for out in (afile, afile / "sub"):
+        code, _, err = _run(capsys, [*head, "--out", str(out)])
+        assert code == 2, err
+        assert "--out" in err and str(out) in err
+    assert afile.read_text() == "not a folder"
+
+
+def test_simulate_bad_out_is_refused_before_simulating(tmp_path, capsys, monkeypatch):
+    import stochthermo.simulation as simulation_pkg
+
+    def never(*a, **k):
+        raise AssertionError("simulated before --out was checked")
+
+    monkeypatch.setattr(simulation_pkg, "simulate", never)
+    folder = tmp_path / "run.npz"
+    folder.mkdir()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (folder, afile / "run.npz"):
+        code, _, err = _run(capsys, ["simulate", "--model", "double-well", "--n-traj", "4",
+                                     "--n-steps", "4", "--out", str(out)])
+        assert code == 2, err
+        assert "--out" in err and str(out) in err
 
 
 def test_failure_while_running_exits_1(capsys):

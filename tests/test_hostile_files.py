@@ -358,10 +358,11 @@ def test_output_folder_of_other_files_is_never_replaced(tmp_path, monkeypatch):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("precious")
-    assert main(["demo", "--out", str(mine), "--sections", "a"]) == 1
+    # a bad --out is an input error: exit 2, as every usage and input error
+    assert main(["demo", "--out", str(mine), "--sections", "a"]) == 2
     assert os.listdir(mine) == ["thesis.tex"]
     monkeypatch.chdir(mine)
-    assert main(["demo", "--out", ".", "--sections", "a"]) == 1
+    assert main(["demo", "--out", ".", "--sections", "a"]) == 2
     assert os.listdir(mine) == ["thesis.tex"]
 
 

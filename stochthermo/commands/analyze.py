@@ -169,6 +169,9 @@ def _print_summary(diag, panels, args):
 
 def run(args) -> int:
     """Run the analysis."""
+    from .._atomic import check_out_folder
+
+    check_out_folder(args.out, known=OUTPUT_NAMES)  # refused now, not after the pass
     diag = _diagnose(args)
     panels, plain = _write_outputs(diag, args)
     if args.format == "json":

@@ -41,7 +41,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from .._atomic import staged_folder
+    from .._atomic import check_out_folder, staged_folder
     from .._progress import message_bar
     from ..cli import UsageError
     from ..learning._fig41 import fig41, single_thread_blas, write_json_atomic
@@ -52,6 +52,7 @@ def run(args) -> int:
     except ValueError:
         raise UsageError(f"--batch-sizes {args.batch_sizes!r} must be comma-separated "
                          "integers, e.g. 1,10,100") from None
+    check_out_folder(args.out, known=_known_names())  # refused now, not after the run
     width = args.width or (64 if args.quick else 200)
     trials = args.trials or (8 if args.quick else 10)
     steps = args.steps or (100 if args.quick else 200)

@@ -422,8 +422,7 @@ def run(args) -> int:
             raise _usage("--method sgd applies to SGD models only")
         dt = 0.01 if args.dt is None else args.dt
         method = args.method or ("euler" if kind == "double-well" else "exact")
-    if args.out is not None and not str(args.out).endswith(".npz"):
-        raise _usage(f"--out {args.out!r} must end with .npz")
+    _check_out(args)
     x0 = _x0(args, kind, model.dim)
     try:
         ens = simulate(model, n_traj=args.n_traj, n_steps=args.n_steps, dt=dt, method=method,
@@ -468,8 +467,7 @@ def _run_jump(args) -> int:
     if args.observables:
         raise _usage("--observables does not apply to a jump process: entropy and information "
                      "flows, residence times and jump counts are always accumulated")
-    if args.out is not None and not str(args.out).endswith(".npz"):
-        raise _usage(f"--out {args.out!r} must end with .npz")
+    _check_out(args)
     if args.save_every < 1 or args.n_steps % args.save_every:
         raise _usage(f"--n-steps {args.n_steps} must be a multiple of --save-every "
                      f"{args.save_every}")
@@ -517,3 +515,14 @@ def _run_jump(args) -> int:
     if args.out is not None:
         print(f"wrote {summary['out']}")
     return 0
+
+
+def _check_out(args) -> None:
+    """``--out`` ends with .npz and can be written there (checked before simulating)."""
+    if args.out is None:
+        return
+    if not str(args.out).endswith(".npz"):
+        raise _usage(f"--out {args.out!r} must end with .npz")
+    from .._atomic import check_out_file
+
+    check_out_file(args.out)
