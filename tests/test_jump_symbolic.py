@@ -156,3 +156,12 @@ def test_derive_command_line(capsys):
     assert "reverse" in capsys.readouterr().err
     assert main(["derive", "--wx", wx]) == 2
     assert main(["derive", "--wx", wx, "--wy", wy, "--A", "[[1]]"]) == 2
+
+
+@pytest.mark.parametrize("rate", ["-a", "-a*b", "sqrt(-a)", "-exp(a)"])
+def test_a_rate_negative_for_every_positive_symbol_is_refused(rate):
+    """Symbols are positive rates: a rate that is negative (or not real) for all of them is
+    refused, naming the entry; an undecided one (a - b) is accepted."""
+    with pytest.raises(ValidationError, match=r"W\[0\]\[1\]"):
+        derive_jump(W=[["0", rate], ["a", "0"]])
+    assert derive_jump(W=[["0", "a - b"], ["a", "0"]]).n_states == 2

@@ -341,6 +341,12 @@ def _check(W: sp.Matrix, describe):
             if e.is_number and (not e.is_real or e < 0):
                 raise ValidationError(f"the rate {describe(i, j)} = {e} must be a non-negative "
                                       "real number")
+            if e.is_negative or e.is_real is False:  # symbols are positive rates
+                raise ValidationError(
+                    f"the rate {describe(i, j)} = {e} is negative (or not real) for every value "
+                    "of its symbols, which are read as positive rates; write the rate itself "
+                    "(e.g. a, not -a)"
+                )
             if (e == 0) != (W[j, i] == 0):
                 raise ModelError(f"{describe(i, j)} = {e} but its reverse {describe(j, i)} = "
                                  f"{W[j, i]}; every jump needs a reverse jump (or neither)")
