@@ -6,10 +6,12 @@ One-trajectory kernels (``affine_dense``, ``affine_diag``, ``nonlinear_sde``,
 advance ``GROUP`` trajectories side by side with the state stored coordinate-major,
 ``X[i, g]``: :func:`group_members` picks the members of a group that have not failed,
 :func:`group_load` / :func:`group_save` / :func:`group_finish` move states between the
-trajectory arrays and the group, and :func:`draw_segment` draws a segment of every member's
-normals in the order the one-trajectory kernels use. Everything here is ``inline="always"``
-(except :func:`counter_after`, used only on failure), so a kernel compiles exactly as if the
-loops were written in its body. Conventions as in :mod:`._langevin`.
+trajectory arrays and the group (:func:`open_group` and :func:`group_close` at both ends), and
+:func:`draw_segment` draws a segment of every member's normals in the order the
+one-trajectory kernels use. Everything here is ``inline="always"`` except
+:func:`stop_member` and :func:`counter_after`, which run only when a trajectory fails, so a
+kernel compiles exactly as if the loops were written in its body. Conventions as in
+:mod:`._langevin`.
 """
 
 from __future__ import annotations
