@@ -75,6 +75,29 @@ def _replaceable(out: Path, known) -> bool:
             or all(e in known for e in entries))
 
 
+#: bytes a temporary name adds to the final name while an output is written
+#: (``.<name>.partial-XXXXXXXX`` for folders, ``.<name>.XXXXXXXX<suffix>`` for files)
+_TEMP_EXTRA = 24
+
+
+def _check_name(out) -> Path:
+    """``out`` as an absolute path, refused if no file system can hold the name."""
+    from .errors import ValidationError
+
+    text = os.fspath(out)
+    if "\x00" in str(text):
+        raise ValidationError(f"--out {str(text)!r} contains a NUL character; give a plain path")
+    path = Path(os.path.abspath(text))
+    # the last name also carries the temporary name's prefix and suffix while it is written
+    limits = [255] * (len(path.parts) - 1) + [255 - _TEMP_EXTRA]
+    long = [(p, n) for p, n in zip(path.parts, limits, strict=True) if len(os.fsencode(p)) > n]
+    if long or len(os.fsencode(str(path))) > 4095 - _TEMP_EXTRA:
+        what = (f"the name {long[0][0][:40]!r}... is longer than {long[0][1]} bytes" if long
+                else "the path is too long")
+        raise ValidationError(f"--out {str(path)[:80]!r}...: {what}; give a shorter path")
+    return path
+
+
 def check_out_folder(out, *, known=()) -> Path:
     """The absolute ``out``, after the checks :func:`staged_folder` makes; raises otherwise.
 
@@ -82,9 +105,10 @@ def check_out_folder(out, *, known=()) -> Path:
     the computation: ``out`` must not be the current folder or hold it; an existing ``out``
     must be a folder that is empty, holds a manifest of an earlier run, or holds only the
     names in ``known``; the nearest existing folder above it must be a folder this process
-    can write into.
+    can write into; the name must be one a file system can hold (no NUL, components of at
+    most 255 bytes).
     """
-    out = Path(os.path.abspath(out))
+    out = _check_name(out)
     cwd = Path(os.getcwd())
     if out == cwd or out in cwd.parents:
         raise FileExistsError(
@@ -106,7 +130,7 @@ def check_out_file(out) -> Path:
     ``out`` must not be an existing folder, and the nearest existing folder above it must be
     one this process can write into (missing folders in between are created when writing).
     """
-    out = Path(os.path.abspath(out))
+    out = _check_name(out)
     if out.is_dir():
         raise IsADirectoryError(f"--out {str(out)!r} is a folder; give a file name")
     _check_creatable(out)

@@ -220,6 +220,22 @@ def test_bad_out_is_refused_before_any_work(command, tmp_path, capsys, monkeypat
     assert afile.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("name", ["a\x00b", "x" * 300, "y" * 240])
+def test_unholdable_out_names_exit_2_at_once(name, tmp_path, capsys, monkeypatch):
+    """A NUL byte or a name longer than a file system holds (with room for the temporary
+    name used while writing) is an input error, found before any work."""
+    import stochthermo.learning._fig41 as fig41_module
+
+    def never(*a, **k):
+        raise AssertionError("the work started before --out was checked")
+
+    monkeypatch.setattr(fig41_module, "fig41", never)
+    code, _, err = _run(capsys, ["experiment", "fig4.1", "--quick", "--out",
+                                 str(tmp_path / name)])
+    assert code == 2, err
+    assert "--out" in err
+
+
 def test_simulate_bad_out_is_refused_before_simulating(tmp_path, capsys, monkeypatch):
     import stochthermo.simulation as simulation_pkg
 
