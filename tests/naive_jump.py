@@ -10,21 +10,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-MASK = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
+from naive_sim import _word  # the same counter-based stream as the Langevin twins
 
 
 def uniform(seed: int, ctr: int) -> float:
     """Draw ``ctr`` of stream ``seed`` as a uniform in (0, 1]."""
-    w = _mix((seed + (ctr + 1) * GOLDEN) & MASK)
-    return ((w >> 11) + 1) * (1.0 / 9007199254740992.0)
+    return ((_word(seed, ctr) >> 11) + 1) * (1.0 / 9007199254740992.0)
 
 
 def gillespie_path(W, seed, t_max, times, start=None, p0=None, reservoirs=None, info=None):
