@@ -285,10 +285,9 @@ def affine_dense_groups(weights, q_diag, steps, stream, obs, x, counters, acc, o
         while j < n:
             L = min(seg, left, n - j)
             for g in range(GROUP):
-                C0[g] = C[g]
                 for i in range(ds):
                     X0[i, g] = X[i, g]
-            draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * m)
+            draw_segment(seeds, zig, noise, use_noise, idx, na, C, C0, Z, j, L * m)
             for jj in range(L):
                 jl = j + jj
                 jp = jl if P.shape[0] > 1 else 0
@@ -376,9 +375,7 @@ def affine_diag_groups(weights, steps, stream, heat, x, counters, acc, out_x, ou
         left, r = save_every, slot0
         while j < n:
             L = min(seg, left, n - j)
-            for g in range(na):
-                C0[g] = C[g]
-            draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
+            draw_segment(seeds, zig, noise, use_noise, idx, na, C, C0, Z, j, L * d)
             for g in range(GROUP):
                 for i in range(d):
                     X0[i, g] = X[i, g]

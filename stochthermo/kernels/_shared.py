@@ -228,15 +228,17 @@ def column_is_finite(X, g):
 
 
 @njit(cache=True, inline="always")
-def draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j0, nz):
+def draw_segment(seeds, zig, noise, use_noise, idx, na, C, C0, Z, j0, nz):
     """The next ``nz`` normals of every member's own stream: ``Z[:nz, g]`` from ``seeds[idx[g]]``.
 
     Each trajectory draws its stream in the order the one-trajectory kernels use (step by
     step, coordinate by coordinate: ``Z[jj * m + i, g]``), in one flat loop per trajectory as
-    :func:`~._random.fill_normals` does; ``C[g]`` advances. With ``use_noise`` the rows of
-    ``noise`` from step ``j0`` are copied instead.
+    :func:`~._random.fill_normals` does; ``C0[g]`` keeps the counter at the start of the
+    segment (a failing member's counter is found from it) and ``C[g]`` advances. With
+    ``use_noise`` the rows of ``noise`` from step ``j0`` are copied instead.
     """
     for g in range(na):
+        C0[g] = C[g]
         k = idx[g]
         if use_noise:
             m = noise.shape[2]

@@ -190,9 +190,7 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
         left, r = save_every, slot0
         while j < n:
             L = min(seg, left, n - j)
-            for g in range(GROUP):
-                C0[g] = C[g]
-            draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, L * d)
+            draw_segment(seeds, zig, noise, use_noise, idx, na, C, C0, Z, j, L * d)
             for jj in range(L):
                 nf = 0
                 for i in range(d):
@@ -291,9 +289,7 @@ def _build_groups(call):
             left, r = save_every, slot0
             while j < n:
                 Lseg = min(seg, left, n - j)
-                for g in range(GROUP):
-                    C0[g] = C[g]
-                draw_segment(seeds, zig, noise, use_noise, idx, na, C, Z, j, Lseg * m)
+                draw_segment(seeds, zig, noise, use_noise, idx, na, C, C0, Z, j, Lseg * m)
                 for jj in range(Lseg):
                     t = (step0 + j + jj) * h
                     # failed members stay at their last finite state; a full group runs a
