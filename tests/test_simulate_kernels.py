@@ -188,7 +188,8 @@ def test_double_well_groups_equal_general_kernel(d, n_traj, n, save_every, blow_
         assert len(set(new[new >= 0])) >= 2
 
 
-def test_user_drift_groups_equal_general_kernel():
+@pytest.mark.parametrize("dim", [2, 0])  # built for d = 2 (a compile-time constant), any d
+def test_user_drift_groups_equal_general_kernel(dim):
     import numba
 
     from stochthermo.kernels._sim_nonlinear import nonlinear_groups
@@ -204,8 +205,8 @@ def test_user_drift_groups_equal_general_kernel():
         inp = _nl_inputs(2, 2 * GROUP + 3, 300, 5, blow_up, noise)
         ref = _nl_reference(drift, params, h, L, inp)
         arr = {k: v.copy() for k, v in inp["arrays"].items()}
-        nonlinear_groups(drift, 4)(params, h, (L, False), inp["steps"], inp["stream"],
-                                   arr["x"], arr["counters"], arr["out_x"], arr["fail"])
+        nonlinear_groups(drift, 4, dim)(params, h, (L, False), inp["steps"], inp["stream"],
+                                        arr["x"], arr["counters"], arr["out_x"], arr["fail"])
         for name in ref:
             assert np.array_equal(ref[name], arr[name], equal_nan=True), name
         new = ref["fail"][inp["arrays"]["fail"] < 0]
@@ -235,7 +236,7 @@ def test_grouped_nonlinear_kernels_follow_the_numpy_twin():
          lambda *a: double_well_groups(params, h, np.sqrt(h) * np.diag(L), *a)),
         (lambda x, t: np.stack([-x[:, 0] ** 3 + x[:, 0] + 0.3 * np.cos(t) - 0.2 * x[:, 1],
                                 -x[:, 1] + 0.5 * x[:, 0]], axis=1),
-         lambda *a: nonlinear_groups(tilted, 3)(params, h, (L, True), *a)),
+         lambda *a: nonlinear_groups(tilted, 3, 2)(params, h, (L, True), *a)),
     )
     for drift_np, run in cases:
         x = x0.copy()
@@ -267,13 +268,13 @@ def test_user_drift_falls_back_to_the_general_kernel(monkeypatch):
     grouped = st.simulate(model, **kw)
     calls = []
 
-    def refuse(drift, n_args):
-        calls.append(n_args)
+    def refuse(drift, n_args, dim):
+        calls.append((n_args, dim))
         raise numba.core.errors.TypingError("cannot compile this drift again")
 
     monkeypatch.setattr(_sim_nonlinear, "nonlinear_groups", refuse)
     general = st.simulate(model, **kw)
-    assert calls == [3]
+    assert calls == [(3, 1)]
     assert np.array_equal(grouped.x, general.x)
     assert np.array_equal(grouped.meta["state"]["counters"], general.meta["state"]["counters"])
 

@@ -219,22 +219,30 @@ def double_well_groups(params, h, sl, steps, stream, x, counters, out_x, fail):
         group_close(x, counters, idx, na, alive, X, C)
 
 
-#: grouped kernels already built, by (drift, number of its arguments)
+#: grouped kernels already built, by (drift, number of its arguments, fixed dimension or 0)
 _GROUPS: dict = {}
 
+#: state dimensions up to this one get a kernel with the dimension fixed at compile time
+FIXED_DIM_MAX = 7
 
-def nonlinear_groups(drift, n_args):
+
+def nonlinear_groups(drift, n_args, dim):
     """The grouped Euler kernel for a user drift, with the drift compiled inline.
 
     ``drift`` is the user's Numba function taking ``(x, t, out)`` (``n_args = 3``) or
     ``(x, t, params, out)`` (``n_args = 4``). Its Python source is compiled again with the same
     options and ``inline="always"``, so the kernel has no call per trajectory-step and the
     compiler can interleave the trajectories of a group (the arithmetic, hence every number, is
-    the drift's own). Built once per drift and process (not cached on disk, as
-    :func:`nonlinear_sde`). Returns ``kernel(params, h, noise_weights, steps, stream, x,
-    counters, out_x, fail)``.
+    the drift's own). For a state dimension ``dim <= FIXED_DIM_MAX`` the kernel is built with
+    ``dim`` as a compile-time constant, so the drift's loop over the coordinates has a known
+    length and the trajectories of a group run in SIMD lanes (measured 5-19 % faster for
+    d = 1-7 on one thread, slower for d = 8 and 32, hence the bound). Built once per drift,
+    dimension and process (not cached on disk, as :func:`nonlinear_sde`). Returns
+    ``kernel(params, h, noise_weights, steps, stream, x, counters, out_x, fail)``; ``x`` must
+    have ``dim`` columns.
     """
-    key = (drift, n_args)
+    fixed = dim if 0 < dim <= FIXED_DIM_MAX else 0
+    key = (drift, n_args, fixed)
     if key not in _GROUPS:
         if len(_GROUPS) >= 64:
             _GROUPS.clear()
@@ -247,12 +255,12 @@ def nonlinear_groups(drift, n_args):
                 f(x, t, out)
         else:
             call = f
-        _GROUPS[key] = _build_groups(call)
+        _GROUPS[key] = _build_groups(call, fixed)
     return _GROUPS[key]
 
 
-def _build_groups(call):
-    # long: factory: its body is the Numba kernel below, compiled per user drift
+def _build_groups(call, fixed):
+    # long: factory: its body is the Numba kernel below, compiled per user drift and dimension
     @njit(parallel=True)
     def kernel(params, h, noise_weights, steps, stream, x, counters, out_x, fail):
         """Euler steps with a user drift and no observables, ``GROUP`` trajectories side by side.
@@ -277,9 +285,10 @@ def _build_groups(call):
             na = group_members(fail, grp, n_traj, idx)
             if na == 0:
                 continue
-            X = np.zeros((GROUP, d))
-            Xn = np.zeros((GROUP, d))
-            F = np.zeros((GROUP, d))
+            dc = fixed if fixed > 0 else d  # a constant when the kernel is built for d
+            X = np.zeros((GROUP, dc))
+            Xn = np.zeros((GROUP, dc))
+            F = np.zeros((GROUP, dc))
             C = np.empty(GROUP, np.uint64)
             C0 = np.empty(GROUP, np.uint64)
             alive = np.zeros(GROUP, np.bool_)

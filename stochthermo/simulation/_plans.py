@@ -250,7 +250,7 @@ class NonlinearPlan(Plan):
             from numba.core.errors import NumbaError
 
             try:  # the user's drift compiled inline into a kernel built for it
-                nonlinear_groups(self.user_drift, self.drift_args)(
+                nonlinear_groups(self.user_drift, self.drift_args, buf.x.shape[1])(
                     self.params, self.h, (self.L, self.diag_noise), buf.steps(done, n),
                     buf.stream(done, n), buf.x, buf.counters, buf.out_x, buf.fail)
                 return
