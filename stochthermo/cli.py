@@ -180,6 +180,7 @@ def flag_message(message: str, command: str | None = None, args: Any = None) -> 
         names = "|".join(sorted((re.escape(n) for n in flags), key=len, reverse=True))
         value = r"('[^']*'|\"[^\"]*\"|[^\s,;()]+)"
         alts = r"((?:\s*(?:,|or|and)\s*'[^']*')*)"
+        msg = re.sub(rf"(?<![\w-])({names})=True(?![\w.])", lambda m: flags[m.group(1)], msg)
         msg = re.sub(rf"(?<![\w-])({names})={value}{alts}",
                      lambda m: f"{flags[m.group(1)]} {_quoted_values(m.group(2))}"
                      + _quoted_values(m.group(3)), msg)

@@ -361,7 +361,17 @@ def test_cli_slow_problem_exit_2(capsys):
     a = [[f"a{i}{j}" for j in range(3)] for i in range(3)]
     d = [[f"d{min(i, j)}{max(i, j)}" for j in range(3)] for i in range(3)]
     assert main(["derive", "--A", json.dumps(a), "--D", json.dumps(d)]) == 2
-    assert "--allow-slow" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "or pass --allow-slow to derive anyway" in err  # a switch: no value after it
+    assert "--allow-slow True" not in err and err.count("--allow-slow") == 1
+
+
+def test_cli_unquoted_names_are_told_to_quote_them(capsys):
+    assert main(["derive", "--A", "[[k, 1], [-1, k]]", "--D", "[[1, 0], [0, 1]]"]) == 2
+    err = capsys.readouterr().err
+    assert "--A '[[k, 1], [-1, k]]'" in err and "in double quotes" in err
+    assert main(["derive", "--A", "[[1, 0], [0, 1]", "--D", "[[1, 0], [0, 1]]"]) == 2
+    assert "in double quotes" not in capsys.readouterr().err  # no names: the plain hint
 
 
 # ---- fuzzing -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 from .._atomic import write_atomic
@@ -58,8 +59,12 @@ def warning_lines(warnings, *, indent: str = "  ") -> list[str]:
     return [f"{indent}warning: {w}" for w in (warnings or ())]
 
 
-def parse_matrix_arg(text: str, name: str):
-    """A numeric matrix from a command-line string like ``[[2, 0.5], [0.5, 1]]`` (JSON)."""
+def parse_matrix_arg(text: str, name: str, *, symbols: bool = False):
+    """A matrix from a command-line string like ``[[2, 0.5], [0.5, 1]]`` (JSON).
+
+    With ``symbols=True`` entries may also be strings holding expressions (``"k"``); a text that
+    fails to parse and holds letters is then told to quote them.
+    """
     from ..cli import UsageError
 
     try:
@@ -70,9 +75,13 @@ def parse_matrix_arg(text: str, name: str):
             "'[[2, 0.5], [0.5, 1]]'"
         ) from None
     except json.JSONDecodeError as exc:
+        what = "numbers or quoted expressions" if symbols else "numbers"
+        fix = "write it like '[[2, 0.5], [0.5, 1]]'"
+        if symbols and re.search(r"[A-Za-z_]", text):
+            fix = ("put names and expressions in double quotes, like "
+                   "'[[\"k\", 1], [-1, \"2*k\"]]'")
         raise UsageError(
-            f"stochthermo: error: {name} {text!r} is not a JSON list of numbers ({exc.msg}); "
-            "write it like '[[2, 0.5], [0.5, 1]]'"
+            f"stochthermo: error: {name} {text!r} is not a JSON list of {what} ({exc.msg}); {fix}"
         ) from None
     return value
 

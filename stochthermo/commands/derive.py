@@ -60,7 +60,7 @@ def _load(text, name):
 
     if text is None:
         return None
-    return parse_matrix_arg(text, name)
+    return parse_matrix_arg(text, name, symbols=True)
 
 
 _MODEL_KEYS = ("A", "D", "hessian", "noise_cov", "lr", "batch_size", "blocks", "temperatures")
@@ -189,7 +189,7 @@ def run(args) -> int:
     try:
         deriv = derive_from_spec(spec, allow_slow=args.allow_slow)
     except ResourceError as exc:
-        raise UsageError(f"stochthermo derive: error: {exc}; or pass --allow-slow") from None
+        raise UsageError(f"stochthermo derive: error: {exc}") from None
     except (ValidationError, UnstableModelError) as exc:
         raise UsageError(f"stochthermo derive: error{source}: {exc}") from None
     names = args.quantity or list(deriv.names)
