@@ -170,7 +170,11 @@ class NonlinearLangevin:
     Notes
     -----
     ``theory/simulation.md`` [SIM-nonlinear]; with ``diffusion``, [SIM-multiplicative].
-    Constant ``D``: only ``method="euler"`` and ``"heun"`` apply. State-dependent ``D``:
+    Constant ``D``: only ``method="euler"`` and ``"heun"`` apply. An Euler run without
+    observables compiles the drift's source once more, inline into a kernel that advances 16
+    trajectories side by side (for ``d <= 7`` one kernel per dimension, with ``d`` fixed at
+    compile time); that costs a few seconds once per drift and dimension in a process and
+    changes no number. State-dependent ``D``:
     ``"euler"`` (strong order 1/2) and ``"milstein"`` (strong order 1 when each
     :math:`D_{ii}` depends on :math:`x_i` only, the diagonal-noise case). Heat into block i is
     :math:`T_i \int [D^{-1}(F - \nabla\cdot D)]_k \circ dx_k` with the Ito drift ``F``.
