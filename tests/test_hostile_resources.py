@@ -122,6 +122,17 @@ def test_learn_budget_control_and_record_every_way_out():
     assert ens.params.shape == (10, 11, 1)
 
 
+def test_learn_budget_message_names_what_would_shrink_the_request():
+    kw = dict(lr=0.1, batch_size=2, n_steps=10**5, n_trials=10, seed=0)
+    # mostly per-step arrays (work, heat, the energy): record_every would not help
+    with pytest.raises(ResourceError, match="quantities work, heat are kept at every") as e:
+        learn(GaussianMean(), DATA, max_bytes=10**6, record_every=1000, **kw)
+    assert "a larger record_every" not in str(e.value)
+    # mostly the recorded grid: a coarser grid would help
+    with pytest.raises(ResourceError, match="a larger record_every"):
+        learn(GaussianMean(), DATA, max_bytes=10**6, record=("params", "loss"), **kw)
+
+
 # ---------------------------------------------------------------- unstable SGD map
 
 

@@ -31,7 +31,7 @@ from ._batches import GRADIENTS, BatchStream, Problem
 from ._chunked import learn_chunked
 from ._ensemble import LearningEnsemble
 from ._ppm import PPM
-from ._recorder import GENERATED, Recorder, output_bytes
+from ._recorder import GENERATED, STEP_ARRAYS, Recorder, output_bytes
 from ._schedule import StepSchedule, step_schedule
 
 __all__ = ["learn", "LearningEnsemble", "RECORDABLE", "METHODS"]
@@ -113,12 +113,21 @@ def _step_grid(n_steps: int, record_every: int) -> np.ndarray:
 
 def _guard(opts: Options, K: int, d_rec: int, sample_size: int, max_bytes) -> None:
     n_rec = opts.n_steps // opts.record_every + 2
+    size = dict(K=K, n_rec=n_rec, d_rec=d_rec, record=opts.record, sample_size=sample_size)
+    total = output_bytes(n_steps=opts.n_steps, **size)
+    per_step = total - output_bytes(n_steps=0, **size)  # not thinned by record_every
+    names = ", ".join(n for n in opts.record if n in STEP_ARRAYS or n in ("work", "heat", "energy"))
+    if 10 * per_step > 9 * total:
+        hints = (f"the step-resolved quantities {names} are kept at every step, whatever "
+                 "record_every: leave them out of record=, or run fewer trials or steps")
+    elif per_step:
+        hints = _HINTS.replace("(record=...)", f"(record=...; {names} are kept at every step)")
+    else:
+        hints = _HINTS
     check_memory(
         f"learn(n_trials={opts.n_trials}, n_datasets={opts.n_datasets}, "
         f"n_steps={opts.n_steps}, record_every={opts.record_every}, parameters kept={d_rec}, "
-        f"record={opts.record})",
-        output_bytes(K=K, n_steps=opts.n_steps, n_rec=n_rec, d_rec=d_rec, record=opts.record,
-                     sample_size=sample_size), max_bytes=max_bytes, hints=_HINTS)
+        f"record={opts.record})", total, max_bytes=max_bytes, hints=hints)
 
 
 def _n_datasets_of(data, n_datasets: int) -> int:
