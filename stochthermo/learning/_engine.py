@@ -113,9 +113,12 @@ def _step_grid(n_steps: int, record_every: int) -> np.ndarray:
 
 def _guard(opts: Options, K: int, d_rec: int, sample_size: int, max_bytes) -> None:
     n_rec = opts.n_steps // opts.record_every + 2
-    size = dict(K=K, n_rec=n_rec, d_rec=d_rec, record=opts.record, sample_size=sample_size)
-    total = output_bytes(n_steps=opts.n_steps, **size)
-    per_step = total - output_bytes(n_steps=0, **size)  # not thinned by record_every
+    def size(n_steps: int) -> int:
+        return output_bytes(K=K, n_steps=n_steps, n_rec=n_rec, d_rec=d_rec, record=opts.record,
+                            sample_size=sample_size)
+
+    total = size(opts.n_steps)
+    per_step = total - size(0)  # bytes not thinned by record_every
     names = ", ".join(n for n in opts.record if n in STEP_ARRAYS or n in ("work", "heat", "energy"))
     if 10 * per_step > 9 * total:
         hints = (f"the step-resolved quantities {names} are kept at every step, whatever "
