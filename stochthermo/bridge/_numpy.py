@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import tokenize
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -29,7 +32,10 @@ def _wrap(path, fn):
             ) from exc
         raise CorruptFileError(f"{path}: malformed NumPy file ({exc})") from exc
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, MemoryError,
-            RuntimeError, UnicodeDecodeError, NotImplementedError) as exc:
+            RuntimeError, UnicodeDecodeError, NotImplementedError, zlib.error,
+            tokenize.TokenError, SyntaxError) as exc:
+        # zlib.error: a damaged compressed member; TokenError, SyntaxError: a header NumPy
+        # cannot tokenize or parse
         raise CorruptFileError(f"{path}: malformed NumPy file ({exc})") from exc
 
 
@@ -43,6 +49,12 @@ def _header(fh):
         raise ValueError(f"unsupported .npy version {version}")
     if dtype.hasobject:
         raise ValueError("object arrays need pickle")
+    # NumPy's header parser accepts any ints: refuse what no array can have, so a layout read
+    # from the headers alone never reports a negative or impossible shape
+    if any(isinstance(s, bool) or s < 0 for s in shape):
+        raise ValueError(f"shape {shape} has a negative or boolean dimension")
+    if math.prod(max(s, 1) for s in shape) * dtype.itemsize >= 2**63:
+        raise ValueError(f"shape {shape} of {dtype} is larger than any array can be")
     return shape, dtype
 
 

@@ -13,6 +13,7 @@ import collections
 import io
 import math
 import pickle
+import pickletools
 from dataclasses import dataclass
 
 import numpy as np
@@ -480,6 +481,93 @@ class _Unpickler(pickle.Unpickler):
         return self._resolve(pid)
 
 
+# ---- a pass over the opcodes before unpickling ----------------------------------------------
+
+#: opcode -> how its argument is stored: a fixed byte count (>= 0), -1 one text line, -2 two
+#: text lines, or ``(n, signed)`` a length of n bytes followed by that many bytes
+_ARGS: dict[int, int | tuple[int, bool]] = {}
+for _op in pickletools.opcodes:
+    _code = ord(_op.code.encode("latin-1"))
+    if _op.arg is None:
+        _ARGS[_code] = 0
+    elif _op.arg.n >= 0:
+        _ARGS[_code] = _op.arg.n
+    elif _op.arg.n == pickletools.UP_TO_NEWLINE:
+        _ARGS[_code] = -2 if _op.arg.name == "stringnl_noescape_pair" else -1
+    else:
+        _ARGS[_code] = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
+                        pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+                        pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
+                        pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}[_op.arg.n]
+_PUT, _BINPUT, _LONG_BINPUT, _STOP = ord("p"), ord("q"), ord("r"), ord(".")
+
+
+def _check_memo(file, what):
+    """Read the pickle in ``file`` up to its STOP, refusing memo indices it could not reach.
+
+    The unpickler keeps its memo in an array sized by the largest index stored
+    (``LONG_BINPUT 0x7fffffff`` alone would allocate and clear 32 GiB). A pickler numbers memo
+    entries 0, 1, 2, ..., so an index is refused when it exceeds the number of opcodes read so
+    far; the memo then stays proportional to the pickle. Arguments are skipped, not read, so a
+    declared length cannot allocate either. Leaves ``file`` where it was.
+    """
+    start = file.tell()
+    read, readline = file.read, file.readline
+    n_ops = 0
+    try:
+        while True:
+            code = read(1)
+            if not code:
+                raise CorruptFileError(f"{what}: pickle data was truncated")
+            n_ops += 1
+            op = code[0]
+            arg = _ARGS.get(op)
+            if arg is None:
+                raise CorruptFileError(f"{what}: malformed pickle (unknown opcode {code!r})")
+            if op == _STOP:
+                return
+            if isinstance(arg, tuple):
+                n, signed = arg
+                head = read(n)
+                if len(head) != n:
+                    raise CorruptFileError(f"{what}: pickle data was truncated")
+                size = int.from_bytes(head, "little", signed=signed)
+                if size < 0:
+                    raise CorruptFileError(f"{what}: malformed pickle (negative length)")
+                file.seek(size, 1)
+                continue
+            if arg > 0:
+                raw = read(arg)
+                if len(raw) != arg:
+                    raise CorruptFileError(f"{what}: pickle data was truncated")
+                if op in (_BINPUT, _LONG_BINPUT):
+                    index = int.from_bytes(raw, "little")
+                else:
+                    continue
+            elif arg < 0:
+                raw = readline()
+                if arg == -2:
+                    raw += readline()
+                if not raw.endswith(b"\n"):
+                    raise CorruptFileError(f"{what}: pickle data was truncated")
+                if op != _PUT:
+                    continue
+                try:
+                    index = int(raw)
+                except ValueError:
+                    raise CorruptFileError(
+                        f"{what}: malformed pickle (memo index {raw[:30]!r})") from None
+            else:
+                continue
+            if not 0 <= index <= n_ops:
+                raise CorruptFileError(
+                    f"{what}: malformed pickle (memo index {index} after only {n_ops} "
+                    "opcodes; a pickler numbers its memo entries 0, 1, 2, ...)"
+                )
+    finally:
+        file.seek(start)
+
+
 def restricted_load(data, resolve=None, *, pid_len=(5,), what="checkpoint"):
     """Unpickle ``data`` (bytes or a binary file) with the allow-list; return the object.
 
@@ -489,6 +577,7 @@ def restricted_load(data, resolve=None, *, pid_len=(5,), what="checkpoint"):
     file = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     up = _Unpickler(file, resolve, pid_len)
     try:
+        _check_memo(file, what)
         return up.load()
     except BridgeError:
         raise

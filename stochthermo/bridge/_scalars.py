@@ -123,21 +123,32 @@ def _tensor_scalar(buf):
         elif f == 4 and w == 2:
             content = bytes(v)
         elif f == 5:  # float_val
-            vals += list(struct.unpack(f"<{len(v) // 4}f", v)) if w == 2 else [
-                struct.unpack("<f", v)[0]]
+            vals += _repeated(v, w, "f")
         elif f == 6:  # double_val
-            vals += list(struct.unpack(f"<{len(v) // 8}d", v)) if w == 2 else [
-                struct.unpack("<d", v)[0]]
+            vals += _repeated(v, w, "d")
         elif f in (7, 10) and w == 0:
             vals.append(v)
     if vals:
         return float(vals[0])
     codes = {1: "<f4", 2: "<f8", 3: "<i4", 9: "<i8", 19: "<f2"}
     if content is not None and dtype in codes:
-        arr = np.frombuffer(content, dtype=codes[dtype])
-        if arr.size == 1:
-            return float(arr[0])
+        code = np.dtype(codes[dtype])
+        if len(content) == code.itemsize:
+            return float(np.frombuffer(content, dtype=code)[0])
     return None
+
+
+def _repeated(v, wire, code):
+    """The items of a repeated ``float``/``double`` field: packed, or one fixed-width item."""
+    size, fixed = (4, 5) if code == "f" else (8, 1)
+    if wire == 2 and len(v) % size == 0:
+        return list(struct.unpack(f"<{len(v) // size}{code}", v))
+    if wire == fixed:
+        return [struct.unpack(f"<{code}", v)[0]]
+    raise CorruptFileError(
+        f"malformed protocol buffer ({'float' if code == 'f' else 'double'}_val of wire type "
+        f"{wire}" + (f" and {len(v)} bytes)" if wire == 2 else ")")
+    )
 
 
 def _event_scalars(data, out):
@@ -188,7 +199,10 @@ def _read_tfevents_builtin(path):
         (crc_data,) = struct.unpack("<I", data[end:end + 4])
         if masked_crc32c(payload) != crc_data:
             raise CorruptFileError(f"{path}: record at byte {i} fails its CRC32C check")
-        _event_scalars(memoryview(payload), out)
+        try:
+            _event_scalars(memoryview(payload), out)
+        except CorruptFileError as exc:  # the decoder's message, with the file and the record
+            raise CorruptFileError(f"{path}: record at byte {i}: {exc}") from None
         i = end + 4
     return out
 
@@ -277,7 +291,10 @@ def _from_table(path, header, rows, get):
         for k, row in enumerate(rows):
             val = get(row, jv)
             step = get(row, step_col) if step_col is not None else k
-            tag = row[jt] if isinstance(row, list) else row.get(header[jt])
+            if isinstance(row, list):  # a short (ragged) row has no tag
+                tag = row[jt] if jt < len(row) else None
+            else:
+                tag = row.get(header[jt])
             if val is None or step is None or tag is None:
                 continue
             out.setdefault(str(tag).strip(), []).append((_step(path, k, step), val))

@@ -1,0 +1,148 @@
+"""Hostile inputs to the bridge readers found by a sweep: each now gives our own error, fast.
+
+Pickles whose memo indices would make the unpickler allocate gigabytes, NumPy headers NumPy
+itself cannot tokenize, damaged compressed ``.npz`` members, impossible ``.npy`` shapes, ragged
+long-format CSV rows and TensorBoard records (valid checksums) holding malformed tensors.
+"""
+
+import io
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from stochthermo.bridge import checkpoint_layout, read_checkpoint, read_scalars
+from stochthermo.bridge._scalars import masked_crc32c
+from stochthermo.errors import BridgeError, CorruptFileError
+
+# ---- pickles ----------------------------------------------------------------------------------
+
+
+def _zip_with_pickle(pkl: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", "little")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("put", [
+    b"r" + (1 << 24).to_bytes(4, "little"),  # LONG_BINPUT
+    b"p16777216\n",  # PUT (text)
+], ids=["LONG_BINPUT", "PUT"])
+def test_memo_index_far_beyond_the_pickle_is_refused(tmp_path, put):
+    """``LONG_BINPUT 0x7fffffff`` in a 40-byte file would make the unpickler allocate and
+    clear a 32 GiB memo; indices past the opcodes read so far are refused before unpickling
+    (kept at 2**24 here, so a regression costs 256 MiB, not the machine)."""
+    p = tmp_path / "memo.pt"
+    p.write_bytes(_zip_with_pickle(b"\x80\x02}" + put + b"."))
+    with pytest.raises(CorruptFileError, match=r"memo\.pt: malformed pickle \(memo index 16777216"):
+        read_checkpoint(p)
+
+
+def test_sequential_memo_indices_still_read(tmp_path):
+    """A pickle that memoises and fetches entries (as every pickler writes) is unchanged."""
+    # {"a": [], "b": <memo 1>} with BINPUT 0 / 1 and BINGET 1
+    pkl = b"\x80\x02}q\x00(X\x01\x00\x00\x00a]q\x01X\x01\x00\x00\x00bh\x01u."
+    p = tmp_path / "ok.pt"
+    p.write_bytes(_zip_with_pickle(pkl))
+    with pytest.raises(BridgeError, match="holds no tensors"):  # loaded, then found empty
+        read_checkpoint(p)
+
+
+# ---- NumPy ------------------------------------------------------------------------------------
+
+
+def _npy(header: str, data: bytes = b"\0" * 64) -> bytes:
+    h = header.encode("latin-1")
+    h += b" " * (16 - (10 + len(h) + 1) % 16) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + data
+
+
+def test_npy_header_numpy_cannot_tokenize(tmp_path):
+    """An unclosed bracket makes NumPy's header parser raise ``tokenize.TokenError``."""
+    p = tmp_path / "w.npy"
+    p.write_bytes(_npy("{'descr': '<f4', 'fortran_order': False, 'shape': ((2,), }"))
+    with pytest.raises(CorruptFileError, match=r"w\.npy: malformed NumPy file"):
+        read_checkpoint(p)
+
+
+@pytest.mark.parametrize("shape", ["(-4,)", "(True,)", "(0, 4611686018427387904)"],
+                         ids=["negative", "bool", "too-large"])
+def test_npy_shapes_no_array_can_have(tmp_path, shape):
+    """Headers NumPy parses but no array can have are refused from the header alone."""
+    p = tmp_path / "w.npy"
+    p.write_bytes(_npy(f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}"))
+    with pytest.raises(CorruptFileError, match=r"w\.npy: malformed NumPy file \(shape"):
+        checkpoint_layout(p)
+
+
+def test_damaged_compressed_npz_member(tmp_path):
+    """An invalid DEFLATE block type raises ``zlib.error`` inside zipfile."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, a=np.arange(60.0))
+    raw = bytearray(buf.getvalue())
+    off = zipfile.ZipFile(io.BytesIO(bytes(raw))).getinfo("a.npy").header_offset
+    n_name, n_extra = struct.unpack("<HH", raw[off + 26:off + 30])
+    raw[off + 30 + n_name + n_extra] = 0x07  # BTYPE 11: reserved
+    p = tmp_path / "w.npz"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match=r"w\.npz: malformed NumPy file .*invalid block"):
+        read_checkpoint(p)
+
+
+# ---- scalar logs ------------------------------------------------------------------------------
+
+
+def test_ragged_row_in_a_long_format_csv(tmp_path):
+    """A row cut before its tag column is skipped like a row without a value."""
+    p = tmp_path / "metrics.csv"
+    p.write_text("step,tag,value\n1,loss,0.5\n2\n3,loss,0.25\n")
+    steps, vals = read_scalars(p)["loss"]
+    assert steps.tolist() == [1, 3] and vals.tolist() == [0.5, 0.25]
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def _field(num: int, wire: int, payload: bytes) -> bytes:
+    tag = _varint(num << 3 | wire)
+    return tag + (_varint(len(payload)) if wire == 2 else b"") + payload
+
+
+def _event_file(tensor: bytes) -> bytes:
+    """One TFRecord (valid checksums) holding an Event with a ``loss`` TensorProto value."""
+    value = _field(1, 2, b"loss") + _field(8, 2, tensor)
+    data = _field(2, 0, _varint(3)) + _field(5, 2, _field(1, 2, value))
+    head = struct.pack("<Q", len(data))
+    return (head + struct.pack("<I", masked_crc32c(head)) + data
+            + struct.pack("<I", masked_crc32c(data)))
+
+
+@pytest.mark.parametrize("tensor", [
+    _field(5, 2, b"\0" * 5),  # packed float_val, not a multiple of 4 bytes
+    _field(5, 0, _varint(3)),  # float_val as a varint
+    _field(6, 5, b"\0" * 4),  # double_val as fixed32
+], ids=["packed-5-bytes", "float-varint", "double-fixed32"])
+def test_tensorboard_record_with_a_malformed_tensor(tmp_path, tensor):
+    p = tmp_path / "events.out.tfevents.1"
+    p.write_bytes(_event_file(tensor))
+    with pytest.raises(CorruptFileError, match=r"tfevents\.1: record at byte 0: malformed "
+                       r"protocol buffer"):
+        read_scalars(p)
+
+
+def test_tensorboard_tensor_content_of_the_wrong_size_is_skipped(tmp_path):
+    """``tensor_content`` of 3 bytes for a float32 scalar is not a scalar: no value, no crash."""
+    p = tmp_path / "events.out.tfevents.1"
+    p.write_bytes(_event_file(_field(1, 0, _varint(1)) + _field(4, 2, b"\0" * 3)))
+    assert read_scalars(p) == {}
+    p.write_bytes(_event_file(_field(1, 0, _varint(1)) + _field(4, 2, struct.pack("<f", 2.5))))
+    assert read_scalars(p)["loss"][1].tolist() == [2.5]
