@@ -51,6 +51,83 @@ def test_sequential_memo_indices_still_read(tmp_path):
         read_checkpoint(p)
 
 
+def _u(text: str) -> bytes:
+    raw = text.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+#: ``_rebuild_tensor_v2`` of 2 float32 items in storage record "0"
+_TENSOR = (b"ctorch._utils\n_rebuild_tensor_v2\n((" + _u("storage") + b"ctorch\nFloatStorage\n"
+           + _u("0") + _u("cpu") + b"K\x02tQK\x00(K\x02t(K\x01t\x89ccollections\nOrderedDict\n)RtR")
+_RECORDS = {"0": np.arange(2, dtype="<f4").tobytes()}
+
+
+def _zip_with_records(pkl: bytes, records) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", "little")
+        for key, data in records.items():
+            z.writestr(f"archive/data/{key}", data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("value", [b"ctorch\nTensor\n", b"ctorch\ndevice\n"],
+                         ids=["not-callable", "callable"])
+def test_state_on_an_ordered_dict_cannot_shadow_its_methods(tmp_path, value):
+    """``BUILD`` with ``{"items": <allow-listed global>}`` on the state dict used to replace
+    its ``items`` method (a TypeError from deep inside); the state (PyTorch's ``_metadata``)
+    is now dropped and the tensor reads."""
+    pkl = (b"\x80\x02ccollections\nOrderedDict\n)R}" + _u("items") + value + b"sb"
+           + _u("w") + _TENSOR + b"s.")
+    p = tmp_path / "sd.pt"
+    p.write_bytes(_zip_with_records(pkl, _RECORDS))
+    np.testing.assert_array_equal(read_checkpoint(p)["w"], np.arange(2, dtype=np.float32))
+
+
+def test_state_on_an_allow_listed_function_is_refused(tmp_path):
+    """``BUILD`` on ``_rebuild_tensor_v2`` would set its ``__defaults__`` for every later file
+    read by the process; it is refused and the next file reads as before."""
+    from stochthermo.bridge import _pickle
+
+    pkl = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}" + _u("__defaults__")
+           + b"(K\x01K\x02K\x03ts\x86b0}.")
+    p = tmp_path / "bad.pt"
+    p.write_bytes(_zip_with_records(pkl, {}))
+    with pytest.raises(CorruptFileError, match=r"bad\.pt: malformed pickle: state applied to a "
+                       "function"):
+        read_checkpoint(p)
+    assert _pickle._rebuild_tensor_v2.__defaults__ == (False, None, None)
+    ok = tmp_path / "ok.pt"
+    ok.write_bytes(_zip_with_records(b"\x80\x02}" + _u("w") + _TENSOR + b"s.", _RECORDS))
+    np.testing.assert_array_equal(read_checkpoint(ok)["w"], np.arange(2, dtype=np.float32))
+
+
+@pytest.mark.parametrize("pkl, message", [
+    (b"\x80\x02cos\nsystem\n.", "names the global os.system"),
+    (b"\x80\x02Pfoo\n.", "malformed storage reference"),
+    (b"\x80\x02ctorch\ndevice\n)R.", "malformed torch.device record"),
+], ids=["global", "persistent-id", "rebuild-function"])
+def test_pickle_errors_name_the_file(tmp_path, pkl, message):
+    """Among hundreds of checkpoints the one-line error must say which file is bad."""
+    p = tmp_path / "step_000007.pt"
+    p.write_bytes(_zip_with_records(pkl, {}))
+    with pytest.raises(BridgeError, match=rf"step_000007\.pt: .*{message}"):
+        read_checkpoint(p)
+
+
+def test_untyped_storage_errors_name_the_file(tmp_path):
+    """``_rebuild_tensor_v3`` viewing 3 bytes of an untyped storage as float32 items."""
+    pkl = (b"\x80\x02}" + _u("w") + b"ctorch._utils\n_rebuild_tensor_v3\n((" + _u("storage")
+           + b"ctorch.storage\nUntypedStorage\n" + _u("0") + _u("cpu") + b"K\x03tQK\x00(K\x01t"
+           + b"(K\x01t\x89ccollections\nOrderedDict\n)Rctorch\nfloat32\ntRs.")
+    p = tmp_path / "step_000008.pt"
+    p.write_bytes(_zip_with_records(pkl, {"0": b"abc"}))
+    with pytest.raises(CorruptFileError, match=r"step_000008\.pt: storage record '0' holds 3 "
+                       "bytes, not a whole number of 4-byte items"):
+        read_checkpoint(p)
+
+
 # ---- NumPy ------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import BridgeError, CorruptFileError, ValidationError
 from ._arrays import ArrayRef
 from ._files import FileMap, ReadBudget, open_regular
-from ._pickle import TensorRef
+from ._pickle import TensorRef, named
 
 if TYPE_CHECKING:
     from .._typing import PathLike
@@ -58,7 +58,10 @@ class _Checkpoint:
 
     def select(self, key=None) -> dict:
         """``{name: lazy array}`` for the parameter mapping chosen by ``key``."""
-        return _select(self.path, self.tree, key)
+        try:
+            return _select(self.path, self.tree, key)
+        except BridgeError as exc:
+            raise named(exc, str(self.path)) from exc.__cause__
 
     def stored_step(self):
         """The training step stored in the file (wrapper key or metadata), or None."""
@@ -246,8 +249,8 @@ def _materialize(path, refs: dict, budget=None, copy=True) -> dict:
     try:
         for name, ref in refs.items():
             out[str(name)] = ref.materialize(copy)
-    except BridgeError:
-        raise
+    except BridgeError as exc:
+        raise named(exc, str(path)) from exc.__cause__
     except (OSError, ValueError, MemoryError, EOFError, KeyError) as exc:
         raise CorruptFileError(f"{path}: cannot read tensor data ({exc})") from exc
     return out

@@ -14,6 +14,7 @@ import io
 import math
 import pickle
 import pickletools
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "TensorRef",
     "restricted_load",
     "STORAGE_TYPES",
+    "named",
 ]
 
 
@@ -340,6 +342,7 @@ _REBUILDERS = (_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
+    func = getattr(func, "fn", None)  # the allow-listed callable as the pickle named it
     if func not in _REBUILDERS or new_type is not _TENSOR_TYPE or not isinstance(args, tuple):
         raise CorruptFileError("malformed tensor-subclass record")
     return func(*args)
@@ -407,8 +410,42 @@ class _RefusedStorage:
         raise CorruptFileError("malformed pickle: state applied to a storage type")
 
 
-_ALLOWED = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
+class _Callable:
+    """An allow-listed function as a pickle sees it: callable, but it takes no state.
+
+    A ``BUILD`` opcode on a bare function would set its attributes (``__defaults__``,
+    ``__kwdefaults__``) for the rest of the process, so one file could change how later files
+    are read; on this wrapper it raises.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __setstate__(self, state):
+        raise CorruptFileError("malformed pickle: state applied to a function")
+
+    def __repr__(self):
+        return f"<allow-listed {self.fn.__name__}>"
+
+
+class _OrderedDict(collections.OrderedDict):
+    """``collections.OrderedDict`` as a pickle builds it, without its instance attributes.
+
+    PyTorch pickles a state dict's ``_metadata`` as the mapping's state; it holds no tensors
+    and is dropped, so a ``BUILD`` cannot shadow the mapping's methods (``items``, ``get``).
+    """
+
+    def __setstate__(self, state):
+        pass
+
+
+_ALLOWED: dict[tuple[str, str], object] = {
+    ("collections", "OrderedDict"): _OrderedDict,
     ("_codecs", "encode"): _codecs_encode,
     ("__builtin__", "bytearray"): _bytearray,
     ("builtins", "bytearray"): _bytearray,
@@ -442,6 +479,9 @@ for _name in _REFUSED_STORAGES:
     _ALLOWED[("torch", _name)] = _RefusedStorage(_name)
 for _name, _what in _REFUSED_REBUILDERS.items():
     _ALLOWED[("torch._utils", _name)] = _refused(_what)
+for _key, _value in _ALLOWED.items():
+    if isinstance(_value, types.FunctionType):
+        _ALLOWED[_key] = _Callable(_value)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -479,6 +519,18 @@ class _Unpickler(pickle.Unpickler):
                 _refused(f"a quantized tensor (torch.{pid[1].name})")()
             raise CorruptFileError(f"malformed storage reference {str(pid)[:120]!r}")
         return self._resolve(pid)
+
+
+def named(exc: BridgeError, what: str) -> BridgeError:
+    """``exc``, with ``what`` (the file) in front of its message unless it names it already.
+
+    The rebuild functions and storage records raise without knowing the file they are read
+    from; among hundreds of checkpoints the message must say which one.
+    """
+    text = str(exc)
+    if what in text:
+        return exc
+    return type(exc)(f"{what}: {text}")
 
 
 # ---- a pass over the opcodes before unpickling ----------------------------------------------
@@ -579,8 +631,8 @@ def restricted_load(data, resolve=None, *, pid_len=(5,), what="checkpoint"):
     try:
         _check_memo(file, what)
         return up.load()
-    except BridgeError:
-        raise
+    except BridgeError as exc:
+        raise named(exc, what) from exc.__cause__
     except RecursionError as exc:
         raise CorruptFileError(f"{what}: pickle nested too deeply") from exc
     except MemoryError as exc:
