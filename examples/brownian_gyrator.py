@@ -12,6 +12,8 @@ closed forms of ``stochthermo.exact``:
 - the subsystem second law ``sigma_i = Q_i / T_i - Idot_i >= 0``.
 
 Usage: python examples/brownian_gyrator.py [--out DIR] [--quick]
+Writes gyrator_flows.png, gyrator_density_current.png and gyrator.json into DIR (default
+examples/out under the current directory).
 """
 
 import argparse
@@ -106,7 +108,7 @@ def main():
                "info_flow_exact": flow_th.tolist(),
                "info_flow_estimated": [f.to_dict() for f in flow_est]}
     (args.out / "gyrator.json").write_text(json.dumps(numbers, indent=1, default=str))
-    print(f"wrote {p1} and {p2}")
+    print(f"wrote {p1}, {p2} and {args.out / 'gyrator.json'}")
 
 
 if __name__ == "__main__":

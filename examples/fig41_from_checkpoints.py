@@ -5,16 +5,21 @@ The workflow for a real training run, without PyTorch:
 1. a training loop (here plain NumPy: softmax regression on a small classification task) logs
    its parameters and scalars at every step with ``stochthermo.bridge.TrajectoryWriter``;
    trials of one batch size share the initialisation and the training set and differ only in
-   the mini-batch order; runs for batch sizes 1, 10 and 100 go to ``runs/bs1``, ``bs10``,
-   ``bs100``, each with a ``config.json`` holding the batch size and learning rate;
+   the mini-batch order; runs for batch sizes 1, 10 and 100 go to ``DIR/fig41_runs/bs1``,
+   ``bs10``, ``bs100``, each with a ``config.json`` holding the batch size and learning rate;
 2. ``stochthermo.bridge.open_runs`` finds the trials and ``diagnose`` streams once over the
    checkpoints: SGD noise as the deviation of each trial's increment from the ensemble-mean
-   increment, its variance (expected to scale as 1/|b|) and autocorrelation (expected white);
+   increment, its variance (expected to scale as 1/|b|) and autocorrelation (white up to a
+   lag-1 correlation of order -lr x curvature, which the checkpoint estimate picks up: about
+   -0.1 here, with lr = 0.2);
 3. ``stochthermo.plotting.plot_fig41_panels`` draws the four panels of the paper's Fig. 4.1.
 
-The same panels come from ``stochthermo analyze runs/ --out DIR`` on the command line.
+The same panels come from ``stochthermo analyze DIR/fig41_runs --out REPORT`` on the command
+line.
 
 Usage: python examples/fig41_from_checkpoints.py [--out DIR] [--quick]
+Writes fig41_from_checkpoints.png and the logged runs (fig41_runs/) into DIR (default
+examples/out under the current directory).
 """
 
 import argparse

@@ -1,7 +1,8 @@
 """The paper's Fig. 4.1: SGD noise diagnostics of an MLP ensemble.
 
 Usage: python examples/fig41_simulation.py [--out DIR] [--quick] [--data auto|digits|teacher|PATH]
-Writes the four panels fig41a-d_*.png and fig41.json into DIR (default examples/out).
+Writes the four panels fig41a-d_*.png and fig41.json into DIR (default examples/out under the
+current directory).
 """
 
 import argparse

@@ -1,7 +1,8 @@
 """Conditional entropy production vs learning rate at a fixed horizon (quasi-static learning).
 
 Usage: python examples/quasi_static.py [--out DIR] [--quick]
-Writes quasi_static.png and quasi_static.json into DIR (default examples/out).
+Writes quasi_static.png and quasi_static.json into DIR (default examples/out under the current
+directory).
 """
 
 import argparse

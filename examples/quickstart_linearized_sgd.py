@@ -12,6 +12,8 @@ circulates around the minimum and entropy is produced at a constant rate. We
 4. draw the trajectories and the stationary density with its current.
 
 Usage: python examples/quickstart_linearized_sgd.py [--out DIR] [--quick]
+Writes quickstart_trajectories.png and quickstart_density_current.png into DIR (default
+examples/out under the current directory).
 """
 
 import argparse

@@ -9,6 +9,8 @@ eta_X = Idot_X / Sdot_X_env <= 1. We sweep the signal rate w and compare the clo
 of the entropy and information flows and the plug-in estimates from counted transitions.
 
 Usage: python examples/sensor_learning.py [--out DIR] [--quick]
+Writes sensor_learning.png and sensor_learning.json into DIR (default examples/out under the
+current directory).
 """
 
 import argparse
@@ -99,7 +101,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     path = savefig_atomic(fig, args.out / "sensor_learning.png")
     (args.out / "sensor_learning.json").write_text(json.dumps(rows, indent=1, default=str))
-    print(f"wrote {path}")
+    print(f"wrote {path} and {args.out / 'sensor_learning.json'}")
 
 
 if __name__ == "__main__":

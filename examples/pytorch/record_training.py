@@ -9,8 +9,9 @@ imports torch; the writer takes any array with ``__array__`` or ``__dlpack__``.
 
     python examples/pytorch/record_training.py [--out DIR] [--quick]
 
-writes the runs under DIR/runs and the analysis (Fig. 4.1 panels, summary.json) under
-DIR/analysis.
+writes the runs under DIR/pytorch_record/runs and the analysis (Fig. 4.1 panels, summary.json,
+report.html) under DIR/pytorch_record/analysis (default DIR: examples/out under the current
+directory).
 """
 
 from __future__ import annotations
