@@ -14,7 +14,7 @@ import pytest
 
 from stochthermo.bridge import checkpoint_layout, read_checkpoint, read_scalars
 from stochthermo.bridge._scalars import masked_crc32c
-from stochthermo.errors import BridgeError, CorruptFileError
+from stochthermo.errors import BridgeError, CorruptFileError, ResourceError
 
 # ---- pickles ----------------------------------------------------------------------------------
 
@@ -125,6 +125,46 @@ def test_untyped_storage_errors_name_the_file(tmp_path):
     p.write_bytes(_zip_with_records(pkl, {"0": b"abc"}))
     with pytest.raises(CorruptFileError, match=r"step_000008\.pt: storage record '0' holds 3 "
                        "bytes, not a whole number of 4-byte items"):
+        read_checkpoint(p)
+
+
+def _central_entry(raw: bytearray, name: str) -> int:
+    """Offset of ``name``'s entry in the zip central directory."""
+    i = raw.find(b"PK\x01\x02")
+    while i >= 0:
+        n = struct.unpack("<H", raw[i + 28:i + 30])[0]
+        if raw[i + 46:i + 46 + n] == name.encode():
+            return i
+        i = raw.find(b"PK\x01\x02", i + 4)
+    raise KeyError(name)
+
+
+def test_record_declaring_more_than_the_budget_raises_resource_error(tmp_path):
+    """A compressed record whose directory declares 2 GiB for an 8-byte tensor: refused as a
+    ResourceError (it used to come back as a CorruptFileError quoting it, the path twice)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}" + _u("w") + _TENSOR + b"s.")
+        z.writestr("archive/data/0", _RECORDS["0"], compress_type=zipfile.ZIP_DEFLATED)
+    raw = bytearray(buf.getvalue())
+    i = _central_entry(raw, "archive/data/0")
+    raw[i + 24:i + 28] = struct.pack("<I", 0x7FFFFFFF)  # uncompressed size
+    p = tmp_path / "big.pt"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(ResourceError, match=r"^[^(]*big\.pt: decompressing record "):
+        read_checkpoint(p)
+
+
+def test_directory_entry_aimed_at_another_records_header(tmp_path):
+    """Without ``verify`` an uncompressed record is read straight from the file; a directory
+    entry pointing at another record's local header is refused, as zipfile.open refuses it."""
+    raw = bytearray(_zip_with_records(b"\x80\x02}" + _u("w") + _TENSOR + b"s.", _RECORDS))
+    i = _central_entry(raw, "archive/data/0")
+    raw[i + 42:i + 46] = struct.pack("<I", 0)  # the header of archive/data.pkl
+    p = tmp_path / "alias.pt"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match=r"alias\.pt: the zip directory points record "
+                       "'archive/data/0' at the local header of 'archive/data.pkl'"):
         read_checkpoint(p)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
-from ..errors import BridgeError, CorruptFileError, ValidationError
+from ..errors import BridgeError, CorruptFileError, ResourceError, ValidationError
 from ._arrays import ArrayRef
 from ._files import FileMap, ReadBudget, open_regular
 from ._pickle import TensorRef, named
@@ -251,6 +251,8 @@ def _materialize(path, refs: dict, budget=None, copy=True) -> dict:
             out[str(name)] = ref.materialize(copy)
     except BridgeError as exc:
         raise named(exc, str(path)) from exc.__cause__
+    except ResourceError:  # a record decompressing past the budget (a ValueError too)
+        raise
     except (OSError, ValueError, MemoryError, EOFError, KeyError) as exc:
         raise CorruptFileError(f"{path}: cannot read tensor data ({exc})") from exc
     return out

@@ -188,6 +188,15 @@ def _record_start(path, fh, info, file_size) -> int:
     if len(head) != 30 or head[:4] != b"PK\x03\x04":
         raise CorruptFileError(f"{path}: bad local header for record {info.filename!r}")
     n_name, n_extra = struct.unpack("<HH", head[26:30])
+    # as zipfile.open checks: the local header names the record the directory points to (a
+    # directory entry aimed at another record's header would read that record's bytes)
+    flags = struct.unpack("<H", head[6:8])[0]
+    name = fh.read(n_name).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+    if name != info.orig_filename:
+        raise CorruptFileError(
+            f"{path}: the zip directory points record {info.filename!r} at the local header "
+            f"of {name[:80]!r}"
+        )
     start = info.header_offset + 30 + n_name + n_extra
     if start + info.file_size > file_size:
         raise CorruptFileError(f"{path}: record {info.filename!r} runs past the end of the file")
