@@ -6,6 +6,7 @@ long-format CSV rows and TensorBoard records (valid checksums) holding malformed
 """
 
 import io
+import os
 import struct
 import zipfile
 
@@ -263,3 +264,75 @@ def test_tensorboard_tensor_content_of_the_wrong_size_is_skipped(tmp_path):
     assert read_scalars(p) == {}
     p.write_bytes(_event_file(_field(1, 0, _varint(1)) + _field(4, 2, struct.pack("<f", 2.5))))
     assert read_scalars(p)["loss"][1].tolist() == [2.5]
+
+
+def test_deeply_nested_json_line(tmp_path):
+    """``json`` raises RecursionError (not ValueError) on 100 000 nested brackets."""
+    p = tmp_path / "log.jsonl"
+    p.write_text('{"step": 1, "loss": 0.5}\n{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(CorruptFileError, match=r"log\.jsonl:2: nested too deeply"):
+        read_scalars(p)
+
+
+# ---- whole runs -------------------------------------------------------------------------------
+
+
+def _run(root, params):
+    """``root/bs4/t{j}/step_{s}.npz`` holding ``w = params(j, s)`` for 3 trials, 4 steps."""
+    for j in range(3):
+        folder = root / "bs4" / f"t{j}"
+        folder.mkdir(parents=True)
+        for s in range(4):
+            np.savez(folder / f"step_{s}.npz", w=params(j, s))
+    return root
+
+
+def test_long_double_parameters_are_diagnosed_in_float64(tmp_path):
+    """float128 checkpoints used to fail deep in einsum (no safe cast to float64)."""
+    from stochthermo.bridge import diagnose, open_runs
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(3, 4, 5))
+    d64 = diagnose(open_runs(_run(tmp_path / "a", lambda j, s: w[j, s])), progress=False)
+    dld = diagnose(open_runs(_run(tmp_path / "b", lambda j, s: w[j, s].astype(np.longdouble))),
+                   progress=False)
+    np.testing.assert_allclose(dld.runs[0].noise_var, d64.runs[0].noise_var, rtol=1e-12)
+
+
+def test_panel_data_past_what_an_axis_can_hold_is_left_out():
+    """Parameters near +-1e308 (a diverging run) make matplotlib's tick placement overflow;
+    the panels leave such values out (as NaN), summary.json keeps them."""
+    from stochthermo.commands.analyze import LOG_RANGE, _drawable
+
+    data = {"shown": {4: np.array([1e308, -1e308, 2.0, np.inf])},
+            "noise_var": {4: np.array([1e-300, 1e-3, 1e290, -1.0, 0.0])},
+            "noise_var_stderr": {4: np.array([1e-300, 1e290])},
+            "batch_sizes": (4,), "noise_label": "x"}
+    out = _drawable(data)
+    np.testing.assert_array_equal(out["shown"][4], [np.nan, np.nan, 2.0, np.nan])
+    np.testing.assert_array_equal(out["noise_var"][4], [np.nan, 1e-3, np.nan, -1.0, 0.0])
+    np.testing.assert_array_equal(out["noise_var_stderr"][4], [1e-300, np.nan])
+    assert out["batch_sizes"] == (4,) and out["noise_label"] == "x" and LOG_RANGE[1] < 1e300
+    assert data["shown"][4][0] == 1e308  # the input is not changed
+
+
+# the statistics of infinite increments warn (NumPy); that is the data, not the point here
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_analyze_of_a_diverged_run_writes_the_summary_without_panels(tmp_path, capsys):
+    """Parameters of +-1e300 give infinite noise estimates everywhere: matplotlib cannot
+    place the noise panel's axis. analyze used to exit 1 ("ValueError: Axis limits cannot be
+    NaN or Inf"); it now writes summary.json and report.html and says the panels are missing."""
+    import json
+
+    from stochthermo.cli import main
+
+    root = _run(tmp_path / "runs", lambda j, s: np.array([1e300, -1e300, 5e299 * (j - 1), 1.0,
+                                                          float(s)]) * (1 + 0.01 * s * j))
+    out = tmp_path / "out"
+    assert main(["analyze", str(root), "--out", str(out), "--no-progress"]) == 0
+    assert "warning: the Fig. 4.1 panels were not drawn" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["panels"] == [] and "panels were not drawn" in summary["warnings"][-1]
+    assert "panels were not drawn" in (out / "report.html").read_text()
+    assert sorted(os.listdir(out)) == ["report.html", "summary.json"]

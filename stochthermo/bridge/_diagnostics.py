@@ -362,6 +362,8 @@ def _run_layout(run, indices, autocorr_params: int, seed) -> _RunLayout:
     dtype = np.result_type(*[layout[n][1] for n in names], np.float32)
     if dtype.kind == "c":
         raise ValidationError("complex parameters are not supported by the noise diagnostics")
+    if dtype.itemsize > 8:  # long double (NumPy's float96/float128): accumulated in float64
+        dtype = np.dtype(np.float64)
     flat_idx, labels = _resolve_indices(indices, names, layout, d)
     steps = np.asarray(run.steps)
     if steps.size < 2:

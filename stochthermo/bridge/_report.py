@@ -29,6 +29,25 @@ def _est(e) -> str:
     return "-" if e is None else f"{_fmt(e.value)} ± {_fmt(e.stderr, '.2g')}"
 
 
+def _png(fig, notes: list):
+    """The figure as PNG bytes, or None (and a note why) when matplotlib cannot draw it.
+
+    A diverged run's values (every noise estimate infinite, spans past the float64 range) can
+    leave matplotlib unable to place an axis; the page then says so instead of failing.
+    """
+    from ..report import figure_png
+
+    try:
+        return figure_png(fig)
+    except (ValueError, OverflowError) as exc:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        notes.append(f"a figure was not drawn: matplotlib cannot place these values on an axis "
+                     f"({type(exc).__name__}: {str(exc)[:200]})")
+        return None
+
+
 def _noise_figure(diag):
     import matplotlib.pyplot as plt
 
@@ -80,7 +99,7 @@ def _temperature_figure(diag):
 
 
 def _runs_section(rep, diag):
-    """The table of runs and the analysis warnings."""
+    """The table of runs; returns the section (the warnings are added once figures are drawn)."""
     s = rep.section("Runs")
     rows = []
     for r in diag.runs:
@@ -94,13 +113,11 @@ def _runs_section(rep, diag):
             caption="Noise variance per parameter and step, averaged over the valid window; "
             "T_eff = noise var / (2 lr); the last column from logged mini-batch and full-batch "
             "gradients where the run has them")
-    s.warnings(diag.warnings, title="Warnings")
+    return s
 
 
-def _window_section(rep, diag):
+def _window_section(rep, diag, notes):
     """The validity window, the per-run interval tests and the noise figure."""
-    from ..report import figure_png
-
     s = rep.section("Validity window")
     if diag.window is None:
         s.text("No step range in which every run's ensemble noise estimate passes its tests: "
@@ -128,18 +145,17 @@ def _window_section(rep, diag):
                 caption="rho: correlation of a trial's increment deviation with its "
                 "displacement from the ensemble mean; growth: ensemble spread over the noise "
                 "accumulated before the interval")
-    if any(r.noise_var.size for r in diag.runs):
-        s.figure(figure_png(_noise_figure(diag)),
+    png = _png(_noise_figure(diag), notes) if any(r.noise_var.size for r in diag.runs) else None
+    if png is not None:
+        s.figure(png,
                  "Noise variance per interval (lines), intervals failing the validity tests "
                  "(crosses), noise from logged gradients (dots) and the valid window (grey). "
                  "Look for the lines to follow the dots inside the window and to leave them "
                  "where the trials separate.")
 
 
-def _temperature_section(rep, diag):
+def _temperature_section(rep, diag, notes):
     """The batch-size exponent and the temperature figure."""
-    from ..report import figure_png
-
     s = rep.section("Temperature and batch size")
     if diag.batch_scaling is not None:
         s.table(["quantity", "value"], [
@@ -148,8 +164,9 @@ def _temperature_section(rep, diag):
             ["theory", "-1"]], caption="Batch-size exponent")
         s.warnings(diag.batch_scaling.warnings, title="Exponent warnings")
     fig = _temperature_figure(diag)
-    if fig is not None:
-        s.figure(figure_png(fig), "Effective temperature of each run against lr/|b|; theory "
+    png = None if fig is None else _png(fig, notes)
+    if png is not None:
+        s.figure(png, "Effective temperature of each run against lr/|b|; theory "
                  "predicts a straight line of slope 1 (dashed) while the noise is gradient "
                  "noise of variance tr(Sigma_g)/|b|.")
 
@@ -179,10 +196,12 @@ def _thermo_section(rep, diag):
                 "(theory.md section 3)")
 
 
-def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
+def analysis_report(diag, panel_paths=(), *, root: str = "", notes=()) -> str:
     """The HTML document of the analysis ``diag`` (a :class:`Diagnostics`).
 
-    ``panel_paths`` are the Fig. 4.1 PNG files already written (embedded as they are).
+    ``panel_paths`` are the Fig. 4.1 PNG files already written (embedded as they are);
+    ``notes`` are warnings of the command itself (panels it could not draw), listed with the
+    analysis warnings, as are figures of the page that matplotlib cannot draw.
     """
     from ..report import Report
 
@@ -194,9 +213,11 @@ def analysis_report(diag, panel_paths=(), *, root: str = "") -> str:
         "whether that estimate is still noise (theory/bridge.md). Error bars are one "
         "standard error.",
     )
-    _runs_section(rep, diag)
-    _window_section(rep, diag)
-    _temperature_section(rep, diag)
+    notes = list(notes)
+    runs = _runs_section(rep, diag)
+    _window_section(rep, diag, notes)
+    _temperature_section(rep, diag, notes)
     _panels_section(rep, panel_paths)
     _thermo_section(rep, diag)
+    runs.warnings([*diag.warnings, *notes], title="Warnings")  # after the runs table, as before
     return rep.to_html()

@@ -341,6 +341,8 @@ def _read_jsonl(path):
                 rec = json.loads(line)
             except ValueError as exc:
                 raise CorruptFileError(f"{path}:{lineno}: not valid JSON ({exc})") from exc
+            except RecursionError:
+                raise CorruptFileError(f"{path}:{lineno}: nested too deeply") from None
             if isinstance(rec, dict):
                 records.append(rec)
     return _records_table(path, records)

@@ -61,6 +61,37 @@ PANEL_FILES = ("panel_a_trajectories.png", "panel_b_accuracy.png", "panel_c_nois
 OUTPUT_NAMES = (*PANEL_FILES, "summary.json", "manifest.json", "report.html")
 
 
+#: what the panels leave out (as gaps) because matplotlib cannot place it on an axis: magnitudes
+#: past 1e300 on the linear axes (an axis span past the float64 range), and on the logarithmic
+#: noise-variance axis values outside [1e-100, 1e100] (its head room for the legend multiplies
+#: the span). A diverging run reaches both; summary.json keeps every value.
+LINEAR_MAX = 1e300
+LOG_RANGE = (1e-100, 1e100)
+#: panel-data key -> (low, high) of the values drawn; low None: a bound on the magnitude
+_BOUNDS = {"noise_var": LOG_RANGE, "reference": LOG_RANGE,
+           "noise_var_stderr": (None, LOG_RANGE[1])}
+
+
+def _drawable(data: dict) -> dict:
+    """Panel data with the values matplotlib cannot place as NaN (see :data:`LOG_RANGE`)."""
+    return {k: _bounded(v, *_BOUNDS.get(k, (None, LINEAR_MAX))) for k, v in data.items()}
+
+
+def _bounded(value, low, high):
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _bounded(v, low, high) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            if low is None:
+                bad = np.abs(value) > high
+            else:  # a logarithmic axis drops values <= 0 itself
+                bad = (value > high) | ((value > 0) & (value < low))
+        return np.where(bad, np.nan, value)
+    return value
+
+
 def write_panels(diag, out_dir) -> list[str]:
     """Draw the four Fig. 4.1 panels of ``diag`` (a :class:`Diagnostics`) into ``out_dir``."""
     import matplotlib
@@ -68,7 +99,8 @@ def write_panels(diag, out_dir) -> list[str]:
     matplotlib.use("Agg")
     from ..plotting import fig41_data_from_diagnostics, save_fig41_panels
 
-    paths = save_fig41_panels(fig41_data_from_diagnostics(diag), out_dir, names=PANEL_FILES)
+    data = _drawable(fig41_data_from_diagnostics(diag))
+    paths = save_fig41_panels(data, out_dir, names=PANEL_FILES)
     return [str(p) for p in paths]
 
 
@@ -105,6 +137,32 @@ def _diagnose(args):
     return diag
 
 
+def _draw_panels(diag, out_dir):
+    """``(panel paths, note)``: the panels, or none and a warning saying why.
+
+    Values a diverged run reaches (every noise estimate infinite, an axis span past the float64
+    range) can leave matplotlib unable to place an axis even after :func:`_drawable`; the
+    analysis is still written, without the panels.
+    """
+    import contextlib
+    import os
+
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    try:
+        return write_panels(diag, out_dir), None
+    except (ValueError, OverflowError) as exc:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
+        for name in PANEL_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out_dir, name))
+        return [], (f"the Fig. 4.1 panels were not drawn: matplotlib cannot place these values "
+                    f"on an axis ({type(exc).__name__}: {str(exc)[:200]}); summary.json and "
+                    "report.html hold every number")
+
+
 def _write_outputs(diag, args):
     """Panels, ``summary.json`` and ``report.html`` into ``args.out``.
 
@@ -120,18 +178,20 @@ def _write_outputs(diag, args):
     # written into a staged folder that replaces --out whole once everything is there (the
     # settings are in summary.json already, so no separate manifest)
     with staged_folder(args.out, known=OUTPUT_NAMES) as stage:
-        panels = write_panels(diag, stage)
+        panels, note = _draw_panels(diag, stage)
         summary = diag.to_dict()
         summary["panels"] = [os.path.basename(p) for p in panels]
+        if note is not None:
+            summary["warnings"] = [*summary["warnings"], note]
         # strict JSON: NaN and infinities become null (the same document as --format json)
         plain = to_jsonable(summary)
         text = json.dumps(plain, indent=1, allow_nan=False)
         atomic_write_bytes(os.path.join(stage, "summary.json"), text.encode())
         from ..bridge._report import analysis_report
 
-        page = analysis_report(diag, panels, root=str(args.root))
+        page = analysis_report(diag, panels, root=str(args.root), notes=[note] if note else [])
         atomic_write_bytes(os.path.join(stage, "report.html"), page.encode())
-    return panels, plain
+    return panels, plain, note
 
 
 def _print_summary(diag, panels, args):
@@ -173,13 +233,17 @@ def run(args) -> int:
 
     check_out_folder(args.out, known=OUTPUT_NAMES)  # refused now, not after the pass
     diag = _diagnose(args)
-    panels, plain = _write_outputs(diag, args)
+    panels, plain, note = _write_outputs(diag, args)
     if args.format == "json":
         from ._format import emit_json
 
         for w in diag.warnings:  # on stderr while --format json runs
             print(f"warning: {w}")
+        if note is not None:
+            print(f"warning: {note}")
         emit_json(plain)
     else:
         _print_summary(diag, panels, args)
+        if note is not None:
+            print(f"warning: {note}")
     return 0
