@@ -42,7 +42,31 @@ def as_trajectories(name: str, ensemble, dt=None):
         raise InsufficientDataError(
             f"{name} has n_time={x.shape[1]} saved points; at least 2 are needed to form increments"
         )
+    if not isinstance(x, _LazyTrajectories):
+        check_magnitude(name, x)
     return x, float(tau)
+
+
+#: largest |value| the moment sums of the estimators handle (its square and sums stay finite)
+MAX_MAGNITUDE = 1e100
+
+
+def check_magnitude(name: str, x: np.ndarray) -> None:
+    """Raise if ``x`` holds values so large that second moments overflow (diverging data).
+
+    Finite values near the top of the float64 range make the sums of squares infinite, and a
+    least-squares solve on them gives NaN or never returns.
+    """
+    if x.size == 0:
+        return
+    big = float(np.max(np.abs(x)))
+    if big > MAX_MAGNITUDE:
+        idx = np.unravel_index(int(np.argmax(np.abs(x))), x.shape)
+        raise EstimationError(
+            f"{name} holds |x| = {big:.3g} at index {tuple(int(i) for i in idx)} (above "
+            f"{MAX_MAGNITUDE:.0e}): the trajectories diverge or are in the wrong units, and "
+            "their second moments overflow; drop the diverging trajectories or rescale the data"
+        )
 
 
 def _is_stored(obj) -> bool:
@@ -124,8 +148,7 @@ def model_failure(exc: Exception, what: str) -> EstimationError:
 
 def check_columns(name: str, arr: np.ndarray) -> None:
     """Raise if a column of the 2-d ``arr`` is constant (zero variance)."""
-    sd = arr.std(axis=0)
-    bad = np.flatnonzero(~(sd > 0))
+    bad = np.flatnonzero(~(np.ptp(arr, axis=0) > 0)) if arr.shape[0] else np.arange(arr.shape[1])
     if bad.size:
         raise EstimationError(
             f"{name} has a constant column (index {int(bad[0])}, value {arr[0, bad[0]]!r}); a "
@@ -133,4 +156,4 @@ def check_columns(name: str, arr: np.ndarray) -> None:
         )
 
 
-__all__ += ["model_failure", "check_columns", "ModelError", "short_repr"]
+__all__ += ["model_failure", "check_columns", "check_magnitude", "ModelError", "short_repr"]

@@ -12,10 +12,18 @@ import numpy as np
 from scipy.special import digamma
 
 from .._rng import as_seed_sequence
-from .._validation import as_float_array, choose_method, positive_int, short_repr
+from .._validation import (
+    as_float_array,
+    choose_method,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    short_repr,
+)
 from ..ensemble import Ensemble
 from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
 from ..results import Estimate
+from . import _diagnostics as diag
 from ._common import check_columns, group_slices
 from ._stats import gaussian_mi_cov, gaussian_mi_terms
 
@@ -54,9 +62,38 @@ def _check_lengths(**arrays):
 
 def _codes(arr):
     """Integer codes of the rows of a label array."""
-    if arr.shape[1] == 1:
-        return np.unique(arr[:, 0], return_inverse=True)[1].ravel()
-    return np.unique(arr, axis=0, return_inverse=True)[1].ravel()
+    try:
+        if arr.shape[1] == 1:
+            return np.unique(arr[:, 0], return_inverse=True)[1].ravel()
+        return np.unique(arr, axis=0, return_inverse=True)[1].ravel()
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in arr.ravel().tolist()})
+        raise ValidationError(
+            f"the labels mix types that cannot be ordered ({', '.join(kinds)}); pass labels of "
+            "one type (all ints or all strings) and encode missing values explicitly"
+        ) from None
+
+
+def _tame_scale(a):
+    """Columns rescaled by a power of two when their magnitude or spread is extreme.
+
+    Mutual information is invariant under rescaling a column; values near the ends of the
+    float64 range make variances underflow to 0 or overflow to inf. Ordinary columns are
+    returned unchanged (bit for bit).
+    """
+    if a.size == 0:
+        return a
+    big = np.max(np.abs(a), axis=0)
+    spread = np.ptp(a, axis=0)
+    bad = (big > 1e100) | ((spread > 0) & (spread < 1e-100))
+    if not bad.any():
+        return a
+    out = a.copy()
+    for j in np.flatnonzero(bad):
+        col = out[:, j] if big[j] > 1e100 else out[:, j] - out[:, j].mean()
+        ref = big[j] if big[j] > 1e100 else np.ptp(col)
+        out[:, j] = np.ldexp(col, -int(np.frexp(ref)[1]))  # a power of two: exact
+    return out
 
 
 # ----------------------------------------------------------------------------- gaussian
@@ -93,6 +130,86 @@ def _mi_gaussian(x, y, z, *, bias_correct, **_):
     plug, bias, se = _gaussian_core(data, x.shape[1], y.shape[1], dz)
     value = plug - bias if bias_correct else plug
     return value, se, bias, {"plugin": plug}
+
+
+#: contiguous blocks of the moment test of method='gaussian'
+_GAUSS_BLOCKS = 20
+#: fewer samples per block than this leave the moment test out
+_GAUSS_MIN_BLOCK = 25
+#: above this joint dimension the moment test keeps the per-column terms only
+_GAUSS_CROSS_DIM = 6
+
+
+def _gaussian_checks(data):
+    """Does the joint sample look Gaussian? Two tests at the family-wise level ``diag.ALPHA``.
+
+    *Tails*: the largest ``|x - mean| / sd`` of every column against the union bound
+    ``n p P(|Z| > c) = ALPHA`` (valid whatever the dependence between samples).
+    *Moments*: after whitening ``w = L^-1 (x - mean)`` (``L L^T`` the sample covariance), the
+    terms ``w_a^3``, ``w_a^4 - 3``, ``w_a^2 w_b`` and ``w_a^2 w_b^2 - 1`` have mean zero for
+    Gaussian data; their means over ``_GAUSS_BLOCKS`` contiguous blocks give Student t
+    statistics (contiguous blocks also cover serially correlated samples), Bonferroni over the
+    terms. Skewed, bimodal or heavy-tailed marginals, a non-linear or heteroscedastic
+    dependence all fail it.
+    """
+    from scipy.special import ndtri
+
+    n, p = data.shape
+    c = data - data.mean(axis=0)
+    sd = c.std(axis=0)
+    zmax = np.max(np.abs(c), axis=0) / sd
+    worst = int(np.argmax(zmax))
+    thr = float(-ndtri(diag.ALPHA / (2.0 * n * p)))
+    checks = [diag._check(
+        "gaussian_tails", zmax[worst] <= thr, zmax[worst], thr,
+        f"gaussianity: column {worst} of the joint data has a value {zmax[worst]:.3g} standard "
+        f"deviations from its mean (a Gaussian sample of n={n} stays below {thr:.2g}); the "
+        "tails are heavier than Gaussian, so the covariance-based information and its error "
+        "bar do not describe these data: use method='knn'",
+    )]
+    B = _GAUSS_BLOCKS
+    if n < B * _GAUSS_MIN_BLOCK:
+        checks.append(diag._check("gaussian_moments", True, None, None,
+                                  f"not tested: fewer than {B * _GAUSS_MIN_BLOCK} samples",
+                                  tested=False))
+        return checks
+    try:
+        L = np.linalg.cholesky(np.cov(c, rowvar=False).reshape(p, p))
+    except np.linalg.LinAlgError:
+        return checks
+    w = np.linalg.solve(L, c.T).T
+    sq = w * w
+    terms: list[tuple[str, np.ndarray]] = []
+    for a in range(p):
+        terms.append((f"skewness of whitened column {a}", sq[:, a] * w[:, a]))
+        terms.append((f"kurtosis of whitened column {a}", sq[:, a] * sq[:, a] - 3.0))
+    if p <= _GAUSS_CROSS_DIM:
+        for a in range(p):
+            for b in range(p):
+                if a != b:
+                    terms.append((f"E[w{a}^2 w{b}] (non-linear dependence)", sq[:, a] * w[:, b]))
+                if a < b:
+                    terms.append((f"E[w{a}^2 w{b}^2] (dependence of the spreads)",
+                                  sq[:, a] * sq[:, b] - 1.0))
+    starts = np.array([sl.start for sl in group_slices(n, B)])
+    sizes = np.diff(np.append(starts, n))
+    tmax, what = 0.0, ""
+    for name, t in terms:
+        m = np.add.reduceat(t, starts) / sizes
+        s = m.std(ddof=1)
+        tv = abs(m.mean()) / (s / np.sqrt(B)) if s > 0 else 0.0
+        if tv > tmax:
+            tmax, what = tv, name
+    thr_t = diag._t_threshold(B - 1, len(terms))
+    checks.append(diag._check(
+        "gaussian_moments", tmax <= thr_t, tmax, thr_t,
+        f"gaussianity: the {what} differs from its Gaussian value by {tmax:.1f} standard errors "
+        f"(Student t over {B} blocks, threshold {thr_t:.1f}); the data are not jointly "
+        "Gaussian (skewed, bimodal, heavy-tailed or non-linearly dependent), so the Gaussian "
+        "information can be far from the true one in either direction: use method='knn'",
+        tested=True,
+    ))
+    return checks
 
 
 # ----------------------------------------------------------------------------- knn (KSG)
@@ -170,6 +287,14 @@ def _prepare_knn(arrays, jitter, rng):
 _KNN_BLOCKS = 10  # default number of blocks of the knn error bar
 
 
+def _repeated_rows(arrays):
+    """Share of the samples whose joint row (before the jitter) occurs more than once."""
+    joint = np.hstack([a for a in arrays if a is not None])
+    _, inv, counts = np.unique(joint, axis=0, return_inverse=True, return_counts=True)
+    mult = counts[inv.ravel()]
+    return float(np.mean(mult > 1)), int(mult.max())
+
+
 def _mi_knn(x, y, z, *, k, n_blocks, n_repeats, jitter, seed, workers, **_):
     k = positive_int("k", k)
     if isinstance(workers, bool | np.bool_) or not isinstance(workers, int | np.integer) or (
@@ -189,7 +314,7 @@ def _mi_knn(x, y, z, *, k, n_blocks, n_repeats, jitter, seed, workers, **_):
     xs, ys, zs = _prepare_knn((("x", x), ("y", y), ("z", z)), jitter, rng)
     terms = _ksg_terms(xs, ys, zs, k, workers)
     value = float(terms.mean())
-    meta = {"k": k, "jitter": jitter}
+    meta = {"k": k, "jitter": jitter, "term_spread": float(np.ptp(terms))}
     se = np.nan
     if n_blocks is None:
         n_blocks = _KNN_BLOCKS
@@ -443,12 +568,17 @@ def mutual_information(
     fn = choose_method("method", method, _METHODS)
     choose_method("stderr", stderr, {"auto": 0, "blocks": 1})
     disc = method == "discrete"
+    if method == "knn":
+        jitter = nonnegative_float("jitter", jitter)
     xa = _as_samples("x", x, discrete=disc)
     ya = _as_samples("y", y, discrete=disc)
     za = None if z is None else _as_samples("z", z, discrete=disc)
     n = _check_lengths(x=xa, y=ya, z=za)
     if n == 0:
         raise InsufficientDataError("x and y are empty")
+    if not disc:
+        xa, ya = _tame_scale(xa), _tame_scale(ya)
+        za = None if za is None else _tame_scale(za)
     opts = {
         "bias_correct": bias_correct,
         "k": k,
@@ -481,6 +611,27 @@ def mutual_information(
             "unreliable; use coarser labels (bin continuous values) or more samples"
         )
     dim = sum(meta["dims"])
+    if method == "gaussian":
+        checks = _gaussian_checks(np.hstack([a for a in (xa, ya, za) if a is not None]))
+        meta["diagnostics"] = {c["name"]: c for c in checks}
+        notes.extend(c["message"] for c in checks if not c["passed"])
+    if method == "knn":
+        share, most = _repeated_rows((xa, ya, za))
+        meta["repeated_share"] = share
+        if share > 0:
+            notes.append(
+                f"{100 * share:.3g}% of the samples repeat an identical joint row (up to {most} "
+                "copies); the kNN estimator assumes a continuous density, and repeated points "
+                "are each other's nearest neighbours, which inflates the estimate (without "
+                "bound as the copies outnumber k): drop duplicated samples, or use "
+                "method='discrete' for discrete data"
+            )
+        elif meta["term_spread"] == 0 and n > k + 1:
+            notes.append(
+                "every sample gives the same kNN term: the joint distribution looks degenerate "
+                "(one variable a function of the other, where the information is infinite); "
+                "the value reflects n and k only"
+            )
     if method == "knn" and (dim > KNN_MAX_DIM or n < KNN_SAMPLES_PER_DIM * dim):
         # the KSG bias grows with the joint dimension (and with dimension / n); the error bar
         # is the spread of the estimate only and does not contain it
@@ -519,10 +670,8 @@ def _pairs(x, y, lag, extra=None):
             f"mismatched lengths: the series have (n_traj, n_time) {x.shape[:2]} and "
             f"{y.shape[:2]}; they must be sampled on the same trajectories and times"
         )
-    lag = int(lag)
+    lag = nonnegative_int("lag", lag)
     n_time = x.shape[1]
-    if lag < 0:
-        raise ValidationError(f"lag={lag} must be >= 0")
     if lag >= n_time - 1:
         raise InsufficientDataError(f"lag={lag} leaves no pairs in series of length {n_time}")
     a = x[:, : n_time - lag].reshape(-1, x.shape[2])
@@ -562,7 +711,8 @@ def lagged_mutual_information(x: ArrayLike | Ensemble, y: ArrayLike | None = Non
     options.setdefault("n_repeats", 1)
     est = mutual_information(a, b, method=method, **options)
     meta = dict(est.meta, lag=int(lag))
-    return Estimate(est.value, est.stderr, f"lagged_mutual_information:{method}", meta, est.bias)
+    return Estimate(est.value, est.stderr, f"lagged_mutual_information:{method}", meta, est.bias,
+                    warnings=est.warnings)
 
 
 def transfer_entropy(source: ArrayLike | Ensemble, target: ArrayLike | Ensemble, *, lag: int = 1,
@@ -586,8 +736,7 @@ def transfer_entropy(source: ArrayLike | Ensemble, target: ArrayLike | Ensemble,
     """
     xs = _as_series("source", source)
     ys = _as_series("target", target)
-    if int(lag) < 1:
-        raise ValidationError(f"lag={lag} must be >= 1 for a transfer entropy")
+    lag = positive_int("lag", lag)  # a transfer entropy needs lag >= 1
     src, fut, _ = _pairs(xs, ys, lag)
     _, _, past = _pairs(xs, ys, lag, extra=ys)
     options.setdefault("stderr", "blocks")
@@ -595,4 +744,5 @@ def transfer_entropy(source: ArrayLike | Ensemble, target: ArrayLike | Ensemble,
     options.setdefault("n_repeats", 1)
     est = mutual_information(fut, src, z=past, method=method, **options)
     meta = dict(est.meta, lag=int(lag))
-    return Estimate(est.value, est.stderr, f"transfer_entropy:{method}", meta, est.bias)
+    return Estimate(est.value, est.stderr, f"transfer_entropy:{method}", meta, est.bias,
+                    warnings=est.warnings)
