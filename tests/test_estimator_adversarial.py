@@ -205,3 +205,56 @@ def test_information_flow_time_must_be_an_int(time):
     with pytest.raises(ValidationError, match="time="):
         E.information_flow(ens, blocks=[1, 1], time=time)
     assert E.information_flow(ens, blocks=[1, 1], time=5).value.shape == (2,)
+
+
+# ----------------------------------------------------------------------------- noise, fits
+def _ar1(n, phi, seed):
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n)
+    for i in range(1, n):
+        out[i] = phi * out[i - 1] + rng.standard_normal()
+    return out
+
+
+def test_integrated_time_is_scale_invariant_at_extreme_scales():
+    a = _ar1(3000, 0.5, 11)
+    ref = E.integrated_time(a)
+    for scale in (1e200, 1e-200):
+        est = E.integrated_time(scale * a)
+        assert est.value == pytest.approx(ref.value, rel=1e-9)
+    with pytest.raises(ValidationError, match="constant"):
+        E.integrated_time(np.full(100, 1e-200))
+
+
+@pytest.mark.parametrize("steps", [[100], "a"])
+def test_effective_temperature_bad_steps_raise_a_shape_error(steps):
+    from stochthermo.errors import ShapeError
+
+    p = np.random.default_rng(12).standard_normal((8, 20, 3)).cumsum(axis=1)
+    with pytest.raises(ShapeError, match="steps="):
+        E.effective_temperature(p, lr=0.1, steps=steps)
+    assert E.effective_temperature(p, lr=0.1, steps=[0, 1]).value.shape == (3,)
+
+
+def test_gradient_noise_scale_warns_when_the_mean_gradient_is_not_resolved():
+    rng = np.random.default_rng(13)
+    noise_only = np.cumsum(rng.standard_normal((16, 20, 3)), axis=1)
+    est = E.gradient_noise_scale(noise_only, batch_size=4)
+    assert np.any(est.value < 0)  # an impossible value: hence the warning
+    assert any("not resolved" in w for w in est.warnings)
+    drift = np.cumsum(0.5 + 0.01 * rng.standard_normal((16, 20, 3)), axis=1)
+    good = E.gradient_noise_scale(drift, batch_size=4)
+    assert good.ok and np.all(good.value > 0)
+
+
+def test_loglog_slope_warns_when_the_points_are_not_a_power_law():
+    x = np.array([1.0, 2, 4, 8, 16, 32])
+    curved = np.array([1.0, 1, 1, 0.5, 0.1, 0.001])
+    est = E.loglog_slope(x, curved, yerr=0.01 * curved)
+    assert any("not on a power law" in w for w in est.warnings)
+    rng = np.random.default_rng(14)
+    line = 3 * x**-1.5 * np.exp(0.01 * rng.standard_normal(x.size))
+    good = E.loglog_slope(x, line, yerr=0.01 * line)
+    assert good.ok and abs(good.zscore(-1.5)) < 4
+    # relative errors carry no scale to test against: no warning, the scatter sets the error bar
+    assert E.loglog_slope(x, curved, yerr=0.01 * curved, absolute_sigma=False).ok

@@ -34,11 +34,30 @@ def _as_series(name, x):
         arr = arr[None, :]
     if arr.shape[1] < 2:
         raise InsufficientDataError(f"{name} has {arr.shape[1]} time points; need at least 2")
-    if np.any(arr.std(axis=1) == 0):
+    if np.any(np.ptp(arr, axis=1) == 0):
         raise ValidationError(
             f"{name} contains a constant series; its autocorrelation is undefined (0/0)"
         )
-    return arr
+    return _tame_rows(arr)
+
+
+def _tame_rows(arr):
+    """Rows whose magnitude or spread is extreme, rescaled by a power of two (exact).
+
+    The autocorrelation is scale invariant, but a series near the ends of the float64 range
+    has a variance that overflows to inf or underflows to 0. Other rows are left unchanged.
+    """
+    big = np.max(np.abs(arr), axis=1)
+    spread = np.ptp(arr, axis=1)
+    bad = (big > 1e100) | (spread < 1e-100)
+    if not bad.any():
+        return arr
+    out = arr.copy()
+    for i in np.flatnonzero(bad):
+        row = out[i] if big[i] > 1e100 else out[i] - out[i].mean()
+        ref = big[i] if big[i] > 1e100 else np.ptp(row)
+        out[i] = np.ldexp(row, -int(np.frexp(ref)[1]))
+    return out
 
 
 def _acf_fft(arr):
@@ -229,7 +248,13 @@ def effective_temperature(params: ArrayLike, *, lr: float, stride: int = 1,
     stride = positive_int("stride", stride)
     var = sgd_noise(params).meta["variance"]
     if steps is not None:
-        var = var[steps]
+        try:
+            var = var[steps]
+        except IndexError as exc:
+            raise ShapeError(
+                f"steps={steps!r} does not select increments of the {var.shape[0]} available "
+                f"({exc}); pass a slice or integer indices in [0, {var.shape[0]})"
+            ) from None
         if var.ndim != 2 or var.shape[0] == 0:
             raise ShapeError(f"steps={steps!r} must select at least one increment")
     per_step = var / (2.0 * lr * stride)
@@ -282,4 +307,14 @@ def gradient_noise_scale(params: ArrayLike, *, batch_size: int) -> Estimate:
         return b * tr / g2
 
     _, se, _, full = jackknife_groups(lambda i: gns(inc[i]), np.arange(K))
-    return Estimate(full, se, "gradient_noise_scale", {"batch_size": b, "n_trials": K})
+    notes = []
+    full_arr = np.asarray(full, dtype=np.float64)
+    neg = np.flatnonzero(~np.isfinite(full_arr) | (full_arr < 0))
+    if neg.size:
+        notes.append(
+            f"at {neg.size} of {full_arr.size} steps (first: {int(neg[0])}) the unbiased "
+            "|mean increment|^2 is <= 0, so B is negative or undefined: the mean gradient is "
+            "not resolved above the noise of the trials; use more trials or a longer stride"
+        )
+    return Estimate(full, se, "gradient_noise_scale", {"batch_size": b, "n_trials": K},
+                    warnings=tuple(notes))

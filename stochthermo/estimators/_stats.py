@@ -329,8 +329,24 @@ def loglog_slope(x: ArrayLike, y: ArrayLike, *, yerr: ArrayLike | None = None,
     notes = () if np.isfinite(se) else (
         f"{xs.size} points leave no residual degree of freedom, so the slope has no standard "
         "error (nan); pass more points or absolute errors (yerr=, absolute_sigma=True)",)
-    return Estimate(slope, se, method, {"intercept": intercept, "n": int(xs.size),
-                                        "absolute_sigma": bool(absolute_sigma)}, warnings=notes)
+    meta = {"intercept": intercept, "n": int(xs.size), "absolute_sigma": bool(absolute_sigma)}
+    if es is not None and absolute_sigma and xs.size > 2:
+        # with absolute errors the residuals test the power law itself (chi-square, n - 2 dof)
+        from scipy.stats import chi2 as chi2_dist
+
+        resid = (np.log(ys) - intercept - slope * np.log(xs)) / (es / ys)
+        chi2 = float(np.sum(resid**2))
+        dof = xs.size - 2
+        pval = float(chi2_dist.sf(chi2, dof))
+        meta.update(chi2=chi2, dof=dof, chi2_pvalue=pval)
+        if pval < 1e-3:
+            notes = (*notes,
+                     f"the points are not on a power law within their errors: chi2 = "
+                     f"{chi2:.3g} for {dof} degrees of freedom (p = {pval:.2g}); the slope "
+                     "summarises a curve and its standard error is too small: fit the range "
+                     "where the law holds, or pass absolute_sigma=False to scale the error "
+                     "bar by the scatter")
+    return Estimate(slope, se, method, meta, warnings=notes)
 
 
 # --------------------------------------------------------------------------------- SGD noise
