@@ -336,3 +336,31 @@ def test_analyze_of_a_diverged_run_writes_the_summary_without_panels(tmp_path, c
     assert summary["panels"] == [] and "panels were not drawn" in summary["warnings"][-1]
     assert "panels were not drawn" in (out / "report.html").read_text()
     assert sorted(os.listdir(out)) == ["report.html", "summary.json"]
+
+
+def _shard_trial(folder, steps, members=(0, 1)):
+    """A TrajectoryWriter-like shard whose step list is ``steps`` (members for ``members``)."""
+    from stochthermo.bridge._writer import SHARD_MARKER
+
+    folder.mkdir(parents=True)
+    arrays = {f"s{s:012d}/p/w": np.full(3, float(s)) for s in members}
+    np.savez(folder / "shard_000000000000_000000000001.npz", **arrays,
+             **{SHARD_MARKER: np.asarray(steps)})
+
+
+@pytest.mark.parametrize("steps, message", [
+    (np.array(["a", "b"]), r"'s step list \(__stochthermo_shard__\) is <U1 of shape \(2,\)"),
+    (np.array([0.0, np.nan]), r"'s step list .* is float64 of shape \(2,\)"),
+    (np.array(0), r"'s step list .* is int64 of shape \(\)"),
+    (np.array([0, 1, 2]), r" lists step 2 but holds no members s000000000002/"),
+    (np.array([0, 0]), r" lists step 0 twice"),
+], ids=["strings", "nan", "0-d", "step-without-members", "duplicate"])
+def test_shard_step_lists_that_do_not_match_the_shard(tmp_path, steps, message):
+    """A shard's step list used to be trusted (``int()`` of strings and NaN, iteration over a
+    0-d array: ValueError/TypeError from deep inside open_runs)."""
+    from stochthermo.bridge import open_runs
+
+    _shard_trial(tmp_path / "run" / "t0", [0, 1])
+    _shard_trial(tmp_path / "run" / "t1", steps)
+    with pytest.raises(CorruptFileError, match=rf"t1/shard_0+_0+1\.npz: the shard{message}"):
+        open_runs(tmp_path / "run")

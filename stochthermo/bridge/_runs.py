@@ -232,7 +232,7 @@ def _trial_frames(files, key, root, follow_links, limits):
                 if SHARD_MARKER not in ck.tree:
                     raise BridgeError(f"{full}: not a TrajectoryWriter shard")
                 steps = ck.materialize({"steps": ck.tree[SHARD_MARKER]})["steps"]
-            frames += [Frame(int(s), full, f"s{int(s):012d}/") for s in steps]
+                frames += _shard_frames(full, steps, ck.tree)
             continue
         step = _step_from_name(f)
         if step is None:
@@ -245,6 +245,29 @@ def _trial_frames(files, key, root, follow_links, limits):
             )
         frames.append(Frame(int(step), full))
     return _one_per_step(frames)
+
+
+def _shard_frames(path, steps, tree):
+    """The frames of a shard: its step list, checked against the members the shard holds.
+
+    The list is a 1-d array of whole numbers, each step once, each with members
+    ``s<step>/...``; a shard listing steps it does not hold is refused here, naming the step.
+    """
+    if steps.ndim != 1 or steps.dtype.kind not in "iu":
+        raise CorruptFileError(
+            f"{path}: the shard's step list ({SHARD_MARKER}) is {steps.dtype} of shape "
+            f"{steps.shape}, not a 1-d array of whole numbers"
+        )
+    held = {str(name).partition("/")[0] for name in tree}
+    out, seen = [], set()
+    for step in steps.tolist():
+        prefix = f"s{step:012d}"
+        if step in seen or prefix not in held:
+            why = "twice" if step in seen else f"but holds no members {prefix}/..."
+            raise CorruptFileError(f"{path}: the shard lists step {step} {why}")
+        seen.add(step)
+        out.append(Frame(step, path, prefix + "/"))
+    return out
 
 
 def _one_per_step(frames):
