@@ -364,3 +364,30 @@ def test_shard_step_lists_that_do_not_match_the_shard(tmp_path, steps, message):
     _shard_trial(tmp_path / "run" / "t1", steps)
     with pytest.raises(CorruptFileError, match=rf"t1/shard_0+_0+1\.npz: the shard{message}"):
         open_runs(tmp_path / "run")
+
+
+def test_probe_of_strings_is_refused_naming_the_file(tmp_path, capsys):
+    """``--probe`` holding strings used to exit 1 with "ValueError: could not convert"."""
+    from stochthermo.bridge import diagnose, open_runs
+    from stochthermo.cli import main
+    from stochthermo.errors import ValidationError
+
+    root = _run(tmp_path / "runs", lambda j, s: np.full(5, float(j + s)))
+    probe = tmp_path / "probe.npy"
+    np.save(probe, np.array([["a", "b"], ["c", "d"]]))
+    assert main(["analyze", str(root), "--out", str(tmp_path / "out"), "--probe", str(probe),
+                 "--no-progress"]) == 2
+    assert "probe.npy: the probe inputs are <U1 values, not numbers" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="probe has <U1 values, not numbers"):
+        diagnose(open_runs(root), probe=np.load(probe))
+
+
+def test_max_lag_past_the_memory_budget_is_refused_before_allocating(tmp_path):
+    """The autocorrelation ring has max_lag + 1 slots; ``--max-lag 100000000`` used to exit 1
+    with NumPy's MemoryError (or allocate gigabytes on a large machine)."""
+    from stochthermo.bridge import diagnose, open_runs
+
+    root = _run(tmp_path / "runs", lambda j, s: np.full(5, float(j + s)))
+    with pytest.raises(ResourceError, match=r"max_lag=10{15} would need about .* the run has 3 "
+                       "intervals, so lags past 2 are never reached"):
+        diagnose(open_runs(root), max_lag=10**15)

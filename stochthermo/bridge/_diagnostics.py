@@ -18,10 +18,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _executor
+from .._memory import default_budget, format_bytes
 from .._progress import progress_bar, shared_bar
 from .._rng import as_seed_sequence
 from .._validation import nonnegative_int, positive_float, positive_int
-from ..errors import EstimationError, InsufficientDataError, ShapeError, ValidationError
+from ..errors import (
+    EstimationError,
+    InsufficientDataError,
+    ResourceError,
+    ShapeError,
+    ValidationError,
+)
 from ..estimators._stats import loglog_fit
 from ..results import Estimate
 from ._accumulators import IncrementNoise, LoggedNoise, NoiseAutocorr, OutputThermo
@@ -399,6 +406,17 @@ def _read_checkpoint(run, lay: _RunLayout, n: int, *, key, probe_x, activation, 
     logged.close(n)
 
 
+def _probe_inputs(probe) -> np.ndarray:
+    """``probe`` as float64 inputs; anything but an array of numbers is refused."""
+    arr = np.asarray(probe)
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(
+            f"probe has {arr.dtype} values, not numbers; pass an array of numbers, one row per "
+            "probe input"
+        )
+    return arr.astype(np.float64)
+
+
 def diagnose_run(run: Any, *, indices: ArrayLike | None = None, probe: ArrayLike | None = None,
                  activation: str = "relu", key: str | None = None, max_lag: int = 10,
                  autocorr_params: int = 4096, lr: float | None = None, seed: SeedLike = 0,
@@ -467,13 +485,22 @@ def diagnose_run(run: Any, *, indices: ArrayLike | None = None, probe: ArrayLike
     interval = np.diff(lay.steps).astype(np.float64)
     validity = IncrementValidity(n_tr, lay.d, lay.dtype)
     noise = IncrementNoise(n_tr, lay.d, lay.dtype, lay.sub, validity=validity)
+    # the autocorrelation keeps (max_lag + 1) x trials x subset deviations and per-lag sums
+    need = 8 * (max_lag + 1) * (n_tr * (lay.sub.size + 1) + 4)
+    if need > default_budget():
+        raise ResourceError(
+            f"max_lag={max_lag} would need about {format_bytes(need)} for the noise "
+            f"autocorrelation of run {run.name!r}, more than half of this machine's memory "
+            f"(nothing was started); max_lag must be smaller: the run has {interval.size} "
+            f"intervals, so lags past {max(interval.size - 1, 0)} are never reached"
+        )
     acorr = NoiseAutocorr(max_lag, n_tr, lay.sub.size, interval)
     logged = LoggedNoise(n_ck, n_tr)
     thermo = OutputThermo(n_tr, n_ck)
     traj = np.full((n_tr, n_ck, lay.flat_idx.size), np.nan)
     noise_var, noise_se, drift_max = (np.full(n_ck - 1, np.nan) for _ in range(3))
     rho, rho_sd, spread, growth = (np.full(n_ck - 1, np.nan) for _ in range(4))
-    probe_x = None if probe is None else np.asarray(probe, dtype=np.float64)
+    probe_x = None if probe is None else _probe_inputs(probe)
     bar = progress_bar(progress, total=n_ck * n_tr, desc=f"diagnose[{run.name}]", unit="ckpt",
                        legacy="count")
     with contextlib.ExitStack() as stack:

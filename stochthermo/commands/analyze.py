@@ -112,6 +112,7 @@ def _diagnose(args):
 
     from .._progress import shared_bar
     from ..bridge import diagnose, open_runs, read_checkpoint
+    from ..errors import BridgeError
 
     runs = open_runs(args.root, key=args.key)
     total = sum(len(r.steps) * len(r.trials) for r in runs)
@@ -127,6 +128,9 @@ def _diagnose(args):
     probe = None
     if args.probe:  # read like a checkpoint: a regular .npy file, no pickle, size-checked
         probe = np.asarray(next(iter(read_checkpoint(args.probe).values())))
+        if probe.dtype.kind not in "biuf":
+            raise BridgeError(f"{args.probe}: the probe inputs are {probe.dtype} values, not "
+                              "numbers; save a 2-d array of inputs, one row per probe input")
     try:
         diag = diagnose(runs, key=args.key, lr=args.lr, probe=probe,
                         activation=args.activation, max_lag=args.max_lag, seed=args.seed,
