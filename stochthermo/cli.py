@@ -117,8 +117,8 @@ def exit_code(exc: BaseException) -> int:
     2 for usage and input errors (our ``ValidationError`` and its ``ShapeError``,
     ``ModelError`` and its ``UnstableModelError``, ``ResourceError``, ``BridgeError`` with
     ``UnsafeFileError`` and ``CorruptFileError``, a missing input file, an ``--out`` that
-    exists as something else or cannot be written: ``FileExistsError``, ``PermissionError``),
-    1 for everything else
+    exists as something else or cannot be written: ``FileExistsError``, ``PermissionError``,
+    and a request too large for the memory: ``MemoryError``), 1 for everything else
     (``SimulationError``, ``EstimationError``, unexpected errors), 130 for an interrupt.
     """
     from .errors import BridgeError, ModelError, ResourceError, ValidationError
@@ -127,7 +127,7 @@ def exit_code(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, (UsageError, ValidationError, ModelError, ResourceError, BridgeError,
                         FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                        FileExistsError, PermissionError)):
+                        FileExistsError, PermissionError, MemoryError)):
         return EXIT_USAGE
     return EXIT_FAILURE
 
@@ -144,10 +144,11 @@ _PHRASES = {
 }
 #: Python arguments whose flag has another name, per subcommand
 _ALIASES = {
+    "derive": {"grad_noise_cov": "--noise-cov"},
     "experiment": {"n_trials": "--trials", "n_steps": "--steps", "hidden": "--width",
                    "data": "--data"},
     "learn": {"n_datasets": "--simulate"},
-    "simulate": {"n_traj": "--n-traj", "n_steps": "--n-steps"},
+    "simulate": {"n_traj": "--n-traj", "n_steps": "--n-steps", "grad_noise_cov": "--noise-cov"},
 }
 _ARRAY = re.compile(r"array\(shape=\([^)]*\), dtype=\w+, (.*?)\)(?=\)|;|,|$)")
 _PREFIX = re.compile(r"^stochthermo(?: [\w.-]+)?: error(?: \(([^)]*)\))?: ")
@@ -188,6 +189,14 @@ def flag_message(message: str, command: str | None = None, args: Any = None) -> 
                      lambda m: f"{m.group(1)}{flags[m.group(2)]} ", msg)
         msg = re.sub(rf"(?<![\w-])({names})(?= ?(?:>=|<=|>|<|==) ?[-\d])",
                      lambda m: flags[m.group(1)], msg)
+        # an entry (A[0][1]) or a second matrix (... but D has shape) of an option the user gave
+        given = [n for n in flags if flags[n].startswith("--")
+                 and getattr(args, flags[n][2:].replace("-", "_"), None) is not None]
+        if given:
+            names = "|".join(sorted((re.escape(n) for n in given), key=len, reverse=True))
+            msg = re.sub(rf"(?<![\w\-.'\"])({names})(?=\[)", lambda m: flags[m.group(1)], msg)
+            msg = re.sub(rf"(?<=\bbut )({names})(?= (?:has|is|must) )",
+                         lambda m: flags[m.group(1)], msg)
     if args is not None and getattr(args, "A", None) is not None and _HESSIAN.search(msg):
         msg = _HESSIAN.sub("; pass an --A whose eigenvalues all have a positive real part "
                            "(e.g. a positive-definite matrix)", msg)
@@ -256,7 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
-        if not ours and code == EXIT_FAILURE:
+        if isinstance(exc, MemoryError):
+            first = (f"not enough memory for this request ({first}); ask for less: smaller "
+                     "sizes, fewer trajectories, trials or steps")
+        elif not ours and code == EXIT_FAILURE:
             first = f"{type(exc).__name__}: {first} (run with --debug for the traceback)"
         msg = flag_message(first, args.command, args)
         print(f"stochthermo {args.command}: error: {msg}", file=sys.stderr)

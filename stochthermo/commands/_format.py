@@ -10,7 +10,8 @@ from .._atomic import write_atomic
 from ..results import to_jsonable
 
 __all__ = ["format_table", "to_jsonable", "dump_json", "emit_json", "write_atomic",
-           "parse_matrix_arg", "warning_lines"]
+           "parse_matrix_arg", "load_json_arg", "check_out_file_arg", "short_text",
+           "warning_lines"]
 
 
 def format_table(headers, rows, *, widths=None, max_width: int = 48) -> str:
@@ -59,6 +60,38 @@ def warning_lines(warnings, *, indent: str = "  ") -> list[str]:
     return [f"{indent}warning: {w}" for w in (warnings or ())]
 
 
+def short_text(text, limit: int = 60) -> str:
+    """``repr`` of a command-line value, cut to about ``limit`` characters for a message."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def load_json_arg(text: str, name: str, *, example: str = "'[[2, 0.5], [0.5, 1]]'"):
+    """``json.loads`` of a command-line value; every failure is a one-line :class:`UsageError`.
+
+    Besides malformed text this covers brackets nested beyond Python's recursion limit and
+    integers longer than Python converts (``int`` refuses more than 4300 digits).
+    """
+    from ..cli import UsageError
+
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise UsageError(
+            f"stochthermo: error: {name} nests brackets too deeply to be a matrix; write it like "
+            f"{example}"
+        ) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise UsageError(
+            f"stochthermo: error: {name} {short_text(text)} holds a number JSON cannot read "
+            f"({str(exc).split(';')[0]}); write numbers like 2, 0.5 or 1e-3"
+        ) from None
+
+
 def parse_matrix_arg(text: str, name: str, *, symbols: bool = False):
     """A matrix from a command-line string like ``[[2, 0.5], [0.5, 1]]`` (JSON).
 
@@ -68,12 +101,7 @@ def parse_matrix_arg(text: str, name: str, *, symbols: bool = False):
     from ..cli import UsageError
 
     try:
-        value = json.loads(text)
-    except RecursionError:
-        raise UsageError(
-            f"stochthermo: error: {name} nests brackets too deeply to be a matrix; write it like "
-            "'[[2, 0.5], [0.5, 1]]'"
-        ) from None
+        value = load_json_arg(text, name)
     except json.JSONDecodeError as exc:
         what = "numbers or quoted expressions" if symbols else "numbers"
         fix = "write it like '[[2, 0.5], [0.5, 1]]'"
@@ -81,9 +109,37 @@ def parse_matrix_arg(text: str, name: str, *, symbols: bool = False):
             fix = ("put names and expressions in double quotes, like "
                    "'[[\"k\", 1], [-1, \"2*k\"]]'")
         raise UsageError(
-            f"stochthermo: error: {name} {text!r} is not a JSON list of {what} ({exc.msg}); {fix}"
+            f"stochthermo: error: {name} {short_text(text)} is not a JSON list of {what} "
+            f"({exc.msg}); {fix}"
         ) from None
     return value
+
+
+def check_out_file_arg(path, flag: str):
+    """The absolute path of a file output (``--out``, ``--json``), refused before any work.
+
+    Beyond :func:`stochthermo._atomic.check_out_file` (a folder, a parent that is a file or not
+    writable, a NUL byte, a name too long), an existing path that is not a regular file (a
+    device such as ``/dev/null``, a pipe, a socket) is refused: the output is written beside it
+    and renamed over it, which would replace the device itself.
+    """
+    import os
+
+    from .._atomic import check_out_file
+    from ..cli import UsageError
+
+    try:
+        out = check_out_file(path)
+    except (OSError, ValueError) as exc:
+        msg = str(exc).replace("--out", flag, 1)
+        raise UsageError(f"stochthermo: error: {msg}") from None
+    if os.path.lexists(out) and not os.path.isfile(out):
+        raise UsageError(
+            f"stochthermo: error: {flag} {str(out)!r} exists and is not a regular file (a device, "
+            "pipe or socket); the output is written beside it and renamed over it, so give the "
+            "name of a new or regular file"
+        )
+    return out
 
 
 def describe_derivation(deriv) -> str:

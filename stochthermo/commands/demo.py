@@ -441,11 +441,21 @@ def run(args) -> int:
     from ..cli import UsageError
     from ._format import dump_json, emit_json, format_table, write_atomic
 
-    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
+    # each section once, in the order given (a repeated name would run it again)
+    chosen = list(dict.fromkeys(s.strip() for s in args.sections.split(",") if s.strip()))
     bad = [s for s in chosen if s not in SECTIONS]
     if bad or not chosen:
-        raise UsageError(f"stochthermo demo: error: unknown section {bad or chosen!r}; "
-                         f"valid: {', '.join(SECTIONS)}")
+        from ._format import short_text
+
+        what = (f"unknown section {short_text(bad[0], 40)} in --sections" if bad
+                else f"--sections {short_text(args.sections, 40)} names no section")
+        raise UsageError(f"stochthermo demo: error: {what}; valid: {', '.join(SECTIONS)}")
+    if args.seed < 0:  # refused now, not after the first sections ran
+        raise UsageError(f"stochthermo demo: error: --seed {args.seed} is negative; pass a "
+                         "non-negative integer")
+    from .._atomic import check_out_folder
+
+    check_out_folder(args.out, known=OUTPUT_NAMES)  # before the warm-up process starts
     out = Path(args.out)
     result: dict[str, Any] = {}
     t_all = time.perf_counter()

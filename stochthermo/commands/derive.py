@@ -85,6 +85,7 @@ def _bad_json_value(val, depth: int = 0):
 
 def _model_spec(args) -> dict:
     from ..cli import UsageError
+    from ._format import short_text
 
     spec = {}
     if getattr(args, "wx", None) is not None or getattr(args, "wy", None) is not None:
@@ -95,13 +96,21 @@ def _model_spec(args) -> dict:
         try:
             with Path(args.model).open("rb") as fh:  # a few matrices: refuse huge files, devices
                 raw = fh.read(1_000_001)
-            if len(raw) > 1_000_000:
-                raise UsageError(f"stochthermo derive: error: {args.model!r} is larger than 1 MB; "
-                                 "a model file holds a few small matrices")
-            spec = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise UsageError(f"stochthermo derive: error: no such file {args.model!r}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except IsADirectoryError:
+            raise UsageError(f"stochthermo derive: error: --model {args.model!r} is a folder; "
+                             "give a JSON file") from None
+        except (OSError, ValueError) as exc:  # unreadable (EIO, too long a name, a NUL byte)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"stochthermo derive: error: --model {short_text(args.model)} "
+                             f"cannot be read ({why}); give a readable JSON file") from None
+        if len(raw) > 1_000_000:
+            raise UsageError(f"stochthermo derive: error: {args.model!r} is larger than 1 MB; "
+                             "a model file holds a few small matrices")
+        try:
+            spec = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, 4300+ digits
             raise UsageError(
                 f"stochthermo derive: error: {args.model!r} is not valid JSON ({exc})"
             ) from None
@@ -268,11 +277,14 @@ def _jump_spec(args) -> dict:
         raise UsageError("stochthermo derive: error: a jump process takes both --wx and --wy "
                          "and nothing else" + (f" (got also {', '.join(others)})" if others
                                                else ""))
+    from ._format import load_json_arg
+
     spec = {"_kind": "jump"}
     for key in ("wx", "wy"):
         text = getattr(args, key)
         try:
-            spec[key] = json.loads(text)
+            spec[key] = load_json_arg(text, "--" + key,
+                                      example="'[[[0, a], [b, 0]], [[0, b], [a, 0]]]'")
         except json.JSONDecodeError:
             spec[key] = text  # bracketed expressions such as [[[0, a], [b, 0]], ...]
     return spec

@@ -47,15 +47,17 @@ def run(args) -> int:
     from ..learning._fig41 import fig41, single_thread_blas, write_json_atomic
     from ..plotting import fig41_data_from_result, save_fig41_panels
 
-    try:
-        bs = tuple(int(b) for b in args.batch_sizes.split(","))
-    except ValueError:
-        raise UsageError(f"--batch-sizes {args.batch_sizes!r} must be comma-separated "
-                         "integers, e.g. 1,10,100") from None
+    bs = _batch_sizes(args.batch_sizes)
+    for flag, value, low in (("--width", args.width, 1), ("--trials", args.trials, 1),
+                             ("--steps", args.steps, 1), ("--max-samples", args.max_samples, 1),
+                             ("--seed", args.seed, 0)):
+        if value is not None and value < low:  # 0 is not "the default"
+            raise UsageError(f"{flag} {value} must be an integer >= {low}"
+                             + (" (leave it out for the default)" if flag != "--seed" else ""))
     check_out_folder(args.out, known=_known_names())  # refused now, not after the run
-    width = args.width or (64 if args.quick else 200)
-    trials = args.trials or (8 if args.quick else 10)
-    steps = args.steps or (100 if args.quick else 200)
+    width = (64 if args.quick else 200) if args.width is None else args.width
+    trials = (8 if args.quick else 10) if args.trials is None else args.trials
+    steps = (100 if args.quick else 200) if args.steps is None else args.steps
     with single_thread_blas():  # trials on Numba's threads, BLAS on one: no oversubscription
         res = fig41(data=args.data, hidden=(width,) * 3, batch_sizes=bs, n_trials=trials,
                     n_steps=steps, lr=args.lr, seed=args.seed, max_samples=args.max_samples,
@@ -90,3 +92,38 @@ def _known_names():
     from ..plotting._fig41 import FIG41_FILES
 
     return (*FIG41_FILES, "fig41.json", "manifest.json")
+
+
+#: the largest batch size taken (far beyond any data set; larger ones only exhaust memory)
+MAX_BATCH_SIZE = 10**9
+
+
+def _batch_sizes(text: str) -> tuple:
+    """``--batch-sizes`` as a tuple of distinct positive ints, refused with one line otherwise."""
+    from ..cli import UsageError
+    from ._format import short_text
+
+    items = text.split(",")
+    if len(items) > 100:
+        raise UsageError(f"--batch-sizes holds {len(items)} entries; pass a few distinct batch "
+                         "sizes, e.g. 1,10,100")
+    try:
+        bs = tuple(int(b) for b in items)
+    except ValueError:
+        raise UsageError(f"--batch-sizes {short_text(text)} must be comma-separated "
+                         "integers, e.g. 1,10,100") from None
+    bad = [b for b in bs if not 1 <= b <= MAX_BATCH_SIZE]
+    if bad:
+        raise UsageError(f"--batch-sizes holds {_digits(bad[0])}; each batch size "
+                         f"must be an integer from 1 to {MAX_BATCH_SIZE:.0e}, e.g. 1,10,100")
+    if len(set(bs)) != len(bs):
+        twice = next(b for b in bs if bs.count(b) > 1)
+        raise UsageError(f"--batch-sizes {short_text(text)} names the batch size {twice} twice; "
+                         "give each once (the noise-variance exponent is fitted across them)")
+    return bs
+
+
+def _digits(number: int, limit: int = 30) -> str:
+    """A whole number for a message, cut to ``limit`` digits."""
+    text = str(number)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} digits)"

@@ -45,18 +45,22 @@ def run(args) -> int:
     from ..cli import UsageError
     from ..learning import CLOSED_FORM_KEYS, GaussianLearner
     from ..learning._fig41 import write_json_atomic
-    from ._format import emit_json, warning_lines
+    from ._format import check_out_file_arg, emit_json, warning_lines
 
-    try:
-        steps = np.array([int(s) for s in args.steps.split(",") if s.strip()], dtype=np.int64)
-    except ValueError:
-        raise UsageError(f"--steps={args.steps!r} must be comma-separated integers") from None
-    if steps.size == 0:
-        raise UsageError(f"--steps={args.steps!r} holds no step; pass e.g. --steps 0,1,5,20")
-    g = GaussianLearner(mu=args.mu, data_std=args.data_std, n_data=args.n_data,
-                        batch_size=args.batch_size, model_std=args.model_std, lr=args.lr,
-                        init_mean=args.init_mean, init_var=args.init_var)
-    cf = g.closed_form(steps)
+    steps = _steps(args.steps)
+    if args.json:
+        check_out_file_arg(args.json, "--json")  # refused now, not after the work
+    try:  # extreme scales overflow in Python floats or make a matrix singular
+        g = GaussianLearner(mu=args.mu, data_std=args.data_std, n_data=args.n_data,
+                            batch_size=args.batch_size, model_std=args.model_std, lr=args.lr,
+                            init_mean=args.init_mean, init_var=args.init_var)
+        cf = g.closed_form(steps)
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:
+        given = (f"--mu {args.mu} --data-std {args.data_std} --model-std {args.model_std} "
+                 f"--lr {args.lr} --init-mean {args.init_mean} --init-var {args.init_var}")
+        raise UsageError(
+            f"the closed forms overflow or divide by zero at {given} ({type(exc).__name__}); "
+            "give moderate values (scales between about 1e-100 and 1e100)") from None
     keys = [*CLOSED_FORM_KEYS, "sigma_x_kl", "info_flow_x_accumulated"]
     est = None
     if args.simulate:
@@ -89,3 +93,39 @@ def run(args) -> int:
     if args.json:
         print(f"wrote {args.json}")
     return 0
+
+
+#: at most this many steps in --steps (the table has a column per step)
+MAX_STEPS = 1000
+
+
+def _steps(text: str):
+    """The steps of ``--steps`` as int64, refused with a one-line message when malformed."""
+    import numpy as np
+
+    from ..cli import UsageError
+    from ._format import short_text
+
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if len(items) > MAX_STEPS:
+        raise UsageError(f"--steps holds {len(items)} steps; pass at most {MAX_STEPS} (one "
+                         "column each), e.g. --steps 0,1,5,20")
+    try:
+        values = [int(s) for s in items]
+    except ValueError:
+        raise UsageError(f"--steps {short_text(text)} must be comma-separated integers, e.g. "
+                         "--steps 0,1,5,20") from None
+    if not values:
+        raise UsageError(f"--steps {short_text(text)} holds no step; pass e.g. --steps 0,1,5,20")
+    bad = [v for v in values if v < 0 or v > np.iinfo(np.int64).max]
+    if bad:
+        raise UsageError(f"--steps holds the step {_digits(bad[0])}; steps are "
+                         "whole numbers >= 0 (step 0 is the initial parameter), e.g. "
+                         "--steps 0,1,5,20")
+    return np.array(values, dtype=np.int64)
+
+
+def _digits(number: int, limit: int = 30) -> str:
+    """A whole number for a message, cut to ``limit`` digits."""
+    text = str(number)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} digits)"

@@ -148,11 +148,14 @@ def _x0(args, kind, dim):
         return "stationary"
     if text == "fixed":
         return None
+    from ._format import load_json_arg, short_text
+
+    example = f"'{[0.0] * min(dim, 3)}'"
     try:
-        vec = json.loads(text)
+        vec = load_json_arg(text, "--x0", example=example)
     except json.JSONDecodeError:
-        raise _usage(f"--x0 {text!r} must be 'stationary', 'fixed' or a JSON vector such as "
-                     f"'{[0.0] * dim}'") from None
+        raise _usage(f"--x0 {short_text(text)} must be 'stationary', 'fixed' or a JSON vector "
+                     f"such as {example}") from None
     return vec
 
 
@@ -422,6 +425,7 @@ def run(args) -> int:
             raise _usage("--method sgd applies to SGD models only")
         dt = 0.01 if args.dt is None else args.dt
         method = args.method or ("euler" if kind == "double-well" else "exact")
+        _check_duration(dt, args.n_steps)
     _check_out(args)
     x0 = _x0(args, kind, model.dim)
     try:
@@ -517,12 +521,22 @@ def _run_jump(args) -> int:
     return 0
 
 
+def _check_duration(dt, n_steps) -> None:
+    """Refuse a ``--dt`` whose run would end beyond the largest float (t = inf)."""
+    import math
+
+    if (isinstance(dt, float) and math.isfinite(dt) and dt > 0 and isinstance(n_steps, int)
+            and n_steps >= 1 and not math.isfinite(dt * n_steps)):
+        raise _usage(f"--dt {dt:g} times --n-steps {n_steps} overflows float64 (the run would "
+                     "end at t = inf); pass a smaller --dt or fewer --n-steps")
+
+
 def _check_out(args) -> None:
     """``--out`` ends with .npz and can be written there (checked before simulating)."""
     if args.out is None:
         return
-    if not str(args.out).endswith(".npz"):
-        raise _usage(f"--out {args.out!r} must end with .npz")
-    from .._atomic import check_out_file
+    from ._format import check_out_file_arg, short_text
 
-    check_out_file(args.out)
+    if not str(args.out).endswith(".npz"):
+        raise _usage(f"--out {short_text(args.out)} must end with .npz")
+    check_out_file_arg(args.out, "--out")
