@@ -391,3 +391,40 @@ def test_max_lag_past_the_memory_budget_is_refused_before_allocating(tmp_path):
     with pytest.raises(ResourceError, match=r"max_lag=10{15} would need about .* the run has 3 "
                        "intervals, so lags past 2 are never reached"):
         diagnose(open_runs(root), max_lag=10**15)
+
+
+def test_run_whose_shards_list_no_steps(tmp_path):
+    """Every trial's shard lists no steps: used to be an IndexError inside open_runs."""
+    from stochthermo.bridge import open_runs
+    from stochthermo.bridge._writer import SHARD_MARKER
+
+    for j in range(2):
+        folder = tmp_path / "bs4" / f"t{j}"
+        folder.mkdir(parents=True)
+        np.savez(folder / "shard_000000000000_000000000001.npz",
+                 **{SHARD_MARKER: np.array([], dtype=np.int64)})
+    with pytest.raises(BridgeError, match="bs4.* holds no checkpoint with a step"):
+        open_runs(tmp_path)
+
+
+def test_folder_names_that_are_not_utf8(tmp_path, capsys):
+    """Folder names with bytes that are not UTF-8 (surrogate escapes in Python) used to make
+    matplotlib's set_text and the UTF-8 encoding of report.html fail (exit 1)."""
+    from stochthermo.cli import main
+
+    root = os.path.join(os.fsencode(tmp_path), b"ru\xffns")
+    try:
+        os.makedirs(os.path.join(root, b"bs4\xfe"))
+    except OSError:  # a file system that only takes UTF-8 names
+        pytest.skip("the file system refuses names that are not UTF-8")
+    rng = np.random.default_rng(0)
+    for j in range(3):
+        folder = os.path.join(root, b"bs4\xfe", b"t%d\xfd" % j)
+        os.makedirs(folder)
+        for s in range(4):
+            np.savez(os.fsdecode(os.path.join(folder, b"step_%d.npz" % s)),
+                     w=rng.normal(size=5))
+    out = tmp_path / "out"
+    assert main(["analyze", os.fsdecode(root), "--out", str(out), "--no-progress"]) == 0
+    assert "bs4\ufffd: 3 trials" in capsys.readouterr().out
+    assert "ru\ufffdns" in (out / "report.html").read_text(encoding="utf-8")

@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_RATIO",
     "RATIO_FLOOR",
+    "printable",
 ]
 
 #: default cap on the amplified bytes (expanded views + decompressed records) of one file
@@ -49,6 +50,18 @@ _KINDS = (
     (stat.S_ISSOCK, "a socket"),
     (stat.S_ISDIR, "a folder"),
 )
+
+
+def printable(text: str) -> str:
+    """``text`` (a file or folder name) with bytes that are not UTF-8 as U+FFFD.
+
+    The OS hands such bytes back as surrogate escapes, which no file, figure or terminal can
+    encode; names shown to people go through this, paths opened keep the real bytes.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _kind(mode) -> str:

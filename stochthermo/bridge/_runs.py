@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BridgeError, CorruptFileError, ShapeError
 from ._checkpoint import open_checkpoint
-from ._files import check_regular, inside, open_regular
+from ._files import check_regular, inside, open_regular, printable
 from ._layouts import classify, format_rank, trial_settings
 from ._scalars import is_scalar_file
 from ._writer import SHARD_MARKER
@@ -573,8 +573,8 @@ def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any]
             skipped_all += skipped
             layout = _check_layouts(frames, key, limits)
             trials.append(Trial(
-                name=os.path.relpath(dirpath, run_dir) if dirpath != run_dir else
-                os.path.basename(dirpath),
+                name=printable(os.path.relpath(dirpath, run_dir) if dirpath != run_dir else
+                              os.path.basename(dirpath)),
                 path=dirpath,
                 frames=tuple(frames),
                 scalar_files=tuple(_vetted_log(s) for s in scalars),
@@ -582,6 +582,11 @@ def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any]
                 limits=limits,
                 skipped=tuple(skipped),
             ))
+        if not trials:  # only empty shards (a writer that never logged a step)
+            raise BridgeError(
+                f"run folder {run_dir!r} holds no checkpoint with a step: every trial's shards "
+                "list no steps"
+            )
         ref = trials[0]
         _check_same_model(trials)
         common = set(ref.steps.tolist())
@@ -591,7 +596,7 @@ def open_runs(root: PathLike, *, key: str | None = None, meta: Mapping[str, Any]
             every |= set(t.steps.tolist())
         name = os.path.relpath(run_dir, root) if run_dir != root else os.path.basename(root)
         runs.append(Run(
-            name=name if name != "." else os.path.basename(os.path.abspath(root)),
+            name=printable(name if name != "." else os.path.basename(os.path.abspath(root))),
             path=run_dir,
             trials=tuple(trials),
             steps=np.array(sorted(common), dtype=np.int64),

@@ -176,6 +176,7 @@ def _write_outputs(diag, args):
     import os
 
     from .._atomic import staged_folder
+    from ..bridge._files import printable
     from ..bridge._writer import atomic_write_bytes
     from ..results import to_jsonable
 
@@ -193,7 +194,8 @@ def _write_outputs(diag, args):
         atomic_write_bytes(os.path.join(stage, "summary.json"), text.encode())
         from ..bridge._report import analysis_report
 
-        page = analysis_report(diag, panels, root=str(args.root), notes=[note] if note else [])
+        page = analysis_report(diag, panels, root=printable(str(args.root)),
+                               notes=[note] if note else [])
         atomic_write_bytes(os.path.join(stage, "report.html"), page.encode())
     return panels, plain, note
 
@@ -228,7 +230,10 @@ def _print_summary(diag, panels, args):
                     print(f"  warning ({r.name}, T_eff): {w}")
     for w in diag.warnings:
         print(f"warning: {w}")
-    print(f"wrote {len(panels)} panels, summary.json and report.html to {args.out}")
+    from ..bridge._files import printable
+
+    print(f"wrote {len(panels)} panels, summary.json and report.html to "
+          f"{printable(str(args.out))}")
 
 
 def run(args) -> int:
