@@ -258,3 +258,60 @@ def test_loglog_slope_warns_when_the_points_are_not_a_power_law():
     assert good.ok and abs(good.zscore(-1.5)) < 4
     # relative errors carry no scale to test against: no warning, the scatter sets the error bar
     assert E.loglog_slope(x, curved, yerr=0.01 * curved, absolute_sigma=False).ok
+
+
+# ----------------------------------------------------------------------------- quantized states
+def _rotating(n_traj=1, n_steps=20000, seed=3):
+    A = np.array([[1.0, 0.5], [-0.5, 1.0]])  # exact rate 0.5
+    return simulate(LinearLangevin(A, np.eye(2)), n_traj=n_traj, n_steps=n_steps, dt=0.01,
+                    save_every=5, x0="stationary", seed=seed)
+
+
+def test_entropy_production_warns_on_quantized_states():
+    ens = _rotating()
+    rounded = E.entropy_production(np.round(ens.x), dt=0.05)
+    assert abs(rounded.zscore(0.5)) > 3  # a confident wrong number: hence the warning
+    assert _has(rounded, "quantization")
+    assert _has(E.entropy_production(ens.x > 0, dt=0.05), "quantization")
+    # a fine grid (integers at 100 units per unit length) is continuous at the increment scale
+    fine = E.entropy_production(np.round(100 * ens.x), dt=0.05)
+    assert not _has(fine, "quantization")
+    assert not _has(E.entropy_production(ens), "quantization")
+    assert _has(E.information_flow(np.round(ens.x), dt=0.05, blocks=[1, 1]), "quantization")
+
+
+# ----------------------------------------------------------------------------- M-info
+def test_m_info_knn_keeps_the_warnings_of_the_mi_estimate():
+    from stochthermo.learning import GaussianLearner
+
+    g = GaussianLearner(mu=1.0, data_std=1.0, n_data=5, batch_size=1, lr=0.2)
+    few = g.simulate(10, n_datasets=60, seed=1, record=("params",))
+    assert any("kNN mutual information" in w for w in E.m_info(few, 10, method="knn").warnings)
+    many = g.simulate(10, n_datasets=2000, seed=1, record=("params",))
+    assert E.m_info(many, 10, method="knn").ok
+
+
+# ----------------------------------------------------------------------------- multiplicative noise
+def _euler(drift, noise, *, n_traj=128, n_steps=2000, dt=0.01, save_every=5, seed=0):
+    rng = np.random.default_rng(seed)
+    z = np.zeros((n_traj, 2))
+    out = []
+    for i in range(n_steps):
+        z = z + dt * drift(z) + np.sqrt(2 * dt) * noise(z) * rng.standard_normal(z.shape)
+        if i % save_every == 0:
+            out.append(z.copy())
+    return np.stack(out, axis=1)
+
+
+def _rot(z):
+    return -z + 0.5 * np.stack([-z[:, 1], z[:, 0]], axis=1)
+
+
+@pytest.mark.parametrize("method", ["linear", "inference"])
+def test_entropy_production_warns_on_multiplicative_noise(method):
+    mult = _euler(_rot, lambda z: np.sqrt(0.2 + (z**2).sum(axis=1, keepdims=True)), seed=1)
+    est = E.entropy_production(mult, dt=0.05, method=method)
+    assert _has(est, "constant_diffusion")
+    additive = _euler(_rot, lambda z: 1.0, seed=2)
+    good = E.entropy_production(additive, dt=0.05, method=method)
+    assert good.meta["diagnostics"]["constant_diffusion"]["passed"], good.warnings

@@ -23,8 +23,16 @@ __all__ = [
     "linear_adequacy",
     "data_amount",
     "difference_check",
+    "quantization",
+    "constant_diffusion",
     "finish",
 ]
+
+#: relative spread of the fitted state-dependent diffusion above which it is not constant
+MAX_DIFFUSION_SPREAD = 0.2
+
+#: quantisation step over increment spread above which the data are too coarse
+MAX_QUANTIZATION = 0.5
 
 ALPHA = 1e-3  # family-wise false-alarm level of each check
 _ROWS = 2048  # rows of basis values held at once by the lack-of-fit test
@@ -261,6 +269,121 @@ def difference_check(name: str, diff: float, se: float, what: str, advice: str,
     passed = abs(z) <= thr or abs(diff) <= tolerance * value_se
     msg = f"{name}: {what} by {diff:.3g} ({z:.1f} standard errors, threshold {thr:.1f}); {advice}"
     return _check(name, passed, z, thr, msg if not passed else "passed", difference=float(diff))
+
+
+def quantization(groups, *, max_rows: int = 20000):
+    r"""Check that the state space is continuous at the scale of one increment.
+
+    The estimators treat ``x`` as a diffusion, whose values never repeat exactly. Rounded,
+    integer or boolean data have a smallest step ``q`` between distinct values (measured on
+    the first group, at most ``max_rows`` points); rounding adds a noise of variance
+    ``q^2/12`` to every point and makes increments of 0 common, which biases the diffusion
+    and the currents. The check fails when ``q`` exceeds ``MAX_QUANTIZATION`` times the
+    standard deviation of the increments of that coordinate.
+    """
+    first = np.asarray(next(iter(groups)))
+    d = first.shape[2]
+    inc = (first[:, 1:] - first[:, :-1]).reshape(-1, d)[:max_rows]
+    vals = first.reshape(-1, d)[:max_rows]
+    ratio = np.zeros(d)
+    steps = np.zeros(d)
+    for j in range(d):
+        u = np.unique(vals[:, j])
+        q = float(np.min(np.diff(u))) if u.size > 1 else 0.0
+        sd = float(inc[:, j].std())
+        steps[j] = q
+        ratio[j] = q / sd if sd > 0 else (np.inf if q > 0 else 0.0)
+    worst = int(np.argmax(ratio))
+    passed = ratio[worst] <= MAX_QUANTIZATION
+    zero = float(np.mean(inc[:, worst] == 0)) if inc.size else 0.0
+    msg = (
+        f"quantization: x[{worst}] takes values on a grid of step {steps[worst]:.3g}, "
+        f"{ratio[worst]:.2g} times the spread of its increments ({100 * zero:.2g}% of the "
+        "increments are exactly 0); the estimators assume a continuous state (a diffusion), "
+        "and rounding this coarse biases the diffusion and the currents: pass the unrounded "
+        "data or sample more coarsely in time"
+    )
+    return _check("quantization", passed, ratio[worst], MAX_QUANTIZATION,
+                  msg if not passed else "passed", step=steps)
+
+
+def _blocks_of(groups):
+    for g in groups:
+        g = np.asarray(g)
+        step = max(1, _ROWS // max(g.shape[1] - 1, 1))
+        for lo in range(0, g.shape[0], step):
+            blk = g[lo : lo + step]
+            d = blk.shape[2]
+            yield blk[:, :-1].reshape(-1, d), (blk[:, 1:] - blk[:, :-1]).reshape(-1, d)
+
+
+def constant_diffusion(groups):
+    r"""Is the noise additive? Squared drift residuals regressed on quadratic monomials.
+
+    Every method takes the diffusion matrix to be constant. The increments are regressed on
+    the polynomial drift of :func:`linear_adequacy` (degree 3, 2 above 4-d); each squared
+    residual ``r_i^2`` is then regressed on the monomials of degree <= 2 of ``x_t``. The check
+    fails when the F test is significant (Bonferroni over coordinates at ``ALPHA``) *and* the
+    fitted ``E[r_i^2 | x]`` varies by more than ``MAX_DIFFUSION_SPREAD`` of its mean (standard
+    deviation over the data): multiplicative noise. A smooth non-linear drift leaves an
+    ``O(tau)`` variation, well inside that tolerance.
+    """
+    from scipy.stats import f as fdist
+
+    first = np.asarray(next(iter(groups)))
+    d = first.shape[2]
+    deg = _lof_degree(d)
+    if deg is None:
+        return _check("constant_diffusion", True, None, None, f"not tested in {d} dimensions",
+                      tested=False)
+    basis = make_basis(f"poly{deg}", first[:, :-1].reshape(-1, d)[:20000].copy())
+    del first
+    p, p2 = basis.size, poly_size(d, 2)
+    Sbb = np.zeros((p, p))
+    Sbd = np.zeros((p, d))
+    n = 0
+    for X, dx in _blocks_of(groups):
+        B = basis(X)
+        Sbb += B.T @ B
+        Sbd += B.T @ dx
+        n += X.shape[0]
+    if n <= 2 * (p + p2):
+        return _check("constant_diffusion", True, None, None, "not tested: too few transitions",
+                      tested=False)
+    coef = np.linalg.lstsq(Sbb, Sbd, rcond=None)[0]  # (p, d)
+    Gbb = np.zeros((p2, p2))
+    Gbr = np.zeros((p2, d))
+    Srr = np.zeros(d)
+    for X, dx in _blocks_of(groups):
+        B = basis(X)
+        r2 = (dx - B @ coef) ** 2
+        B2 = B[:, :p2]
+        Gbb += B2.T @ B2
+        Gbr += B2.T @ r2
+        Srr += np.einsum("ij,ij->j", r2, r2)
+    g = np.linalg.lstsq(Gbb, Gbr, rcond=None)[0]  # (p2, d)
+    mean = Gbr[0] / Gbb[0, 0]  # the first monomial is the constant 1
+    rss0 = Srr - Gbb[0, 0] * mean**2
+    rss2 = Srr - np.einsum("ij,ij->j", g, Gbr)
+    fitted_ss = rss0 - rss2  # sum over the data of (fitted - mean)^2
+    q = p2 - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = (fitted_ss / q) / (rss2 / (n - p2))
+        spread = np.sqrt(np.maximum(fitted_ss, 0.0) / n) / mean
+    F = np.where(np.isfinite(F), F, 0.0)
+    spread = np.where(np.isfinite(spread), spread, 0.0)
+    pvals = fdist.sf(F, q, n - p2)
+    bad = (pvals * d < ALPHA) & (spread > MAX_DIFFUSION_SPREAD)
+    worst = int(np.argmax(np.where(bad, spread, -1.0))) if bad.any() else int(np.argmin(pvals))
+    msg = (
+        f"constant_diffusion: the squared residuals of x[{worst}] depend on the state (F = "
+        f"{F[worst]:.3g} on {q} and {n - p2} degrees of freedom, p = {pvals[worst]:.2g}; the "
+        f"fitted noise variance varies by {100 * spread[worst]:.2g}% of its mean); the noise "
+        "is multiplicative, but every method assumes a constant diffusion matrix, so the "
+        "rate (and its error bar) can be far off"
+    )
+    return _check("constant_diffusion", not bad.any(), float(spread[worst]),
+                  MAX_DIFFUSION_SPREAD, msg if bad.any() else "passed", F=F, spread=spread)
 
 
 def finish(checks, *, strict: bool, where: str):

@@ -612,6 +612,8 @@ def entropy_production(
             )
         checks.insert(0, st)
         checks.insert(1, diag.aliasing(info["F"], tau))
+        checks.append(diag.quantization(groups))
+        checks.append(diag.constant_diffusion(groups))
         if info["linear_model"]:
             checks.append(diag.linear_adequacy(groups, tau=tau))
         n_tr = x.shape[0] * (x.shape[1] - 1)
@@ -738,7 +740,7 @@ def entropy_production_timeresolved(
         "n_groups": n_groups,
         "discretization": disc,
     }
-    checks = [worst, diag.data_amount(
+    checks = [worst, diag.quantization([x[slices[0]]]), diag.data_amount(
         n_transitions=n_traj * window, n_params=d * d + d + d * (d + 1) // 2, tau=tau,
         relax_rate=None, n_traj=n_traj, n_time=n_time, n_groups=n_groups,
         split="trajectories",

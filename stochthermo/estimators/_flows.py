@@ -286,6 +286,7 @@ def _flow_checks(x, tau, se, info, *, time, method):
             )
         checks.append(st)
     checks.append(diag.aliasing(F, tau))
+    checks.append(diag.quantization(groups))
     if info["linear_model"]:
         checks.append(diag.linear_adequacy(groups, tau=tau))
     if "stride_difference" in info:

@@ -172,7 +172,7 @@ def _continuous_mi(x, ens, b_route, *, method, k, seed, what):
             f"KSG estimate of I({what}; Bbar) with Bbar the training-set mean; equals "
             f"I({what}; B) when Bbar is sufficient (Gaussian data), else a lower bound; "
             "block error bar over contiguous trials (whole training sets)")
-        return Estimate(est.value, est.stderr, f"knn:{b_route}", meta)
+        return Estimate(est.value, est.stderr, f"knn:{b_route}", meta, warnings=est.warnings)
     if b_route == "mean":
         bb = _bbar(ens)
         if bb is None:
@@ -484,7 +484,8 @@ def m_info(ensemble: Any, t: int, *, method: str = "auto", b: str = "auto",
         meta["assumptions"] = ("data-processing lower bound I(f(Theta); B) <= I(Theta; B), f = "
                                + meta.get("statistic", "outputs") + "; " + meta["assumptions"])
         meta["bound"] = "lower"
-        return Estimate(est.value, est.stderr, "bound:" + est.method, meta, bias=est.bias)
+        return Estimate(est.value, est.stderr, "bound:" + est.method, meta, bias=est.bias,
+                        warnings=est.warnings)
     x = _params_at(ens, t)
     b_route = _choose_b(ens, b)
     red, pmeta = _reduce(x, ens, method if method != "knn" else "gaussian", n_components)
@@ -495,7 +496,7 @@ def m_info(ensemble: Any, t: int, *, method: str = "auto", b: str = "auto",
                          k=k, seed=seed, what="Theta_t")
     meta = dict(est.meta)
     meta.update(pmeta, quantity="m_info", t=int(t))
-    return Estimate(est.value, est.stderr, est.method, meta, bias=est.bias)
+    return Estimate(est.value, est.stderr, est.method, meta, bias=est.bias, warnings=est.warnings)
 
 
 def _exact(learner, ensemble, t, key):
@@ -620,4 +621,4 @@ def l_info(ensemble: Any, t: int, *, reading: str = "mi", method: str = "auto", 
                          k=k, seed=seed, what=what)
     meta = dict(est.meta)
     meta.update(pmeta, quantity="l_info", reading=reading, statistic=stat, t=int(t))
-    return Estimate(est.value, est.stderr, est.method, meta, bias=est.bias)
+    return Estimate(est.value, est.stderr, est.method, meta, bias=est.bias, warnings=est.warnings)
