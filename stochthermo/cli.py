@@ -229,6 +229,28 @@ def _json_channel(active: bool):
         _json_out.pop()
 
 
+@contextlib.contextmanager
+def _warning_lines(command: str):
+    """Python warnings as one ``stochthermo <command>: warning: ...`` line each on stderr.
+
+    NumPy's floating-point notices (``overflow encountered in multiply``) name no option and
+    precede the error that explains them, so they are not shown.
+    """
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message).strip().splitlines()
+        print(f"stochthermo {command}: warning: {text[0] if text else category.__name__}",
+              file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", category=RuntimeWarning,
+            message=r"(overflow|invalid value|divide by zero|underflow) encountered")
+        warnings.showwarning = show
+        yield
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -249,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     try:
-        with _json_channel(getattr(args, "format", None) == "json"):
+        with _json_channel(getattr(args, "format", None) == "json"), _warning_lines(args.command):
             return int(args._run(args) or 0)
     except BrokenPipeError:  # output piped into e.g. `head`
         return EXIT_OK

@@ -205,3 +205,42 @@ def test_demo_runs_a_repeated_section_once(tmp_path, capsys, monkeypatch):
                                  "--out", str(tmp_path / "o")])
     assert code == 0, err
     assert len(calls) == 1
+
+
+# --------------------------------------------------------------------------- stderr
+
+
+def test_warnings_are_one_line_and_numpy_float_notices_are_dropped(capsys, monkeypatch):
+    import warnings
+
+    import numpy as np
+
+    import stochthermo.commands.learn as learn
+
+    def run(args):
+        with np.errstate(over="warn"):
+            np.float64(1e308) * np.float64(10)  # "overflow encountered in scalar multiply"
+        warnings.warn("first line\nsecond line", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(learn, "run", run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        code, _, err = _run(capsys, ["learn"])
+    assert code == 0
+    assert err.strip() == "stochthermo learn: warning: first line"
+
+
+def test_derive_refuses_a_huge_matrix_before_parsing_its_entries(tmp_path, capsys):
+    import json
+    import time
+
+    n = 1000
+    big = json.dumps([[1] * n] * n)
+    t0 = time.perf_counter()
+    _refused(capsys, ["derive", "--A", big, "--D", big, "--allow-slow"], "--A", "1000 rows")
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps({"hessian": [[1] * 200] * 200, "noise_cov": [[1]], "lr": "r",
+                                 "batch_size": "b"}))
+    _refused(capsys, ["derive", "--model", str(model)], "'hessian'", "200 rows")
+    assert time.perf_counter() - t0 < 10

@@ -63,6 +63,10 @@ def _load(text, name):
     return parse_matrix_arg(text, name, symbols=True)
 
 
+#: the largest matrix a derivation takes (far beyond what finishes; larger ones are refused
+#: before their entries are parsed, which alone takes a minute for 1000 x 1000)
+MAX_DIM = 100
+
 _MODEL_KEYS = ("A", "D", "hessian", "noise_cov", "lr", "batch_size", "blocks", "temperatures")
 
 
@@ -140,6 +144,15 @@ def _model_spec(args) -> dict:
         val = getattr(args, key)
         if val is not None:
             spec[key] = val
+    for key in ("A", "D", "hessian", "noise_cov"):
+        val = spec.get(key)
+        if isinstance(val, list) and len(val) > MAX_DIM:  # refused before parsing its entries
+            where = f"{args.model!r}: key {key!r}" if args.model else "--" + key.replace("_", "-")
+            raise UsageError(
+                f"stochthermo derive: error: {where} has {len(val)} rows; a symbolic derivation "
+                f"takes at most {MAX_DIM} (its cost grows steeply with the dimension); for "
+                "numbers in any dimension use the Python functions in stochthermo.exact"
+            )
     linear = "A" in spec or "D" in spec
     sgd = any(k in spec for k in ("hessian", "noise_cov", "lr", "batch_size"))
     if linear == sgd:
