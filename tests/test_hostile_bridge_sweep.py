@@ -428,3 +428,48 @@ def test_folder_names_that_are_not_utf8(tmp_path, capsys):
     assert main(["analyze", os.fsdecode(root), "--out", str(out), "--no-progress"]) == 0
     assert "bs4\ufffd: 3 trials" in capsys.readouterr().out
     assert "ru\ufffdns" in (out / "report.html").read_text(encoding="utf-8")
+
+
+# ---- HDF5 -------------------------------------------------------------------------------------
+
+
+def test_hdf5_damaged_symbol_table(tmp_path):
+    """h5py reports a damaged group as RuntimeError("Object visitation failed ...")."""
+    h5py = pytest.importorskip("h5py")
+    p = tmp_path / "w.h5"
+    with h5py.File(p, "w") as f:
+        f["w"] = np.arange(3.0)
+    raw = bytearray(p.read_bytes())
+    i = raw.find(b"SNOD")
+    raw[i:i + 4] = b"XXXX"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match=r"w\.h5: unreadable HDF5 file .*symbol table"):
+        read_checkpoint(p)
+
+
+@pytest.mark.parametrize("kind", ["external", "virtual"])
+def test_hdf5_data_kept_in_other_files_is_refused(tmp_path, kind):
+    """HDF5 opens whatever file a dataset names for its data: a file outside the run folder
+    would be read as parameters, a FIFO would block forever."""
+    h5py = pytest.importorskip("h5py")
+    from stochthermo.errors import UnsafeFileError
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (tmp_path / "run").mkdir()
+    p = tmp_path / "run" / "w.h5"
+    if kind == "external":
+        (other / "secret.bin").write_bytes(np.arange(4.0).tobytes())
+        with h5py.File(p, "w") as f:
+            f.create_dataset("w", shape=(4,), dtype="<f8",
+                             external=[(str(other / "secret.bin"), 0, h5py.h5f.UNLIMITED)])
+    else:
+        with h5py.File(other / "src.h5", "w") as f:
+            f["d"] = np.arange(4.0)
+        layout = h5py.VirtualLayout(shape=(4,), dtype="<f8")
+        layout[:] = h5py.VirtualSource(str(other / "src.h5"), "d", shape=(4,))
+        with h5py.File(p, "w") as f:
+            f.create_virtual_dataset("w", layout)
+    with pytest.raises(UnsafeFileError, match=r"w\.h5: HDF5 dataset 'w' keeps its data in other "
+                       r"files \(\[.*elsewhere"):
+        read_checkpoint(p)
