@@ -4,7 +4,8 @@ Private module: the public names are re-exported by :mod:`stochthermo.estimate`.
 All estimators pool transitions of an ensemble ``(n_traj, n_time, dim)`` sampled every
 ``tau``; the error bar is a delete-one-group jackknife over groups of trajectories (or time
 segments when there are few trajectories). Every method checks its own assumptions on the
-data (stationarity, aliasing, adequacy of its model, discretisation, amount of data) and
+data (stationarity, aliasing, adequacy of its model, discretisation, amount of data, a
+continuous state and a constant diffusion) and
 reports failures as ``Estimate.warnings`` (``strict=True`` raises instead). Derivations:
 ``theory/estimators.md`` [EST-ep-*], [EST-diag].
 """
