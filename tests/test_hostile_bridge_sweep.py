@@ -473,3 +473,41 @@ def test_hdf5_data_kept_in_other_files_is_refused(tmp_path, kind):
     with pytest.raises(UnsafeFileError, match=r"w\.h5: HDF5 dataset 'w' keeps its data in other "
                        r"files \(\[.*elsewhere"):
         read_checkpoint(p)
+
+
+# ---- shared containers ------------------------------------------------------------------------
+
+
+def _dag_pickle(depth: int, leaf: bytes) -> bytes:
+    """``{"a": l_depth}`` with ``l_0 = [leaf]``, ``l_i = [l_(i-1), l_(i-1)]``: 2**depth paths."""
+    out = b"\x80\x02(" + leaf + b"lr" + (0).to_bytes(4, "little") + b"0"
+    for i in range(1, depth + 1):
+        get = b"j" + (i - 1).to_bytes(4, "little")
+        out += b"(" + get + get + b"lr" + i.to_bytes(4, "little") + b"0"
+    return out + b"}" + _u("a") + b"j" + depth.to_bytes(4, "little") + b"s."
+
+
+@pytest.mark.timeout(10)  # 23 s before the fix, doubling with each level
+def test_shared_containers_without_tensors_are_looked_at_once(tmp_path):
+    """24 levels of lists sharing their children (a 300-byte pickle) took 23 s to find that
+    they hold no tensors, doubling with every level: a file could hang the reader."""
+    p = tmp_path / "dag.pt"
+    p.write_bytes(_zip_with_records(_dag_pickle(24, b"N"), {}))
+    with pytest.raises(BridgeError, match=r"dag\.pt: the checkpoint holds no tensors"):
+        read_checkpoint(p)
+
+
+def test_shared_containers_expanding_past_the_entry_limit(tmp_path, monkeypatch):
+    """With a tensor at the bottom every one of the 2**20 paths is a name: refused once the
+    entries visited pass the limit (lowered here to keep the test fast)."""
+    from stochthermo.bridge import _checkpoint
+
+    monkeypatch.setattr(_checkpoint, "_MAX_ENTRIES", 1000)
+    p = tmp_path / "dag.pt"
+    p.write_bytes(_zip_with_records(_dag_pickle(20, _TENSOR), _RECORDS))
+    with pytest.raises(CorruptFileError, match=r"dag\.pt: the checkpoint's containers expand to "
+                       "more than 1000 entries"):
+        read_checkpoint(p)
+    small = tmp_path / "small.pt"  # 2**3 names of one tensor: read as before
+    small.write_bytes(_zip_with_records(_dag_pickle(3, _TENSOR), _RECORDS))
+    assert len(read_checkpoint(small)) == 8

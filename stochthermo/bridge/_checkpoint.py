@@ -34,6 +34,8 @@ DEFAULT_KEYS = (
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "steps")
 
 _MAX_DEPTH = 64
+#: entries a checkpoint's containers may expand to (a state dict has thousands)
+_MAX_ENTRIES = 1_000_000
 
 
 def _is_ref(x) -> TypeGuard[TensorRef | ArrayRef]:
@@ -151,16 +153,25 @@ def _items(node):
     return enumerate(node)
 
 
-def _flatten(node, prefix, out, depth=0, path=None, origin=None):
+def _flatten(node, prefix, out, depth=0, path=None, origin=None, visits=None):
     """``{joined name: ref}`` of every tensor under ``node`` (mappings, lists and tuples).
 
     Names join keys with ``.`` (list items by their index). Two tensors that would get the
-    same name (``{1: a, "1": b}``, ``{"x.y": a, "x": {"y": b}}``) raise, naming both.
+    same name (``{1: a, "1": b}``, ``{"x.y": a, "x": {"y": b}}``) raise, naming both. A pickle
+    can reference one container from many places, so a few hundred bytes can describe a tree
+    of 2**60 paths: past :data:`_MAX_ENTRIES` entries visited, the file is refused.
     """
     if depth > _MAX_DEPTH:
         raise CorruptFileError("checkpoint nested too deeply")
     origin = {} if origin is None else origin
+    visits = [0] if visits is None else visits
     for k, v in _items(node):
+        visits[0] += 1
+        if visits[0] > _MAX_ENTRIES:
+            raise CorruptFileError(
+                f"the checkpoint's containers expand to more than {_MAX_ENTRIES} entries (the "
+                "same containers referenced over and over); not a checkpoint of parameters"
+            )
         name = f"{prefix}{k}"
         where = (*(path or ()), k)
         if _is_ref(v):
@@ -173,7 +184,7 @@ def _flatten(node, prefix, out, depth=0, path=None, origin=None):
             out[name] = v
             origin[name] = where
         elif isinstance(v, Mapping | list | tuple):
-            _flatten(v, name + ".", out, depth + 1, where, origin)
+            _flatten(v, name + ".", out, depth + 1, where, origin, visits)
     return out
 
 
@@ -181,16 +192,23 @@ def _path_text(where) -> str:
     return "the entry " + "".join(f"[{k!r}]" for k in where)
 
 
-def _has_tensors(x, depth=0) -> bool:
-    if depth > _MAX_DEPTH:
-        return False
+def _has_tensors(x, depth=0, seen=None) -> bool:
+    """True when a tensor lies under ``x``.
+
+    Each container is looked at once (``seen``, by identity): a pickle can reference one list
+    from many places, and a container that holds itself counts as holding none through itself.
+    """
     if _is_ref(x):
         return True
-    if isinstance(x, Mapping):
-        return any(_has_tensors(v, depth + 1) for v in x.values())
-    if isinstance(x, list | tuple):
-        return any(_has_tensors(v, depth + 1) for v in x)
-    return False
+    if depth > _MAX_DEPTH or not isinstance(x, Mapping | list | tuple):
+        return False
+    seen = {} if seen is None else seen
+    if id(x) in seen:
+        return seen[id(x)]
+    seen[id(x)] = False  # while being looked at
+    items = x.values() if isinstance(x, Mapping) else x
+    found = seen[id(x)] = any(_has_tensors(v, depth + 1, seen) for v in items)
+    return found
 
 
 def _select(path, tree, key):
