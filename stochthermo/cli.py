@@ -142,6 +142,17 @@ _PHRASES = {
          "--n-traj)"),
     ),
 }
+#: advice of a library message (its tail, a regular expression) that names Python arguments
+#: the command line does not have -> the command's own way out
+_ADVICE = {
+    "experiment": ((r"record fewer quantities \(record=.*$",
+                    "pass fewer --trials or --steps, or a smaller --width"),),
+    "learn": ((r"record fewer quantities \(record=.*$",
+               "pass a smaller --simulate (fewer training sets) or smaller --steps"),),
+    "simulate": ((r"save fewer points \(a larger save_every\).*$",
+                  "save fewer points (a larger --save-every), or pass fewer --n-traj, "
+                  "--n-steps or --observables"),),
+}
 #: Python arguments whose flag has another name, per subcommand
 _ALIASES = {
     "derive": {"grad_noise_cov": "--noise-cov"},
@@ -176,6 +187,8 @@ def flag_message(message: str, command: str | None = None, args: Any = None) -> 
                                **_ALIASES.get(command or "", {})}
     for old, new in _PHRASES.get(command or "", ()):
         msg = msg.replace(old, new)
+    for pattern, advice in () if source else _ADVICE.get(command or "", ()):
+        msg = re.sub(pattern, advice, msg)
     msg = _ARRAY.sub(lambda m: m.group(1), msg)
     if flags:
         names = "|".join(sorted((re.escape(n) for n in flags), key=len, reverse=True))

@@ -244,3 +244,13 @@ def test_derive_refuses_a_huge_matrix_before_parsing_its_entries(tmp_path, capsy
                                  "batch_size": "b"}))
     _refused(capsys, ["derive", "--model", str(model)], "'hessian'", "200 rows")
     assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("argv, advice", [
+    (["simulate", "--A", "[[1]]", "--D", "[[1]]", "--n-traj", "100000000000"], "--save-every"),
+    (["learn", "--simulate", "100000000000000", "--steps", "0,5"], "--simulate"),
+])
+def test_budget_advice_names_flags_not_python_arguments(argv, advice, capsys):
+    err = _refused(capsys, argv, "nothing was started", advice)
+    for python_only in ("max_bytes", "record_every", "param_subset", "reduce=", "save_every"):
+        assert python_only not in err
