@@ -255,3 +255,8 @@ def test_budget_advice_names_flags_not_python_arguments(argv, advice, capsys):
     fix = err.split("nothing was started")[1]
     for python_only in ("max_bytes", "record_every", "param_subset", "reduce=", "save_every"):
         assert python_only not in fix
+
+
+def test_learn_with_too_few_training_sets_is_a_usage_error(capsys):
+    _refused(capsys, ["learn", "--simulate", "2", "--steps", "0,1"], "too few",
+             "a larger --simulate")

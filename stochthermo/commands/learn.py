@@ -43,6 +43,7 @@ def run(args) -> int:
     import numpy as np
 
     from ..cli import UsageError
+    from ..errors import InsufficientDataError
     from ..learning import CLOSED_FORM_KEYS, GaussianLearner
     from ..learning._fig41 import write_json_atomic
     from ._format import check_out_file_arg, emit_json, warning_lines
@@ -66,7 +67,12 @@ def run(args) -> int:
     if args.simulate:
         ens = g.simulate(int(steps.max()) + 1, n_datasets=args.simulate, method=args.method,
                          seed=args.seed)
-        est = g.estimate(ens, steps)
+        try:
+            est = g.estimate(ens, steps)
+        except InsufficientDataError as exc:  # the input asked for too few training sets
+            raise UsageError(str(exc).replace("simulate more training sets (n_datasets)",
+                                              f"pass a larger --simulate than {args.simulate}")
+                             ) from None
     out = {"steps": steps.tolist(), "closed_form": {k: cf[k].tolist() for k in keys}}
     if est is not None:
         out["simulated"] = {k: {"value": np.asarray(e.value).tolist(),
