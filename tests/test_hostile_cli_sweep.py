@@ -260,3 +260,22 @@ def test_budget_advice_names_flags_not_python_arguments(argv, advice, capsys):
 def test_learn_with_too_few_training_sets_is_a_usage_error(capsys):
     _refused(capsys, ["learn", "--simulate", "2", "--steps", "0,1"], "too few",
              "a larger --simulate")
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--A", "[[1]]", "--D", "[[1]]", "--n-traj", "4", "--n-steps", "10",
+     "--no-progress", "--out", "{out}.npz"],
+    ["learn", "--steps", "0,1", "--json", "{out}.json"],
+])
+def test_interrupted_write_leaves_neither_a_partial_file_nor_a_temporary(argv, tmp_path, capsys,
+                                                                         monkeypatch):
+    import stochthermo._atomic as atomic
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "fsync", interrupted)
+    argv = [a.replace("{out}", str(tmp_path / "result")) for a in argv]
+    code, _, err = _run(capsys, argv)
+    assert code == 130, err
+    assert list(tmp_path.iterdir()) == []
