@@ -89,51 +89,12 @@ def _bad_json_value(val, depth: int = 0):
 
 def _model_spec(args) -> dict:
     from ..cli import UsageError
-    from ._format import short_text
 
-    spec = {}
+    spec: dict = {}
     if getattr(args, "wx", None) is not None or getattr(args, "wy", None) is not None:
         return _jump_spec(args)
     if args.model:
-        from pathlib import Path
-
-        try:
-            with Path(args.model).open("rb") as fh:  # a few matrices: refuse huge files, devices
-                raw = fh.read(1_000_001)
-        except FileNotFoundError:
-            raise UsageError(f"stochthermo derive: error: no such file {args.model!r}") from None
-        except IsADirectoryError:
-            raise UsageError(f"stochthermo derive: error: --model {args.model!r} is a folder; "
-                             "give a JSON file") from None
-        except (OSError, ValueError) as exc:  # unreadable (EIO, too long a name, a NUL byte)
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"stochthermo derive: error: --model {short_text(args.model)} "
-                             f"cannot be read ({why}); give a readable JSON file") from None
-        if len(raw) > 1_000_000:
-            raise UsageError(f"stochthermo derive: error: {args.model!r} is larger than 1 MB; "
-                             "a model file holds a few small matrices")
-        try:
-            spec = json.loads(raw.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, 4300+ digits
-            raise UsageError(
-                f"stochthermo derive: error: {args.model!r} is not valid JSON ({exc})"
-            ) from None
-        if not isinstance(spec, dict):
-            raise UsageError(f"stochthermo derive: error: {args.model!r} must hold a JSON object")
-        spec = {str(k).replace("-", "_"): v for k, v in spec.items()}
-        unknown = sorted(set(spec) - set(_MODEL_KEYS))
-        if unknown:
-            raise UsageError(
-                f"stochthermo derive: error: {args.model!r} has the unknown key {unknown[0]!r}; "
-                f"valid keys: {', '.join(_MODEL_KEYS)}"
-            )
-        for key, val in spec.items():
-            bad = _bad_json_value(val)
-            if bad is not None:
-                raise UsageError(
-                    f"stochthermo derive: error: {args.model!r}: key {key!r} holds {bad}; "
-                    "entries must be numbers or strings (expressions), in lists for matrices"
-                )
+        spec = _read_model_file(args.model)
     for key, attr in (("A", "A"), ("D", "D"), ("hessian", "hessian"),
                       ("noise_cov", "noise_cov"), ("blocks", "blocks"),
                       ("temperatures", "temperatures")):
@@ -168,6 +129,53 @@ def _model_spec(args) -> dict:
             + ", ".join("--" + k.replace("_", "-") for k in missing)
         )
     spec["_kind"] = "linear" if linear else "sgd"
+    return spec
+
+
+def _read_model_file(model: str) -> dict:
+    """The JSON object of a ``--model`` file, refused with one line when it cannot be used."""
+    from pathlib import Path
+
+    from ..cli import UsageError
+    from ._format import short_text
+
+    try:
+        with Path(model).open("rb") as fh:  # a few matrices: refuse huge files, devices
+            raw = fh.read(1_000_001)
+    except FileNotFoundError:
+        raise UsageError(f"stochthermo derive: error: no such file {model!r}") from None
+    except IsADirectoryError:
+        raise UsageError(f"stochthermo derive: error: --model {model!r} is a folder; "
+                         "give a JSON file") from None
+    except (OSError, ValueError) as exc:  # unreadable (EIO, too long a name, a NUL byte)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"stochthermo derive: error: --model {short_text(model)} "
+                         f"cannot be read ({why}); give a readable JSON file") from None
+    if len(raw) > 1_000_000:
+        raise UsageError(f"stochthermo derive: error: {model!r} is larger than 1 MB; "
+                         "a model file holds a few small matrices")
+    try:
+        spec = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, 4300+ digits
+        raise UsageError(
+            f"stochthermo derive: error: {model!r} is not valid JSON ({exc})"
+        ) from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"stochthermo derive: error: {model!r} must hold a JSON object")
+    spec = {str(k).replace("-", "_"): v for k, v in spec.items()}
+    unknown = sorted(set(spec) - set(_MODEL_KEYS))
+    if unknown:
+        raise UsageError(
+            f"stochthermo derive: error: {model!r} has the unknown key {unknown[0]!r}; "
+            f"valid keys: {', '.join(_MODEL_KEYS)}"
+        )
+    for key, val in spec.items():
+        bad = _bad_json_value(val)
+        if bad is not None:
+            raise UsageError(
+                f"stochthermo derive: error: {model!r}: key {key!r} holds {bad}; "
+                "entries must be numbers or strings (expressions), in lists for matrices"
+            )
     return spec
 
 
