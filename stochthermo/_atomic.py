@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ def replacing(path, *, suffix: str = ".tmp"):
     ``mkstemp``'s ``0600``; on any error it is removed and ``path`` is left untouched.
     """
     path = Path(path)
+    _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
@@ -34,6 +36,25 @@ def replacing(path, *, suffix: str = ".tmp"):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _refuse_special(path: Path) -> None:
+    """Refuse to rename over an existing path that is not a regular file or a folder.
+
+    An atomic write replaces the directory entry: over ``/dev/null`` (as root), a named pipe
+    or a socket it would put a plain file in its place.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError:  # unreadable: the write itself reports it
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise FileExistsError(
+            f"{str(path)!r} exists and is not a regular file (a device, pipe or socket); an "
+            "output replaces its target, so give the name of a new or regular file"
+        )
 
 
 def write_atomic(path, data, mode: str = "w") -> Path:
@@ -133,6 +154,7 @@ def check_out_file(out) -> Path:
     out = _check_name(out)
     if out.is_dir():
         raise IsADirectoryError(f"--out {str(out)!r} is a folder; give a file name")
+    _refuse_special(out)
     _check_creatable(out)
     return out
 

@@ -127,7 +127,15 @@ class _RM:
         return _RM(self.num.transpose(), self.den)
 
     def inv(self) -> _RM:
-        adj, det = self.num.adj_det()
+        try:
+            adj, det = self.num.adj_det()
+        except (TypeError, ValueError, NotImplementedError, ZeroDivisionError) as exc:
+            # SymPy cannot invert over the domain of some entries (e.g. sin(k)**2 + cos(k)**2)
+            raise ModelError(
+                f"SymPy cannot invert this matrix exactly ({type(exc).__name__}: {exc}); "
+                "simplify the entries (e.g. sin(k)**2 + cos(k)**2 -> 1), or give numbers and "
+                "use stochthermo.exact"
+            ) from None
         if det == self.num.domain.zero:
             raise ModelError("the matrix to invert is singular for all parameter values")
         return _RM(adj * self.den, det)
@@ -552,6 +560,10 @@ class LinearDerivation:
             n_, d_ = C.sub(b, b).det()
             parts_num *= n_
             parts_den *= d_
+        if num_full == alg.R.zero:
+            raise ModelError("the covariance is singular for all parameter values (the noise "
+                             "does not reach every direction), so the information is not "
+                             "defined; give D full rank")
         num, den = parts_num * den_full, parts_den * num_full
         # compiled form: log1p of the exact difference keeps tiny informations accurate
         from sympy.codegen.cfunctions import log1p

@@ -1,0 +1,65 @@
+"""Library edges found by driving the command line with hostile input.
+
+An atomic output never replaces a device, pipe or socket; a diagonal diffusion matrix is
+checked without a dense eigen-solve; the symbolic layer refuses what it cannot invert with the
+package's own error instead of a SymPy TypeError or a ``zoo``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from stochthermo._atomic import check_out_file, write_atomic
+from stochthermo._validation import check_psd
+from stochthermo.errors import ModelError, ValidationError
+
+
+def test_atomic_write_never_replaces_a_pipe(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for call in (lambda: write_atomic(fifo, "x"), lambda: check_out_file(fifo)):
+        with pytest.raises(FileExistsError, match="not a regular file"):
+            call()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the pipe
+    assert os.listdir(tmp_path) == ["pipe"]  # no temporary file left behind
+    # control: a regular file is replaced
+    f = tmp_path / "out.txt"
+    f.write_text("old")
+    write_atomic(f, "new")
+    assert f.read_text() == "new"
+
+
+def test_diagonal_psd_check_needs_no_eigen_solve(monkeypatch):
+    solves = []
+    real = np.linalg.eigvalsh
+    monkeypatch.setattr(np.linalg, "eigvalsh", lambda m: solves.append(m.shape) or real(m))
+    check_psd("D", 0.5 * np.eye(3000))  # a dense solve takes seconds at this size
+    check_psd("D", np.diag([1.0, 0.0, 2.0]))
+    assert solves == []
+    with pytest.raises(ValidationError, match="eigenvalue -0.001"):
+        check_psd("D", np.diag([1.0, -1e-3, 2.0]))
+    with pytest.raises(ValidationError, match="eigenvalue -1"):  # not diagonal: the solve
+        check_psd("D", np.array([[1.0, 2.0], [2.0, 1.0]]))
+    assert solves == [(2, 2)]
+
+
+def test_symbolic_inverse_sympy_cannot_do_is_a_model_error():
+    from stochthermo.symbolic import derive_linear
+
+    d = derive_linear([["sin(k)**2 + cos(k)**2", 0], [0, 1]], [[1, 0], [0, 1]])
+    with pytest.raises(ModelError, match="cannot invert this matrix exactly"):
+        d.expression("current_matrix")
+
+
+def test_symbolic_information_of_a_noiseless_model_is_refused():
+    from stochthermo.symbolic import derive_linear
+
+    d = derive_linear([[1, 0], [0, 1]], [[0, 0], [0, 0]])
+    with pytest.raises(ModelError, match="information is not defined"):
+        d.expression("mutual_information")
+    # control: with noise it is a number (0: independent coordinates)
+    assert derive_linear([[1, 0], [0, 1]], [[1, 0], [0, 1]]).expression("mutual_information") == 0
