@@ -169,6 +169,20 @@ def test_directory_entry_aimed_at_another_records_header(tmp_path):
         read_checkpoint(p)
 
 
+def test_several_wrappers_without_a_standard_key_is_a_file_problem(tmp_path):
+    """``{"lodel": {...}, "optimizer": {...}}`` (one flipped bit in "model"): ambiguous file
+    content, reported as a BridgeError like two tensors sharing a name (it was a
+    ValidationError, which the mutation fuzzing of tests/test_bridge_fuzz.py does not allow)."""
+    pkl = (b"\x80\x02}" + _u("lodel") + b"}" + _u("w") + _TENSOR + b"ss" + _u("optimizer")
+           + b"}" + _u("m") + _TENSOR + b"ss.")
+    p = tmp_path / "two.pt"
+    p.write_bytes(_zip_with_records(pkl, _RECORDS))
+    with pytest.raises(BridgeError, match=r"two\.pt: several entries hold tensors \(\['lodel', "
+                       r"'optimizer'\]\) .*pass key= to choose one"):
+        read_checkpoint(p)
+    np.testing.assert_array_equal(read_checkpoint(p, key="lodel")["w"], [0.0, 1.0])
+
+
 # ---- NumPy ------------------------------------------------------------------------------------
 
 
@@ -475,25 +489,77 @@ def test_hdf5_data_kept_in_other_files_is_refused(tmp_path, kind):
         read_checkpoint(p)
 
 
-# ---- shared containers ------------------------------------------------------------------------
+# ---- shared containers ----------------------------------------------------------------------
 
 
-def _dag_pickle(depth: int, leaf: bytes) -> bytes:
-    """``{"a": l_depth}`` with ``l_0 = [leaf]``, ``l_i = [l_(i-1), l_(i-1)]``: 2**depth paths."""
-    out = b"\x80\x02(" + leaf + b"lr" + (0).to_bytes(4, "little") + b"0"
+def _i4(i: int) -> bytes:
+    return i.to_bytes(4, "little")
+
+
+def _dag_pickle(depth: int, leaf: bytes, *, filled_later: bool = False) -> bytes:
+    """``{"a": l_depth}`` with ``l_0 = [leaf]``, ``l_i = [l_(i-1), l_(i-1)]``: 2**depth paths.
+
+    ``filled_later``: every list is memoised empty and filled afterwards with APPENDS of memo
+    references (the sizes seen when the lists were memoised stay 1).
+    """
+    out = b"\x80\x02(" + leaf + b"lr" + _i4(0) + b"0"
+    if filled_later:
+        out += b"".join(b"]r" + _i4(i) + b"0" for i in range(1, depth + 1))
+        for i in range(1, depth + 1):
+            get = b"j" + _i4(i - 1)
+            out += b"j" + _i4(i) + b"(" + get + get + b"e0"
+    else:
+        for i in range(1, depth + 1):
+            get = b"j" + _i4(i - 1)
+            out += b"(" + get + get + b"lr" + _i4(i) + b"0"
+    return out + b"}" + _u("a") + b"j" + _i4(depth) + b"s."
+
+
+def _tuple_dag(depth: int) -> bytes:
+    """``t_0 = (None,)``, ``t_i = (t_(i-1), t_(i-1))``, left on the stack."""
+    out = b"N\x85r" + _i4(0) + b"0"
     for i in range(1, depth + 1):
-        get = b"j" + (i - 1).to_bytes(4, "little")
-        out += b"(" + get + get + b"lr" + i.to_bytes(4, "little") + b"0"
-    return out + b"}" + _u("a") + b"j" + depth.to_bytes(4, "little") + b"s."
+        get = b"j" + _i4(i - 1)
+        out += get + get + b"\x86r" + _i4(i) + b"0"
+    return out + b"j" + _i4(depth)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("where", ["dict-key", "storage-reference", "nested-lists"])
+def test_pickle_bomb_of_shared_references(tmp_path, where):
+    """A few hundred bytes of tuples (or lists) holding two references to the previous one
+    describe 2**depth objects: hashing one as a dict key (inside the unpickler, in C),
+    printing one in a message or walking one takes time doubling with each level (hours at
+    depth 40). Refused by the pass before unpickling; depth 24 keeps a regression to seconds."""
+    pkl = {"dict-key": b"\x80\x02}" + _tuple_dag(24) + _TENSOR + b"s.",
+           "storage-reference": b"\x80\x02(" + _u("storage") + _tuple_dag(24) + b"tQ.",
+           "nested-lists": _dag_pickle(24, b"N")}[where]
+    p = tmp_path / "bomb.pt"
+    p.write_bytes(_zip_with_records(pkl, _RECORDS))
+    with pytest.raises(CorruptFileError, match=r"bomb\.pt: malformed pickle \(references to "
+                       r"shared objects expand to \d+ objects by opcode \d+; a pickle bomb"):
+        read_checkpoint(p)
 
 
 @pytest.mark.timeout(10)  # 23 s before the fix, doubling with each level
 def test_shared_containers_without_tensors_are_looked_at_once(tmp_path):
-    """24 levels of lists sharing their children (a 300-byte pickle) took 23 s to find that
-    they hold no tensors, doubling with every level: a file could hang the reader."""
+    """Lists memoised empty and filled later pass the pass before unpickling; 24 levels took
+    23 s to find they hold no tensors, doubling with every level."""
     p = tmp_path / "dag.pt"
-    p.write_bytes(_zip_with_records(_dag_pickle(24, b"N"), {}))
+    p.write_bytes(_zip_with_records(_dag_pickle(24, b"N", filled_later=True), {}))
     with pytest.raises(BridgeError, match=r"dag\.pt: the checkpoint holds no tensors"):
+        read_checkpoint(p)
+
+
+def test_messages_print_shared_lists_briefly(tmp_path):
+    """Lists memoised empty and filled later pass the pass before unpickling; printing 40
+    levels of them in full would never end. Messages show three levels (reprlib)."""
+    lists = _dag_pickle(12, b"N", filled_later=True)[2:].split(b"}" + _u("a"))[0]
+    p = tmp_path / "ref.pt"
+    p.write_bytes(_zip_with_records(b"\x80\x02(" + _u("storage") + lists + b"j" + _i4(12)
+                                    + b"tQ.", {}))
+    with pytest.raises(CorruptFileError, match=r"ref\.pt: malformed storage reference "
+                       r"\('storage', \[\[\[\.\.\.\], \[\.\.\.\]\], "):
         read_checkpoint(p)
 
 
@@ -504,7 +570,7 @@ def test_shared_containers_expanding_past_the_entry_limit(tmp_path, monkeypatch)
 
     monkeypatch.setattr(_checkpoint, "_MAX_ENTRIES", 1000)
     p = tmp_path / "dag.pt"
-    p.write_bytes(_zip_with_records(_dag_pickle(20, _TENSOR), _RECORDS))
+    p.write_bytes(_zip_with_records(_dag_pickle(20, _TENSOR, filled_later=True), _RECORDS))
     with pytest.raises(CorruptFileError, match=r"dag\.pt: the checkpoint's containers expand to "
                        "more than 1000 entries"):
         read_checkpoint(p)

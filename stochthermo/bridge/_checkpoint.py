@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import BridgeError, CorruptFileError, ResourceError, ValidationError
 from ._arrays import ArrayRef
 from ._files import FileMap, ReadBudget, open_regular
-from ._pickle import TensorRef, named
+from ._pickle import TensorRef, brief, named
 
 if TYPE_CHECKING:
     from .._typing import PathLike
@@ -251,8 +251,9 @@ def _select(path, tree, key):
         return _flatten(node if isinstance(node, Mapping) else {nested[0]: node}, "", {})
     if not nested:
         raise BridgeError(f"{path}: the checkpoint holds no tensors")
-    raise ValidationError(
-        f"{path}: several entries hold tensors ({nested[:10]}) and none is a standard "
+    # the file is ambiguous (a BridgeError, like two tensors sharing a name), key= settles it
+    raise BridgeError(
+        f"{path}: several entries hold tensors ({brief(nested[:10])}) and none is a standard "
         f"parameter key ({', '.join(DEFAULT_KEYS[:4])}, ...); pass key= to choose one"
     )
 
@@ -333,7 +334,10 @@ def read_checkpoint(path: PathLike, *, key: str | None = None, verify: bool = Fa
 
     BridgeError
         Quantized, sparse, nested or meta tensors (no NumPy meaning; the message names the
-        kind), or two tensors that would be returned under the same name.
+        kind), two tensors that would be returned under the same name, or (without ``key``)
+        several entries holding tensors, none of them a standard parameter key.
+    ValidationError
+        ``key`` is not in the file, or holds no tensors.
 
     Notes
     -----

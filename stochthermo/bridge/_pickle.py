@@ -14,6 +14,7 @@ import io
 import math
 import pickle
 import pickletools
+import reprlib
 import types
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ __all__ = [
     "restricted_load",
     "STORAGE_TYPES",
     "named",
+    "brief",
 ]
 
 
@@ -386,7 +388,7 @@ _LAYOUTS = ("torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.spar
 
 def _get_layout(name=None, *rest):
     if rest or name not in _LAYOUTS:
-        raise CorruptFileError(f"malformed layout record {str(name)[:40]!r}")
+        raise CorruptFileError(f"malformed layout record {brief(name)}")
     return TorchValue(name)
 
 
@@ -517,8 +519,23 @@ class _Unpickler(pickle.Unpickler):
             if (isinstance(pid, tuple) and len(pid) > 1
                     and isinstance(pid[1], _RefusedStorage)):
                 _refused(f"a quantized tensor (torch.{pid[1].name})")()
-            raise CorruptFileError(f"malformed storage reference {str(pid)[:120]!r}")
+            raise CorruptFileError(f"malformed storage reference {brief(pid)}")
         return self._resolve(pid)
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel = 3
+_BRIEF.maxtuple = _BRIEF.maxlist = _BRIEF.maxdict = _BRIEF.maxset = 6
+_BRIEF.maxstring = _BRIEF.maxother = 60
+
+
+def brief(obj) -> str:
+    """A short repr of an object built by a pickle, for messages.
+
+    Bounded in length and in work: ``repr`` of lists that reference one another can take time
+    doubling with every level (a pickle of a few hundred bytes would never finish printing).
+    """
+    return _BRIEF.repr(obj)
 
 
 def named(exc: BridgeError, what: str) -> BridgeError:
@@ -538,6 +555,18 @@ def named(exc: BridgeError, what: str) -> BridgeError:
 #: opcode -> how its argument is stored: a fixed byte count (>= 0), -1 one text line, -2 two
 #: text lines, or ``(n, signed)`` a length of n bytes followed by that many bytes
 _ARGS: dict[int, int | tuple[int, bool]] = {}
+#: opcode -> its effect on the stack of object sizes (see :func:`_prescan`): a name for the
+#: opcodes that build, fill, copy or memoise objects, else ``(pops to a mark, n popped, n pushed)``
+_STACK: dict[int, str | tuple[bool, int, int]] = {}
+_NAMED = {
+    "MARK": "mark", "POP_MARK": "pop_mark", "POP": "pop", "DUP": "dup", "STOP": "stop",
+    "PUT": "put", "BINPUT": "put", "LONG_BINPUT": "put", "MEMOIZE": "memoize",
+    "GET": "get", "BINGET": "get", "LONG_BINGET": "get",
+    "LIST": "new_from_mark", "TUPLE": "new_from_mark", "DICT": "new_from_mark",
+    "FROZENSET": "new_from_mark", "TUPLE1": "new_1", "TUPLE2": "new_2", "TUPLE3": "new_3",
+    "APPENDS": "add_from_mark", "SETITEMS": "add_from_mark", "ADDITEMS": "add_from_mark",
+    "APPEND": "add_1", "SETITEM": "add_2",
+}
 for _op in pickletools.opcodes:
     _code = ord(_op.code.encode("latin-1"))
     if _op.arg is None:
@@ -551,21 +580,37 @@ for _op in pickletools.opcodes:
                         pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
                         pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
                         pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}[_op.arg.n]
-_PUT, _BINPUT, _LONG_BINPUT, _STOP = ord("p"), ord("q"), ord("r"), ord(".")
+    _before = [x.name for x in _op.stack_before]
+    _STACK[_code] = _NAMED.get(_op.name) or (
+        "mark" in _before, 0 if "mark" in _before else len(_before), len(_op.stack_after))
+_TEXT_INDEX = ord("p"), ord("g")
+#: objects one pickle may describe beyond its own opcodes (references to shared containers
+#: multiply: a tuple of two references to a tuple of two references to ... is 2**depth)
+_MAX_OBJECTS = 10_000_000
 
 
-def _check_memo(file, what):
-    """Read the pickle in ``file`` up to its STOP, refusing memo indices it could not reach.
+def _prescan(file, what):
+    """Read the pickle in ``file`` up to its STOP and refuse the two pickle bombs.
 
-    The unpickler keeps its memo in an array sized by the largest index stored
-    (``LONG_BINPUT 0x7fffffff`` alone would allocate and clear 32 GiB). A pickler numbers memo
-    entries 0, 1, 2, ..., so an index is refused when it exceeds the number of opcodes read so
-    far; the memo then stays proportional to the pickle. Arguments are skipped, not read, so a
-    declared length cannot allocate either. Leaves ``file`` where it was.
+    * Memo indices it could not reach: the unpickler keeps its memo in an array sized by the
+      largest index stored (``LONG_BINPUT 0x7fffffff`` alone would allocate and clear
+      32 GiB). A pickler numbers memo entries 0, 1, 2, ..., so an index past the number of
+      opcodes read so far is refused.
+    * Shared references that multiply: a tuple holding two references to a tuple holding two
+      references to ... is a few bytes per level but 2**depth objects for hashing it as a dict
+      key (inside the unpickler) or printing it. The pass keeps, for each object on the
+      pickle's stack, how many objects it expands to (a memo reference counts the whole
+      object), and refuses a pickle describing more than ``_MAX_OBJECTS`` plus 16 per opcode.
+
+    Arguments are skipped, not read, so a declared length cannot allocate either. Leaves
+    ``file`` where it was.
     """
     start = file.tell()
     read, readline = file.read, file.readline
     n_ops = 0
+    stack: list[int] = []
+    marks: list[int] = []
+    memo: dict[int, int] = {}
     try:
         while True:
             code = read(1)
@@ -576,8 +621,7 @@ def _check_memo(file, what):
             arg = _ARGS.get(op)
             if arg is None:
                 raise CorruptFileError(f"{what}: malformed pickle (unknown opcode {code!r})")
-            if op == _STOP:
-                return
+            index = -1
             if isinstance(arg, tuple):
                 n, signed = arg
                 head = read(n)
@@ -587,35 +631,79 @@ def _check_memo(file, what):
                 if size < 0:
                     raise CorruptFileError(f"{what}: malformed pickle (negative length)")
                 file.seek(size, 1)
-                continue
-            if arg > 0:
+            elif arg > 0:
                 raw = read(arg)
                 if len(raw) != arg:
                     raise CorruptFileError(f"{what}: pickle data was truncated")
-                if op in (_BINPUT, _LONG_BINPUT):
-                    index = int.from_bytes(raw, "little")
-                else:
-                    continue
+                index = int.from_bytes(raw, "little")
             elif arg < 0:
                 raw = readline()
                 if arg == -2:
                     raw += readline()
                 if not raw.endswith(b"\n"):
                     raise CorruptFileError(f"{what}: pickle data was truncated")
-                if op != _PUT:
-                    continue
-                try:
-                    index = int(raw)
-                except ValueError:
-                    raise CorruptFileError(
-                        f"{what}: malformed pickle (memo index {raw[:30]!r})") from None
-            else:
+                if op in _TEXT_INDEX:
+                    try:
+                        index = int(raw)
+                    except ValueError:
+                        raise CorruptFileError(
+                            f"{what}: malformed pickle (memo index {raw[:30]!r})") from None
+            effect = _STACK[op]
+            if isinstance(effect, tuple):
+                to_mark, n_pop, n_push = effect
+                if to_mark:  # INST, OBJ: everything above the mark
+                    del stack[marks.pop():]
+                elif n_pop > len(stack):
+                    raise IndexError
+                elif n_pop:
+                    del stack[-n_pop:]
+                stack += [1] * n_push  # what calls return is one object
                 continue
-            if not 0 <= index <= n_ops:
-                raise CorruptFileError(
-                    f"{what}: malformed pickle (memo index {index} after only {n_ops} "
-                    "opcodes; a pickler numbers its memo entries 0, 1, 2, ...)"
-                )
+            if effect == "stop":
+                return
+            if effect == "mark":
+                marks.append(len(stack))
+            elif effect == "pop_mark":
+                del stack[marks.pop():]
+            elif effect == "pop":
+                if marks and marks[-1] == len(stack):
+                    marks.pop()
+                else:
+                    stack.pop()
+            elif effect == "dup":
+                stack.append(stack[-1])
+            elif effect in ("put", "memoize"):
+                if effect == "memoize":
+                    index = len(memo)
+                if not 0 <= index <= n_ops:
+                    raise CorruptFileError(
+                        f"{what}: malformed pickle (memo index {index} after only {n_ops} "
+                        "opcodes; a pickler numbers its memo entries 0, 1, 2, ...)"
+                    )
+                memo[index] = stack[-1]
+            elif effect == "get":
+                stack.append(memo.get(index, 1))
+            else:
+                if effect == "new_from_mark" or effect == "add_from_mark":
+                    first = marks.pop()
+                else:
+                    first = len(stack) - int(effect[-1])
+                    if first < 0:
+                        raise IndexError
+                count = sum(stack[first:])
+                del stack[first:]
+                if effect.startswith("new"):
+                    stack.append(1 + count)
+                else:
+                    stack[-1] += count
+                if stack[-1] > _MAX_OBJECTS + 16 * n_ops:
+                    raise CorruptFileError(
+                        f"{what}: malformed pickle (references to shared objects expand to "
+                        f"{stack[-1]} objects by opcode {n_ops}; a pickle bomb)"
+                    )
+    except IndexError:
+        raise CorruptFileError(
+            f"{what}: malformed pickle (stack underflow at opcode {n_ops})") from None
     finally:
         file.seek(start)
 
@@ -629,7 +717,7 @@ def restricted_load(data, resolve=None, *, pid_len=(5,), what="checkpoint"):
     file = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     up = _Unpickler(file, resolve, pid_len)
     try:
-        _check_memo(file, what)
+        _prescan(file, what)
         return up.load()
     except BridgeError as exc:
         raise named(exc, what) from exc.__cause__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import CorruptFileError
 from ._dtypes import read_native
-from ._pickle import Storage, restricted_load
+from ._pickle import Storage, brief, restricted_load
 
 __all__ = ["is_torch_legacy", "load_torch_legacy"]
 
@@ -51,7 +51,7 @@ def load_torch_legacy(path, fh):
         if view is not None:
             if (not isinstance(view, tuple) or len(view) != 3
                     or not all(isinstance(v, int) and v >= 0 for v in view[1:])):
-                raise CorruptFileError(f"{path}: malformed storage view {view!r}")
+                raise CorruptFileError(f"{path}: malformed storage view {brief(view)}")
             view_key, off, size = view
             root = resolve(("storage", stype, key, _location, numel, None))
             if off + size > root.numel:
