@@ -15,7 +15,10 @@ Files are untrusted: readers open only regular files (a FIFO named like a checkp
 never waited on), do not follow links out of the folder being read unless
 ``follow_links=True``, and charge every array and decompressed record of a file to a budget
 (``max_bytes=``, default 4 GiB, and ``max_ratio=``, default 200, beyond the file's own size)
-before allocating it, raising :class:`~stochthermo.errors.ResourceError` past it.
+before allocating it, raising :class:`~stochthermo.errors.ResourceError` past it. A pickle is
+read once before it is unpickled, refusing memo indices it could not reach and references to
+shared objects that multiply (a few hundred bytes describing 2**40 objects); HDF5 datasets
+whose data lie in other files (external storage, virtual datasets) are refused.
 """
 
 from ._checkpoint import checkpoint_layout, read_checkpoint

@@ -606,106 +606,117 @@ def _prescan(file, what):
     ``file`` where it was.
     """
     start = file.tell()
-    read, readline = file.read, file.readline
-    n_ops = 0
     stack: list[int] = []
     marks: list[int] = []
     memo: dict[int, int] = {}
+    n_ops = 0
     try:
         while True:
-            code = read(1)
+            code = file.read(1)
             if not code:
                 raise CorruptFileError(f"{what}: pickle data was truncated")
             n_ops += 1
-            op = code[0]
-            arg = _ARGS.get(op)
-            if arg is None:
+            if code[0] not in _ARGS:
                 raise CorruptFileError(f"{what}: malformed pickle (unknown opcode {code!r})")
-            index = -1
-            if isinstance(arg, tuple):
-                n, signed = arg
-                head = read(n)
-                if len(head) != n:
-                    raise CorruptFileError(f"{what}: pickle data was truncated")
-                size = int.from_bytes(head, "little", signed=signed)
-                if size < 0:
-                    raise CorruptFileError(f"{what}: malformed pickle (negative length)")
-                file.seek(size, 1)
-            elif arg > 0:
-                raw = read(arg)
-                if len(raw) != arg:
-                    raise CorruptFileError(f"{what}: pickle data was truncated")
-                index = int.from_bytes(raw, "little")
-            elif arg < 0:
-                raw = readline()
-                if arg == -2:
-                    raw += readline()
-                if not raw.endswith(b"\n"):
-                    raise CorruptFileError(f"{what}: pickle data was truncated")
-                if op in _TEXT_INDEX:
-                    try:
-                        index = int(raw)
-                    except ValueError:
-                        raise CorruptFileError(
-                            f"{what}: malformed pickle (memo index {raw[:30]!r})") from None
-            effect = _STACK[op]
-            if isinstance(effect, tuple):
-                to_mark, n_pop, n_push = effect
-                if to_mark:  # INST, OBJ: everything above the mark
-                    del stack[marks.pop():]
-                elif n_pop > len(stack):
-                    raise IndexError
-                elif n_pop:
-                    del stack[-n_pop:]
-                stack += [1] * n_push  # what calls return is one object
-                continue
-            if effect == "stop":
+            index = _argument(file, code[0], what)
+            if not _simulate(_STACK[code[0]], stack, marks, memo, index, n_ops, what):
                 return
-            if effect == "mark":
-                marks.append(len(stack))
-            elif effect == "pop_mark":
-                del stack[marks.pop():]
-            elif effect == "pop":
-                if marks and marks[-1] == len(stack):
-                    marks.pop()
-                else:
-                    stack.pop()
-            elif effect == "dup":
-                stack.append(stack[-1])
-            elif effect in ("put", "memoize"):
-                if effect == "memoize":
-                    index = len(memo)
-                if not 0 <= index <= n_ops:
-                    raise CorruptFileError(
-                        f"{what}: malformed pickle (memo index {index} after only {n_ops} "
-                        "opcodes; a pickler numbers its memo entries 0, 1, 2, ...)"
-                    )
-                memo[index] = stack[-1]
-            elif effect == "get":
-                stack.append(memo.get(index, 1))
-            else:
-                if effect == "new_from_mark" or effect == "add_from_mark":
-                    first = marks.pop()
-                else:
-                    first = len(stack) - int(effect[-1])
-                    if first < 0:
-                        raise IndexError
-                count = sum(stack[first:])
-                del stack[first:]
-                if effect.startswith("new"):
-                    stack.append(1 + count)
-                else:
-                    stack[-1] += count
-                if stack[-1] > _MAX_OBJECTS + 16 * n_ops:
-                    raise CorruptFileError(
-                        f"{what}: malformed pickle (references to shared objects expand to "
-                        f"{stack[-1]} objects by opcode {n_ops}; a pickle bomb)"
-                    )
     except IndexError:
         raise CorruptFileError(
             f"{what}: malformed pickle (stack underflow at opcode {n_ops})") from None
     finally:
         file.seek(start)
+
+
+def _argument(file, op: int, what) -> int:
+    """Skip the argument of opcode ``op`` in ``file``; its value when it may be a memo index.
+
+    Returns -1 for arguments that are not numbers (strings, lengths followed by data).
+    """
+    arg = _ARGS[op]
+    if isinstance(arg, tuple):
+        n, signed = arg
+        head = file.read(n)
+        if len(head) != n:
+            raise CorruptFileError(f"{what}: pickle data was truncated")
+        size = int.from_bytes(head, "little", signed=signed)
+        if size < 0:
+            raise CorruptFileError(f"{what}: malformed pickle (negative length)")
+        file.seek(size, 1)
+        return -1
+    if arg > 0:
+        raw = file.read(arg)
+        if len(raw) != arg:
+            raise CorruptFileError(f"{what}: pickle data was truncated")
+        return int.from_bytes(raw, "little")
+    if arg < 0:
+        raw = file.readline()
+        if arg == -2:
+            raw += file.readline()
+        if not raw.endswith(b"\n"):
+            raise CorruptFileError(f"{what}: pickle data was truncated")
+        if op in _TEXT_INDEX:
+            try:
+                return int(raw)
+            except ValueError:
+                raise CorruptFileError(
+                    f"{what}: malformed pickle (memo index {raw[:30]!r})") from None
+    return -1
+
+
+def _simulate(effect, stack, marks, memo, index, n_ops, what) -> bool:
+    """Apply one opcode's ``effect`` to the stack of object counts; False at STOP.
+
+    IndexError when the opcode needs more than the stack holds.
+    """
+    if isinstance(effect, tuple):
+        to_mark, n_pop, n_push = effect
+        if to_mark:  # INST, OBJ: everything above the mark
+            del stack[marks.pop():]
+        elif n_pop > len(stack):
+            raise IndexError
+        elif n_pop:
+            del stack[-n_pop:]
+        stack += [1] * n_push  # what calls return is one object
+    elif effect == "stop":
+        return False
+    elif effect == "mark":
+        marks.append(len(stack))
+    elif effect == "pop_mark":
+        del stack[marks.pop():]
+    elif effect == "pop":
+        if marks and marks[-1] == len(stack):
+            marks.pop()
+        else:
+            stack.pop()
+    elif effect == "dup":
+        stack.append(stack[-1])
+    elif effect in ("put", "memoize"):
+        index = len(memo) if effect == "memoize" else index
+        if not 0 <= index <= n_ops:
+            raise CorruptFileError(
+                f"{what}: malformed pickle (memo index {index} after only {n_ops} opcodes; a "
+                "pickler numbers its memo entries 0, 1, 2, ...)"
+            )
+        memo[index] = stack[-1]
+    elif effect == "get":
+        stack.append(memo.get(index, 1))
+    else:  # a container made from, or filled with, the objects above a mark or the top n
+        first = marks.pop() if effect.endswith("mark") else len(stack) - int(effect[-1])
+        if first < 0:
+            raise IndexError
+        count = sum(stack[first:])
+        del stack[first:]
+        if effect.startswith("new"):
+            stack.append(1 + count)
+        else:
+            stack[-1] += count
+        if stack[-1] > _MAX_OBJECTS + 16 * n_ops:
+            raise CorruptFileError(
+                f"{what}: malformed pickle (references to shared objects expand to "
+                f"{stack[-1]} objects by opcode {n_ops}; a pickle bomb)"
+            )
+    return True
 
 
 def restricted_load(data, resolve=None, *, pid_len=(5,), what="checkpoint"):
