@@ -577,3 +577,23 @@ def test_shared_containers_expanding_past_the_entry_limit(tmp_path, monkeypatch)
     small = tmp_path / "small.pt"  # 2**3 names of one tensor: read as before
     small.write_bytes(_zip_with_records(_dag_pickle(3, _TENSOR), _RECORDS))
     assert len(read_checkpoint(small)) == 8
+
+
+def test_folders_nested_past_the_recursion_limit(tmp_path):
+    """os.walk recurses once per level: 1100 nested folders were a RecursionError (exit 1).
+
+    Shown with 400 levels under a recursion limit of 300 (a tree deep enough for the default
+    limit could not be removed by shutil.rmtree, which recurses the same way).
+    """
+    import sys
+
+    from stochthermo.bridge import open_runs
+
+    (tmp_path / "/".join(["d"] * 400)).mkdir(parents=True)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(300)
+    try:
+        with pytest.raises(BridgeError, match="nested more than 64 levels deep"):
+            open_runs(tmp_path)
+    finally:
+        sys.setrecursionlimit(limit)

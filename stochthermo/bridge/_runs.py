@@ -34,6 +34,8 @@ _DIGITS = re.compile(r"(\d+)")
 _BATCH = re.compile(r"(?:^|[_\-/])(?:bs|batch(?:_?size)?|b)[_=\-]?(\d+)(?:$|[_\-])", re.I)
 _CONFIG_NAMES = ("config.json", "meta.json", "run.json", "hparams.json")
 _MAX_CONFIG = 16 << 20
+#: folder levels open_runs walks below its root
+_MAX_WALK_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -454,7 +456,15 @@ def _is_ckpt(name):
 def _find_checkpoints(root):
     """``{trial folder: {"files", "kind", "dirs"}}`` of the checkpoints under ``root``."""
     found: dict[str, dict] = {}
+    base = os.path.join(root, "").count(os.sep)
     for dirpath, dirnames, filenames in os.walk(root):
+        if dirnames and os.path.join(dirpath, "").count(os.sep) - base >= _MAX_WALK_DEPTH:
+            # os.walk recurses once per level (RecursionError near 1000 levels)
+            raise BridgeError(
+                f"the folders under {root!r} are nested more than {_MAX_WALK_DEPTH} levels deep "
+                f"(at {printable(dirpath)[:200]!r}...); a run folder is a few levels deep: "
+                "runs, trials, checkpoint folders"
+            )
         dirnames.sort()
         c = classify(dirpath, filenames, _is_ckpt)
         if c is None:
