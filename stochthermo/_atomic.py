@@ -38,7 +38,7 @@ def replacing(path, *, suffix: str = ".tmp"):
             os.unlink(tmp)
 
 
-def _refuse_special(path: Path) -> None:
+def _refuse_special(path: Path, label: str = "") -> None:
     """Refuse to rename over an existing path that is not a regular file or a folder.
 
     An atomic write replaces the directory entry: over ``/dev/null`` (as root), a named pipe
@@ -52,8 +52,9 @@ def _refuse_special(path: Path) -> None:
         return
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise FileExistsError(
-            f"{str(path)!r} exists and is not a regular file (a device, pipe or socket); an "
-            "output replaces its target, so give the name of a new or regular file"
+            f"{label}{str(path)!r} exists and is not a regular file (a device, pipe or socket); "
+            "an output is written beside it and renamed over it, so give the name of a new or "
+            "regular file"
         )
 
 
@@ -154,7 +155,7 @@ def check_out_file(out) -> Path:
     out = _check_name(out)
     if out.is_dir():
         raise IsADirectoryError(f"--out {str(out)!r} is a folder; give a file name")
-    _refuse_special(out)
+    _refuse_special(out, "--out ")
     _check_creatable(out)
     return out
 

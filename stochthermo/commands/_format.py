@@ -118,13 +118,10 @@ def parse_matrix_arg(text: str, name: str, *, symbols: bool = False):
 def check_out_file_arg(path, flag: str):
     """The absolute path of a file output (``--out``, ``--json``), refused before any work.
 
-    Beyond :func:`stochthermo._atomic.check_out_file` (a folder, a parent that is a file or not
-    writable, a NUL byte, a name too long), an existing path that is not a regular file (a
-    device such as ``/dev/null``, a pipe, a socket) is refused: the output is written beside it
-    and renamed over it, which would replace the device itself.
+    The checks of :func:`stochthermo._atomic.check_out_file` (a folder, an existing path that
+    is not a regular file such as ``/dev/null`` or a pipe, a parent that is a file or not
+    writable, a NUL byte, a name too long), with the messages naming ``flag``.
     """
-    import os
-
     from .._atomic import check_out_file
     from ..cli import UsageError
 
@@ -133,12 +130,6 @@ def check_out_file_arg(path, flag: str):
     except (OSError, ValueError) as exc:
         msg = str(exc).replace("--out", flag, 1)
         raise UsageError(f"stochthermo: error: {msg}") from None
-    if os.path.lexists(out) and not os.path.isfile(out):
-        raise UsageError(
-            f"stochthermo: error: {flag} {str(out)!r} exists and is not a regular file (a device, "
-            "pipe or socket); the output is written beside it and renamed over it, so give the "
-            "name of a new or regular file"
-        )
     return out
 
 
