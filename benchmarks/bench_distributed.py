@@ -66,7 +66,7 @@ def main():
 
     rows = []
     # Dask workers: 2 processes x 1 thread, Numba limited to 1 thread per worker
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
                       silence_logs=40, env={"NUMBA_NUM_THREADS": "1",
                                             "OMP_NUM_THREADS": "1"}) as cluster, \
             Client(cluster) as client:

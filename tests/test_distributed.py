@@ -190,7 +190,7 @@ def test_chunked_errors():
 def client():
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     c = distributed.Client(cluster)
     c.run(_warm)  # import and load the compiled kernels once per worker
     yield c

@@ -90,7 +90,7 @@ def test_store_refuses_another_run(tmp_path):
 def test_store_on_dask(tmp_path):
     dd = pytest.importorskip("distributed")
     with dd.Client(processes=False, n_workers=1, threads_per_worker=2,
-                   dashboard_address=None) as client:
+                   dashboard_address=":0") as client:
         s = simulate_to_store(MODEL, tmp_path / "r.zarr", n_traj=90, seed=2, chunk_size=16,
                               client=client, **KW)
     e = st.simulate(MODEL, n_traj=90, seed=2, **KW)
