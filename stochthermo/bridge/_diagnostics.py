@@ -520,6 +520,7 @@ def diagnose_run(run: Any, *, indices: ArrayLike | None = None, probe: ArrayLike
             acorr.add(n, e_sub)
     autocorr, autocorr_se = acorr.result()
     valid = interval_passes(rho, rho_sd, growth, max_bias=max_bias, max_growth=max_growth)
+    valid &= np.isfinite(noise_var)  # no noise estimate: nothing to trust in that interval
     result = RunDiagnostics(
         name=run.name, batch_size=run.batch_size, lr=lr, steps=lay.steps, interval=interval,
         indices=lay.labels, trajectories=traj, noise_var=noise_var, noise_var_stderr=noise_se,

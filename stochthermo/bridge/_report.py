@@ -133,8 +133,8 @@ def _window_section(rep, diag, notes):
         bad = np.flatnonzero(~r.valid)
         first_bad = "-" if bad.size == 0 else f"{int(r.steps[bad[0]])}-{int(r.steps[bad[0] + 1])}"
         vrows.append([r.name, f"{int(r.valid.sum())} / {r.valid.size}", first_bad,
-                      _fmt(np.nanmax(np.abs(r.rho)) if r.rho is not None and r.rho.size
-                           else None, ".2f"),
+                      _fmt(np.nanmax(np.abs(r.rho))
+                           if r.rho is not None and not np.isnan(r.rho).all() else None, ".2f"),
                       _fmt(np.nanmax(r.growth[np.isfinite(r.growth)])
                            if r.growth is not None and np.isfinite(r.growth).any() else None,
                            ".2f"),

@@ -93,8 +93,11 @@ class IncrementValidity:
         v = np.einsum("jk,jk->k", e_sub, e_sub)
         sv, sv2 = float(v.sum()), _dot(v, v)
         d_eff = sv * sv / sv2 * d / max(v.size, 1) if sv2 > 0 else 1.0
-        rho = c / math.sqrt(s * total) if s > 0 and total > 0 else 0.0
-        rho = min(max(rho, -1.0), 1.0)
+        if not (math.isfinite(c) and math.isfinite(s) and math.isfinite(total)):
+            rho = math.nan  # overflowed sums: nothing is known, the interval fails
+        else:
+            rho = c / math.sqrt(s * total) if s > 0 and total > 0 else 0.0
+            rho = min(max(rho, -1.0), 1.0)
         null_sd = 1.0 / math.sqrt(max(n_tr - 1, 1) * max(d_eff, 1.0))
         spread = s / (n_tr - 1) / d
         before = self.cum_v
@@ -115,7 +118,8 @@ def interval_passes(rho, null_sd, growth, *, max_bias: float = MAX_BIAS,
     Fails when the bias bound ``rho^2/(1 - rho^2)`` exceeds ``max_bias`` *and* ``|rho|`` is
     further from 0 than ``z`` null standard deviations, ``z`` the two-sided normal quantile at
     ``0.01 / n`` for ``n`` intervals (at least 3: one false alarm in a hundred runs), or when
-    the spread grew past ``max_growth`` times the accumulated noise (or is not finite).
+    the spread grew past ``max_growth`` times the accumulated noise (or is not finite). An
+    interval whose ``rho`` is not a number (its sums overflowed) fails.
     """
     from statistics import NormalDist
 
@@ -124,6 +128,7 @@ def interval_passes(rho, null_sd, growth, *, max_bias: float = MAX_BIAS,
     z = max(3.0, NormalDist().inv_cdf(1 - 0.005 / n))
     r2 = np.minimum(rho * rho, 1 - 1e-12)
     bias_bad = (r2 / (1 - r2) > max_bias) & (np.abs(rho) > z * np.asarray(null_sd))
+    bias_bad |= ~np.isfinite(rho)
     growth_bad = ~(np.asarray(growth, dtype=np.float64) <= max_growth)
     return ~(bias_bad | growth_bad)
 
