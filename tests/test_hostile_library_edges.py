@@ -95,3 +95,36 @@ def test_intervals_without_a_noise_estimate_do_not_make_a_valid_window(tmp_path)
     assert ok.runs[0].valid.all() and ok.window == (0, 3)
     assert not interval_passes(np.array([np.nan, 0.0]), np.array([0.1, 0.1]),
                                np.array([1.0, 1.0]))[0]
+
+
+@pytest.mark.parametrize(("arrays", "message"), [
+    ({"x_train": np.ones((6, 2)), "y_train": np.linspace(0, 1, 6)}, "non-integer"),
+    ({"x_train": np.ones((6, 2)), "y_train": np.arange(6) - 1}, "negative label"),
+    ({"x_train": np.ones((6, 2)), "y_train": np.full(6, 10**12)}, "the label 1000000000000"),
+    ({"x_train": np.ones((6, 2)), "y_train": np.zeros(6)}, "needs two classes"),
+    ({"x_train": np.array(["a"] * 6), "y_train": np.arange(6) % 2}, "numeric array"),
+    ({"x_train": np.full((6, 2), np.nan), "y_train": np.arange(6) % 2}, "NaN"),
+    ({"x_train": np.array([None] * 6, dtype=object), "y_train": np.arange(6) % 2},
+     "cannot be read"),
+])
+def test_training_set_files_with_unusable_labels_or_inputs(tmp_path, arrays, message):
+    from stochthermo.learning._fig41 import load_dataset
+
+    p = tmp_path / "data.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(ValidationError, match=message):
+        load_dataset(p)
+
+
+def test_training_set_file_that_is_not_a_zip_and_a_good_one(tmp_path):
+    from stochthermo.learning._fig41 import load_dataset
+
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a zip archive")
+    with pytest.raises(ValidationError, match="cannot be read"):
+        load_dataset(bad)
+    good = tmp_path / "good.npz"
+    img = np.arange(6 * 4, dtype=float).reshape(6, 2, 2) * 10  # pixel-like: scaled to [0, 1]
+    np.savez(good, x_train=img, y_train=np.array([0.0, 1, 2, 0, 1, 2]))
+    U, y, _ = load_dataset(good)
+    assert U.shape == (6, 4) and U.max() == 1.0 and y.tolist() == [0, 1, 2, 0, 1, 2]

@@ -127,20 +127,7 @@ def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
             y = _read_idx(train_l[0]).astype(np.int64)
             U = U / 255.0
         elif p.suffix == ".npz" and p.is_file():
-            with np.load(p, allow_pickle=False) as z:
-                keys = set(z.files)
-                for ku, ky in (("x_train", "y_train"), ("X", "y"), ("x", "y")):
-                    if ku in keys and ky in keys:
-                        U, y = z[ku], z[ky]
-                        break
-                else:
-                    raise ValidationError(
-                        f"{p} must hold arrays x_train/y_train or X/y, found {sorted(keys)}"
-                    )
-            U = U.reshape(U.shape[0], -1).astype(np.float64)
-            if U.max(initial=0) > 1.5:
-                U = U / U.max()
-            y = np.asarray(y).astype(np.int64).reshape(-1)
+            U, y = _read_npz(p)
         else:
             raise ValidationError(
                 f"data={source!r} is neither 'auto', 'digits', 'teacher', a .npz file nor a "
@@ -149,10 +136,68 @@ def load_dataset(source: PathLike = "auto", *, max_samples: int | None = None,
         label = str(p)
     if U.shape[0] != y.shape[0]:
         raise ValidationError(f"{label}: {U.shape[0]} inputs but {y.shape[0]} labels")
+    _check_labels(y, label)
     if max_samples is not None and U.shape[0] > max_samples:
         keep = np.random.default_rng(seed).choice(U.shape[0], max_samples, replace=False)
         U, y = U[np.sort(keep)], y[np.sort(keep)]
     return np.ascontiguousarray(U, dtype=np.float64), y, label
+
+
+#: most classes a training set may have (the output layer is n_hidden x n_classes)
+MAX_CLASSES = 10_000
+
+
+def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (flattened per sample, scaled to [0, 1] if they look like pixels) and labels."""
+    import zipfile
+
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            keys = set(z.files)
+            for ku, ky in (("x_train", "y_train"), ("X", "y"), ("x", "y")):
+                if ku in keys and ky in keys:
+                    U, y = z[ku], z[ky]
+                    break
+            else:
+                raise ValidationError(
+                    f"{p} must hold arrays x_train/y_train or X/y, found {sorted(keys)}"
+                )
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValidationError(
+            f"{p} cannot be read as a NumPy .npz of numeric arrays ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); save it with np.savez(path, x_train=..., y_train=...)"
+        ) from None
+    for name, a in (("inputs", U), ("labels", y)):
+        if a.dtype.kind not in "biuf" or a.ndim == 0 or a.shape[0] == 0:
+            raise ValidationError(
+                f"{p}: the {name} must be a non-empty numeric array with samples first, not "
+                f"dtype {a.dtype} and shape {a.shape}"
+            )
+    U = U.reshape(U.shape[0], -1).astype(np.float64)
+    if not np.isfinite(U).all():
+        raise ValidationError(f"{p}: the inputs hold NaN or infinite values; clean them first")
+    if U.max(initial=0) > 1.5:
+        U = U / U.max()
+    y = np.asarray(y).reshape(-1)
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.array_equal(y, np.round(y))):
+        raise ValidationError(
+            f"{p}: the labels must be class indices 0, 1, ..., K-1; they hold non-integer "
+            "values (relabel with np.unique(y, return_inverse=True)[1])"
+        )
+    return U, y.astype(np.int64)
+
+
+def _check_labels(y: np.ndarray, label: str) -> None:
+    lo, hi = int(y.min()), int(y.max())
+    if lo >= 0 and hi < 1:
+        raise ValidationError(f"{label}: every label is {hi}; a classifier needs two classes")
+    if lo < 0 or hi >= MAX_CLASSES:
+        what = f"a negative label ({lo})" if lo < 0 else f"the label {hi}"
+        raise ValidationError(
+            f"{label}: the labels must be class indices 0, 1, ..., K-1 with 2 <= K <= "
+            f"{MAX_CLASSES}, but there is {what}; relabel with "
+            "np.unique(y, return_inverse=True)[1]"
+        )
 
 
 @contextlib.contextmanager
