@@ -352,6 +352,30 @@ def test_analyze_of_a_diverged_run_writes_the_summary_without_panels(tmp_path, c
     assert sorted(os.listdir(out)) == ["report.html", "summary.json"]
 
 
+def test_intervals_without_a_noise_estimate_do_not_make_a_valid_window(tmp_path):
+    """Parameters of +-1e300 overflow every sum: no interval may pass the validity tests."""
+    import warnings
+
+    from stochthermo.bridge import diagnose, open_runs
+    from stochthermo.bridge._validity import interval_passes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow in the data's statistics
+        big = diagnose(open_runs(_run(tmp_path / "a", lambda j, s: np.array(
+            [1e300, -1e300, 5e299 * (j - 1), 1.0, float(s)]) * (1 + 0.01 * s * j))),
+            progress=False)
+    assert np.isnan(big.runs[0].noise_var).all()
+    assert not big.runs[0].valid.any() and big.window is None
+    # control: trials sharing their start and moved by noise only give a window
+    noise = np.random.default_rng(0).normal(size=(3, 4, 5))
+    noise[:, 0] = 0.0
+    w = 1.0 + 0.1 * np.cumsum(noise, axis=1)
+    ok = diagnose(open_runs(_run(tmp_path / "b", lambda j, s: w[j, s])), progress=False)
+    assert ok.runs[0].valid.all() and ok.window == (0, 3)
+    assert not interval_passes(np.array([np.nan, 0.0]), np.array([0.1, 0.1]),
+                               np.array([1.0, 1.0]))[0]
+
+
 def _shard_trial(folder, steps, members=(0, 1)):
     """A TrajectoryWriter-like shard whose step list is ``steps`` (members for ``members``)."""
     from stochthermo.bridge._writer import SHARD_MARKER
