@@ -7,6 +7,7 @@ Every warning test also shows that the warning is absent on data that meet the a
 import numpy as np
 import pytest
 
+import stochthermo as st
 from stochthermo import LinearLangevin, simulate
 from stochthermo import estimate as E
 from stochthermo.errors import EstimationError, ValidationError
@@ -315,3 +316,21 @@ def test_entropy_production_warns_on_multiplicative_noise(method):
     additive = _euler(_rot, lambda z: 1.0, seed=2)
     good = E.entropy_production(additive, dt=0.05, method=method)
     assert good.meta["diagnostics"]["constant_diffusion"]["passed"], good.warnings
+
+
+def test_jump_estimators_warn_on_a_relaxing_ensemble():
+    """A driven 3-state ring started in one state over a few relaxation times: the plugin
+    rate is far above the steady-state one; the occupation test across time windows says so.
+    Started from the stationary law (the default) no warning."""
+    ring = st.MarkovJump(0.2 * np.array([[0.0, 1.0, 2.0], [2.0, 0.0, 1.0], [1.0, 2.0, 0.0]]))
+    exact = st.exact.entropy_production(ring)
+    relaxing = st.simulate_jump(ring, n_traj=200, t_max=5.0, dt=0.1, seed=1,
+                                x0=np.zeros(200, dtype=int))
+    est = st.estimate.entropy_production(relaxing, method="plugin")
+    assert (est.value - exact) / est.stderr > 2.5  # confidently wrong
+    assert any("stationarity" in w and "relaxes" in w for w in est.warnings)
+    assert not est.meta["diagnostics"]["stationarity"]["passed"]
+    steady = st.simulate_jump(ring, n_traj=200, t_max=50.0, dt=0.5, seed=2)
+    ok = st.estimate.entropy_production(steady, method="plugin")
+    assert ok.warnings == () and abs(ok.value - exact) < 4 * ok.stderr
+    assert ok.meta["diagnostics"]["stationarity"]["passed"]

@@ -90,6 +90,17 @@ def stationarity(groups, split: str, *, n_windows: int = 4):
             )
         U = G // W
         table = np.array(rows[: U * W]).reshape(W, U, -1).transpose(1, 0, 2)
+    d = table.shape[2] // 2
+    return window_stationarity(
+        table, lambda k: f"mean of x[{k}]" if k < d else f"second moment of x[{k - d}]")
+
+
+def window_stationarity(table, describe):
+    r"""The t test of :func:`stationarity` on a table ``(U groups, W windows, K moments)``.
+
+    ``describe(k)`` names moment ``k`` in the message. Not tested below 4 groups or 2 windows.
+    """
+    table = np.asarray(table, dtype=np.float64)
     U = table.shape[0]
     if U < 4 or table.shape[1] < 2:
         return _check(
@@ -104,13 +115,11 @@ def stationarity(groups, split: str, *, n_windows: int = 4):
     zmax = float(np.max(np.abs(z)))
     thr = _t_threshold(U - 1, z.size)
     w, k = np.unravel_index(int(np.argmax(np.abs(z))), z.shape)
-    d = table.shape[2] // 2
-    what = f"mean of x[{k}]" if k < d else f"second moment of x[{k - d}]"
     passed = zmax <= thr
     msg = (
-        f"stationarity: the {what} in time window {w + 1} of {table.shape[1]} differs from its "
-        f"average over windows by {zmax:.1f} standard errors (threshold {thr:.1f}); the data "
-        "are not stationary"
+        f"stationarity: the {describe(int(k))} in time window {w + 1} of {table.shape[1]} "
+        f"differs from its average over windows by {zmax:.1f} standard errors (threshold "
+        f"{thr:.1f}); the data are not stationary"
     )
     return _check("stationarity", passed, zmax, thr, msg if not passed else "passed",
                   tested=True, z=z)

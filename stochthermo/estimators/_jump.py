@@ -224,6 +224,39 @@ _EP_METHODS = {"plugin": _ep_plugin, "visible_pairs": _ep_pairs, "kld_sampled": 
                "path": _ep_path}
 
 
+def _jump_stationarity(ens, slices, n_windows: int = 4):
+    """[EST-diag] stationarity on jump data: state occupations across time windows.
+
+    The sampled states of each jackknife group give the fraction of samples in each state per
+    time window (the first sample, the start, is left out); :func:`window_stationarity` tests
+    whether any occupation differs between windows by more than its spread over groups allows.
+    A relaxing ensemble (started away from the stationary law, over a time not much longer
+    than its relaxation) fails it; the counted-jump estimators assume a steady state.
+    """
+    from . import _diagnostics as diag
+
+    states = np.asarray(ens.states)[:, 1:]
+    n = ens.n_states
+    if states.size == 0 or states.min() < 0 or states.max() >= n:
+        return diag._check("stationarity", True, None, None,
+                           "not tested: no sampled states in 0..n_states-1", tested=False)
+    W = min(n_windows, states.shape[1])
+    edges = np.linspace(0, states.shape[1], W + 1).round().astype(int)
+    table = np.zeros((len(slices), W, n))
+    for u, sl in enumerate(slices):
+        for w in range(W):
+            block = states[sl, edges[w]:edges[w + 1]].ravel()
+            if block.size:
+                table[u, w] = np.bincount(block, minlength=n)[:n] / block.size
+    check = diag.window_stationarity(table, lambda k: f"occupation of state {k}")
+    if not check["passed"]:
+        check["message"] += (
+            " (the ensemble still relaxes); the counted-jump estimators assume a steady state: "
+            "start from the stationary law or simulate longer and drop the transient"
+        )
+    return check
+
+
 def jump_entropy_production(ensemble, *, method: str = "plugin", n_groups: int = 32,
                             bias_correct: bool = True, observe: str = "x", labels=None,
                             stride: int = 1) -> Estimate:
@@ -261,6 +294,10 @@ def jump_entropy_production(ensemble, *, method: str = "plugin", n_groups: int =
     value, se, bias, meta, warnings = fn(ens, slices, bias_correct=bias_correct,
                                          observe=observe, labels=labels, stride=stride)
     meta.update(n_traj=ens.n_traj, n_groups=len(slices), t_max=ens.t_max)
+    st = _jump_stationarity(ens, slices)
+    meta["diagnostics"] = {"stationarity": st}
+    if not st["passed"]:
+        warnings = (*warnings, st["message"])
     name = f"entropy_production:{method}" + (":lower_bound" if meta.get("bound") else "")
     return Estimate(value, se, name, meta, bias=bias if bias_correct else None,
                     warnings=warnings)
@@ -333,8 +370,11 @@ def jump_information_flow(ensemble, *, method: str = "plugin", n_groups: int = 3
     else:
         value, se, bias, meta = _flow_plugin(ens, slices, bias_correct=bias_correct)
     meta.update(n_traj=ens.n_traj, n_groups=len(slices), t_max=ens.t_max, bound=None)
+    st = _jump_stationarity(ens, slices)
+    meta["diagnostics"] = {"stationarity": st}
     return Estimate(np.asarray(value), np.asarray(se), f"information_flow:{method}", meta,
-                    bias=bias if bias_correct else None)
+                    bias=bias if bias_correct else None,
+                    warnings=() if st["passed"] else (st["message"],))
 
 
 def with_jump_data(func, jump_func):
