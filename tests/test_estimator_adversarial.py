@@ -334,3 +334,18 @@ def test_jump_estimators_warn_on_a_relaxing_ensemble():
     ok = st.estimate.entropy_production(steady, method="plugin")
     assert ok.warnings == () and abs(ok.value - exact) < 4 * ok.stderr
     assert ok.meta["diagnostics"]["stationarity"]["passed"]
+
+
+def test_integrated_time_warns_on_a_periodic_series():
+    """A noisy sine has a small 'tau' (the oscillating autocorrelation sums to little) that
+    means nothing; the autocorrelation past the window says so. AR(1) series do not warn."""
+    rng = np.random.default_rng(1)
+    t = np.arange(5000)
+    periodic = E.integrated_time(np.sin(2 * np.pi * t / 50) + 0.1 * rng.normal(size=t.size))
+    assert any("periodic" in w for w in periodic.warnings)
+    x = np.zeros(5000)
+    noise = rng.normal(size=x.size)
+    for i in range(1, x.size):
+        x[i] = 0.9 * x[i - 1] + noise[i]
+    ar1 = E.integrated_time(x)
+    assert ar1.warnings == () and abs(ar1.value - 19.0) < 4 * ar1.stderr  # (1 + phi)/(1 - phi)

@@ -154,7 +154,20 @@ def integrated_time(x: ArrayLike, *, c: float = 5.0, tol: float = 50.0) -> Estim
     M = int(np.argmax(ok)) if ok.any() else n - 1
     tau = float(taus[M])
     se = float(np.sqrt(2.0 * (2 * M + 1) / (n * arr.shape[0])) * abs(tau))
-    est = Estimate(tau, se, "integrated_time", {"window": M, "n_time": n, "c": c, "tol": tol})
+    # past the window the autocorrelation must stay at its noise level (about
+    # sqrt(tau / n_total)); a return towards 1 means a periodic or non-mixing series
+    late = np.abs(rho[M + 1 : min(n // 4, 50 * M + 50)])
+    limit = max(0.2, 8.0 * np.sqrt(max(tau, 1.0) / (n * arr.shape[0])))
+    warnings: tuple[str, ...] = ()
+    if late.size and late.max() > limit:
+        k = M + 1 + int(np.argmax(late))
+        warnings = (
+            f"the autocorrelation reaches {rho[k]:.2f} at lag {k}, past the window M={M} "
+            f"(noise level about {limit / 8:.2g}): the series is periodic or does not mix, so "
+            "tau (a sum that assumes a decaying autocorrelation) does not describe it",
+        )
+    est = Estimate(tau, se, "integrated_time", {"window": M, "n_time": n, "c": c, "tol": tol},
+                   warnings=warnings)
     if not ok.any() or n < tol * tau:
         raise InsufficientDataError(
             f"the series (n_time={n}) is shorter than tol={tol:g} integrated times "
