@@ -59,7 +59,7 @@ def check_magnitude(name: str, x: np.ndarray) -> None:
     """
     if x.size == 0:
         return
-    big = float(np.max(np.abs(x)))
+    big = max(float(np.max(x)), -float(np.min(x)))  # no |x| copy of a large ensemble
     if big > MAX_MAGNITUDE:
         idx = np.unravel_index(int(np.argmax(np.abs(x))), x.shape)
         raise EstimationError(
