@@ -316,7 +316,7 @@ def test_long_double_parameters_are_diagnosed_in_float64(tmp_path):
 def test_panel_data_past_what_an_axis_can_hold_is_left_out():
     """Parameters near +-1e308 (a diverging run) make matplotlib's tick placement overflow;
     the panels leave such values out (as NaN), summary.json keeps them."""
-    from stochthermo.commands.analyze import LOG_RANGE, _drawable
+    from stochthermo.plotting._fig41 import LOG_RANGE, _drawable
 
     data = {"shown": {4: np.array([1e308, -1e308, 2.0, np.inf])},
             "noise_var": {4: np.array([1e-300, 1e-3, 1e290, -1.0, 0.0])},

@@ -61,37 +61,6 @@ PANEL_FILES = ("panel_a_trajectories.png", "panel_b_accuracy.png", "panel_c_nois
 OUTPUT_NAMES = (*PANEL_FILES, "summary.json", "manifest.json", "report.html")
 
 
-#: what the panels leave out (as gaps) because matplotlib cannot place it on an axis: magnitudes
-#: past 1e300 on the linear axes (an axis span past the float64 range), and on the logarithmic
-#: noise-variance axis values outside [1e-100, 1e100] (its head room for the legend multiplies
-#: the span). A diverging run reaches both; summary.json keeps every value.
-LINEAR_MAX = 1e300
-LOG_RANGE = (1e-100, 1e100)
-#: panel-data key -> (low, high) of the values drawn; low None: a bound on the magnitude
-_BOUNDS = {"noise_var": LOG_RANGE, "reference": LOG_RANGE,
-           "noise_var_stderr": (None, LOG_RANGE[1])}
-
-
-def _drawable(data: dict) -> dict:
-    """Panel data with the values matplotlib cannot place as NaN (see :data:`LOG_RANGE`)."""
-    return {k: _bounded(v, *_BOUNDS.get(k, (None, LINEAR_MAX))) for k, v in data.items()}
-
-
-def _bounded(value, low, high):
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {k: _bounded(v, low, high) for k, v in value.items()}
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):
-            if low is None:
-                bad = np.abs(value) > high
-            else:  # a logarithmic axis drops values <= 0 itself
-                bad = (value > high) | ((value > 0) & (value < low))
-        return np.where(bad, np.nan, value)
-    return value
-
-
 def write_panels(diag, out_dir) -> list[str]:
     """Draw the four Fig. 4.1 panels of ``diag`` (a :class:`Diagnostics`) into ``out_dir``."""
     import matplotlib
@@ -99,7 +68,7 @@ def write_panels(diag, out_dir) -> list[str]:
     matplotlib.use("Agg")
     from ..plotting import fig41_data_from_diagnostics, save_fig41_panels
 
-    data = _drawable(fig41_data_from_diagnostics(diag))
+    data = fig41_data_from_diagnostics(diag)
     paths = save_fig41_panels(data, out_dir, names=PANEL_FILES)
     return [str(p) for p in paths]
 
@@ -145,8 +114,9 @@ def _draw_panels(diag, out_dir):
     """``(panel paths, note)``: the panels, or none and a warning saying why.
 
     Values a diverged run reaches (every noise estimate infinite, an axis span past the float64
-    range) can leave matplotlib unable to place an axis even after :func:`_drawable`; the
-    analysis is still written, without the panels.
+    range) can leave matplotlib unable to place an axis even after the panels leave out what no
+    axis can hold (``plotting._fig41._drawable``); the analysis is still written, without the
+    panels.
     """
     import contextlib
     import os

@@ -150,6 +150,36 @@ def _label(b):
     return f"|b| = {b}" if isinstance(b, int | np.integer) else str(b)
 
 
+#: what the panels leave out (as gaps) because matplotlib cannot place it on an axis: magnitudes
+#: past 1e300 on the linear axes (an axis span past the float64 range), and on the logarithmic
+#: noise-variance axis values outside [1e-100, 1e100] (its head room for the legend multiplies
+#: the span). A diverging run reaches both; the data given are not changed (analyze's summary.json
+#: keeps every value).
+LINEAR_MAX = 1e300
+LOG_RANGE = (1e-100, 1e100)
+#: panel-data key -> (low, high) of the values drawn; low None: a bound on the magnitude
+_BOUNDS = {"noise_var": LOG_RANGE, "reference": LOG_RANGE,
+           "noise_var_stderr": (None, LOG_RANGE[1])}
+
+
+def _drawable(data: dict) -> dict:
+    """Panel data with the values matplotlib cannot place as NaN (see :data:`LOG_RANGE`)."""
+    return {k: _bounded(v, *_BOUNDS.get(k, (None, LINEAR_MAX))) for k, v in data.items()}
+
+
+def _bounded(value, low, high):
+    if isinstance(value, dict):
+        return {k: _bounded(v, low, high) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            if low is None:
+                bad = np.abs(value) > high
+            else:  # a logarithmic axis drops values <= 0 itself
+                bad = (value > high) | ((value > 0) & (value < low))
+        return np.where(bad, np.nan, value)
+    return value
+
+
 def plot_fig41_panels(data: Mapping[str, Any], *, axes: Any = None, show_batch: Any = None,
                       n_params: int = 3) -> np.ndarray:
     r"""Draw the four Fig. 4.1 panels: (a) parameters, (b) accuracy, (c) noise, (d) autocorrelation.
@@ -196,6 +226,7 @@ def plot_fig41_panels(data: Mapping[str, Any], *, axes: Any = None, show_batch: 
     show = show_batch if show_batch is not None else bs[0]
     if show not in bs:
         raise ValidationError(f"show_batch={show!r} is not one of batch_sizes={bs}")
+    data = _drawable(data)
     created = axes is None
     with style():
         axes = get_axes(axes, nrows=2, ncols=2, figsize=(10.5, 7.4))
@@ -282,7 +313,8 @@ def _panel_noise_variance(c, data, bs):
         handles.append(Line2D([], [], color=PALETTE["theory"], ls="--", lw=1.0))
         labels.append("dashed: " + data.get("reference_label", "reference"))
     lo, hi = c.get_ylim()
-    c.set_ylim(lo, hi * (hi / lo) ** 0.35)  # head room for the legend
+    if 0 < lo < hi < np.inf:  # an axis with no positive finite data keeps its limits
+        c.set_ylim(lo, hi * (hi / lo) ** 0.35)  # head room for the legend
     c.legend(handles, labels, loc="upper center", ncol=2)
 
 
